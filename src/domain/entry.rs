@@ -1,0 +1,234 @@
+//! Entries of the record and their versions.
+//!
+//! Nothing is changed in place: an amendment is a new entry that supersedes the old one, and a
+//! mistake is voided by a separate void row. What counts is the latest version of each chain,
+//! unless that version is voided.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use super::rate::Rate;
+use super::time::Instant;
+use super::values::{Action, EndReason, Nrs, Severity, Timepoint};
+
+pub type EntryId = i64;
+pub type PatientId = i64;
+pub type CourseId = i64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryKind {
+    CourseStart,
+    Rate,
+    Nrs,
+    SideEffect,
+    Success,
+    CourseEnd,
+}
+
+impl EntryKind {
+    pub const ALL: [EntryKind; 6] = [
+        EntryKind::CourseStart,
+        EntryKind::Rate,
+        EntryKind::Nrs,
+        EntryKind::SideEffect,
+        EntryKind::Success,
+        EntryKind::CourseEnd,
+    ];
+
+    /// The word stored in the database and printed in history.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::CourseStart => "course-start",
+            EntryKind::Rate => "rate",
+            EntryKind::Nrs => "nrs",
+            EntryKind::SideEffect => "side-effect",
+            EntryKind::Success => "success",
+            EntryKind::CourseEnd => "course-end",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EntryKind> {
+        EntryKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum EntryData {
+    CourseStart {
+        bed: Option<String>,
+    },
+    Rate {
+        rate: Rate,
+        /// Set when a soft limit was overridden, or the user confirmed anyway.
+        confirmed: bool,
+        confirm_reason: Option<String>,
+    },
+    Nrs {
+        score: Nrs,
+        timepoint: Option<Timepoint>,
+    },
+    SideEffect {
+        effect: String,
+        detail: Option<String>,
+        severity: Severity,
+        action: Action,
+        /// The rate running when it happened, taken from the record.
+        rate_at: Rate,
+    },
+    Success {
+        timepoint: Timepoint,
+        successful: bool,
+    },
+    CourseEnd {
+        reason: EndReason,
+    },
+}
+
+impl EntryData {
+    pub fn kind(&self) -> EntryKind {
+        match self {
+            EntryData::CourseStart { .. } => EntryKind::CourseStart,
+            EntryData::Rate { .. } => EntryKind::Rate,
+            EntryData::Nrs { .. } => EntryKind::Nrs,
+            EntryData::SideEffect { .. } => EntryKind::SideEffect,
+            EntryData::Success { .. } => EntryKind::Success,
+            EntryData::CourseEnd { .. } => EntryKind::CourseEnd,
+        }
+    }
+
+    /// One line for history and timelines.
+    pub fn describe(&self) -> String {
+        match self {
+            EntryData::CourseStart { bed } => match bed {
+                Some(b) => format!("course started, bed {b}"),
+                None => "course started".to_string(),
+            },
+            EntryData::Rate {
+                rate,
+                confirmed,
+                confirm_reason,
+            } => {
+                let mut s = format!("rate {rate} mg/h");
+                if *confirmed {
+                    s.push_str(" (confirmed");
+                    if let Some(r) = confirm_reason {
+                        s.push_str(": ");
+                        s.push_str(r);
+                    }
+                    s.push(')');
+                }
+                s
+            }
+            EntryData::Nrs { score, timepoint } => match timepoint {
+                Some(t) => format!("NRS {score} ({t})"),
+                None => format!("NRS {score}"),
+            },
+            EntryData::SideEffect {
+                effect,
+                detail,
+                severity,
+                action,
+                rate_at,
+            } => {
+                let what = match detail {
+                    Some(d) => format!("{effect} ({d})"),
+                    None => effect.clone(),
+                };
+                format!("side effect {what}, {severity}, action {action}, at {rate_at} mg/h")
+            }
+            EntryData::Success {
+                timepoint,
+                successful,
+            } => format!(
+                "treatment reported {} at {timepoint}",
+                if *successful { "successful" } else { "not successful" }
+            ),
+            EntryData::CourseEnd { reason } => format!("course ended ({reason})"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Void {
+    pub reason: String,
+    pub voided_at: Instant,
+    pub voided_by: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Entry {
+    pub id: EntryId,
+    pub patient_id: PatientId,
+    pub course_id: Option<CourseId>,
+    pub happened_at: Instant,
+    pub recorded_at: Instant,
+    pub recorded_by: String,
+    pub supersedes: Option<EntryId>,
+    pub amend_reason: Option<String>,
+    pub late: bool,
+    pub void: Option<Void>,
+    pub data: EntryData,
+}
+
+impl Entry {
+    pub fn kind(&self) -> EntryKind {
+        self.data.kind()
+    }
+}
+
+/// An entry is late when it was recorded more than the check interval after it happened.
+pub fn is_late(happened: Instant, recorded: Instant, check_interval: chrono::Duration) -> bool {
+    recorded - happened > check_interval
+}
+
+/// The version chains of a set of entries.
+pub struct Versions<'a> {
+    by_id: HashMap<EntryId, &'a Entry>,
+    superseded: HashSet<EntryId>,
+}
+
+impl<'a> Versions<'a> {
+    pub fn new(entries: &'a [Entry]) -> Versions<'a> {
+        Versions {
+            by_id: entries.iter().map(|e| (e.id, e)).collect(),
+            superseded: entries.iter().filter_map(|e| e.supersedes).collect(),
+        }
+    }
+
+    pub fn is_current(&self, id: EntryId) -> bool {
+        !self.superseded.contains(&id)
+    }
+
+    /// The first version of the chain `id` belongs to.
+    pub fn root(&self, id: EntryId) -> EntryId {
+        let mut cur = id;
+        // A chain is never longer than the record; the bound guards against a corrupt cycle.
+        for _ in 0..=self.by_id.len() {
+            match self.by_id.get(&cur).and_then(|e| e.supersedes) {
+                Some(prev) if self.by_id.contains_key(&prev) => cur = prev,
+                _ => break,
+            }
+        }
+        cur
+    }
+
+    /// Latest versions that are not voided: what every figure is computed from.
+    pub fn effective(&self) -> impl Iterator<Item = &'a Entry> + '_ {
+        self.by_id
+            .values()
+            .copied()
+            .filter(|e| self.is_current(e.id) && e.void.is_none())
+    }
+}
+
+/// The effective entries, ordered by when they happened (then by id, so a later-recorded entry
+/// for the same minute wins).
+pub fn effective_sorted(entries: &[Entry]) -> Vec<&Entry> {
+    let v = Versions::new(entries);
+    let mut out: Vec<&Entry> = v.effective().collect();
+    out.sort_by_key(|e| (e.happened_at, e.id));
+    out
+}

@@ -1,0 +1,10 @@
+//! Pure rules of the protocol: no IO, no SQL, no terminal.
+
+pub mod dose;
+pub mod entry;
+pub mod outcome;
+pub mod protocol;
+pub mod rate;
+pub mod rules;
+pub mod time;
+pub mod values;

@@ -1,0 +1,352 @@
+//! The protocol's rules for what may be recorded, as pure functions.
+
+use chrono::Duration;
+use chrono_tz::Tz;
+
+use super::dose::{last_step_up_before, rate_at, RatePoint};
+use super::entry::EntryKind;
+use super::protocol::Protocol;
+use super::rate::Rate;
+use super::time::{local_text, Instant};
+use super::values::Role;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SoftLimit {
+    LargeStep { step: Rate, increment: Rate },
+    TooSoon { minutes: i64, min_interval_min: u32 },
+}
+
+impl std::fmt::Display for SoftLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SoftLimit::LargeStep { step, increment } => write!(
+                f,
+                "a step up of {step} mg/h is larger than the protocol increment of {increment} mg/h"
+            ),
+            SoftLimit::TooSoon {
+                minutes,
+                min_interval_min,
+            } => write!(
+                f,
+                "a step up {minutes} min after the last one is sooner than the protocol interval of {min_interval_min} min"
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RuleError {
+    #[error("rate {rate} mg/h is above the protocol maximum of {max} mg/h: it cannot be recorded")]
+    AboveMax { rate: Rate, max: Rate },
+    #[error("{}; to record it anyway, confirm it and give a reason", join(.0))]
+    NeedsConfirmation(Vec<SoftLimit>),
+    #[error("a confirmation needs a reason")]
+    ConfirmWithoutReason,
+    #[error("the patient has no course; a physician starts one first")]
+    NoCourse,
+    #[error("{what} at {at} is before the course started ({start})")]
+    BeforeStart { what: &'static str, at: String, start: String },
+    #[error("{what} at {at} is after the course ended ({end})")]
+    AfterEnd { what: &'static str, at: String, end: String },
+    #[error("the course ended at {end}; rates can no longer be added (amend an entry, or a physician voids the end)")]
+    RateOnEndedCourse { end: String },
+    #[error("the patient already has an active course (course {0}); end it first")]
+    AlreadyActive(i64),
+    #[error("the course already ended at {0}")]
+    AlreadyEnded(String),
+    #[error("the new course starts at {at}, before the previous course ended ({end})")]
+    OverlapsPrevious { at: String, end: String },
+    #[error("the course cannot end at {at}: the last rate entry is at {last}")]
+    EndBeforeLastRate { at: String, last: String },
+    #[error("a success report is given at t1 or t2, not t0")]
+    SuccessAtT0,
+    #[error("side effect \"{given}\" is not in the ward's list: {allowed}")]
+    UnknownSideEffect { given: String, allowed: String },
+    #[error("side effect \"other\" needs a description")]
+    OtherNeedsDetail,
+}
+
+fn join(limits: &[SoftLimit]) -> String {
+    limits
+        .iter()
+        .map(|l| l.to_string())
+        .collect::<Vec<_>>()
+        .join("; and ")
+}
+
+/// The time span of a course as far as it is known.
+#[derive(Clone, Copy, Debug)]
+pub struct Span {
+    pub start: Instant,
+    pub end: Option<Instant>,
+}
+
+impl Span {
+    /// Rate entries and side effects must fall inside the course.
+    pub fn check_inside(&self, what: &'static str, at: Instant, zone: Tz) -> Result<(), RuleError> {
+        if at < self.start {
+            return Err(RuleError::BeforeStart {
+                what,
+                at: local_text(at, zone),
+                start: local_text(self.start, zone),
+            });
+        }
+        if let Some(end) = self.end {
+            if at > end {
+                return Err(RuleError::AfterEnd {
+                    what,
+                    at: local_text(at, zone),
+                    end: local_text(end, zone),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Start,
+    Up,
+    Down,
+    /// The hourly check: the pump runs at the recorded rate.
+    Same,
+    Stop,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateCheck {
+    pub step: Step,
+    pub previous: Rate,
+    /// Soft limits this entry passes (only with a confirmation).
+    pub overridden: Vec<SoftLimit>,
+    pub warnings: Vec<String>,
+}
+
+/// Checks a rate entry against the course's protocol and the rates recorded before it.
+/// `points` are the course's other effective rate entries, sorted by time.
+pub fn check_rate(
+    protocol: &Protocol,
+    weight_kg: Option<f64>,
+    points: &[RatePoint],
+    at: Instant,
+    rate: Rate,
+    confirmed: bool,
+) -> Result<RateCheck, RuleError> {
+    let max = protocol.max_rate_mg_h;
+    if rate > max {
+        return Err(RuleError::AboveMax { rate, max });
+    }
+    let previous = rate_at(points, at);
+    let first = !points.iter().any(|p| p.at <= at && !p.rate.is_zero());
+    let mut warnings = Vec::new();
+    let step = if rate.is_zero() {
+        if previous.is_zero() { Step::Same } else { Step::Stop }
+    } else if first {
+        Step::Start
+    } else if rate > previous {
+        Step::Up
+    } else if rate < previous {
+        Step::Down
+    } else {
+        Step::Same
+    };
+
+    let mut soft = Vec::new();
+    match step {
+        Step::Start => {
+            if let Some(expected) = protocol.start_rate_for(weight_kg) {
+                if expected != rate {
+                    warnings.push(format!(
+                        "the protocol's starting rate is {expected} mg/h ({}); {rate} mg/h recorded",
+                        protocol.start_rate_text()
+                    ));
+                }
+            } else {
+                warnings.push(format!(
+                    "the protocol's starting rate is {} and the patient's weight is not recorded",
+                    protocol.start_rate_text()
+                ));
+            }
+        }
+        Step::Up => {
+            let increase = rate.saturating_sub(previous);
+            if increase > protocol.increment_mg_h {
+                soft.push(SoftLimit::LargeStep {
+                    step: increase,
+                    increment: protocol.increment_mg_h,
+                });
+            }
+            if let Some(last) = last_step_up_before(points, at) {
+                let since = at - last;
+                if since < protocol.min_step_interval() {
+                    soft.push(SoftLimit::TooSoon {
+                        minutes: since.num_minutes(),
+                        min_interval_min: protocol.min_step_interval_min,
+                    });
+                }
+            }
+        }
+        Step::Down | Step::Same | Step::Stop => {}
+    }
+    if !soft.is_empty() && !confirmed {
+        return Err(RuleError::NeedsConfirmation(soft));
+    }
+    Ok(RateCheck {
+        step,
+        previous,
+        overridden: soft,
+        warnings,
+    })
+}
+
+/// What a role may do. Roles are cumulative: a physician may do all a nurse may, an admin all
+/// a physician may, so that the first admin of a small ward can also work clinically.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Permission {
+    Record(EntryKind),
+    AddPatient,
+    AmendOthers,
+    ManageStaff,
+}
+
+impl Permission {
+    pub fn needs(self) -> Role {
+        match self {
+            Permission::Record(EntryKind::Rate | EntryKind::Nrs | EntryKind::SideEffect) | Permission::AddPatient => {
+                Role::Nurse
+            }
+            Permission::Record(EntryKind::CourseStart | EntryKind::CourseEnd | EntryKind::Success)
+            | Permission::AmendOthers => Role::Physician,
+            Permission::ManageStaff => Role::Admin,
+        }
+    }
+
+    pub fn describe(self) -> String {
+        match self {
+            Permission::Record(k) => format!("record a {} entry", k.as_str()),
+            Permission::AddPatient => "add a patient".into(),
+            Permission::AmendOthers => "amend or void another person's entry".into(),
+            Permission::ManageStaff => "manage staff accounts".into(),
+        }
+    }
+}
+
+fn level(r: Role) -> u8 {
+    match r {
+        Role::Nurse => 1,
+        Role::Physician => 2,
+        Role::Admin => 3,
+    }
+}
+
+pub fn allowed(role: Role, p: Permission) -> bool {
+    level(role) >= level(p.needs())
+}
+
+/// Hours and minutes, e.g. "2 h 05 min".
+pub fn duration_text(d: Duration) -> String {
+    let m = d.num_minutes();
+    format!("{} h {:02} min", m / 60, m % 60)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn t(min: i64) -> Instant {
+        chrono::Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap() + Duration::minutes(min)
+    }
+    fn rate(s: &str) -> Rate {
+        s.parse().unwrap()
+    }
+    fn pts(list: &[(i64, &str)]) -> Vec<RatePoint> {
+        list.iter().map(|(m, r)| RatePoint { at: t(*m), rate: rate(r) }).collect()
+    }
+
+    #[test]
+    fn hard_maximum_cannot_be_confirmed_away() {
+        let p = Config::defaults().protocol;
+        for r in ["14.01", "15", "140"] {
+            let e = check_rate(&p, None, &[], t(0), rate(r), true).unwrap_err();
+            assert!(matches!(e, RuleError::AboveMax { .. }), "{r}");
+            assert!(e.to_string().contains("above the protocol maximum of 14 mg/h"), "{e}");
+        }
+        let at_max = pts(&[(0, "2"), (600, "4"), (1200, "6"), (1800, "8"), (2400, "10"), (3000, "12")]);
+        assert!(check_rate(&p, None, &at_max, t(3600), rate("14"), false).is_ok());
+    }
+
+    #[test]
+    fn first_rate_warns_when_it_differs_from_the_start_rate() {
+        let p = Config::defaults().protocol;
+        let c = check_rate(&p, None, &[], t(0), rate("2"), false).unwrap();
+        assert_eq!(c.step, Step::Start);
+        assert!(c.warnings.is_empty());
+        let c = check_rate(&p, None, &[], t(0), rate("3"), false).unwrap();
+        assert_eq!(c.warnings.len(), 1);
+    }
+
+    #[test]
+    fn soft_limits_need_confirmation() {
+        let p = Config::defaults().protocol; // increment 2 mg/h, interval 120 min
+        let h = pts(&[(0, "2")]);
+        // Too large: 2 -> 6.
+        let e = check_rate(&p, None, &h, t(180), rate("6"), false).unwrap_err();
+        assert!(matches!(&e, RuleError::NeedsConfirmation(v) if v.len() == 1), "{e}");
+        // Too soon: 2 -> 4 after 60 min.
+        let e = check_rate(&p, None, &h, t(60), rate("4"), false).unwrap_err();
+        assert!(e.to_string().contains("sooner than the protocol interval of 120 min"), "{e}");
+        // Both.
+        let e = check_rate(&p, None, &h, t(60), rate("8"), false).unwrap_err();
+        assert!(matches!(&e, RuleError::NeedsConfirmation(v) if v.len() == 2));
+        // Confirmed: stored with what was overridden.
+        let c = check_rate(&p, None, &h, t(60), rate("8"), true).unwrap();
+        assert_eq!(c.overridden.len(), 2);
+        // Allowed step, after the interval, no confirmation needed; confirmation accepted anyway.
+        assert_eq!(check_rate(&p, None, &h, t(120), rate("4"), false).unwrap().step, Step::Up);
+        assert!(check_rate(&p, None, &h, t(120), rate("4"), true).unwrap().overridden.is_empty());
+        // Step downs, checks and stops are never limited.
+        assert_eq!(check_rate(&p, None, &h, t(1), rate("1"), false).unwrap().step, Step::Down);
+        assert_eq!(check_rate(&p, None, &h, t(1), rate("2"), false).unwrap().step, Step::Same);
+        assert_eq!(check_rate(&p, None, &h, t(1), rate("0"), false).unwrap().step, Step::Stop);
+    }
+
+    #[test]
+    fn span() {
+        let s = Span { start: t(0), end: Some(t(100)) };
+        let z = chrono_tz::Europe::Amsterdam;
+        assert!(s.check_inside("rate", t(-1), z).is_err());
+        assert!(s.check_inside("rate", t(0), z).is_ok());
+        assert!(s.check_inside("rate", t(100), z).is_ok());
+        assert!(s.check_inside("rate", t(101), z).is_err());
+    }
+
+    #[test]
+    fn roles() {
+        assert!(allowed(Role::Nurse, Permission::Record(EntryKind::Rate)));
+        assert!(!allowed(Role::Nurse, Permission::Record(EntryKind::CourseEnd)));
+        assert!(!allowed(Role::Nurse, Permission::AmendOthers));
+        assert!(!allowed(Role::Nurse, Permission::ManageStaff));
+        assert!(allowed(Role::Physician, Permission::Record(EntryKind::Success)));
+        assert!(!allowed(Role::Physician, Permission::ManageStaff));
+        assert!(allowed(Role::Admin, Permission::ManageStaff));
+    }
+
+    proptest! {
+        #[test]
+        fn nothing_above_the_maximum_is_ever_accepted(c in 0u32..100_000, confirmed in any::<bool>(), hist in proptest::collection::vec((0i64..10_000, 0u32..=1400), 0..10)) {
+            let p = Config::defaults().protocol;
+            let mut h: Vec<RatePoint> = hist.iter().map(|(m, r)| RatePoint { at: t(*m), rate: Rate::from_centi(*r) }).collect();
+            h.sort_by_key(|p| p.at);
+            let r = Rate::from_centi(c);
+            let res = check_rate(&p, None, &h, t(5000), r, confirmed);
+            if r > p.max_rate_mg_h {
+                prop_assert!(res.is_err());
+            }
+        }
+    }
+}

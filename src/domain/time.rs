@@ -1,0 +1,196 @@
+//! Times as staff type them, and as the record stores them.
+//!
+//! The record keeps every instant in UTC ("2026-03-01T07:00:00Z", which sorts as text in any
+//! database); the ward reads and types local time in the configured zone.
+
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use chrono_tz::Tz;
+
+pub type Instant = DateTime<Utc>;
+
+/// How far into the future an entry may claim to have happened (clocks of terminals differ).
+pub const FUTURE_TOLERANCE_MIN: i64 = 5;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    #[error(
+        "\"{0}\" is not a time: write YYYY-MM-DD HH:MM (local time) or RFC 3339 with an offset, e.g. 2026-03-01T08:00:00+01:00"
+    )]
+    Format(String),
+    #[error("\"{0}\" is not a date on the calendar")]
+    NoSuchDate(String),
+    #[error(
+        "{time} does not exist in {zone}: the clocks went forward that night; give the time with its offset"
+    )]
+    Skipped { time: String, zone: String },
+    #[error(
+        "{time} happened twice in {zone} (the clocks went back): write it with its offset, {earlier} or {later}"
+    )]
+    Ambiguous {
+        time: String,
+        zone: String,
+        earlier: String,
+        later: String,
+    },
+    #[error(
+        "{at} is more than {FUTURE_TOLERANCE_MIN} minutes in the future (now {now}): entries record what has happened"
+    )]
+    Future { at: String, now: String },
+    #[error("\"{0}\" is not a date: write YYYY-MM-DD, e.g. 1980-04-23")]
+    DateFormat(String),
+}
+
+fn shown(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+/// Parses TIME as the command line and the forms accept it.
+pub fn parse_time(raw: &str, zone: Tz) -> Result<Instant, TimeError> {
+    let s = raw.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let naive = ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok());
+    let Some(naive) = naive else {
+        return Err(classify_bad_time(s));
+    };
+    local_to_utc(naive, zone)
+}
+
+/// Tells a date that does not exist (2026-02-30) apart from text that is not a time at all.
+fn classify_bad_time(s: &str) -> TimeError {
+    let date_part = s.get(..10).unwrap_or(s);
+    if looks_like_ymd(date_part) && NaiveDate::parse_from_str(date_part, "%Y-%m-%d").is_err() {
+        TimeError::NoSuchDate(shown(date_part))
+    } else {
+        TimeError::Format(shown(s))
+    }
+}
+
+fn looks_like_ymd(s: &str) -> bool {
+    s.len() == 10
+        && s.chars()
+            .enumerate()
+            .all(|(i, c)| if i == 4 || i == 7 { c == '-' } else { c.is_ascii_digit() })
+}
+
+pub fn local_to_utc(naive: NaiveDateTime, zone: Tz) -> Result<Instant, TimeError> {
+    match zone.from_local_datetime(&naive) {
+        LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
+        LocalResult::None => Err(TimeError::Skipped {
+            time: naive.format("%Y-%m-%d %H:%M").to_string(),
+            zone: zone.name().to_string(),
+        }),
+        LocalResult::Ambiguous(a, b) => Err(TimeError::Ambiguous {
+            time: naive.format("%Y-%m-%d %H:%M").to_string(),
+            zone: zone.name().to_string(),
+            earlier: a.to_rfc3339_opts(SecondsFormat::Secs, false),
+            later: b.to_rfc3339_opts(SecondsFormat::Secs, false),
+        }),
+    }
+}
+
+pub fn parse_date(raw: &str) -> Result<NaiveDate, TimeError> {
+    let s = raw.trim();
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+        if looks_like_ymd(s) {
+            TimeError::NoSuchDate(shown(s))
+        } else {
+            TimeError::DateFormat(shown(s))
+        }
+    })
+}
+
+/// Refuses entries that claim to have happened more than a few minutes from now.
+pub fn check_not_future(at: Instant, now: Instant, zone: Tz) -> Result<(), TimeError> {
+    if at > now + chrono::Duration::minutes(FUTURE_TOLERANCE_MIN) {
+        return Err(TimeError::Future {
+            at: local_text(at, zone),
+            now: local_text(now, zone),
+        });
+    }
+    Ok(())
+}
+
+/// The stored form: UTC, whole seconds, `Z`.
+pub fn to_db(t: Instant) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+pub fn from_db(s: &str) -> Option<Instant> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Drops sub-second precision so that what is stored equals what was validated.
+pub fn whole_seconds(t: Instant) -> Instant {
+    from_db(&to_db(t)).unwrap_or(t)
+}
+
+/// "2026-03-01 08:00" in the ward's zone.
+pub fn local_text(t: Instant, zone: Tz) -> String {
+    t.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const AMS: Tz = chrono_tz::Europe::Amsterdam;
+
+    #[test]
+    fn local_and_offset_forms() {
+        let a = parse_time("2026-03-01 08:00", AMS).unwrap();
+        assert_eq!(to_db(a), "2026-03-01T07:00:00Z");
+        let b = parse_time("2026-03-01T08:00:00+01:00", AMS).unwrap();
+        assert_eq!(a, b);
+        let c = parse_time("2026-03-01T07:00:00Z", AMS).unwrap();
+        assert_eq!(a, c);
+    }
+
+    #[test]
+    fn daylight_saving_gaps_and_overlaps_are_refused() {
+        assert!(matches!(
+            parse_time("2026-03-29 02:30", AMS),
+            Err(TimeError::Skipped { .. })
+        ));
+        let e = parse_time("2026-10-25 02:30", AMS).unwrap_err();
+        assert!(matches!(e, TimeError::Ambiguous { .. }));
+        assert!(e.to_string().contains("+02:00"), "{e}");
+        // With the offset the same wall time is accepted.
+        assert!(parse_time("2026-10-25T02:30:00+01:00", AMS).is_ok());
+    }
+
+    #[test]
+    fn impossible_dates_are_named() {
+        assert!(matches!(
+            parse_time("2026-02-30 08:00", AMS),
+            Err(TimeError::NoSuchDate(_))
+        ));
+        assert!(matches!(parse_date("2026-02-30"), Err(TimeError::NoSuchDate(_))));
+        assert!(matches!(parse_date("30-02-2026"), Err(TimeError::DateFormat(_))));
+        assert!(matches!(parse_time("tomorrow", AMS), Err(TimeError::Format(_))));
+        assert!(matches!(parse_time("", AMS), Err(TimeError::Format(_))));
+    }
+
+    #[test]
+    fn future_tolerance() {
+        let now = parse_time("2026-03-01 08:00", AMS).unwrap();
+        let ok = now + chrono::Duration::minutes(5);
+        let late = now + chrono::Duration::minutes(6);
+        assert!(check_not_future(ok, now, AMS).is_ok());
+        assert!(check_not_future(late, now, AMS).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(s in "\\PC{0,40}") {
+            let _ = parse_time(&s, AMS);
+            let _ = parse_date(&s);
+        }
+    }
+}
