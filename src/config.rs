@@ -381,18 +381,58 @@ mod tests {
     #[test]
     fn each_mistake_names_its_key_and_file() {
         let cases = [
-            ("max_rate_mg_h = 14.0", "max_rate_mg_h = 140.0", "protocol.max_rate_mg_h"),
-            ("max_rate_mg_h = 14.0", "max_rate_mg_h = \"14\"", "max_rate_mg_h"),
-            ("increment_mg_h = 2.0", "increment_mg_h = 20.0", "protocol.increment_mg_h"),
-            ("increment_mg_h = 2.0", "increment_mg_h = 0.001", "protocol.increment_mg_h"),
-            ("duration_days = 7", "duration_days = 7\ncolour = 1", "colour"),
+            (
+                "max_rate_mg_h = 14.0",
+                "max_rate_mg_h = 140.0",
+                "protocol.max_rate_mg_h",
+            ),
+            (
+                "max_rate_mg_h = 14.0",
+                "max_rate_mg_h = \"14\"",
+                "max_rate_mg_h",
+            ),
+            (
+                "increment_mg_h = 2.0",
+                "increment_mg_h = 20.0",
+                "protocol.increment_mg_h",
+            ),
+            (
+                "increment_mg_h = 2.0",
+                "increment_mg_h = 0.001",
+                "protocol.increment_mg_h",
+            ),
+            (
+                "duration_days = 7",
+                "duration_days = 7\ncolour = 1",
+                "colour",
+            ),
             ("duration_days = 7\n", "", "duration_days"),
-            ("responder_threshold = 2", "responder_threshold = 0", "outcome.responder_threshold"),
-            ("t2_planned_day = 28", "t2_planned_day = 50", "outcome.t2_planned_day"),
+            (
+                "responder_threshold = 2",
+                "responder_threshold = 0",
+                "outcome.responder_threshold",
+            ),
+            (
+                "t2_planned_day = 28",
+                "t2_planned_day = 50",
+                "outcome.t2_planned_day",
+            ),
             ("\"Europe/Amsterdam\"", "\"Mars/Olympus\"", "ward.timezone"),
-            ("\"liver-enzymes-raised\", \"other\",", "\"liver-enzymes-raised\",", "side_effects.kinds"),
-            ("start_rate_unit = \"mg/h\"", "start_rate_unit = \"mg/min\"", "start_rate_unit"),
-            ("check_interval_min = 60", "check_interval_min = -60", "check_interval_min"),
+            (
+                "\"liver-enzymes-raised\", \"other\",",
+                "\"liver-enzymes-raised\",",
+                "side_effects.kinds",
+            ),
+            (
+                "start_rate_unit = \"mg/h\"",
+                "start_rate_unit = \"mg/min\"",
+                "start_rate_unit",
+            ),
+            (
+                "check_interval_min = 60",
+                "check_interval_min = -60",
+                "check_interval_min",
+            ),
         ];
         for (from, to, key) in cases {
             let e = with(from, to).unwrap_err().to_string();
@@ -403,9 +443,15 @@ mod tests {
 
     #[test]
     fn weight_based_start() {
-        let c = with("start_rate = 2.0\nstart_rate_unit = \"mg/h\"", "start_rate = 0.05\nstart_rate_unit = \"mg/kg/h\"")
-            .unwrap();
-        assert_eq!(c.protocol.start_rate_for(Some(70.0)), Some(Rate::from_centi(350)));
+        let c = with(
+            "start_rate = 2.0\nstart_rate_unit = \"mg/h\"",
+            "start_rate = 0.05\nstart_rate_unit = \"mg/kg/h\"",
+        )
+        .unwrap();
+        assert_eq!(
+            c.protocol.start_rate_for(Some(70.0)),
+            Some(Rate::from_centi(350))
+        );
         assert_eq!(c.protocol.start_rate_for(None), None);
     }
 }

@@ -1,4 +1,10 @@
 //! titrate: the ward terminal for a 7-day intravenous low-dose S-ketamine infusion.
 
+pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod report;
+pub mod run;
+pub mod stats;
+pub mod store;
+pub mod ward;

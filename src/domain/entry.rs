@@ -144,7 +144,11 @@ impl EntryData {
                 successful,
             } => format!(
                 "treatment reported {} at {timepoint}",
-                if *successful { "successful" } else { "not successful" }
+                if *successful {
+                    "successful"
+                } else {
+                    "not successful"
+                }
             ),
             EntryData::CourseEnd { reason } => format!("course ended ({reason})"),
         }

@@ -5,6 +5,7 @@ pub mod entry;
 pub mod outcome;
 pub mod protocol;
 pub mod rate;
+pub mod record;
 pub mod rules;
 pub mod time;
 pub mod values;

@@ -57,7 +57,12 @@ pub fn t2_planned(p: &Protocol, end: Instant) -> Instant {
 /// Inside a window the latest score tagged with the timepoint wins. Without one, T0 and T1 take
 /// the last untagged score in the window and T2 the untagged one closest to its planned day
 /// (the later on a tie). A score tagged with another timepoint belongs to that one only.
-pub fn pick(scores: &[Score], tp: Timepoint, window: Window, planned: Option<Instant>) -> Option<Score> {
+pub fn pick(
+    scores: &[Score],
+    tp: Timepoint,
+    window: Window,
+    planned: Option<Instant>,
+) -> Option<Score> {
     let inside = || scores.iter().filter(|s| window.contains(s.at));
     let latest = |it: &mut dyn Iterator<Item = &Score>| it.max_by_key(|s| (s.at, s.id)).copied();
     if let Some(s) = latest(&mut inside().filter(|s| s.tag == Some(tp))) {
@@ -66,7 +71,12 @@ pub fn pick(scores: &[Score], tp: Timepoint, window: Window, planned: Option<Ins
     let mut untagged = inside().filter(|s| s.tag.is_none());
     match (tp, planned) {
         (Timepoint::T2, Some(day)) => untagged
-            .min_by_key(|s| ((s.at - day).num_seconds().abs(), std::cmp::Reverse((s.at, s.id))))
+            .min_by_key(|s| {
+                (
+                    (s.at - day).num_seconds().abs(),
+                    std::cmp::Reverse((s.at, s.id)),
+                )
+            })
             .copied(),
         _ => latest(&mut untagged),
     }
@@ -86,11 +96,23 @@ impl Serialize for Score {
 }
 
 /// `end` is None while the course runs: T1 and T2 cannot be known yet.
-pub fn timepoints(p: &Protocol, scores: &[Score], start: Instant, end: Option<Instant>) -> Timepoints {
+pub fn timepoints(
+    p: &Protocol,
+    scores: &[Score],
+    start: Instant,
+    end: Option<Instant>,
+) -> Timepoints {
     Timepoints {
         t0: pick(scores, Timepoint::T0, t0_window(p, start), None),
         t1: end.and_then(|e| pick(scores, Timepoint::T1, t1_window(p, e), None)),
-        t2: end.and_then(|e| pick(scores, Timepoint::T2, t2_window(p, e), Some(t2_planned(p, e)))),
+        t2: end.and_then(|e| {
+            pick(
+                scores,
+                Timepoint::T2,
+                t2_window(p, e),
+                Some(t2_planned(p, e)),
+            )
+        }),
     }
 }
 
@@ -123,10 +145,15 @@ impl Responder {
     pub fn explain(self) -> String {
         match self {
             Responder::ByScore { t0, tx, threshold } => {
-                format!("responder: NRS {t0} -> {tx}, a drop of {} (>= {threshold})", i16::from(t0) - i16::from(tx))
+                format!(
+                    "responder: NRS {t0} -> {tx}, a drop of {} (>= {threshold})",
+                    i16::from(t0) - i16::from(tx)
+                )
             }
             Responder::ByReport => "responder: treatment reported successful".to_string(),
-            Responder::NotByReport => "non-responder: treatment reported not successful".to_string(),
+            Responder::NotByReport => {
+                "non-responder: treatment reported not successful".to_string()
+            }
             Responder::NotByScore { t0, tx, threshold } => format!(
                 "non-responder: NRS {t0} -> {tx}, a drop of {} (< {threshold}), no report of success",
                 i16::from(t0) - i16::from(tx)
@@ -137,11 +164,20 @@ impl Responder {
 }
 
 /// Responder at T1 or T2 (domain.md): NRS drop >= threshold from T0, or reported successful.
-pub fn responder(t0: Option<Nrs>, tx: Option<Nrs>, reported: Option<bool>, threshold: u8) -> Responder {
+pub fn responder(
+    t0: Option<Nrs>,
+    tx: Option<Nrs>,
+    reported: Option<bool>,
+    threshold: u8,
+) -> Responder {
     if let (Some(a), Some(b)) = (t0, tx) {
         let (a, b) = (a.get(), b.get());
         if i16::from(a) - i16::from(b) >= i16::from(threshold) {
-            return Responder::ByScore { t0: a, tx: b, threshold };
+            return Responder::ByScore {
+                t0: a,
+                tx: b,
+                threshold,
+            };
         }
     }
     match (reported, t0, tx) {
@@ -171,23 +207,49 @@ mod tests {
         chrono::Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap() + Duration::days(d)
     }
     fn s(id: i64, at: Instant, v: i64, tag: Option<Timepoint>) -> Score {
-        Score { id, at, score: n(v), tag }
+        Score {
+            id,
+            at,
+            score: n(v),
+            tag,
+        }
     }
 
     #[test]
     fn responder_cases_from_domain_md() {
-        assert_eq!(responder(Some(n(8)), Some(n(6)), None, 2).is_responder(), Some(true));
-        assert_eq!(responder(Some(n(8)), Some(n(7)), None, 2).is_responder(), Some(false));
-        assert_eq!(responder(Some(n(8)), Some(n(7)), Some(true), 2), Responder::ByReport);
-        assert_eq!(responder(None, None, Some(false), 2), Responder::NotByReport);
+        assert_eq!(
+            responder(Some(n(8)), Some(n(6)), None, 2).is_responder(),
+            Some(true)
+        );
+        assert_eq!(
+            responder(Some(n(8)), Some(n(7)), None, 2).is_responder(),
+            Some(false)
+        );
+        assert_eq!(
+            responder(Some(n(8)), Some(n(7)), Some(true), 2),
+            Responder::ByReport
+        );
+        assert_eq!(
+            responder(None, None, Some(false), 2),
+            Responder::NotByReport
+        );
         assert_eq!(responder(None, None, None, 2), Responder::Unknown);
         assert_eq!(responder(Some(n(8)), None, None, 2), Responder::Unknown);
         assert_eq!(responder(None, Some(n(2)), None, 2), Responder::Unknown);
         // A drop of 2 counts even when the report says otherwise: the definition is an "or".
-        assert!(matches!(responder(Some(n(8)), Some(n(6)), Some(false), 2), Responder::ByScore { .. }));
+        assert!(matches!(
+            responder(Some(n(8)), Some(n(6)), Some(false), 2),
+            Responder::ByScore { .. }
+        ));
         // A rise in pain is not a response.
-        assert_eq!(responder(Some(n(3)), Some(n(9)), None, 2).is_responder(), Some(false));
-        assert_eq!(responder(Some(n(8)), Some(n(5)), None, 3).is_responder(), Some(true));
+        assert_eq!(
+            responder(Some(n(3)), Some(n(9)), None, 2).is_responder(),
+            Some(false)
+        );
+        assert_eq!(
+            responder(Some(n(8)), Some(n(5)), None, 3).is_responder(),
+            Some(true)
+        );
     }
 
     #[test]
@@ -196,13 +258,13 @@ mod tests {
         let start = day(0);
         let end = day(7);
         let scores = [
-            s(1, day(-10), 9, None),                  // outside every window
-            s(2, day(-2), 8, None),                   // T0 candidate
-            s(3, day(-1), 7, None),                   // T0: last untagged
+            s(1, day(-10), 9, None),                    // outside every window
+            s(2, day(-2), 8, None),                     // T0 candidate
+            s(3, day(-1), 7, None),                     // T0: last untagged
             s(4, day(6) + Duration::hours(1), 5, None), // inside T1 window (end - 23h)
             s(5, day(7) + Duration::hours(2), 4, None), // T1: last in window
-            s(6, day(7 + 25), 6, None),               // T2 candidates: day 25 after end
-            s(7, day(7 + 31), 3, None),               // day 31: closer to 28 is 25 (3 d) vs 31 (3 d): tie -> later
+            s(6, day(7 + 25), 6, None),                 // T2 candidates: day 25 after end
+            s(7, day(7 + 31), 3, None), // day 31: closer to 28 is 25 (3 d) vs 31 (3 d): tie -> later
         ];
         let tp = timepoints(&p, &scores, start, Some(end));
         assert_eq!(tp.t0.unwrap().id, 3);
@@ -213,7 +275,11 @@ mod tests {
         tagged.push(s(8, day(-3), 9, Some(Timepoint::T0)));
         tagged.push(s(9, day(7 + 22), 8, Some(Timepoint::T2)));
         let tp = timepoints(&p, &tagged, start, Some(end));
-        assert_eq!(tp.t0.unwrap().id, 8, "a tagged score wins over a later untagged one");
+        assert_eq!(
+            tp.t0.unwrap().id,
+            8,
+            "a tagged score wins over a later untagged one"
+        );
         assert_eq!(tp.t2.unwrap().id, 9);
         let running = timepoints(&p, &tagged, start, None);
         assert!(running.t1.is_none() && running.t2.is_none());

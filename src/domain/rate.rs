@@ -26,7 +26,7 @@ pub enum RateError {
 }
 
 /// Larger than any conceivable infusion; keeps arithmetic far from overflow.
-const LIMIT_CENTI: u64 = 100_000_00;
+const LIMIT_CENTI: u64 = 10_000_000;
 
 impl Rate {
     pub const ZERO: Rate = Rate(0);
@@ -84,7 +84,11 @@ impl FromStr for Rate {
             return Err(RateError::Comma(shown()));
         }
         if let Some(rest) = s.strip_prefix('-') {
-            if rest.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '.') {
+            if rest
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit() || c == '.')
+            {
                 return Err(RateError::Negative(shown()));
             }
             return Err(RateError::NotANumber(shown()));
@@ -134,7 +138,7 @@ impl fmt::Display for Rate {
         let frac = self.0 % 100;
         if frac == 0 {
             write!(f, "{whole}")
-        } else if frac % 10 == 0 {
+        } else if frac.is_multiple_of(10) {
             write!(f, "{whole}.{}", frac / 10)
         } else {
             write!(f, "{whole}.{frac:02}")
@@ -187,7 +191,10 @@ mod tests {
         assert!(matches!(r(""), Err(RateError::Empty)));
         assert!(matches!(r("."), Err(RateError::NotANumber(_))));
         assert!(matches!(r("4 mg/h"), Err(RateError::NotANumber(_))));
-        assert!(matches!(r("99999999999999999999"), Err(RateError::TooLarge(_))));
+        assert!(matches!(
+            r("99999999999999999999"),
+            Err(RateError::TooLarge(_))
+        ));
         assert!(matches!(r("--1"), Err(RateError::NotANumber(_))));
     }
 

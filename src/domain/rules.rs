@@ -3,11 +3,11 @@
 use chrono::Duration;
 use chrono_tz::Tz;
 
-use super::dose::{last_step_up_before, rate_at, RatePoint};
+use super::dose::{RatePoint, last_step_up_before, rate_at};
 use super::entry::EntryKind;
 use super::protocol::Protocol;
 use super::rate::Rate;
-use super::time::{local_text, Instant};
+use super::time::{Instant, local_text};
 use super::values::Role;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -45,10 +45,20 @@ pub enum RuleError {
     #[error("the patient has no course; a physician starts one first")]
     NoCourse,
     #[error("{what} at {at} is before the course started ({start})")]
-    BeforeStart { what: &'static str, at: String, start: String },
+    BeforeStart {
+        what: &'static str,
+        at: String,
+        start: String,
+    },
     #[error("{what} at {at} is after the course ended ({end})")]
-    AfterEnd { what: &'static str, at: String, end: String },
-    #[error("the course ended at {end}; rates can no longer be added (amend an entry, or a physician voids the end)")]
+    AfterEnd {
+        what: &'static str,
+        at: String,
+        end: String,
+    },
+    #[error(
+        "the course ended at {end}; rates can no longer be added (amend an entry, or a physician voids the end)"
+    )]
     RateOnEndedCourse { end: String },
     #[error("the patient already has an active course (course {0}); end it first")]
     AlreadyActive(i64),
@@ -91,14 +101,12 @@ impl Span {
                 start: local_text(self.start, zone),
             });
         }
-        if let Some(end) = self.end {
-            if at > end {
-                return Err(RuleError::AfterEnd {
-                    what,
-                    at: local_text(at, zone),
-                    end: local_text(end, zone),
-                });
-            }
+        if let Some(end) = self.end.filter(|end| at > *end) {
+            return Err(RuleError::AfterEnd {
+                what,
+                at: local_text(at, zone),
+                end: local_text(end, zone),
+            });
         }
         Ok(())
     }
@@ -141,7 +149,11 @@ pub fn check_rate(
     let first = !points.iter().any(|p| p.at <= at && !p.rate.is_zero());
     let mut warnings = Vec::new();
     let step = if rate.is_zero() {
-        if previous.is_zero() { Step::Same } else { Step::Stop }
+        if previous.is_zero() {
+            Step::Same
+        } else {
+            Step::Stop
+        }
     } else if first {
         Step::Start
     } else if rate > previous {
@@ -213,10 +225,11 @@ pub enum Permission {
 impl Permission {
     pub fn needs(self) -> Role {
         match self {
-            Permission::Record(EntryKind::Rate | EntryKind::Nrs | EntryKind::SideEffect) | Permission::AddPatient => {
-                Role::Nurse
-            }
-            Permission::Record(EntryKind::CourseStart | EntryKind::CourseEnd | EntryKind::Success)
+            Permission::Record(EntryKind::Rate | EntryKind::Nrs | EntryKind::SideEffect)
+            | Permission::AddPatient => Role::Nurse,
+            Permission::Record(
+                EntryKind::CourseStart | EntryKind::CourseEnd | EntryKind::Success,
+            )
             | Permission::AmendOthers => Role::Physician,
             Permission::ManageStaff => Role::Admin,
         }
@@ -265,7 +278,12 @@ mod tests {
         s.parse().unwrap()
     }
     fn pts(list: &[(i64, &str)]) -> Vec<RatePoint> {
-        list.iter().map(|(m, r)| RatePoint { at: t(*m), rate: rate(r) }).collect()
+        list.iter()
+            .map(|(m, r)| RatePoint {
+                at: t(*m),
+                rate: rate(r),
+            })
+            .collect()
     }
 
     #[test]
@@ -274,9 +292,20 @@ mod tests {
         for r in ["14.01", "15", "140"] {
             let e = check_rate(&p, None, &[], t(0), rate(r), true).unwrap_err();
             assert!(matches!(e, RuleError::AboveMax { .. }), "{r}");
-            assert!(e.to_string().contains("above the protocol maximum of 14 mg/h"), "{e}");
+            assert!(
+                e.to_string()
+                    .contains("above the protocol maximum of 14 mg/h"),
+                "{e}"
+            );
         }
-        let at_max = pts(&[(0, "2"), (600, "4"), (1200, "6"), (1800, "8"), (2400, "10"), (3000, "12")]);
+        let at_max = pts(&[
+            (0, "2"),
+            (600, "4"),
+            (1200, "6"),
+            (1800, "8"),
+            (2400, "10"),
+            (3000, "12"),
+        ]);
         assert!(check_rate(&p, None, &at_max, t(3600), rate("14"), false).is_ok());
     }
 
@@ -296,10 +325,17 @@ mod tests {
         let h = pts(&[(0, "2")]);
         // Too large: 2 -> 6.
         let e = check_rate(&p, None, &h, t(180), rate("6"), false).unwrap_err();
-        assert!(matches!(&e, RuleError::NeedsConfirmation(v) if v.len() == 1), "{e}");
+        assert!(
+            matches!(&e, RuleError::NeedsConfirmation(v) if v.len() == 1),
+            "{e}"
+        );
         // Too soon: 2 -> 4 after 60 min.
         let e = check_rate(&p, None, &h, t(60), rate("4"), false).unwrap_err();
-        assert!(e.to_string().contains("sooner than the protocol interval of 120 min"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("sooner than the protocol interval of 120 min"),
+            "{e}"
+        );
         // Both.
         let e = check_rate(&p, None, &h, t(60), rate("8"), false).unwrap_err();
         assert!(matches!(&e, RuleError::NeedsConfirmation(v) if v.len() == 2));
@@ -307,17 +343,45 @@ mod tests {
         let c = check_rate(&p, None, &h, t(60), rate("8"), true).unwrap();
         assert_eq!(c.overridden.len(), 2);
         // Allowed step, after the interval, no confirmation needed; confirmation accepted anyway.
-        assert_eq!(check_rate(&p, None, &h, t(120), rate("4"), false).unwrap().step, Step::Up);
-        assert!(check_rate(&p, None, &h, t(120), rate("4"), true).unwrap().overridden.is_empty());
+        assert_eq!(
+            check_rate(&p, None, &h, t(120), rate("4"), false)
+                .unwrap()
+                .step,
+            Step::Up
+        );
+        assert!(
+            check_rate(&p, None, &h, t(120), rate("4"), true)
+                .unwrap()
+                .overridden
+                .is_empty()
+        );
         // Step downs, checks and stops are never limited.
-        assert_eq!(check_rate(&p, None, &h, t(1), rate("1"), false).unwrap().step, Step::Down);
-        assert_eq!(check_rate(&p, None, &h, t(1), rate("2"), false).unwrap().step, Step::Same);
-        assert_eq!(check_rate(&p, None, &h, t(1), rate("0"), false).unwrap().step, Step::Stop);
+        assert_eq!(
+            check_rate(&p, None, &h, t(1), rate("1"), false)
+                .unwrap()
+                .step,
+            Step::Down
+        );
+        assert_eq!(
+            check_rate(&p, None, &h, t(1), rate("2"), false)
+                .unwrap()
+                .step,
+            Step::Same
+        );
+        assert_eq!(
+            check_rate(&p, None, &h, t(1), rate("0"), false)
+                .unwrap()
+                .step,
+            Step::Stop
+        );
     }
 
     #[test]
     fn span() {
-        let s = Span { start: t(0), end: Some(t(100)) };
+        let s = Span {
+            start: t(0),
+            end: Some(t(100)),
+        };
         let z = chrono_tz::Europe::Amsterdam;
         assert!(s.check_inside("rate", t(-1), z).is_err());
         assert!(s.check_inside("rate", t(0), z).is_ok());
@@ -328,10 +392,16 @@ mod tests {
     #[test]
     fn roles() {
         assert!(allowed(Role::Nurse, Permission::Record(EntryKind::Rate)));
-        assert!(!allowed(Role::Nurse, Permission::Record(EntryKind::CourseEnd)));
+        assert!(!allowed(
+            Role::Nurse,
+            Permission::Record(EntryKind::CourseEnd)
+        ));
         assert!(!allowed(Role::Nurse, Permission::AmendOthers));
         assert!(!allowed(Role::Nurse, Permission::ManageStaff));
-        assert!(allowed(Role::Physician, Permission::Record(EntryKind::Success)));
+        assert!(allowed(
+            Role::Physician,
+            Permission::Record(EntryKind::Success)
+        ));
         assert!(!allowed(Role::Physician, Permission::ManageStaff));
         assert!(allowed(Role::Admin, Permission::ManageStaff));
     }

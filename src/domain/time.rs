@@ -50,9 +50,14 @@ pub fn parse_time(raw: &str, zone: Tz) -> Result<Instant, TimeError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    let naive = ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok());
+    let naive = [
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok());
     let Some(naive) = naive else {
         return Err(classify_bad_time(s));
     };
@@ -71,9 +76,13 @@ fn classify_bad_time(s: &str) -> TimeError {
 
 fn looks_like_ymd(s: &str) -> bool {
     s.len() == 10
-        && s.chars()
-            .enumerate()
-            .all(|(i, c)| if i == 4 || i == 7 { c == '-' } else { c.is_ascii_digit() })
+        && s.chars().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                c == '-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
 }
 
 pub fn local_to_utc(naive: NaiveDateTime, zone: Tz) -> Result<Instant, TimeError> {
@@ -171,9 +180,18 @@ mod tests {
             parse_time("2026-02-30 08:00", AMS),
             Err(TimeError::NoSuchDate(_))
         ));
-        assert!(matches!(parse_date("2026-02-30"), Err(TimeError::NoSuchDate(_))));
-        assert!(matches!(parse_date("30-02-2026"), Err(TimeError::DateFormat(_))));
-        assert!(matches!(parse_time("tomorrow", AMS), Err(TimeError::Format(_))));
+        assert!(matches!(
+            parse_date("2026-02-30"),
+            Err(TimeError::NoSuchDate(_))
+        ));
+        assert!(matches!(
+            parse_date("30-02-2026"),
+            Err(TimeError::DateFormat(_))
+        ));
+        assert!(matches!(
+            parse_time("tomorrow", AMS),
+            Err(TimeError::Format(_))
+        ));
         assert!(matches!(parse_time("", AMS), Err(TimeError::Format(_))));
     }
 

@@ -99,7 +99,8 @@ pub fn text(what: &'static str, raw: &str, max: usize) -> Result<String, ValueEr
 
 pub fn mrn(raw: &str) -> Result<String, ValueError> {
     let t = raw.trim();
-    let ok = (1..=32).contains(&t.len()) && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let ok =
+        (1..=32).contains(&t.len()) && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     if ok {
         Ok(t.to_string())
     } else {
@@ -210,7 +211,16 @@ mod tests {
     fn nrs_is_a_whole_number_from_0_to_10() {
         assert_eq!("7".parse::<Nrs>().unwrap().get(), 7);
         assert_eq!(" 0 ".parse::<Nrs>().unwrap().get(), 0);
-        for bad in ["11", "7.5", "", "-1", "ten", "1e1", "0x5", "100000000000000000000"] {
+        for bad in [
+            "11",
+            "7.5",
+            "",
+            "-1",
+            "ten",
+            "1e1",
+            "0x5",
+            "100000000000000000000",
+        ] {
             let e = bad.parse::<Nrs>().unwrap_err();
             assert!(e.to_string().contains("0 to 10"), "{bad}: {e}");
         }
@@ -222,14 +232,22 @@ mod tests {
         assert!(text("name", "  ", 100).is_err());
         assert!(text("name", &"x".repeat(101), 100).is_err());
         assert_eq!(text("name", " Zoë O'Brien ", 100).unwrap(), "Zoë O'Brien");
-        assert_eq!(text("name", "Robert'); DROP TABLE patient;--", 100).unwrap().len(), 31);
+        assert_eq!(
+            text("name", "Robert'); DROP TABLE patient;--", 100)
+                .unwrap()
+                .len(),
+            31
+        );
     }
 
     #[test]
     fn choices_list_what_is_allowed() {
         let e = "severe-ish".parse::<Severity>().unwrap_err().to_string();
         assert!(e.contains("mild, moderate, severe"), "{e}");
-        assert_eq!("Rate_Lowered".parse::<Action>().unwrap(), Action::RateLowered);
+        assert_eq!(
+            "Rate_Lowered".parse::<Action>().unwrap(),
+            Action::RateLowered
+        );
     }
 
     #[test]

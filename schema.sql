@@ -1,0 +1,172 @@
+-- titrate: the whole database schema.
+--
+-- Read top to bottom this is the schema of the newest version. It is applied through
+-- numbered migrations: each "-- migration N" section runs once, in one transaction, and
+-- PRAGMA user_version records the last one applied. Migrations are only ever added.
+--
+-- Conventions, chosen so that the same shape ports to PostgreSQL:
+--   * times are TEXT in UTC, RFC 3339 with a Z ("2026-03-01T07:00:00Z"): they sort as text;
+--   * rates are INTEGER hundredths of a mg/h (rate_centi 1400 = 14 mg/h): exact;
+--   * nothing in the clinical record is updated or deleted: a correction is a new entry
+--     that supersedes the old one, a mistake is a row in "void". Triggers refuse UPDATE
+--     and DELETE so that no code path can do it by accident;
+--   * every write adds a row to "audit", whose hash chains it to the row before.
+
+-- migration 1
+
+-- Staff sign in per person; the PIN is an argon2 hash. The counters change (failed PINs,
+-- lock, active), and every change is copied into the audit log.
+CREATE TABLE staff (
+    id          TEXT PRIMARY KEY,              -- initials, upper case
+    name        TEXT NOT NULL,
+    role        TEXT NOT NULL CHECK (role IN ('nurse', 'physician', 'admin')),
+    pin_hash    TEXT NOT NULL,
+    active      INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    failed_pins INTEGER NOT NULL DEFAULT 0 CHECK (failed_pins >= 0),
+    locked      INTEGER NOT NULL DEFAULT 0 CHECK (locked IN (0, 1)),
+    created_at  TEXT NOT NULL,
+    created_by  TEXT NOT NULL
+);
+
+-- Every protocol a course was started under, as a canonical JSON snapshot.
+CREATE TABLE protocol (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    digest      TEXT NOT NULL UNIQUE,          -- sha256 of snapshot
+    snapshot    TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    created_by  TEXT NOT NULL REFERENCES staff (id)
+);
+
+CREATE TABLE patient (
+    id          INTEGER PRIMARY KEY,
+    mrn         TEXT NOT NULL UNIQUE,
+    name        TEXT NOT NULL,
+    birth_date  TEXT NOT NULL,                 -- YYYY-MM-DD
+    sex         TEXT NOT NULL CHECK (sex IN ('female', 'male', 'other')),
+    weight_kg   REAL CHECK (weight_kg IS NULL OR (weight_kg >= 20 AND weight_kg <= 400)),
+    crps_type   TEXT CHECK (crps_type IS NULL OR crps_type IN ('1', '2')),
+    crps_onset  TEXT,                          -- YYYY-MM-DD
+    limb        TEXT,
+    created_at  TEXT NOT NULL,
+    created_by  TEXT NOT NULL REFERENCES staff (id)
+);
+
+-- A course is an admission for one infusion. Its start, end and everything in it are
+-- entries; the course row only ties them to the patient and the protocol.
+CREATE TABLE course (
+    id          INTEGER PRIMARY KEY,
+    patient_id  INTEGER NOT NULL REFERENCES patient (id),
+    protocol_id INTEGER NOT NULL REFERENCES protocol (id),
+    created_at  TEXT NOT NULL,
+    created_by  TEXT NOT NULL REFERENCES staff (id)
+);
+CREATE INDEX course_patient ON course (patient_id);
+
+-- One row per version of a clinical entry. Which columns are filled depends on kind.
+CREATE TABLE entry (
+    id             INTEGER PRIMARY KEY,
+    patient_id     INTEGER NOT NULL REFERENCES patient (id),
+    course_id      INTEGER REFERENCES course (id),   -- NULL: a pain score outside a course
+    kind           TEXT NOT NULL CHECK (kind IN
+                   ('course-start', 'rate', 'nrs', 'side-effect', 'success', 'course-end')),
+    supersedes     INTEGER UNIQUE REFERENCES entry (id), -- the version this one corrects
+    amend_reason   TEXT,
+    happened_at    TEXT NOT NULL,
+    recorded_at    TEXT NOT NULL,
+    recorded_by    TEXT NOT NULL REFERENCES staff (id),
+    late           INTEGER NOT NULL CHECK (late IN (0, 1)),
+    -- rate: hundredths of a mg/h; the protocol maximum is checked before storing, this
+    -- bound only guards against a wild value from outside titrate.
+    rate_centi     INTEGER CHECK (rate_centi IS NULL OR (rate_centi >= 0 AND rate_centi <= 5000)),
+    confirmed      INTEGER CHECK (confirmed IS NULL OR confirmed IN (0, 1)),
+    confirm_reason TEXT,
+    -- nrs
+    score          INTEGER CHECK (score IS NULL OR (score >= 0 AND score <= 10)),
+    timepoint      TEXT CHECK (timepoint IS NULL OR timepoint IN ('t0', 't1', 't2')),
+    -- side-effect (rate_centi holds the rate running at the time)
+    effect         TEXT,
+    detail         TEXT,
+    severity       TEXT CHECK (severity IS NULL OR severity IN ('mild', 'moderate', 'severe')),
+    action         TEXT CHECK (action IS NULL OR action IN
+                   ('none', 'rate-lowered', 'paused', 'stopped', 'medication-given')),
+    -- success
+    successful     INTEGER CHECK (successful IS NULL OR successful IN (0, 1)),
+    -- course-end
+    end_reason     TEXT CHECK (end_reason IS NULL OR end_reason IN
+                   ('completed', 'side-effects', 'patient-request', 'other')),
+    -- course-start
+    bed            TEXT,
+    CHECK (kind <> 'rate' OR (rate_centi IS NOT NULL AND confirmed IS NOT NULL)),
+    CHECK (kind <> 'nrs' OR score IS NOT NULL),
+    CHECK (kind <> 'side-effect' OR (effect IS NOT NULL AND severity IS NOT NULL
+                                     AND action IS NOT NULL AND rate_centi IS NOT NULL)),
+    CHECK (kind <> 'success' OR (successful IS NOT NULL AND timepoint IS NOT NULL)),
+    CHECK (kind <> 'course-end' OR end_reason IS NOT NULL),
+    CHECK (kind = 'nrs' OR course_id IS NOT NULL)
+);
+CREATE INDEX entry_patient ON entry (patient_id, happened_at);
+CREATE INDEX entry_course ON entry (course_id, kind);
+
+-- "Entered in error": the entry stays, marked by this row.
+CREATE TABLE void (
+    id         INTEGER PRIMARY KEY,
+    entry_id   INTEGER NOT NULL UNIQUE REFERENCES entry (id),
+    reason     TEXT NOT NULL,
+    voided_at  TEXT NOT NULL,
+    voided_by  TEXT NOT NULL REFERENCES staff (id)
+);
+
+-- One row per write. hash = sha256 over this row's fields and the previous row's hash,
+-- so that a changed, inserted or removed row breaks the chain from there on.
+CREATE TABLE audit (
+    seq        INTEGER PRIMARY KEY,
+    at         TEXT NOT NULL,
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    tbl        TEXT,                 -- the table written, NULL for events such as a failed sign-in
+    row_key    TEXT,
+    content    TEXT NOT NULL,        -- canonical JSON of the row as written, or of the event
+    prev_hash  TEXT NOT NULL,
+    hash       TEXT NOT NULL
+);
+CREATE INDEX audit_row ON audit (tbl, row_key);
+
+-- The chain's head, updated in the same transaction as each audit row: removing the newest
+-- audit rows leaves the head pointing past the end of the log.
+CREATE TABLE audit_head (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    seq   INTEGER NOT NULL,
+    hash  TEXT NOT NULL
+);
+INSERT INTO audit_head (id, seq, hash)
+VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+
+CREATE TRIGGER patient_no_update BEFORE UPDATE ON patient
+BEGIN SELECT RAISE(ABORT, 'patient rows are never changed'); END;
+CREATE TRIGGER patient_no_delete BEFORE DELETE ON patient
+BEGIN SELECT RAISE(ABORT, 'patient rows are never deleted'); END;
+CREATE TRIGGER protocol_no_update BEFORE UPDATE ON protocol
+BEGIN SELECT RAISE(ABORT, 'protocol rows are never changed'); END;
+CREATE TRIGGER protocol_no_delete BEFORE DELETE ON protocol
+BEGIN SELECT RAISE(ABORT, 'protocol rows are never deleted'); END;
+CREATE TRIGGER course_no_update BEFORE UPDATE ON course
+BEGIN SELECT RAISE(ABORT, 'course rows are never changed'); END;
+CREATE TRIGGER course_no_delete BEFORE DELETE ON course
+BEGIN SELECT RAISE(ABORT, 'course rows are never deleted'); END;
+CREATE TRIGGER entry_no_update BEFORE UPDATE ON entry
+BEGIN SELECT RAISE(ABORT, 'entries are never changed: amend them'); END;
+CREATE TRIGGER entry_no_delete BEFORE DELETE ON entry
+BEGIN SELECT RAISE(ABORT, 'entries are never deleted: void them'); END;
+CREATE TRIGGER void_no_update BEFORE UPDATE ON void
+BEGIN SELECT RAISE(ABORT, 'void rows are never changed'); END;
+CREATE TRIGGER void_no_delete BEFORE DELETE ON void
+BEGIN SELECT RAISE(ABORT, 'void rows are never deleted'); END;
+CREATE TRIGGER staff_no_delete BEFORE DELETE ON staff
+BEGIN SELECT RAISE(ABORT, 'staff rows are never deleted: deactivate them'); END;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head
+BEGIN SELECT RAISE(ABORT, 'the audit head is never deleted'); END;

@@ -1,0 +1,309 @@
+//! The command line: clap definitions, and the edge where typed text becomes domain values.
+
+use std::path::PathBuf;
+
+use chrono_tz::Tz;
+use clap::{Args, Parser, Subcommand};
+
+use crate::domain::entry::EntryId;
+use crate::domain::rate::Rate;
+use crate::domain::time::{Instant, parse_date, parse_time};
+use crate::domain::values::{self, Nrs, ValueError};
+use crate::ward::WardError;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "titrate",
+    version,
+    about = "Ward terminal for the 7-day intravenous S-ketamine infusion (CRPS)",
+    long_about = "Ward terminal for the 7-day intravenous low-dose S-ketamine infusion for Complex Regional Pain Syndrome.\n\
+                  Entry commands sign in with --user (or TITRATE_USER) and the PIN from TITRATE_PIN or a prompt.\n\
+                  TIME is RFC 3339 with an offset (2026-03-01T08:00:00+01:00) or YYYY-MM-DD HH:MM in the ward's time zone."
+)]
+pub struct Cli {
+    /// Database file (default: database.path in config.toml)
+    #[arg(long, env = "TITRATE_DB", global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Configuration file (default: ./config.toml, else the built-in defaults)
+    #[arg(long, env = "TITRATE_CONFIG", global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Staff id to sign in as
+    #[arg(long, env = "TITRATE_USER", global = true, value_name = "ID")]
+    pub user: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the database and its first admin (PIN from TITRATE_NEW_PIN or a prompt)
+    Init {
+        #[arg(long, value_name = "ID")]
+        admin: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Staff accounts (admin)
+    #[command(subcommand)]
+    Staff(StaffCmd),
+    /// Patients
+    #[command(subcommand)]
+    Patient(PatientCmd),
+    /// Start or end a course (physician)
+    #[command(subcommand)]
+    Course(CourseCmd),
+    /// Record a rate change, a pause (0) or the hourly check (same rate)
+    Dose(DoseArgs),
+    /// Record a pain score (NRS 0-10)
+    Nrs(NrsArgs),
+    /// Record a side effect
+    SideEffect(SideEffectArgs),
+    /// Record whether the treatment was reported successful (physician)
+    Success(SuccessArgs),
+    /// Correct an entry: a new version that points at the old one
+    Amend(AmendArgs),
+    /// Mark an entry as entered in error
+    Void {
+        #[arg(value_name = "ENTRY_ID")]
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Every entry of a patient, with versions, late and voided marks
+    History {
+        #[arg(long)]
+        mrn: String,
+    },
+    /// The patient's latest course
+    Status {
+        #[arg(long)]
+        mrn: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The study's cohort table
+    Cohort {
+        #[arg(long)]
+        json: bool,
+        /// text, markdown or json
+        #[arg(long, default_value = "text")]
+        format: String,
+        /// Courses started on or after this date (YYYY-MM-DD)
+        #[arg(long)]
+        from: Option<String>,
+        /// Courses started on or before this date (YYYY-MM-DD)
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// The audit trail
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StaffCmd {
+    /// Add an account (PIN from TITRATE_NEW_PIN or a prompt)
+    Add {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// Unlock an account after too many wrong PINs
+    Unlock {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// List accounts
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PatientCmd {
+    Add(PatientArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PatientArgs {
+    #[arg(long)]
+    pub mrn: String,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub birth_date: String,
+    #[arg(long)]
+    pub sex: String,
+    #[arg(long, value_name = "KG")]
+    pub weight_kg: Option<String>,
+    #[arg(long, value_name = "1|2")]
+    pub crps_type: Option<String>,
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub crps_onset: Option<String>,
+    #[arg(long)]
+    pub limb: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CourseCmd {
+    Start {
+        #[arg(long)]
+        mrn: String,
+        #[arg(long, value_name = "TIME")]
+        at: String,
+        #[arg(long)]
+        bed: Option<String>,
+    },
+    End {
+        #[arg(long)]
+        mrn: String,
+        #[arg(long, value_name = "TIME")]
+        at: String,
+        #[arg(long, default_value = "completed")]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DoseArgs {
+    #[arg(long)]
+    pub mrn: String,
+    #[arg(long, value_name = "MG_PER_H", allow_hyphen_values = true)]
+    pub rate: String,
+    #[arg(long, value_name = "TIME")]
+    pub at: String,
+    /// Record a step past a soft limit (needs --reason)
+    #[arg(long)]
+    pub confirm: bool,
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NrsArgs {
+    #[arg(long)]
+    pub mrn: String,
+    #[arg(long, value_name = "0-10", allow_hyphen_values = true)]
+    pub score: String,
+    #[arg(long, value_name = "TIME")]
+    pub at: String,
+    #[arg(long, value_name = "t0|t1|t2")]
+    pub timepoint: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SideEffectArgs {
+    #[arg(long)]
+    pub mrn: String,
+    #[arg(long)]
+    pub kind: String,
+    #[arg(long)]
+    pub severity: String,
+    #[arg(long, value_name = "TIME")]
+    pub at: String,
+    /// none, rate-lowered, paused, stopped, medication-given
+    #[arg(long, default_value = "none")]
+    pub action: String,
+    /// Description (required for kind "other")
+    #[arg(long)]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SuccessArgs {
+    #[arg(long)]
+    pub mrn: String,
+    #[arg(long, value_name = "t1|t2")]
+    pub timepoint: String,
+    #[arg(long, value_name = "yes|no")]
+    pub value: String,
+    #[arg(long, value_name = "TIME")]
+    pub at: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AmendArgs {
+    #[arg(value_name = "ENTRY_ID")]
+    pub id: String,
+    #[arg(long)]
+    pub reason: String,
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub rate: Option<String>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub score: Option<String>,
+    #[arg(long)]
+    pub timepoint: Option<String>,
+    #[arg(long)]
+    pub kind: Option<String>,
+    #[arg(long)]
+    pub detail: Option<String>,
+    #[arg(long)]
+    pub severity: Option<String>,
+    #[arg(long)]
+    pub action: Option<String>,
+    #[arg(long, value_name = "yes|no")]
+    pub value: Option<String>,
+    #[arg(long)]
+    pub end_reason: Option<String>,
+    #[arg(long)]
+    pub bed: Option<String>,
+    /// Confirm a soft limit the corrected rate passes (the amend reason is kept)
+    #[arg(long)]
+    pub confirm: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Recompute the hash chain and compare every record with it
+    Verify,
+}
+
+/// Text to domain values, with the domain's own error messages.
+pub struct Edge {
+    pub zone: Tz,
+}
+
+impl Edge {
+    pub fn time(&self, s: &str) -> Result<Instant, WardError> {
+        Ok(parse_time(s, self.zone)?)
+    }
+
+    pub fn date(s: &str) -> Result<chrono::NaiveDate, WardError> {
+        Ok(parse_date(s)?)
+    }
+
+    pub fn rate(s: &str) -> Result<Rate, WardError> {
+        Ok(s.parse::<Rate>()?)
+    }
+
+    pub fn nrs(s: &str) -> Result<Nrs, WardError> {
+        Ok(s.parse::<Nrs>()?)
+    }
+
+    pub fn entry_id(s: &str) -> Result<EntryId, WardError> {
+        let t = s.trim();
+        match t.parse::<EntryId>() {
+            Ok(id) if id > 0 && t.chars().all(|c| c.is_ascii_digit()) => Ok(id),
+            _ => Err(WardError::BadEntryId(t.chars().take(40).collect())),
+        }
+    }
+
+    pub fn choice<T: std::str::FromStr<Err = ValueError>>(s: &str) -> Result<T, WardError> {
+        Ok(s.parse::<T>()?)
+    }
+
+    pub fn text(what: &'static str, s: &str, max: usize) -> Result<String, WardError> {
+        Ok(values::text(what, s, max)?)
+    }
+
+    pub fn opt_text(
+        what: &'static str,
+        s: &Option<String>,
+        max: usize,
+    ) -> Result<Option<String>, WardError> {
+        s.as_deref().map(|v| Edge::text(what, v, max)).transpose()
+    }
+}

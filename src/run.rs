@@ -1,0 +1,381 @@
+//! Runs one parsed command: open the store, sign in, call the ward operation, print.
+
+use std::path::PathBuf;
+
+use chrono::Utc;
+
+use crate::cli::{AmendArgs, AuditCmd, Cli, Command, CourseCmd, Edge, PatientCmd, StaffCmd};
+use crate::config::Config;
+use crate::domain::record::{PatientRecord, Staff};
+use crate::domain::values::{Action, CrpsType, EndReason, Role, Severity, Sex, Timepoint, YesNo};
+use crate::report::{cohort, history, status};
+use crate::store::{Db, NewPatient, audit};
+use crate::ward::access::{self, authorize};
+use crate::ward::entries::{Amendment, Session, SideEffectInput};
+use crate::ward::{Saved, WardError, load_record, load_record_of};
+
+/// Exit status of a refused command; clap uses 2 for usage errors.
+pub const EXIT_REFUSED: u8 = 1;
+/// Exit status of `audit verify` on a broken chain.
+pub const EXIT_BROKEN: u8 = 3;
+
+pub fn db_path(cli: &Cli, cfg: &Config) -> PathBuf {
+    cli.db.clone().unwrap_or_else(|| cfg.db_path.clone())
+}
+
+fn pin_from_env_or_prompt(var: &str, prompt: &str) -> Result<String, WardError> {
+    if let Ok(p) = std::env::var(var) {
+        return Ok(p);
+    }
+    rpassword::prompt_password(prompt).map_err(|_| WardError::NoPin)
+}
+
+fn new_pin(id: &str) -> Result<String, WardError> {
+    if let Ok(p) = std::env::var("TITRATE_NEW_PIN") {
+        return Ok(p);
+    }
+    let a = rpassword::prompt_password(format!("New PIN for {id} (4-12 digits): "))
+        .map_err(|_| WardError::NoPin)?;
+    let b = rpassword::prompt_password("Repeat the PIN: ").map_err(|_| WardError::NoPin)?;
+    if a != b {
+        return Err(WardError::PinsDiffer);
+    }
+    Ok(a)
+}
+
+fn sign_in(db: &mut Db, cfg: &Config, cli: &Cli) -> Result<Staff, WardError> {
+    let user = cli.user.as_deref().ok_or(WardError::NoUser)?;
+    let pin = pin_from_env_or_prompt("TITRATE_PIN", &format!("PIN for {user}: "))?;
+    access::sign_in(db, cfg, user, &pin, Utc::now())
+}
+
+fn print_saved(s: &Saved) {
+    println!("entry {} saved: {}", s.id, s.summary);
+    for w in &s.warnings {
+        println!("warning: {w}");
+    }
+}
+
+/// Runs the command; Ok carries the exit status for outcomes that are not errors.
+pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
+    let Some(command) = &cli.command else {
+        return Ok(0);
+    };
+    let path = db_path(cli, cfg);
+    let edge = Edge { zone: cfg.timezone };
+    if let Command::Init { admin, name } = command {
+        if path.exists() {
+            return Err(WardError::AlreadyExists(path.display().to_string()));
+        }
+        let pin = new_pin(admin)?;
+        access::init(&path, admin, name, &pin, Utc::now())?;
+        println!(
+            "database {} created; admin {} can sign in",
+            path.display(),
+            admin.to_ascii_uppercase()
+        );
+        return Ok(0);
+    }
+    let mut db = Db::open(&path)?;
+    if let Command::Audit(AuditCmd::Verify) = command {
+        let v = db.read(|r| audit::verify(r))?;
+        if v.is_sound() {
+            println!(
+                "audit chain sound: {} rows, every record matches its audit row",
+                v.rows
+            );
+            return Ok(0);
+        }
+        println!("audit chain BROKEN: {} problem(s)", v.problems.len());
+        for p in &v.problems {
+            println!("  {p}");
+        }
+        return Ok(EXIT_BROKEN);
+    }
+    let who = sign_in(&mut db, cfg, cli)?;
+    let now = Utc::now();
+    match command {
+        Command::Init { .. } | Command::Audit(_) => Ok(0),
+        Command::Staff(cmd) => staff(&mut db, &who, cmd),
+        Command::Patient(PatientCmd::Add(a)) => {
+            let p = NewPatient {
+                mrn: crate::domain::values::mrn(&a.mrn)?,
+                name: Edge::text("name", &a.name, 100)?,
+                birth_date: Edge::date(&a.birth_date)?,
+                sex: Edge::choice::<Sex>(&a.sex)?,
+                weight_kg: a
+                    .weight_kg
+                    .as_deref()
+                    .map(crate::domain::values::weight_kg)
+                    .transpose()?,
+                crps_type: a
+                    .crps_type
+                    .as_deref()
+                    .map(Edge::choice::<CrpsType>)
+                    .transpose()?,
+                crps_onset: a.crps_onset.as_deref().map(Edge::date).transpose()?,
+                limb: Edge::opt_text("limb", &a.limb, 100)?,
+            };
+            let today = now.with_timezone(&cfg.timezone).date_naive();
+            if p.birth_date > today || p.crps_onset.is_some_and(|d| d > today) {
+                return Err(WardError::DateInFuture);
+            }
+            if p.crps_onset.is_some_and(|d| d < p.birth_date) {
+                return Err(WardError::OnsetBeforeBirth);
+            }
+            let id = Session {
+                db: &mut db,
+                cfg,
+                who: &who,
+                now,
+            }
+            .add_patient(&p)?;
+            println!("patient {id} saved: MRN {}", p.mrn);
+            Ok(0)
+        }
+        Command::Course(CourseCmd::Start { mrn, at, bed }) => {
+            let at = edge.time(at)?;
+            let bed = Edge::opt_text("bed", bed, 20)?;
+            print_saved(
+                &Session {
+                    db: &mut db,
+                    cfg,
+                    who: &who,
+                    now,
+                }
+                .start_course(mrn, at, bed)?,
+            );
+            Ok(0)
+        }
+        Command::Course(CourseCmd::End { mrn, at, reason }) => {
+            let at = edge.time(at)?;
+            let reason = Edge::choice::<EndReason>(reason)?;
+            print_saved(
+                &Session {
+                    db: &mut db,
+                    cfg,
+                    who: &who,
+                    now,
+                }
+                .end_course(mrn, at, reason)?,
+            );
+            Ok(0)
+        }
+        Command::Dose(a) => {
+            let rate = Edge::rate(&a.rate)?;
+            let at = edge.time(&a.at)?;
+            let confirm = match (a.confirm, &a.reason) {
+                (true, Some(r)) => Some(Edge::text("reason", r, 500)?),
+                (true, None) => return Err(WardError::ConfirmNeedsReason),
+                (false, Some(_)) => return Err(WardError::ReasonWithoutConfirm),
+                (false, None) => None,
+            };
+            let saved = Session {
+                db: &mut db,
+                cfg,
+                who: &who,
+                now,
+            }
+            .record_rate(&a.mrn, at, rate, confirm);
+            match saved {
+                Err(WardError::Rule(e @ crate::domain::rules::RuleError::NeedsConfirmation(_))) => {
+                    Err(WardError::NeedsConfirmationCli(e.to_string()))
+                }
+                other => {
+                    print_saved(&other?);
+                    Ok(0)
+                }
+            }
+        }
+        Command::Nrs(a) => {
+            let score = Edge::nrs(&a.score)?;
+            let at = edge.time(&a.at)?;
+            let tp = a
+                .timepoint
+                .as_deref()
+                .map(Edge::choice::<Timepoint>)
+                .transpose()?;
+            print_saved(
+                &Session {
+                    db: &mut db,
+                    cfg,
+                    who: &who,
+                    now,
+                }
+                .record_nrs(&a.mrn, at, score, tp)?,
+            );
+            Ok(0)
+        }
+        Command::SideEffect(a) => {
+            let input = SideEffectInput {
+                effect: a.kind.trim().to_ascii_lowercase(),
+                detail: Edge::opt_text("detail", &a.detail, 500)?,
+                severity: Edge::choice::<Severity>(&a.severity)?,
+                action: Edge::choice::<Action>(&a.action)?,
+            };
+            let at = edge.time(&a.at)?;
+            print_saved(
+                &Session {
+                    db: &mut db,
+                    cfg,
+                    who: &who,
+                    now,
+                }
+                .record_side_effect(&a.mrn, at, input)?,
+            );
+            Ok(0)
+        }
+        Command::Success(a) => {
+            let tp = Edge::choice::<Timepoint>(&a.timepoint)?;
+            let value = Edge::choice::<YesNo>(&a.value)?;
+            let at = edge.time(&a.at)?;
+            print_saved(
+                &Session {
+                    db: &mut db,
+                    cfg,
+                    who: &who,
+                    now,
+                }
+                .record_success(&a.mrn, at, tp, value.as_bool())?,
+            );
+            Ok(0)
+        }
+        Command::Amend(a) => {
+            let id = Edge::entry_id(&a.id)?;
+            let amendment = amendment(&edge, a)?;
+            print_saved(
+                &Session {
+                    db: &mut db,
+                    cfg,
+                    who: &who,
+                    now,
+                }
+                .amend(id, &a.reason, &amendment)?,
+            );
+            Ok(0)
+        }
+        Command::Void { id, reason } => {
+            let id = Edge::entry_id(id)?;
+            let s = Session {
+                db: &mut db,
+                cfg,
+                who: &who,
+                now,
+            }
+            .void(id, reason)?;
+            println!("entry {} voided (entered in error)", s.id);
+            Ok(0)
+        }
+        Command::History { mrn } => {
+            let rec = db.read(|r| load_record(r, mrn))?;
+            print!("{}", history::text(&rec, cfg.timezone));
+            Ok(0)
+        }
+        Command::Status { mrn, json } => {
+            let rec = db.read(|r| load_record(r, mrn))?;
+            let s = status::status(&rec, now, cfg.timezone)
+                .ok_or_else(|| WardError::NoCourseFor(mrn.clone()))?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+            } else {
+                print!("{}", status::text(&s));
+            }
+            Ok(0)
+        }
+        Command::Cohort {
+            json,
+            format,
+            from,
+            to,
+        } => {
+            let range = cohort::Range {
+                from: from.as_deref().map(Edge::date).transpose()?,
+                to: to.as_deref().map(Edge::date).transpose()?,
+            };
+            let format = if *json { "json" } else { format.as_str() };
+            if !matches!(format, "text" | "markdown" | "json") {
+                return Err(WardError::BadFormat(format.chars().take(20).collect()));
+            }
+            let records = db.read(|r| {
+                r.patients()?
+                    .into_iter()
+                    .map(|p| load_record_of(r, p))
+                    .collect::<Result<Vec<PatientRecord>, WardError>>()
+            })?;
+            let c = cohort::cohort(&records, range, cfg.timezone);
+            match format {
+                "json" => println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default()),
+                "markdown" => print!("{}", cohort::table(&c, true)),
+                _ => print!("{}", cohort::table(&c, false)),
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn staff(db: &mut Db, who: &Staff, cmd: &StaffCmd) -> Result<u8, WardError> {
+    let now = Utc::now();
+    match cmd {
+        StaffCmd::Add { id, name, role } => {
+            let role = Edge::choice::<Role>(role)?;
+            authorize(db, who, crate::domain::rules::Permission::ManageStaff, now)?;
+            let pin = new_pin(id)?;
+            let id = access::staff_add(db, who, id, name, role, &pin, now)?;
+            println!("staff {id} saved ({role})");
+        }
+        StaffCmd::Unlock { id } => {
+            let id = access::staff_unlock(db, who, id, now)?;
+            println!("staff {id} unlocked");
+        }
+        StaffCmd::List => {
+            authorize(db, who, crate::domain::rules::Permission::ManageStaff, now)?;
+            for s in db.read(|r| r.staff_list())? {
+                let state = match (s.active, s.locked) {
+                    (false, _) => "deactivated",
+                    (true, true) => "LOCKED",
+                    (true, false) => "active",
+                };
+                println!("{:<6} {:<10} {:<12} {}", s.id, s.role, state, s.name);
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn amendment(edge: &Edge, a: &AmendArgs) -> Result<Amendment, WardError> {
+    Ok(Amendment {
+        at: a.at.as_deref().map(|t| edge.time(t)).transpose()?,
+        rate: a.rate.as_deref().map(Edge::rate).transpose()?,
+        score: a.score.as_deref().map(Edge::nrs).transpose()?,
+        timepoint: a
+            .timepoint
+            .as_deref()
+            .map(Edge::choice::<Timepoint>)
+            .transpose()?,
+        effect: a.kind.as_ref().map(|k| k.trim().to_ascii_lowercase()),
+        detail: Edge::opt_text("detail", &a.detail, 500)?,
+        severity: a
+            .severity
+            .as_deref()
+            .map(Edge::choice::<Severity>)
+            .transpose()?,
+        action: a
+            .action
+            .as_deref()
+            .map(Edge::choice::<Action>)
+            .transpose()?,
+        successful: a
+            .value
+            .as_deref()
+            .map(Edge::choice::<YesNo>)
+            .transpose()?
+            .map(YesNo::as_bool),
+        end_reason: a
+            .end_reason
+            .as_deref()
+            .map(Edge::choice::<EndReason>)
+            .transpose()?,
+        bed: Edge::opt_text("bed", &a.bed, 20)?,
+        confirm: a.confirm,
+    })
+}

@@ -1,0 +1,114 @@
+//! The only module that speaks SQL.
+//!
+//! Everything above it sees two narrow traits: [`Reader`] for queries inside a read
+//! transaction and [`Writer`] for the inserts of one write transaction. Each write appends its
+//! audit row itself, so no caller can forget it. A later PostgreSQL store implements the same
+//! traits and runs the same test suite (`tests/store_suite.rs`).
+
+pub mod audit;
+mod rows;
+pub mod sqlite;
+
+use crate::domain::entry::{CourseId, Entry, EntryData, EntryId, EntryKind, PatientId};
+use crate::domain::protocol::Protocol;
+pub use crate::domain::record::{Course, NewPatient, Patient, Staff};
+use crate::domain::time::Instant;
+
+pub use sqlite::Db;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("cannot open the database {path}: {why}")]
+    Open { path: String, why: String },
+    #[error(
+        "the database was written by a newer titrate (schema version {found}; this titrate knows up to {known}); it was not touched: use the newer titrate"
+    )]
+    TooNew { found: i64, known: i64 },
+    #[error("the database is damaged: {0}")]
+    Corrupt(String),
+    #[error("MRN {0} already belongs to another patient")]
+    DuplicateMrn(String),
+    #[error("staff id {0} already exists")]
+    DuplicateStaff(String),
+    #[error("entry {0} was changed at the same moment at another terminal; look again and retry")]
+    Conflict(EntryId),
+}
+
+/// A new version of an entry, as validated by the domain; the store adds id and audit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEntry {
+    pub patient_id: PatientId,
+    pub course_id: Option<CourseId>,
+    pub happened_at: Instant,
+    pub late: bool,
+    pub supersedes: Option<EntryId>,
+    pub amend_reason: Option<String>,
+    pub data: EntryData,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub tbl: Option<String>,
+    pub row_key: Option<String>,
+    pub content: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// Queries, always inside one transaction so that a screen or report sees one state.
+pub trait Reader {
+    fn staff(&self, id: &str) -> Result<Option<Staff>, StoreError>;
+    fn staff_list(&self) -> Result<Vec<Staff>, StoreError>;
+    fn patient_by_mrn(&self, mrn: &str) -> Result<Option<Patient>, StoreError>;
+    fn patient(&self, id: PatientId) -> Result<Option<Patient>, StoreError>;
+    fn patients(&self) -> Result<Vec<Patient>, StoreError>;
+    /// Oldest first.
+    fn courses_of(&self, patient: PatientId) -> Result<Vec<Course>, StoreError>;
+    fn all_courses(&self) -> Result<Vec<Course>, StoreError>;
+    /// Every version of every entry of the patient, voids attached.
+    fn entries_of(&self, patient: PatientId) -> Result<Vec<Entry>, StoreError>;
+    /// Every version of the entries of these kinds, for cohort figures.
+    fn entries_of_kinds(&self, kinds: &[EntryKind]) -> Result<Vec<Entry>, StoreError>;
+    fn entry(&self, id: EntryId) -> Result<Option<Entry>, StoreError>;
+    fn entry_superseded_by(&self, id: EntryId) -> Result<Option<EntryId>, StoreError>;
+    fn audit_rows(&self) -> Result<Vec<AuditRow>, StoreError>;
+    fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError>;
+    /// (key, canonical content) of every row of an audited table.
+    fn table_rows(&self, table: &str) -> Result<Vec<(String, String)>, StoreError>;
+}
+
+/// The inserts of one write transaction, made by `actor` at `now`. Each adds its audit row.
+pub trait Writer: Reader {
+    fn actor(&self) -> &str;
+    fn now(&self) -> Instant;
+    fn insert_staff(&mut self, staff: &Staff, action: &str) -> Result<(), StoreError>;
+    fn update_staff(&mut self, staff: &Staff, action: &str) -> Result<(), StoreError>;
+    fn insert_patient(&mut self, p: &NewPatient) -> Result<PatientId, StoreError>;
+    /// The id of this exact protocol, stored on first use.
+    fn protocol_id(&mut self, p: &Protocol) -> Result<i64, StoreError>;
+    fn insert_course(
+        &mut self,
+        patient: PatientId,
+        protocol_id: i64,
+    ) -> Result<CourseId, StoreError>;
+    fn insert_entry(&mut self, e: &NewEntry) -> Result<EntryId, StoreError>;
+    fn insert_void(&mut self, entry: EntryId, reason: &str) -> Result<(), StoreError>;
+    /// An event with no row of its own (a failed sign-in, a denied permission).
+    fn audit_event(&mut self, action: &str, content: &serde_json::Value) -> Result<(), StoreError>;
+}
+
+/// The tables whose every row is mirrored in the audit log, with their key column.
+pub const AUDITED_TABLES: &[(&str, &str)] = &[
+    ("staff", "id"),
+    ("protocol", "id"),
+    ("patient", "id"),
+    ("course", "id"),
+    ("entry", "id"),
+    ("void", "id"),
+];

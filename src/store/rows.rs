@@ -1,0 +1,166 @@
+//! Rows to domain values and back, and the canonical text of a row for the audit log.
+
+use rusqlite::Row;
+use rusqlite::types::ValueRef;
+
+use super::audit::sha256_hex;
+use super::{NewPatient, Patient, Staff, StoreError};
+use crate::domain::entry::{Entry, EntryData, EntryKind, Void};
+use crate::domain::rate::Rate;
+use crate::domain::time::{Instant, from_db};
+use crate::domain::values::Nrs;
+
+fn corrupt(what: impl Into<String>) -> StoreError {
+    StoreError::Corrupt(what.into())
+}
+
+pub fn instant(s: &str) -> Result<Instant, StoreError> {
+    from_db(s).ok_or_else(|| corrupt(format!("\"{s}\" is not a stored time")))
+}
+
+fn word<T: std::str::FromStr>(s: &str) -> Result<T, StoreError> {
+    s.parse()
+        .map_err(|_| corrupt(format!("unexpected value \"{s}\"")))
+}
+
+fn opt_word<T: std::str::FromStr>(s: Option<String>) -> Result<Option<T>, StoreError> {
+    s.map(|v| word(&v)).transpose()
+}
+
+fn date(s: &str) -> Result<chrono::NaiveDate, StoreError> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| corrupt(format!("\"{s}\" is not a stored date")))
+}
+
+pub const STAFF_COLUMNS: &str = "id, name, role, pin_hash, active, failed_pins, locked";
+
+pub fn staff(row: &Row) -> Result<Staff, StoreError> {
+    Ok(Staff {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        role: word(&row.get::<_, String>(2)?)?,
+        pin_hash: row.get(3)?,
+        active: row.get::<_, i64>(4)? == 1,
+        failed_pins: u32::try_from(row.get::<_, i64>(5)?).unwrap_or(u32::MAX),
+        locked: row.get::<_, i64>(6)? == 1,
+    })
+}
+
+pub const PATIENT_COLUMNS: &str = "id, mrn, name, birth_date, sex, weight_kg, crps_type, crps_onset, limb, created_at, created_by";
+
+pub fn patient(row: &Row) -> Result<Patient, StoreError> {
+    Ok(Patient {
+        id: row.get(0)?,
+        data: NewPatient {
+            mrn: row.get(1)?,
+            name: row.get(2)?,
+            birth_date: date(&row.get::<_, String>(3)?)?,
+            sex: word(&row.get::<_, String>(4)?)?,
+            weight_kg: row.get(5)?,
+            crps_type: opt_word(row.get(6)?)?,
+            crps_onset: row
+                .get::<_, Option<String>>(7)?
+                .map(|s| date(&s))
+                .transpose()?,
+            limb: row.get(8)?,
+        },
+        created_at: instant(&row.get::<_, String>(9)?)?,
+        created_by: row.get(10)?,
+    })
+}
+
+pub const ENTRY_SELECT: &str = "SELECT e.id, e.patient_id, e.course_id, e.kind, e.supersedes, \
+     e.amend_reason, e.happened_at, e.recorded_at, e.recorded_by, e.late, e.rate_centi, \
+     e.confirmed, e.confirm_reason, e.score, e.timepoint, e.effect, e.detail, e.severity, \
+     e.action, e.successful, e.end_reason, e.bed, v.reason, v.voided_at, v.voided_by \
+     FROM entry e LEFT JOIN void v ON v.entry_id = e.id";
+
+pub fn entry(row: &Row) -> Result<Entry, StoreError> {
+    let kind_text: String = row.get(3)?;
+    let kind = EntryKind::parse(&kind_text)
+        .ok_or_else(|| corrupt(format!("unknown entry kind \"{kind_text}\"")))?;
+    let rate = || -> Result<Rate, StoreError> {
+        let c: i64 = row.get(10)?;
+        u32::try_from(c)
+            .map(Rate::from_centi)
+            .map_err(|_| corrupt(format!("rate {c} out of range")))
+    };
+    let need = |s: Option<String>, what: &str| s.ok_or_else(|| corrupt(format!("{what} missing")));
+    let data = match kind {
+        EntryKind::CourseStart => EntryData::CourseStart { bed: row.get(21)? },
+        EntryKind::Rate => EntryData::Rate {
+            rate: rate()?,
+            confirmed: row.get::<_, Option<i64>>(11)? == Some(1),
+            confirm_reason: row.get(12)?,
+        },
+        EntryKind::Nrs => {
+            let s: i64 = row.get(13)?;
+            EntryData::Nrs {
+                score: Nrs::new(s).map_err(|e| corrupt(e.to_string()))?,
+                timepoint: opt_word(row.get(14)?)?,
+            }
+        }
+        EntryKind::SideEffect => EntryData::SideEffect {
+            effect: need(row.get(15)?, "side effect kind")?,
+            detail: row.get(16)?,
+            severity: word(&need(row.get(17)?, "severity")?)?,
+            action: word(&need(row.get(18)?, "action")?)?,
+            rate_at: rate()?,
+        },
+        EntryKind::Success => EntryData::Success {
+            timepoint: word(&need(row.get(14)?, "timepoint")?)?,
+            successful: row.get::<_, Option<i64>>(19)? == Some(1),
+        },
+        EntryKind::CourseEnd => EntryData::CourseEnd {
+            reason: word(&need(row.get(20)?, "end reason")?)?,
+        },
+    };
+    let void = match row.get::<_, Option<String>>(22)? {
+        Some(reason) => Some(Void {
+            reason,
+            voided_at: instant(&row.get::<_, String>(23)?)?,
+            voided_by: row.get(24)?,
+        }),
+        None => None,
+    };
+    Ok(Entry {
+        id: row.get(0)?,
+        patient_id: row.get(1)?,
+        course_id: row.get(2)?,
+        supersedes: row.get(4)?,
+        amend_reason: row.get(5)?,
+        happened_at: instant(&row.get::<_, String>(6)?)?,
+        recorded_at: instant(&row.get::<_, String>(7)?)?,
+        recorded_by: row.get(8)?,
+        late: row.get::<_, i64>(9)? == 1,
+        void,
+        data,
+    })
+}
+
+/// A row as canonical JSON: keys sorted, values as stored. The PIN hash is reduced to its
+/// digest so that the audit log, which staff may read, never holds it.
+pub fn canonical(row: &Row) -> Result<String, StoreError> {
+    let stmt = row.as_ref();
+    let mut map = serde_json::Map::new();
+    for i in 0..stmt.column_count() {
+        let name = stmt.column_name(i)?.to_string();
+        let value = match row.get_ref(i)? {
+            ValueRef::Null => serde_json::Value::Null,
+            ValueRef::Integer(v) => serde_json::Value::from(v),
+            ValueRef::Real(v) => serde_json::Value::from(v),
+            ValueRef::Text(t) => serde_json::Value::from(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Blob(b) => serde_json::Value::from(sha256_hex(b)),
+        };
+        if name == "pin_hash" {
+            let digest = match &value {
+                serde_json::Value::String(s) => sha256_hex(s.as_bytes()),
+                _ => String::new(),
+            };
+            map.insert("pin_hash_sha256".into(), digest.into());
+        } else {
+            map.insert(name, value);
+        }
+    }
+    Ok(serde_json::Value::Object(map).to_string())
+}

@@ -1,0 +1,703 @@
+//! The SQLite store: one file, WAL, synchronous=FULL, one transaction per entry.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::audit::{GENESIS, row_hash, sha256_hex};
+use super::rows::{self, ENTRY_SELECT, PATIENT_COLUMNS, STAFF_COLUMNS};
+use super::{
+    AUDITED_TABLES, AuditRow, Course, NewEntry, NewPatient, Patient, Reader, Staff, StoreError,
+    Writer,
+};
+use crate::domain::entry::{CourseId, Entry, EntryData, EntryId, EntryKind, PatientId};
+use crate::domain::protocol::Protocol;
+use crate::domain::time::{Instant, to_db, whole_seconds};
+
+/// The schema, split into migrations at its "-- migration N" lines.
+pub const SCHEMA: &str = include_str!("../../schema.sql");
+
+/// Long enough for a queue of terminals each holding the write lock for a few milliseconds.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Db {
+    conn: Connection,
+    path: Option<PathBuf>,
+}
+
+/// The numbered migrations in schema.sql, in order.
+pub fn migrations() -> Vec<(i64, String)> {
+    let mut out: Vec<(i64, String)> = Vec::new();
+    for line in SCHEMA.lines() {
+        if let Some(n) = line
+            .strip_prefix("-- migration ")
+            .and_then(|n| n.trim().parse().ok())
+        {
+            out.push((n, String::new()));
+        } else if let Some((_, sql)) = out.last_mut() {
+            sql.push_str(line);
+            sql.push('\n');
+        }
+    }
+    out
+}
+
+pub fn schema_version() -> i64 {
+    migrations().last().map_or(0, |(n, _)| *n)
+}
+
+impl Db {
+    /// Opens an existing database, migrating an older one. A missing file is an error: only
+    /// `create` makes a new one, so a mistyped path never silently starts an empty record.
+    pub fn open(path: &Path) -> Result<Db, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Open {
+                path: path.display().to_string(),
+                why: "no such file; `titrate init` creates a new database".into(),
+            });
+        }
+        let conn = Connection::open(path).map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            why: e.to_string(),
+        })?;
+        Db::configure(conn, Some(path.to_path_buf()))
+    }
+
+    /// Creates a new database file readable and writable by its owner only.
+    pub fn create(path: &Path) -> Result<Db, StoreError> {
+        let open_err = |why: String| StoreError::Open {
+            path: path.display().to_string(),
+            why,
+        };
+        create_private_file(path).map_err(|e| open_err(e.to_string()))?;
+        let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        Db::configure(conn, Some(path.to_path_buf()))
+    }
+
+    pub fn open_in_memory() -> Result<Db, StoreError> {
+        Db::configure(Connection::open_in_memory()?, None)
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn configure(conn: Connection, path: Option<PathBuf>) -> Result<Db, StoreError> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > schema_version() {
+            return Err(StoreError::TooNew {
+                found: version,
+                known: schema_version(),
+            });
+        }
+        if path.is_some() {
+            let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError::Corrupt(format!(
+                    "the database could not be switched to WAL mode (it is in {mode} mode)"
+                )));
+            }
+        }
+        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
+        let mut db = Db { conn, path };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    pub fn user_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// Applies every migration newer than the file, all in one transaction.
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > schema_version() {
+            return Err(StoreError::TooNew {
+                found: version,
+                known: schema_version(),
+            });
+        }
+        let pending: Vec<_> = migrations()
+            .into_iter()
+            .filter(|(n, _)| *n > version)
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        for (n, sql) in pending {
+            tx.execute_batch(&sql)?;
+            tx.pragma_update(None, "user_version", n)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A consistent read of the record.
+    pub fn read<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&dyn Reader) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(StoreError::from)?;
+        let view = SqlTx {
+            tx: &tx,
+            actor: String::new(),
+            now: chrono::Utc::now(),
+        };
+        let out = f(&view)?;
+        drop(view);
+        tx.commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    /// One write transaction. It takes the write lock at once (BEGIN IMMEDIATE), so the checks
+    /// `f` makes still hold when it commits; on any error nothing of it is stored.
+    pub fn write<T, E: From<StoreError>>(
+        &mut self,
+        actor: &str,
+        now: Instant,
+        f: impl FnOnce(&mut dyn Writer) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let mut w = SqlTx {
+            tx: &tx,
+            actor: actor.to_string(),
+            now: whole_seconds(now),
+        };
+        let out = f(&mut w)?;
+        drop(w);
+        tx.commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    pub fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The connection, for tests that play the part of someone with the sqlite3 shell.
+    pub fn raw_connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+#[cfg(unix)]
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map(|_| ())
+}
+
+#[cfg(not(unix))]
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map(|_| ())
+}
+
+struct SqlTx<'a> {
+    tx: &'a Transaction<'a>,
+    actor: String,
+    now: Instant,
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+impl SqlTx<'_> {
+    fn canonical_row(&self, table: &str, key_col: &str, key: &str) -> Result<String, StoreError> {
+        let sql = format!("SELECT * FROM {table} WHERE CAST({key_col} AS TEXT) = ?1");
+        let mut stmt = self.tx.prepare(&sql)?;
+        let mut rows = stmt.query([key])?;
+        match rows.next()? {
+            Some(row) => rows::canonical(row),
+            None => Err(StoreError::Corrupt(format!("{table} row {key} vanished"))),
+        }
+    }
+
+    fn append_audit(
+        &mut self,
+        action: &str,
+        tbl: Option<&str>,
+        row_key: Option<&str>,
+        content: String,
+    ) -> Result<(), StoreError> {
+        let (head_seq, head_hash): (i64, String) = self
+            .tx
+            .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?
+            .unwrap_or((0, GENESIS.to_string()));
+        let mut row = AuditRow {
+            seq: head_seq + 1,
+            at: to_db(self.now),
+            actor: self.actor.clone(),
+            action: action.to_string(),
+            tbl: tbl.map(str::to_string),
+            row_key: row_key.map(str::to_string),
+            content,
+            prev_hash: head_hash,
+            hash: String::new(),
+        };
+        row.hash = row_hash(&row);
+        self.tx.execute(
+            "INSERT INTO audit (seq, at, actor, action, tbl, row_key, content, prev_hash, hash) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                row.seq,
+                row.at,
+                row.actor,
+                row.action,
+                row.tbl,
+                row.row_key,
+                row.content,
+                row.prev_hash,
+                row.hash
+            ],
+        )?;
+        let changed = self.tx.execute(
+            "UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1",
+            params![row.seq, row.hash],
+        )?;
+        if changed != 1 {
+            return Err(StoreError::Corrupt("the audit head is missing".into()));
+        }
+        Ok(())
+    }
+
+    fn audit_row_write(&mut self, action: &str, table: &str, key: &str) -> Result<(), StoreError> {
+        let key_col = AUDITED_TABLES
+            .iter()
+            .find(|(t, _)| *t == table)
+            .map_or("id", |(_, k)| *k);
+        let content = self.canonical_row(table, key_col, key)?;
+        self.append_audit(action, Some(table), Some(key), content)
+    }
+
+    fn query_entries(
+        &self,
+        where_sql: &str,
+        p: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<Entry>, StoreError> {
+        let sql = format!("{ENTRY_SELECT} {where_sql} ORDER BY e.id");
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query(p)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(rows::entry(row)?);
+        }
+        Ok(out)
+    }
+
+    fn query_courses(
+        &self,
+        where_sql: &str,
+        p: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<Course>, StoreError> {
+        let sql = format!(
+            "SELECT c.id, c.patient_id, c.protocol_id, p.snapshot, c.created_at \
+             FROM course c JOIN protocol p ON p.id = c.protocol_id {where_sql} ORDER BY c.id"
+        );
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query(p)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let snapshot: String = row.get(3)?;
+            out.push(Course {
+                id: row.get(0)?,
+                patient_id: row.get(1)?,
+                protocol_id: row.get(2)?,
+                protocol: Protocol::from_snapshot(&snapshot)
+                    .map_err(|e| StoreError::Corrupt(format!("protocol snapshot: {e}")))?,
+                created_at: rows::instant(&row.get::<_, String>(4)?)?,
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl Reader for SqlTx<'_> {
+    fn staff(&self, id: &str) -> Result<Option<Staff>, StoreError> {
+        let sql = format!("SELECT {STAFF_COLUMNS} FROM staff WHERE id = ?1");
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query([id])?;
+        rows.next()?.map(rows::staff).transpose()
+    }
+
+    fn staff_list(&self) -> Result<Vec<Staff>, StoreError> {
+        let sql = format!("SELECT {STAFF_COLUMNS} FROM staff ORDER BY id");
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(rows::staff(row)?);
+        }
+        Ok(out)
+    }
+
+    fn patient_by_mrn(&self, mrn: &str) -> Result<Option<Patient>, StoreError> {
+        let sql = format!("SELECT {PATIENT_COLUMNS} FROM patient WHERE mrn = ?1");
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query([mrn])?;
+        rows.next()?.map(rows::patient).transpose()
+    }
+
+    fn patient(&self, id: PatientId) -> Result<Option<Patient>, StoreError> {
+        let sql = format!("SELECT {PATIENT_COLUMNS} FROM patient WHERE id = ?1");
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query([id])?;
+        rows.next()?.map(rows::patient).transpose()
+    }
+
+    fn patients(&self) -> Result<Vec<Patient>, StoreError> {
+        let sql = format!("SELECT {PATIENT_COLUMNS} FROM patient ORDER BY id");
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(rows::patient(row)?);
+        }
+        Ok(out)
+    }
+
+    fn courses_of(&self, patient: PatientId) -> Result<Vec<Course>, StoreError> {
+        self.query_courses("WHERE c.patient_id = ?1", &[&patient])
+    }
+
+    fn all_courses(&self) -> Result<Vec<Course>, StoreError> {
+        self.query_courses("", &[])
+    }
+
+    fn entries_of(&self, patient: PatientId) -> Result<Vec<Entry>, StoreError> {
+        self.query_entries("WHERE e.patient_id = ?1", &[&patient])
+    }
+
+    fn entries_of_kinds(&self, kinds: &[EntryKind]) -> Result<Vec<Entry>, StoreError> {
+        let mut out = Vec::new();
+        for k in kinds {
+            out.extend(self.query_entries("WHERE e.kind = ?1", &[&k.as_str()])?);
+        }
+        out.sort_by_key(|e| e.id);
+        Ok(out)
+    }
+
+    fn entry(&self, id: EntryId) -> Result<Option<Entry>, StoreError> {
+        Ok(self.query_entries("WHERE e.id = ?1", &[&id])?.pop())
+    }
+
+    fn entry_superseded_by(&self, id: EntryId) -> Result<Option<EntryId>, StoreError> {
+        Ok(self
+            .tx
+            .query_row("SELECT id FROM entry WHERE supersedes = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    fn audit_rows(&self) -> Result<Vec<AuditRow>, StoreError> {
+        let mut stmt = self.tx.prepare(
+            "SELECT seq, at, actor, action, tbl, row_key, content, prev_hash, hash \
+             FROM audit ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(AuditRow {
+                seq: r.get(0)?,
+                at: r.get(1)?,
+                actor: r.get(2)?,
+                action: r.get(3)?,
+                tbl: r.get(4)?,
+                row_key: r.get(5)?,
+                content: r.get(6)?,
+                prev_hash: r.get(7)?,
+                hash: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
+        Ok(self
+            .tx
+            .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?)
+    }
+
+    fn table_rows(&self, table: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let (table, key_col) = AUDITED_TABLES
+            .iter()
+            .find(|(t, _)| *t == table)
+            .copied()
+            .ok_or_else(|| StoreError::Corrupt(format!("{table} is not an audited table")))?;
+        let sql = format!("SELECT * FROM {table} ORDER BY {key_col}");
+        let mut stmt = self.tx.prepare(&sql)?;
+        let key_index = stmt.column_index(key_col)?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let key = match row.get_ref(key_index)? {
+                rusqlite::types::ValueRef::Integer(i) => i.to_string(),
+                rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                other => format!("{other:?}"),
+            };
+            out.push((key, rows::canonical(row)?));
+        }
+        Ok(out)
+    }
+}
+
+impl Writer for SqlTx<'_> {
+    fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    fn now(&self) -> Instant {
+        self.now
+    }
+
+    fn insert_staff(&mut self, s: &Staff, action: &str) -> Result<(), StoreError> {
+        let res = self.tx.execute(
+            "INSERT INTO staff (id, name, role, pin_hash, active, failed_pins, locked, created_at, created_by) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                s.id,
+                s.name,
+                s.role.as_str(),
+                s.pin_hash,
+                i64::from(s.active),
+                s.failed_pins,
+                i64::from(s.locked),
+                to_db(self.now),
+                self.actor
+            ],
+        );
+        match res {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::DuplicateStaff(s.id.clone()));
+            }
+            other => other?,
+        };
+        self.audit_row_write(action, "staff", &s.id)
+    }
+
+    fn update_staff(&mut self, s: &Staff, action: &str) -> Result<(), StoreError> {
+        self.tx.execute(
+            "UPDATE staff SET name = ?2, role = ?3, pin_hash = ?4, active = ?5, failed_pins = ?6, locked = ?7 \
+             WHERE id = ?1",
+            params![
+                s.id,
+                s.name,
+                s.role.as_str(),
+                s.pin_hash,
+                i64::from(s.active),
+                s.failed_pins,
+                i64::from(s.locked)
+            ],
+        )?;
+        self.audit_row_write(action, "staff", &s.id)
+    }
+
+    fn insert_patient(&mut self, p: &NewPatient) -> Result<PatientId, StoreError> {
+        let res = self.tx.execute(
+            "INSERT INTO patient (mrn, name, birth_date, sex, weight_kg, crps_type, crps_onset, limb, created_at, created_by) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                p.mrn,
+                p.name,
+                p.birth_date.format("%Y-%m-%d").to_string(),
+                p.sex.as_str(),
+                p.weight_kg,
+                p.crps_type.map(|t| t.as_str()),
+                p.crps_onset.map(|d| d.format("%Y-%m-%d").to_string()),
+                p.limb,
+                to_db(self.now),
+                self.actor
+            ],
+        );
+        match res {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::DuplicateMrn(p.mrn.clone()));
+            }
+            other => other?,
+        };
+        let id = self.tx.last_insert_rowid();
+        self.audit_row_write("create", "patient", &id.to_string())?;
+        Ok(id)
+    }
+
+    fn protocol_id(&mut self, p: &Protocol) -> Result<i64, StoreError> {
+        let snapshot = p.snapshot();
+        let digest = sha256_hex(snapshot.as_bytes());
+        let found: Option<i64> = self
+            .tx
+            .query_row(
+                "SELECT id FROM protocol WHERE digest = ?1",
+                [&digest],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(id) = found {
+            return Ok(id);
+        }
+        self.tx.execute(
+            "INSERT INTO protocol (name, digest, snapshot, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![p.name, digest, snapshot, to_db(self.now), self.actor],
+        )?;
+        let id = self.tx.last_insert_rowid();
+        self.audit_row_write("protocol", "protocol", &id.to_string())?;
+        Ok(id)
+    }
+
+    fn insert_course(
+        &mut self,
+        patient: PatientId,
+        protocol_id: i64,
+    ) -> Result<CourseId, StoreError> {
+        self.tx.execute(
+            "INSERT INTO course (patient_id, protocol_id, created_at, created_by) VALUES (?1, ?2, ?3, ?4)",
+            params![patient, protocol_id, to_db(self.now), self.actor],
+        )?;
+        let id = self.tx.last_insert_rowid();
+        self.audit_row_write("create", "course", &id.to_string())?;
+        Ok(id)
+    }
+
+    fn insert_entry(&mut self, e: &NewEntry) -> Result<EntryId, StoreError> {
+        let mut rate_centi: Option<i64> = None;
+        let mut confirmed: Option<i64> = None;
+        let mut confirm_reason: Option<&str> = None;
+        let mut score: Option<i64> = None;
+        let mut timepoint: Option<&str> = None;
+        let mut effect: Option<&str> = None;
+        let mut detail: Option<&str> = None;
+        let mut severity: Option<&str> = None;
+        let mut action: Option<&str> = None;
+        let mut successful: Option<i64> = None;
+        let mut end_reason: Option<&str> = None;
+        let mut bed: Option<&str> = None;
+        match &e.data {
+            EntryData::CourseStart { bed: b } => bed = b.as_deref(),
+            EntryData::Rate {
+                rate,
+                confirmed: c,
+                confirm_reason: r,
+            } => {
+                rate_centi = Some(i64::from(rate.centi()));
+                confirmed = Some(i64::from(*c));
+                confirm_reason = r.as_deref();
+            }
+            EntryData::Nrs {
+                score: s,
+                timepoint: t,
+            } => {
+                score = Some(i64::from(s.get()));
+                timepoint = t.map(|t| t.as_str());
+            }
+            EntryData::SideEffect {
+                effect: k,
+                detail: d,
+                severity: s,
+                action: a,
+                rate_at,
+            } => {
+                effect = Some(k);
+                detail = d.as_deref();
+                severity = Some(s.as_str());
+                action = Some(a.as_str());
+                rate_centi = Some(i64::from(rate_at.centi()));
+            }
+            EntryData::Success {
+                timepoint: t,
+                successful: s,
+            } => {
+                timepoint = Some(t.as_str());
+                successful = Some(i64::from(*s));
+            }
+            EntryData::CourseEnd { reason } => end_reason = Some(reason.as_str()),
+        }
+        let res = self.tx.execute(
+            "INSERT INTO entry (patient_id, course_id, kind, supersedes, amend_reason, happened_at, \
+             recorded_at, recorded_by, late, rate_centi, confirmed, confirm_reason, score, timepoint, \
+             effect, detail, severity, action, successful, end_reason, bed) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+            params![
+                e.patient_id,
+                e.course_id,
+                e.data.kind().as_str(),
+                e.supersedes,
+                e.amend_reason,
+                to_db(e.happened_at),
+                to_db(self.now),
+                self.actor,
+                i64::from(e.late),
+                rate_centi,
+                confirmed,
+                confirm_reason,
+                score,
+                timepoint,
+                effect,
+                detail,
+                severity,
+                action,
+                successful,
+                end_reason,
+                bed
+            ],
+        );
+        match (res, e.supersedes) {
+            (Err(err), Some(old)) if is_unique_violation(&err) => {
+                return Err(StoreError::Conflict(old));
+            }
+            (other, _) => other?,
+        };
+        let id = self.tx.last_insert_rowid();
+        let action = if e.supersedes.is_some() {
+            "amend"
+        } else {
+            "create"
+        };
+        self.audit_row_write(action, "entry", &id.to_string())?;
+        Ok(id)
+    }
+
+    fn insert_void(&mut self, entry: EntryId, reason: &str) -> Result<(), StoreError> {
+        let res = self.tx.execute(
+            "INSERT INTO void (entry_id, reason, voided_at, voided_by) VALUES (?1, ?2, ?3, ?4)",
+            params![entry, reason, to_db(self.now), self.actor],
+        );
+        match res {
+            Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict(entry)),
+            other => other?,
+        };
+        let id = self.tx.last_insert_rowid();
+        self.audit_row_write("void", "void", &id.to_string())
+    }
+
+    fn audit_event(&mut self, action: &str, content: &serde_json::Value) -> Result<(), StoreError> {
+        self.append_audit(action, None, None, content.to_string())
+    }
+}

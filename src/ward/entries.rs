@@ -1,0 +1,777 @@
+//! Clinical entries: course start and end, rates, pain scores, side effects, success reports,
+//! amendments and voids.
+
+use chrono_tz::Tz;
+
+use super::access::authorize;
+use super::{Saved, WardError, load_record};
+use crate::config::Config;
+use crate::domain::dose::rate_at;
+use crate::domain::entry::{Entry, EntryData, EntryId, EntryKind, Versions, is_late};
+use crate::domain::protocol::Protocol;
+use crate::domain::rate::Rate;
+use crate::domain::record::{CourseState, CourseView, PatientRecord, Staff};
+use crate::domain::rules::{Permission, RuleError, Step, check_rate};
+use crate::domain::time::{Instant, check_not_future, local_text, whole_seconds};
+use crate::domain::values::{Action, EndReason, Nrs, Severity, Timepoint};
+use crate::store::{Db, NewEntry, Writer};
+
+/// A signed-in person at a terminal, acting at `now`.
+pub struct Session<'a> {
+    pub db: &'a mut Db,
+    pub cfg: &'a Config,
+    pub who: &'a Staff,
+    pub now: Instant,
+}
+
+#[derive(Debug, Clone)]
+pub struct SideEffectInput {
+    pub effect: String,
+    pub detail: Option<String>,
+    pub severity: Severity,
+    pub action: Action,
+}
+
+/// The fields an amendment may correct; `None` keeps the old value.
+#[derive(Debug, Clone, Default)]
+pub struct Amendment {
+    pub at: Option<Instant>,
+    pub rate: Option<Rate>,
+    pub score: Option<Nrs>,
+    pub timepoint: Option<Timepoint>,
+    pub effect: Option<String>,
+    pub detail: Option<String>,
+    pub severity: Option<Severity>,
+    pub action: Option<Action>,
+    pub successful: Option<bool>,
+    pub end_reason: Option<EndReason>,
+    pub bed: Option<String>,
+    /// Confirms a soft limit the corrected rate passes.
+    pub confirm: bool,
+}
+
+impl Amendment {
+    fn is_empty(&self) -> bool {
+        self.at.is_none()
+            && self.rate.is_none()
+            && self.score.is_none()
+            && self.timepoint.is_none()
+            && self.effect.is_none()
+            && self.detail.is_none()
+            && self.severity.is_none()
+            && self.action.is_none()
+            && self.successful.is_none()
+            && self.end_reason.is_none()
+            && self.bed.is_none()
+    }
+}
+
+fn zone(cfg: &Config) -> Tz {
+    cfg.timezone
+}
+
+/// The course an entry command acts on.
+fn latest<'r>(rec: &'r PatientRecord) -> Result<CourseView<'r>, WardError> {
+    rec.latest_course()
+        .ok_or(WardError::Rule(RuleError::NoCourse))
+}
+
+fn late_for(p: &Protocol, at: Instant, recorded: Instant) -> bool {
+    is_late(at, recorded, p.check_interval())
+}
+
+fn check_side_effect_kind(
+    cfg: &Config,
+    effect: &str,
+    detail: &Option<String>,
+) -> Result<(), WardError> {
+    if !cfg.side_effect_kinds.iter().any(|k| k == effect) {
+        return Err(RuleError::UnknownSideEffect {
+            given: effect.chars().take(40).collect(),
+            allowed: cfg.side_effect_kinds.join(", "),
+        }
+        .into());
+    }
+    if effect == "other" && detail.is_none() {
+        return Err(RuleError::OtherNeedsDetail.into());
+    }
+    Ok(())
+}
+
+/// A course's rate entries as points, leaving out one chain (the entry being amended).
+fn points_without(view: &CourseView, skip: Option<EntryId>) -> Vec<crate::domain::dose::RatePoint> {
+    view.rates
+        .iter()
+        .filter(|e| Some(e.id) != skip)
+        .filter_map(|e| match e.data {
+            EntryData::Rate { rate, .. } => Some(crate::domain::dose::RatePoint {
+                at: e.happened_at,
+                rate,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Checks a rate entry on a course; returns warnings for the confirmation message.
+fn validate_rate(
+    cfg: &Config,
+    rec: &PatientRecord,
+    view: &CourseView,
+    skip: Option<EntryId>,
+    at: Instant,
+    rate: Rate,
+    confirmed: bool,
+) -> Result<(Step, Vec<String>), WardError> {
+    let span = view.span().ok_or(RuleError::NoCourse)?;
+    span.check_inside("the rate entry", at, zone(cfg))?;
+    let points = points_without(view, skip);
+    let check = check_rate(
+        view.protocol(),
+        rec.patient.data.weight_kg,
+        &points,
+        at,
+        rate,
+        confirmed,
+    )?;
+    let mut warnings = check.warnings;
+    for s in &check.overridden {
+        warnings.push(format!("confirmed: {s}"));
+    }
+    Ok((check.step, warnings))
+}
+
+fn step_word(step: Step) -> &'static str {
+    match step {
+        Step::Start => "start",
+        Step::Up => "step up",
+        Step::Down => "step down",
+        Step::Same => "check",
+        Step::Stop => "stop",
+    }
+}
+
+impl Session<'_> {
+    fn authorize(&mut self, p: Permission) -> Result<(), WardError> {
+        authorize(self.db, self.who, p, self.now)
+    }
+
+    fn write<T>(
+        &mut self,
+        f: impl FnOnce(&mut dyn Writer, &Config) -> Result<T, WardError>,
+    ) -> Result<T, WardError> {
+        let cfg = self.cfg;
+        self.db.write(&self.who.id, self.now, |w| f(w, cfg))
+    }
+
+    fn check_time(&self, at: Instant) -> Result<Instant, WardError> {
+        check_not_future(at, self.now, zone(self.cfg))?;
+        Ok(whole_seconds(at))
+    }
+
+    pub fn add_patient(&mut self, p: &crate::store::NewPatient) -> Result<i64, WardError> {
+        self.authorize(Permission::AddPatient)?;
+        self.write(|w, _| Ok(w.insert_patient(p)?))
+    }
+
+    pub fn start_course(
+        &mut self,
+        mrn: &str,
+        at: Instant,
+        bed: Option<String>,
+    ) -> Result<Saved, WardError> {
+        self.authorize(Permission::Record(EntryKind::CourseStart))?;
+        let at = self.check_time(at)?;
+        self.write(|w, cfg| {
+            let rec = load_record(w, mrn)?;
+            for v in rec.views() {
+                match v.state() {
+                    CourseState::Active => return Err(RuleError::AlreadyActive(v.course.id).into()),
+                    CourseState::Ended => {
+                        if let Some(end) = v.ended_at().filter(|e| at < *e) {
+                            return Err(RuleError::OverlapsPrevious {
+                                at: local_text(at, cfg.timezone),
+                                end: local_text(end, cfg.timezone),
+                            }
+                            .into());
+                        }
+                    }
+                    CourseState::Cancelled => {}
+                }
+            }
+            let protocol_id = w.protocol_id(&cfg.protocol)?;
+            let course = w.insert_course(rec.patient.id, protocol_id)?;
+            let id = w.insert_entry(&NewEntry {
+                patient_id: rec.patient.id,
+                course_id: Some(course),
+                happened_at: at,
+                late: late_for(&cfg.protocol, at, w.now()),
+                supersedes: None,
+                amend_reason: None,
+                data: EntryData::CourseStart { bed },
+            })?;
+            Ok(Saved {
+                id,
+                warnings: vec![],
+                summary: format!(
+                    "course {course} started under protocol \"{}\"",
+                    cfg.protocol.name
+                ),
+            })
+        })
+    }
+
+    pub fn record_rate(
+        &mut self,
+        mrn: &str,
+        at: Instant,
+        rate: Rate,
+        confirm: Option<String>,
+    ) -> Result<Saved, WardError> {
+        self.authorize(Permission::Record(EntryKind::Rate))?;
+        let at = self.check_time(at)?;
+        self.write(|w, cfg| {
+            let rec = load_record(w, mrn)?;
+            let view = latest(&rec)?;
+            if let (CourseState::Ended, Some(end)) = (view.state(), view.ended_at()) {
+                return Err(RuleError::RateOnEndedCourse {
+                    end: local_text(end, cfg.timezone),
+                }
+                .into());
+            }
+            let (step, warnings) =
+                validate_rate(cfg, &rec, &view, None, at, rate, confirm.is_some())?;
+            let id = w.insert_entry(&NewEntry {
+                patient_id: rec.patient.id,
+                course_id: Some(view.course.id),
+                happened_at: at,
+                late: late_for(view.protocol(), at, w.now()),
+                supersedes: None,
+                amend_reason: None,
+                data: EntryData::Rate {
+                    rate,
+                    confirmed: confirm.is_some(),
+                    confirm_reason: confirm,
+                },
+            })?;
+            Ok(Saved {
+                id,
+                warnings,
+                summary: format!("rate {rate} mg/h ({})", step_word(step)),
+            })
+        })
+    }
+
+    pub fn record_nrs(
+        &mut self,
+        mrn: &str,
+        at: Instant,
+        score: Nrs,
+        timepoint: Option<Timepoint>,
+    ) -> Result<Saved, WardError> {
+        self.authorize(Permission::Record(EntryKind::Nrs))?;
+        let at = self.check_time(at)?;
+        self.write(|w, cfg| {
+            let rec = load_record(w, mrn)?;
+            let protocol = rec.latest_course().map_or(&cfg.protocol, |v| v.protocol());
+            let id = w.insert_entry(&NewEntry {
+                patient_id: rec.patient.id,
+                course_id: None,
+                happened_at: at,
+                late: late_for(protocol, at, w.now()),
+                supersedes: None,
+                amend_reason: None,
+                data: EntryData::Nrs { score, timepoint },
+            })?;
+            Ok(Saved {
+                id,
+                warnings: vec![],
+                summary: format!("NRS {score}"),
+            })
+        })
+    }
+
+    pub fn record_side_effect(
+        &mut self,
+        mrn: &str,
+        at: Instant,
+        input: SideEffectInput,
+    ) -> Result<Saved, WardError> {
+        self.authorize(Permission::Record(EntryKind::SideEffect))?;
+        let at = self.check_time(at)?;
+        check_side_effect_kind(self.cfg, &input.effect, &input.detail)?;
+        self.write(|w, cfg| {
+            let rec = load_record(w, mrn)?;
+            let view = latest(&rec)?;
+            let span = view.span().ok_or(RuleError::NoCourse)?;
+            span.check_inside("the side effect", at, cfg.timezone)?;
+            let rate_then = rate_at(&view.rate_points(), at);
+            let id = w.insert_entry(&NewEntry {
+                patient_id: rec.patient.id,
+                course_id: Some(view.course.id),
+                happened_at: at,
+                late: late_for(view.protocol(), at, w.now()),
+                supersedes: None,
+                amend_reason: None,
+                data: EntryData::SideEffect {
+                    effect: input.effect.clone(),
+                    detail: input.detail.clone(),
+                    severity: input.severity,
+                    action: input.action,
+                    rate_at: rate_then,
+                },
+            })?;
+            Ok(Saved {
+                id,
+                warnings: vec![],
+                summary: format!(
+                    "side effect {} ({}) at {rate_then} mg/h",
+                    input.effect, input.severity
+                ),
+            })
+        })
+    }
+
+    pub fn record_success(
+        &mut self,
+        mrn: &str,
+        at: Instant,
+        timepoint: Timepoint,
+        successful: bool,
+    ) -> Result<Saved, WardError> {
+        self.authorize(Permission::Record(EntryKind::Success))?;
+        if timepoint == Timepoint::T0 {
+            return Err(RuleError::SuccessAtT0.into());
+        }
+        let at = self.check_time(at)?;
+        self.write(|w, cfg| {
+            let rec = load_record(w, mrn)?;
+            let view = latest(&rec)?;
+            check_success_time(cfg, &view, at)?;
+            let id = w.insert_entry(&NewEntry {
+                patient_id: rec.patient.id,
+                course_id: Some(view.course.id),
+                happened_at: at,
+                late: late_for(view.protocol(), at, w.now()),
+                supersedes: None,
+                amend_reason: None,
+                data: EntryData::Success {
+                    timepoint,
+                    successful,
+                },
+            })?;
+            Ok(Saved {
+                id,
+                warnings: vec![],
+                summary: format!(
+                    "treatment reported {} at {timepoint}",
+                    if successful {
+                        "successful"
+                    } else {
+                        "not successful"
+                    }
+                ),
+            })
+        })
+    }
+
+    pub fn end_course(
+        &mut self,
+        mrn: &str,
+        at: Instant,
+        reason: EndReason,
+    ) -> Result<Saved, WardError> {
+        self.authorize(Permission::Record(EntryKind::CourseEnd))?;
+        let at = self.check_time(at)?;
+        self.write(|w, cfg| {
+            let rec = load_record(w, mrn)?;
+            let view = latest(&rec)?;
+            if let Some(end) = view.ended_at() {
+                return Err(RuleError::AlreadyEnded(local_text(end, cfg.timezone)).into());
+            }
+            check_end(cfg, &view, None, at)?;
+            let id = w.insert_entry(&NewEntry {
+                patient_id: rec.patient.id,
+                course_id: Some(view.course.id),
+                happened_at: at,
+                late: late_for(view.protocol(), at, w.now()),
+                supersedes: None,
+                amend_reason: None,
+                data: EntryData::CourseEnd { reason },
+            })?;
+            Ok(Saved {
+                id,
+                warnings: vec![],
+                summary: format!("course {} ended ({reason})", view.course.id),
+            })
+        })
+    }
+
+    /// Who may change an entry: its first author, or a physician.
+    fn authorize_change(&mut self, id: EntryId) -> Result<Entry, WardError> {
+        let (entry, root_author) = self.db.read(|r| {
+            let e = r.entry(id)?.ok_or(WardError::UnknownEntry(id))?;
+            let chain = r.entries_of(e.patient_id)?;
+            let v = Versions::new(&chain);
+            let root = v.root(id);
+            let author = chain
+                .iter()
+                .find(|c| c.id == root)
+                .map_or(e.recorded_by.clone(), |c| c.recorded_by.clone());
+            Ok::<_, WardError>((e, author))
+        })?;
+        self.authorize(Permission::Record(entry.kind()))?;
+        if root_author != self.who.id {
+            self.authorize(Permission::AmendOthers)?;
+        }
+        Ok(entry)
+    }
+
+    pub fn amend(&mut self, id: EntryId, reason: &str, a: &Amendment) -> Result<Saved, WardError> {
+        let reason = crate::domain::values::text("reason", reason, 500)?;
+        if a.is_empty() {
+            return Err(WardError::NothingToAmend);
+        }
+        self.authorize_change(id)?;
+        let new_at = a.at.map(|t| self.check_time(t)).transpose()?;
+        self.write(|w, cfg| {
+            let old = current_version(w, id)?;
+            let data = apply(&old.data, a)?;
+            let at = new_at.unwrap_or(old.happened_at);
+            if data == old.data && at == old.happened_at {
+                return Err(WardError::AmendSame(id));
+            }
+            let patient = w
+                .patient(old.patient_id)?
+                .ok_or(WardError::UnknownEntry(id))?;
+            let rec = super::load_record_of(w, patient)?;
+            let view = old.course_id.and_then(|c| rec.course(c));
+            let mut warnings = vec![];
+            let data = match (data, &view) {
+                (
+                    EntryData::Rate {
+                        rate,
+                        confirmed,
+                        confirm_reason,
+                    },
+                    Some(v),
+                ) => {
+                    let confirmed = confirmed || a.confirm;
+                    let (_, warn) = validate_rate(cfg, &rec, v, Some(old.id), at, rate, confirmed)?;
+                    warnings = warn;
+                    let confirm_reason = if a.confirm {
+                        Some(reason.clone())
+                    } else {
+                        confirm_reason
+                    };
+                    EntryData::Rate {
+                        rate,
+                        confirmed,
+                        confirm_reason,
+                    }
+                }
+                (
+                    EntryData::SideEffect {
+                        effect,
+                        detail,
+                        severity,
+                        action,
+                        ..
+                    },
+                    Some(v),
+                ) => {
+                    check_side_effect_kind(cfg, &effect, &detail)?;
+                    v.span().ok_or(RuleError::NoCourse)?.check_inside(
+                        "the side effect",
+                        at,
+                        cfg.timezone,
+                    )?;
+                    let rate_at = rate_at(&v.rate_points(), at);
+                    EntryData::SideEffect {
+                        effect,
+                        detail,
+                        severity,
+                        action,
+                        rate_at,
+                    }
+                }
+                (d @ EntryData::CourseEnd { .. }, Some(v)) => {
+                    check_end(cfg, v, Some(old.id), at)?;
+                    d
+                }
+                (d @ EntryData::CourseStart { .. }, Some(v)) => {
+                    check_start(cfg, &rec, v, at)?;
+                    d
+                }
+                (d @ EntryData::Success { .. }, Some(v)) => {
+                    check_success_time(cfg, v, at)?;
+                    d
+                }
+                (d, _) => d,
+            };
+            let protocol = view.as_ref().map_or(&cfg.protocol, |v| v.protocol());
+            let chain = rec.entries.clone();
+            let versions = Versions::new(&chain);
+            let root = chain
+                .iter()
+                .find(|e| e.id == versions.root(old.id))
+                .unwrap_or(&old);
+            let new_id = w.insert_entry(&NewEntry {
+                patient_id: old.patient_id,
+                course_id: old.course_id,
+                happened_at: at,
+                late: late_for(protocol, at, root.recorded_at),
+                supersedes: Some(old.id),
+                amend_reason: Some(reason.clone()),
+                data,
+            })?;
+            Ok(Saved {
+                id: new_id,
+                warnings,
+                summary: format!("amends entry {}", old.id),
+            })
+        })
+    }
+
+    pub fn void(&mut self, id: EntryId, reason: &str) -> Result<Saved, WardError> {
+        let reason = crate::domain::values::text("reason", reason, 500)?;
+        self.authorize_change(id)?;
+        self.write(|w, _| {
+            let old = current_version(w, id)?;
+            let patient = w
+                .patient(old.patient_id)?
+                .ok_or(WardError::UnknownEntry(id))?;
+            let rec = super::load_record_of(w, patient)?;
+            match old.kind() {
+                EntryKind::CourseStart => {
+                    let course = old.course_id.unwrap_or_default();
+                    let others = rec.course(course).is_some_and(|v| {
+                        v.end.is_some()
+                            || !v.rates.is_empty()
+                            || !v.side_effects.is_empty()
+                            || !v.successes.is_empty()
+                    });
+                    if others {
+                        return Err(WardError::CourseNotEmpty { course });
+                    }
+                }
+                EntryKind::CourseEnd => {
+                    let other_active = rec.views().iter().any(|v| {
+                        Some(v.course.id) != old.course_id && v.state() == CourseState::Active
+                    });
+                    if other_active {
+                        return Err(WardError::WouldReopenTwo);
+                    }
+                }
+                _ => {}
+            }
+            w.insert_void(old.id, &reason)?;
+            Ok(Saved {
+                id: old.id,
+                warnings: vec![],
+                summary: format!("entry {} voided (entered in error)", old.id),
+            })
+        })
+    }
+}
+
+/// The entry if it is the latest, not voided version of its chain.
+fn current_version(w: &dyn Writer, id: EntryId) -> Result<Entry, WardError> {
+    let e = w.entry(id)?.ok_or(WardError::UnknownEntry(id))?;
+    if let Some(next) = w.entry_superseded_by(id)? {
+        let mut current = next;
+        while let Some(n) = w.entry_superseded_by(current)? {
+            current = n;
+        }
+        return Err(WardError::NotCurrent { id, current });
+    }
+    if e.void.is_some() {
+        return Err(WardError::Voided(id));
+    }
+    Ok(e)
+}
+
+/// A success report belongs to the course: not before it started.
+fn check_success_time(cfg: &Config, view: &CourseView, at: Instant) -> Result<(), WardError> {
+    let start = view.started_at().ok_or(RuleError::NoCourse)?;
+    if at < start {
+        return Err(RuleError::BeforeStart {
+            what: "the success report",
+            at: local_text(at, cfg.timezone),
+            start: local_text(start, cfg.timezone),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn check_end(
+    cfg: &Config,
+    view: &CourseView,
+    skip: Option<EntryId>,
+    at: Instant,
+) -> Result<(), WardError> {
+    let start = view.started_at().ok_or(RuleError::NoCourse)?;
+    if at < start {
+        return Err(RuleError::BeforeStart {
+            what: "the course end",
+            at: local_text(at, cfg.timezone),
+            start: local_text(start, cfg.timezone),
+        }
+        .into());
+    }
+    let last = view
+        .rates
+        .iter()
+        .chain(view.side_effects.iter())
+        .filter(|e| Some(e.id) != skip)
+        .map(|e| e.happened_at)
+        .max();
+    if let Some(last) = last.filter(|l| at < *l) {
+        return Err(RuleError::EndBeforeLastRate {
+            at: local_text(at, cfg.timezone),
+            last: local_text(last, cfg.timezone),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// A moved course start must still precede the course's entries and follow the previous course.
+fn check_start(
+    cfg: &Config,
+    rec: &PatientRecord,
+    view: &CourseView,
+    at: Instant,
+) -> Result<(), WardError> {
+    let first = view
+        .rates
+        .iter()
+        .chain(view.side_effects.iter())
+        .map(|e| e.happened_at)
+        .min();
+    if let Some(first) = first.filter(|f| at > *f) {
+        return Err(RuleError::BeforeStart {
+            what: "the first entry",
+            at: local_text(first, cfg.timezone),
+            start: local_text(at, cfg.timezone),
+        }
+        .into());
+    }
+    for v in rec.views() {
+        if v.course.id == view.course.id {
+            continue;
+        }
+        if let (Some(s), Some(e)) = (v.started_at(), v.ended_at())
+            && s < at
+            && at < e
+        {
+            return Err(RuleError::OverlapsPrevious {
+                at: local_text(at, cfg.timezone),
+                end: local_text(e, cfg.timezone),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// The old values with the amended fields applied; a field that does not belong to the kind
+/// is an error rather than silently ignored.
+fn apply(old: &EntryData, a: &Amendment) -> Result<EntryData, WardError> {
+    let kind = old.kind().as_str();
+    let not_for = |field: &'static str| WardError::FieldNotForKind { field, kind };
+    let mut d = old.clone();
+    match &mut d {
+        EntryData::Rate { rate, .. } => {
+            if let Some(r) = a.rate {
+                *rate = r;
+            }
+        }
+        EntryData::Nrs { score, timepoint } => {
+            if let Some(s) = a.score {
+                *score = s;
+            }
+            if let Some(t) = a.timepoint {
+                *timepoint = Some(t);
+            }
+        }
+        EntryData::SideEffect {
+            effect,
+            detail,
+            severity,
+            action,
+            ..
+        } => {
+            if let Some(v) = &a.effect {
+                *effect = v.clone();
+            }
+            if let Some(v) = &a.detail {
+                *detail = Some(v.clone());
+            }
+            if let Some(v) = a.severity {
+                *severity = v;
+            }
+            if let Some(v) = a.action {
+                *action = v;
+            }
+        }
+        EntryData::Success {
+            timepoint,
+            successful,
+        } => {
+            if let Some(t) = a.timepoint {
+                if t == Timepoint::T0 {
+                    return Err(RuleError::SuccessAtT0.into());
+                }
+                *timepoint = t;
+            }
+            if let Some(s) = a.successful {
+                *successful = s;
+            }
+        }
+        EntryData::CourseEnd { reason } => {
+            if let Some(r) = a.end_reason {
+                *reason = r;
+            }
+        }
+        EntryData::CourseStart { bed } => {
+            if let Some(b) = &a.bed {
+                *bed = Some(b.clone());
+            }
+        }
+    }
+    let k = old.kind();
+    let checks: [(&'static str, bool, bool); 9] = [
+        ("--rate", a.rate.is_some(), k == EntryKind::Rate),
+        ("--score", a.score.is_some(), k == EntryKind::Nrs),
+        (
+            "--timepoint",
+            a.timepoint.is_some(),
+            matches!(k, EntryKind::Nrs | EntryKind::Success),
+        ),
+        ("--kind", a.effect.is_some(), k == EntryKind::SideEffect),
+        ("--detail", a.detail.is_some(), k == EntryKind::SideEffect),
+        (
+            "--severity",
+            a.severity.is_some(),
+            k == EntryKind::SideEffect,
+        ),
+        ("--action", a.action.is_some(), k == EntryKind::SideEffect),
+        ("--value", a.successful.is_some(), k == EntryKind::Success),
+        (
+            "--end-reason",
+            a.end_reason.is_some(),
+            k == EntryKind::CourseEnd,
+        ),
+    ];
+    for (field, given, fits) in checks {
+        if given && !fits {
+            return Err(not_for(field));
+        }
+    }
+    if a.bed.is_some() && k != EntryKind::CourseStart {
+        return Err(not_for("--bed"));
+    }
+    Ok(d)
+}

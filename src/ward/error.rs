@@ -1,0 +1,85 @@
+use crate::domain::entry::EntryId;
+use crate::domain::rate::RateError;
+use crate::domain::rules::RuleError;
+use crate::domain::time::TimeError;
+use crate::domain::values::{Role, ValueError};
+use crate::store::StoreError;
+
+/// Every refusal an operation can give, worded for the person at the terminal.
+#[derive(Debug, thiserror::Error)]
+pub enum WardError {
+    #[error(transparent)]
+    Value(#[from] ValueError),
+    #[error(transparent)]
+    Time(#[from] TimeError),
+    #[error(transparent)]
+    Rate(#[from] RateError),
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no patient with MRN {0}")]
+    UnknownMrn(String),
+    #[error("\"{0}\" is not an entry id: give the number that history shows, e.g. 1234")]
+    BadEntryId(String),
+    #[error("--confirm needs --reason: say why the soft limit is passed")]
+    ConfirmNeedsReason,
+    #[error("--reason is only given with --confirm")]
+    ReasonWithoutConfirm,
+    #[error("a database already exists at {0}; `titrate init` only creates a new one")]
+    AlreadyExists(String),
+    #[error("the two PINs differ; nothing was saved")]
+    PinsDiffer,
+    #[error("{0}; add --confirm --reason TEXT")]
+    NeedsConfirmationCli(String),
+    #[error("MRN {0} has no course")]
+    NoCourseFor(String),
+    #[error("format \"{0}\" is not known: use text, markdown or json")]
+    BadFormat(String),
+    #[error("a birth date or CRPS onset cannot be in the future")]
+    DateInFuture,
+    #[error("the CRPS onset cannot be before the birth date")]
+    OnsetBeforeBirth,
+    #[error("no entry {0}")]
+    UnknownEntry(EntryId),
+    #[error(
+        "entry {id} was already corrected by entry {current}; amend or void entry {current} instead"
+    )]
+    NotCurrent { id: EntryId, current: EntryId },
+    #[error("entry {0} is voided (entered in error); record a new entry instead")]
+    Voided(EntryId),
+    #[error("{who} is signed in as {role} and may not {what}: that needs a {needs}")]
+    Denied {
+        who: String,
+        role: Role,
+        what: String,
+        needs: Role,
+    },
+    #[error("sign-in failed: unknown staff id or wrong PIN")]
+    BadSignIn,
+    #[error(
+        "account {0} is locked after too many wrong PINs; an admin unlocks it with `titrate staff unlock {0}`"
+    )]
+    Locked(String),
+    #[error("account {0} is deactivated")]
+    Inactive(String),
+    #[error("{field} does not apply to a {kind} entry")]
+    FieldNotForKind {
+        field: &'static str,
+        kind: &'static str,
+    },
+    #[error("nothing to amend: give the corrected field, e.g. --rate, --score or --at")]
+    NothingToAmend,
+    #[error("the amendment changes nothing: entry {0} already holds these values")]
+    AmendSame(EntryId),
+    #[error("course {course} has other entries; void them before voiding its start")]
+    CourseNotEmpty { course: i64 },
+    #[error("voiding this end would leave two active courses for the patient")]
+    WouldReopenTwo,
+    #[error("no staff id given: use --user ID or set TITRATE_USER")]
+    NoUser,
+    #[error("no PIN given: set TITRATE_PIN or type it at the prompt")]
+    NoPin,
+    #[error("PIN hashing failed: {0}")]
+    Hash(String),
+}

@@ -1,0 +1,40 @@
+//! What staff do, as operations: each reads the record, applies the domain rules and writes
+//! inside one store transaction. The command line and the TUI both call these; neither holds
+//! a rule of its own.
+
+pub mod access;
+pub mod entries;
+mod error;
+
+pub use error::WardError;
+
+use crate::domain::entry::EntryId;
+use crate::domain::record::PatientRecord;
+use crate::store::Reader;
+
+/// What a successful write reports back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Saved {
+    pub id: EntryId,
+    /// Printed with the confirmation, e.g. a starting rate that differs from the protocol.
+    pub warnings: Vec<String>,
+    pub summary: String,
+}
+
+pub fn load_record(r: &dyn Reader, mrn: &str) -> Result<PatientRecord, WardError> {
+    let patient = r
+        .patient_by_mrn(mrn)?
+        .ok_or_else(|| WardError::UnknownMrn(mrn.to_string()))?;
+    load_record_of(r, patient)
+}
+
+pub fn load_record_of(
+    r: &dyn Reader,
+    patient: crate::domain::record::Patient,
+) -> Result<PatientRecord, WardError> {
+    Ok(PatientRecord {
+        courses: r.courses_of(patient.id)?,
+        entries: r.entries_of(patient.id)?,
+        patient,
+    })
+}
