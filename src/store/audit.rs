@@ -114,6 +114,8 @@ impl fmt::Display for Problem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {
     pub rows: i64,
+    /// The hash of the last row: noted elsewhere, it shows later whether rows were cut off.
+    pub head_hash: String,
     pub problems: Vec<Problem>,
 }
 
@@ -149,8 +151,8 @@ pub fn verify(r: &dyn Reader) -> Result<Verification, StoreError> {
     let last_seq = rows.last().map_or(0, |r| r.seq);
     match r.audit_head()? {
         None => problems.push(Problem::HeadMissing),
-        Some((seq, hash)) => {
-            if seq != last_seq || hash != prev {
+        Some((seq, ref hash)) => {
+            if seq != last_seq || *hash != prev {
                 problems.push(Problem::HeadMismatch {
                     head_seq: seq,
                     last_seq,
@@ -202,6 +204,7 @@ pub fn verify(r: &dyn Reader) -> Result<Verification, StoreError> {
     }
     Ok(Verification {
         rows: last_seq,
+        head_hash: prev,
         problems,
     })
 }

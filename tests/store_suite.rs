@@ -1,0 +1,228 @@
+//! The store's contract, run against every store titrate has (today SQLite in memory and on
+//! disk; a PostgreSQL store will be added to `stores()`).
+#![allow(clippy::unwrap_used)]
+
+use chrono::{Duration, TimeZone, Utc};
+use titrate::config::Config;
+use titrate::domain::entry::{EntryData, EntryKind};
+use titrate::domain::rate::Rate;
+use titrate::domain::record::Staff;
+use titrate::domain::time::Instant;
+use titrate::domain::values::{Action, EndReason, Nrs, Role, Severity, Sex, Timepoint};
+use titrate::store::sqlite::{migrations, schema_version};
+use titrate::store::{audit, Db, NewEntry, NewPatient, StoreError};
+
+fn t(h: i64) -> Instant {
+    Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap() + Duration::hours(h)
+}
+
+/// Each store the suite runs against, with a guard that keeps its files alive.
+fn stores() -> Vec<(Db, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = Db::create(&dir.path().join("suite.db")).unwrap();
+    vec![(Db::open_in_memory().unwrap(), None), (file, Some(dir))]
+}
+
+fn staff(id: &str, role: Role) -> Staff {
+    Staff {
+        id: id.into(),
+        name: format!("{id} name"),
+        role,
+        pin_hash: "hash".into(),
+        active: true,
+        failed_pins: 0,
+        locked: false,
+    }
+}
+
+fn patient(mrn: &str) -> NewPatient {
+    NewPatient {
+        mrn: mrn.into(),
+        name: "Test Patient".into(),
+        birth_date: chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap(),
+        sex: Sex::Other,
+        weight_kg: Some(70.5),
+        crps_type: None,
+        crps_onset: None,
+        limb: Some("left hand".into()),
+    }
+}
+
+/// A patient with a course; returns (patient id, course id).
+fn seeded(db: &mut Db) -> (i64, i64) {
+    db.write("AB", t(0), |w| {
+        w.insert_staff(&staff("AB", Role::Admin), "staff-add")?;
+        let p = w.insert_patient(&patient("1"))?;
+        let proto = w.protocol_id(&Config::defaults().protocol)?;
+        let c = w.insert_course(p, proto)?;
+        Ok::<_, StoreError>((p, c))
+    })
+    .unwrap()
+}
+
+fn entry(p: i64, c: Option<i64>, h: i64, data: EntryData) -> NewEntry {
+    NewEntry {
+        patient_id: p,
+        course_id: c,
+        happened_at: t(h),
+        late: false,
+        supersedes: None,
+        amend_reason: None,
+        data,
+    }
+}
+
+#[test]
+fn schema_is_migrated_and_versioned() {
+    let ms = migrations();
+    assert!(!ms.is_empty());
+    for (i, (n, sql)) in ms.iter().enumerate() {
+        assert_eq!(*n, i as i64 + 1, "migrations are numbered 1, 2, ...");
+        assert!(sql.contains("CREATE") || sql.contains("ALTER"));
+    }
+    for (db, _g) in stores() {
+        assert_eq!(db.user_version().unwrap(), schema_version());
+    }
+}
+
+#[test]
+fn every_entry_kind_round_trips() {
+    for (mut db, _g) in stores() {
+        let (p, c) = seeded(&mut db);
+        let kinds = vec![
+            entry(p, Some(c), 0, EntryData::CourseStart { bed: Some("4".into()) }),
+            entry(p, Some(c), 0, EntryData::Rate { rate: Rate::from_centi(250), confirmed: true, confirm_reason: Some("why".into()) }),
+            entry(p, None, 1, EntryData::Nrs { score: Nrs::new(7).unwrap(), timepoint: Some(Timepoint::T0) }),
+            entry(p, Some(c), 2, EntryData::SideEffect {
+                effect: "other".into(),
+                detail: Some("itching".into()),
+                severity: Severity::Moderate,
+                action: Action::MedicationGiven,
+                rate_at: Rate::from_centi(250),
+            }),
+            entry(p, Some(c), 3, EntryData::Success { timepoint: Timepoint::T1, successful: false }),
+            entry(p, Some(c), 4, EntryData::CourseEnd { reason: EndReason::PatientRequest }),
+        ];
+        for e in kinds {
+            let id = db.write("AB", t(5), |w| w.insert_entry(&e)).unwrap();
+            let back = db.read(|r| r.entry(id)).unwrap().unwrap();
+            assert_eq!(back.data, e.data);
+            assert_eq!(back.happened_at, e.happened_at);
+            assert_eq!(back.recorded_at, t(5));
+            assert_eq!(back.recorded_by, "AB");
+            assert_eq!(back.course_id, e.course_id);
+        }
+        let all = db.read(|r| r.entries_of(p)).unwrap();
+        assert_eq!(all.len(), 6);
+        let some = db.read(|r| r.entries_of_kinds(&[EntryKind::Nrs, EntryKind::Success])).unwrap();
+        assert_eq!(some.len(), 2);
+        assert!(db.read(|r| audit::verify(r)).unwrap().is_sound());
+    }
+}
+
+#[test]
+fn a_failed_transaction_leaves_nothing() {
+    for (mut db, _g) in stores() {
+        let (p, c) = seeded(&mut db);
+        let before = db.read(|r| r.audit_rows()).unwrap().len();
+        let res: Result<(), StoreError> = db.write("AB", t(1), |w| {
+            w.insert_entry(&entry(p, Some(c), 1, EntryData::CourseStart { bed: None }))?;
+            Err(StoreError::Corrupt("the domain refused".into()))
+        });
+        assert!(res.is_err());
+        assert_eq!(db.read(|r| r.audit_rows()).unwrap().len(), before);
+        assert!(db.read(|r| r.entries_of(p)).unwrap().is_empty());
+    }
+}
+
+#[test]
+fn one_version_supersedes_another_once_and_voids_are_single() {
+    for (mut db, _g) in stores() {
+        let (p, c) = seeded(&mut db);
+        let rate = |r| EntryData::Rate { rate: Rate::from_centi(r), confirmed: false, confirm_reason: None };
+        let first = db.write("AB", t(1), |w| w.insert_entry(&entry(p, Some(c), 1, rate(200)))).unwrap();
+        let mut amend = entry(p, Some(c), 1, rate(300));
+        amend.supersedes = Some(first);
+        amend.amend_reason = Some("typo".into());
+        let second = db.write("AB", t(2), |w| w.insert_entry(&amend)).unwrap();
+        assert_eq!(db.read(|r| r.entry_superseded_by(first)).unwrap(), Some(second));
+        // A second amendment of the same version (two terminals at once) is a conflict.
+        let e = db.write("AB", t(2), |w| w.insert_entry(&amend)).unwrap_err();
+        assert!(matches!(e, StoreError::Conflict(id) if id == first));
+        db.write("AB", t(3), |w| w.insert_void(second, "wrong patient")).unwrap();
+        assert!(matches!(db.write("AB", t(3), |w| w.insert_void(second, "again")), Err(StoreError::Conflict(_))));
+        let v = db.read(|r| r.entry(second)).unwrap().unwrap().void.unwrap();
+        assert_eq!(v.reason, "wrong patient");
+        assert!(db.read(|r| audit::verify(r)).unwrap().is_sound());
+    }
+}
+
+#[test]
+fn duplicates_are_named() {
+    for (mut db, _g) in stores() {
+        seeded(&mut db);
+        let e = db.write("AB", t(1), |w| w.insert_patient(&patient("1"))).unwrap_err();
+        assert!(matches!(e, StoreError::DuplicateMrn(_)), "{e}");
+        let e = db.write("AB", t(1), |w| w.insert_staff(&staff("AB", Role::Nurse), "staff-add")).unwrap_err();
+        assert!(matches!(e, StoreError::DuplicateStaff(_)), "{e}");
+    }
+}
+
+#[test]
+fn a_protocol_is_stored_once_and_a_changed_one_again() {
+    for (mut db, _g) in stores() {
+        seeded(&mut db);
+        let mut p = Config::defaults().protocol;
+        let a = db.write("AB", t(1), |w| w.protocol_id(&p)).unwrap();
+        assert_eq!(a, db.write("AB", t(1), |w| w.protocol_id(&p)).unwrap());
+        p.max_rate_mg_h = Rate::from_centi(1200);
+        let b = db.write("AB", t(1), |w| w.protocol_id(&p)).unwrap();
+        assert_ne!(a, b);
+        let courses_protocols: Vec<_> = db.read(|r| r.all_courses()).unwrap().into_iter().map(|c| c.protocol).collect();
+        assert_eq!(courses_protocols[0].max_rate_mg_h, Rate::from_centi(1400), "the course keeps its protocol");
+    }
+}
+
+#[test]
+fn staff_changes_are_audited() {
+    for (mut db, _g) in stores() {
+        seeded(&mut db);
+        db.write("AB", t(1), |w| {
+            let mut s = w.staff("AB")?.unwrap();
+            s.failed_pins = 2;
+            w.update_staff(&s, "signin-fail")
+        })
+        .unwrap();
+        assert_eq!(db.read(|r| r.staff("AB")).unwrap().unwrap().failed_pins, 2);
+        let v = db.read(|r| audit::verify(r)).unwrap();
+        assert!(v.is_sound(), "{:?}", v.problems);
+        let rows = db.read(|r| r.audit_rows()).unwrap();
+        assert_eq!(rows.last().unwrap().action, "signin-fail");
+        assert!(!rows.iter().any(|r| r.content.contains("\"pin_hash\"")), "the PIN hash stays out of the log");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn database_files_are_private_and_newer_versions_refused_untouched() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    let mut db = Db::create(&path).unwrap();
+    seeded(&mut db);
+    drop(db);
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(Db::create(&path).is_err(), "create never reuses a file");
+
+    let newer = dir.path().join("newer.db");
+    {
+        let c = rusqlite::Connection::open(&newer).unwrap();
+        c.execute_batch("CREATE TABLE x (a); PRAGMA user_version = 999;").unwrap();
+    }
+    let bytes = std::fs::read(&newer).unwrap();
+    let e = Db::open(&newer).err().unwrap();
+    assert!(matches!(e, StoreError::TooNew { found: 999, .. }), "{e}");
+    assert!(e.to_string().contains("newer titrate"));
+    assert_eq!(std::fs::read(&newer).unwrap(), bytes, "a newer database is not touched");
+    assert!(Db::open(&dir.path().join("missing.db")).is_err());
+}
