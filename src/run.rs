@@ -84,6 +84,7 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
                 "audit chain sound: {} rows, every record matches its audit row",
                 v.rows
             );
+            println!("head hash {}", v.head_hash);
             return Ok(0);
         }
         println!("audit chain BROKEN: {} problem(s)", v.problems.len());

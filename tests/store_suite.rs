@@ -10,7 +10,7 @@ use titrate::domain::record::Staff;
 use titrate::domain::time::Instant;
 use titrate::domain::values::{Action, EndReason, Nrs, Role, Severity, Sex, Timepoint};
 use titrate::store::sqlite::{migrations, schema_version};
-use titrate::store::{audit, Db, NewEntry, NewPatient, StoreError};
+use titrate::store::{Db, NewEntry, NewPatient, StoreError, audit};
 
 fn t(h: i64) -> Instant {
     Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap() + Duration::hours(h)
@@ -90,18 +90,62 @@ fn every_entry_kind_round_trips() {
     for (mut db, _g) in stores() {
         let (p, c) = seeded(&mut db);
         let kinds = vec![
-            entry(p, Some(c), 0, EntryData::CourseStart { bed: Some("4".into()) }),
-            entry(p, Some(c), 0, EntryData::Rate { rate: Rate::from_centi(250), confirmed: true, confirm_reason: Some("why".into()) }),
-            entry(p, None, 1, EntryData::Nrs { score: Nrs::new(7).unwrap(), timepoint: Some(Timepoint::T0) }),
-            entry(p, Some(c), 2, EntryData::SideEffect {
-                effect: "other".into(),
-                detail: Some("itching".into()),
-                severity: Severity::Moderate,
-                action: Action::MedicationGiven,
-                rate_at: Rate::from_centi(250),
-            }),
-            entry(p, Some(c), 3, EntryData::Success { timepoint: Timepoint::T1, successful: false }),
-            entry(p, Some(c), 4, EntryData::CourseEnd { reason: EndReason::PatientRequest }),
+            entry(
+                p,
+                Some(c),
+                0,
+                EntryData::CourseStart {
+                    bed: Some("4".into()),
+                },
+            ),
+            entry(
+                p,
+                Some(c),
+                0,
+                EntryData::Rate {
+                    rate: Rate::from_centi(250),
+                    confirmed: true,
+                    confirm_reason: Some("why".into()),
+                },
+            ),
+            entry(
+                p,
+                None,
+                1,
+                EntryData::Nrs {
+                    score: Nrs::new(7).unwrap(),
+                    timepoint: Some(Timepoint::T0),
+                },
+            ),
+            entry(
+                p,
+                Some(c),
+                2,
+                EntryData::SideEffect {
+                    effect: "other".into(),
+                    detail: Some("itching".into()),
+                    severity: Severity::Moderate,
+                    action: Action::MedicationGiven,
+                    rate_at: Rate::from_centi(250),
+                },
+            ),
+            entry(
+                p,
+                Some(c),
+                3,
+                EntryData::Success {
+                    timepoint: Timepoint::T1,
+                    successful: false,
+                },
+            ),
+            entry(
+                p,
+                Some(c),
+                4,
+                EntryData::CourseEnd {
+                    reason: EndReason::PatientRequest,
+                },
+            ),
         ];
         for e in kinds {
             let id = db.write("AB", t(5), |w| w.insert_entry(&e)).unwrap();
@@ -114,7 +158,9 @@ fn every_entry_kind_round_trips() {
         }
         let all = db.read(|r| r.entries_of(p)).unwrap();
         assert_eq!(all.len(), 6);
-        let some = db.read(|r| r.entries_of_kinds(&[EntryKind::Nrs, EntryKind::Success])).unwrap();
+        let some = db
+            .read(|r| r.entries_of_kinds(&[EntryKind::Nrs, EntryKind::Success]))
+            .unwrap();
         assert_eq!(some.len(), 2);
         assert!(db.read(|r| audit::verify(r)).unwrap().is_sound());
     }
@@ -139,18 +185,35 @@ fn a_failed_transaction_leaves_nothing() {
 fn one_version_supersedes_another_once_and_voids_are_single() {
     for (mut db, _g) in stores() {
         let (p, c) = seeded(&mut db);
-        let rate = |r| EntryData::Rate { rate: Rate::from_centi(r), confirmed: false, confirm_reason: None };
-        let first = db.write("AB", t(1), |w| w.insert_entry(&entry(p, Some(c), 1, rate(200)))).unwrap();
+        let rate = |r| EntryData::Rate {
+            rate: Rate::from_centi(r),
+            confirmed: false,
+            confirm_reason: None,
+        };
+        let first = db
+            .write("AB", t(1), |w| {
+                w.insert_entry(&entry(p, Some(c), 1, rate(200)))
+            })
+            .unwrap();
         let mut amend = entry(p, Some(c), 1, rate(300));
         amend.supersedes = Some(first);
         amend.amend_reason = Some("typo".into());
         let second = db.write("AB", t(2), |w| w.insert_entry(&amend)).unwrap();
-        assert_eq!(db.read(|r| r.entry_superseded_by(first)).unwrap(), Some(second));
+        assert_eq!(
+            db.read(|r| r.entry_superseded_by(first)).unwrap(),
+            Some(second)
+        );
         // A second amendment of the same version (two terminals at once) is a conflict.
-        let e = db.write("AB", t(2), |w| w.insert_entry(&amend)).unwrap_err();
+        let e = db
+            .write("AB", t(2), |w| w.insert_entry(&amend))
+            .unwrap_err();
         assert!(matches!(e, StoreError::Conflict(id) if id == first));
-        db.write("AB", t(3), |w| w.insert_void(second, "wrong patient")).unwrap();
-        assert!(matches!(db.write("AB", t(3), |w| w.insert_void(second, "again")), Err(StoreError::Conflict(_))));
+        db.write("AB", t(3), |w| w.insert_void(second, "wrong patient"))
+            .unwrap();
+        assert!(matches!(
+            db.write("AB", t(3), |w| w.insert_void(second, "again")),
+            Err(StoreError::Conflict(_))
+        ));
         let v = db.read(|r| r.entry(second)).unwrap().unwrap().void.unwrap();
         assert_eq!(v.reason, "wrong patient");
         assert!(db.read(|r| audit::verify(r)).unwrap().is_sound());
@@ -161,9 +224,15 @@ fn one_version_supersedes_another_once_and_voids_are_single() {
 fn duplicates_are_named() {
     for (mut db, _g) in stores() {
         seeded(&mut db);
-        let e = db.write("AB", t(1), |w| w.insert_patient(&patient("1"))).unwrap_err();
+        let e = db
+            .write("AB", t(1), |w| w.insert_patient(&patient("1")))
+            .unwrap_err();
         assert!(matches!(e, StoreError::DuplicateMrn(_)), "{e}");
-        let e = db.write("AB", t(1), |w| w.insert_staff(&staff("AB", Role::Nurse), "staff-add")).unwrap_err();
+        let e = db
+            .write("AB", t(1), |w| {
+                w.insert_staff(&staff("AB", Role::Nurse), "staff-add")
+            })
+            .unwrap_err();
         assert!(matches!(e, StoreError::DuplicateStaff(_)), "{e}");
     }
 }
@@ -178,8 +247,17 @@ fn a_protocol_is_stored_once_and_a_changed_one_again() {
         p.max_rate_mg_h = Rate::from_centi(1200);
         let b = db.write("AB", t(1), |w| w.protocol_id(&p)).unwrap();
         assert_ne!(a, b);
-        let courses_protocols: Vec<_> = db.read(|r| r.all_courses()).unwrap().into_iter().map(|c| c.protocol).collect();
-        assert_eq!(courses_protocols[0].max_rate_mg_h, Rate::from_centi(1400), "the course keeps its protocol");
+        let courses_protocols: Vec<_> = db
+            .read(|r| r.all_courses())
+            .unwrap()
+            .into_iter()
+            .map(|c| c.protocol)
+            .collect();
+        assert_eq!(
+            courses_protocols[0].max_rate_mg_h,
+            Rate::from_centi(1400),
+            "the course keeps its protocol"
+        );
     }
 }
 
@@ -198,7 +276,10 @@ fn staff_changes_are_audited() {
         assert!(v.is_sound(), "{:?}", v.problems);
         let rows = db.read(|r| r.audit_rows()).unwrap();
         assert_eq!(rows.last().unwrap().action, "signin-fail");
-        assert!(!rows.iter().any(|r| r.content.contains("\"pin_hash\"")), "the PIN hash stays out of the log");
+        assert!(
+            !rows.iter().any(|r| r.content.contains("\"pin_hash\"")),
+            "the PIN hash stays out of the log"
+        );
     }
 }
 
@@ -211,18 +292,26 @@ fn database_files_are_private_and_newer_versions_refused_untouched() {
     let mut db = Db::create(&path).unwrap();
     seeded(&mut db);
     drop(db);
-    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     assert!(Db::create(&path).is_err(), "create never reuses a file");
 
     let newer = dir.path().join("newer.db");
     {
         let c = rusqlite::Connection::open(&newer).unwrap();
-        c.execute_batch("CREATE TABLE x (a); PRAGMA user_version = 999;").unwrap();
+        c.execute_batch("CREATE TABLE x (a); PRAGMA user_version = 999;")
+            .unwrap();
     }
     let bytes = std::fs::read(&newer).unwrap();
     let e = Db::open(&newer).err().unwrap();
     assert!(matches!(e, StoreError::TooNew { found: 999, .. }), "{e}");
     assert!(e.to_string().contains("newer titrate"));
-    assert_eq!(std::fs::read(&newer).unwrap(), bytes, "a newer database is not touched");
+    assert_eq!(
+        std::fs::read(&newer).unwrap(),
+        bytes,
+        "a newer database is not touched"
+    );
     assert!(Db::open(&dir.path().join("missing.db")).is_err());
 }

@@ -5,13 +5,26 @@
 mod common;
 
 use chrono::Duration;
-use common::{hours_ago, rfc, text, Ward};
+use common::{Ward, hours_ago, rfc, text};
 use rusqlite::Connection;
 
 /// A record with at least one row in every table.
 fn fixture() -> Ward {
     let w = Ward::new();
-    w.ok(&["patient", "add", "--mrn", "4001", "--name", "Els Vos", "--birth-date", "1980-03-03", "--sex", "female", "--weight-kg", "65"]);
+    w.ok(&[
+        "patient",
+        "add",
+        "--mrn",
+        "4001",
+        "--name",
+        "Els Vos",
+        "--birth-date",
+        "1980-03-03",
+        "--sex",
+        "female",
+        "--weight-kg",
+        "65",
+    ]);
     let start = hours_ago(30);
     let at = |h: i64| rfc(start + Duration::hours(h));
     w.ok(&["nrs", "--mrn", "4001", "--score", "7", "--at", &at(-1)]);
@@ -69,27 +82,66 @@ fn triggers_refuse_changes_to_the_record() {
 #[test]
 fn every_table_change_is_named() {
     let cases: &[(&str, &str)] = &[
-        ("UPDATE entry SET rate_centi = 1500 WHERE id = (SELECT MAX(id) FROM entry WHERE kind = 'rate')", "entry row"),
-        ("UPDATE entry SET happened_at = '2020-01-01T00:00:00Z' WHERE kind = 'nrs'", "entry row"),
-        ("DELETE FROM entry WHERE id = (SELECT MAX(id) FROM entry)", "is missing: it was deleted"),
-        ("UPDATE patient SET name = 'Someone Else'", "patient row 1 differs"),
+        (
+            "UPDATE entry SET rate_centi = 1500 WHERE id = (SELECT MAX(id) FROM entry WHERE kind = 'rate')",
+            "entry row",
+        ),
+        (
+            "UPDATE entry SET happened_at = '2020-01-01T00:00:00Z' WHERE kind = 'nrs'",
+            "entry row",
+        ),
+        (
+            "DELETE FROM entry WHERE id = (SELECT MAX(id) FROM entry)",
+            "is missing: it was deleted",
+        ),
+        (
+            "UPDATE patient SET name = 'Someone Else'",
+            "patient row 1 differs",
+        ),
         ("DELETE FROM void", "void row 1"),
         ("UPDATE void SET reason = 'nothing'", "void row 1 differs"),
         ("UPDATE course SET patient_id = patient_id", ""), // a no-op change must not be reported
-        ("UPDATE protocol SET snapshot = replace(snapshot, '14.0', '15.0')", "protocol row 1 differs"),
-        ("UPDATE staff SET role = 'admin', locked = 0 WHERE id = 'AB'", ""), // same values: no-op
-        ("UPDATE staff SET failed_pins = 0, name = 'Mallory' WHERE id = 'AB'", "staff row AB differs"),
-        ("UPDATE staff SET pin_hash = 'x' WHERE id = 'AB'", "staff row AB differs"),
-        ("INSERT INTO staff (id, name, role, pin_hash, created_at, created_by) VALUES ('EV', 'Eve', 'admin', 'x', '2026-01-01T00:00:00Z', 'AB')", "staff row EV has no audit row"),
-        ("UPDATE audit SET content = replace(content, '\"score\":7', '\"score\":3') WHERE content LIKE '%\"score\":7%'", "was changed after it was written"),
+        (
+            "UPDATE protocol SET snapshot = replace(snapshot, '14.0', '15.0')",
+            "protocol row 1 differs",
+        ),
+        (
+            "UPDATE staff SET role = 'admin', locked = 0 WHERE id = 'AB'",
+            "",
+        ), // same values: no-op
+        (
+            "UPDATE staff SET failed_pins = 0, name = 'Mallory' WHERE id = 'AB'",
+            "staff row AB differs",
+        ),
+        (
+            "UPDATE staff SET pin_hash = 'x' WHERE id = 'AB'",
+            "staff row AB differs",
+        ),
+        (
+            "INSERT INTO staff (id, name, role, pin_hash, created_at, created_by) VALUES ('EV', 'Eve', 'admin', 'x', '2026-01-01T00:00:00Z', 'AB')",
+            "staff row EV has no audit row",
+        ),
+        (
+            "UPDATE audit SET content = replace(content, '\"score\":7', '\"score\":3') WHERE content LIKE '%\"score\":7%'",
+            "was changed after it was written",
+        ),
         ("DELETE FROM audit WHERE seq = 3", "audit row 3 is missing"),
-        ("DELETE FROM audit WHERE seq >= (SELECT MAX(seq) - 1 FROM audit)", "the newest rows were removed"),
-        ("UPDATE audit_head SET seq = seq - 1", "its head records row"),
+        (
+            "DELETE FROM audit WHERE seq >= (SELECT MAX(seq) - 1 FROM audit)",
+            "the newest rows were removed",
+        ),
+        (
+            "UPDATE audit_head SET seq = seq - 1",
+            "its head records row",
+        ),
     ];
     for (sql, expect) in cases {
         let (ok, out) = tampered(sql);
         if expect.is_empty() {
-            assert!(ok, "{sql}: a change that changes nothing was reported: {out}");
+            assert!(
+                ok,
+                "{sql}: a change that changes nothing was reported: {out}"
+            );
         } else {
             assert!(!ok, "{sql}: not detected: {out}");
             assert!(out.contains(expect), "{sql}: expected {expect:?} in {out}");

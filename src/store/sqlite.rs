@@ -114,6 +114,11 @@ impl Db {
 
     /// Applies every migration newer than the file, all in one transaction.
     fn migrate(&mut self) -> Result<(), StoreError> {
+        // Most opens find the schema current: check without taking the write lock, so that
+        // terminals starting up do not queue behind each other.
+        if self.user_version()? == schema_version() {
+            return Ok(());
+        }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -19,7 +19,12 @@ impl Ward {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("ward.db");
         let w = Ward { dir, db };
-        let out = w.run_with("AB", "1234", &[("TITRATE_NEW_PIN", "1234")], &["init", "--admin", "AB", "--name", "Anna Boer"]);
+        let out = w.run_with(
+            "AB",
+            "1234",
+            &[("TITRATE_NEW_PIN", "1234")],
+            &["init", "--admin", "AB", "--name", "Anna Boer"],
+        );
         assert!(out.status.success(), "{}", text(&out.stderr));
         w
     }
@@ -47,14 +52,22 @@ impl Ward {
     /// Runs as AB; panics unless it succeeds.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run_with("AB", "1234", &[], args);
-        assert!(out.status.success(), "{args:?} failed: {}", text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            text(&out.stderr)
+        );
         text(&out.stdout)
     }
 
     /// Runs as AB; panics unless it is refused. Returns stderr.
     pub fn refused(&self, args: &[&str]) -> String {
         let out = self.run_with("AB", "1234", &[], args);
-        assert!(!out.status.success(), "{args:?} was accepted: {}", text(&out.stdout));
+        assert!(
+            !out.status.success(),
+            "{args:?} was accepted: {}",
+            text(&out.stdout)
+        );
         text(&out.stderr)
     }
 
@@ -95,8 +108,19 @@ pub fn rfc(t: DateTime<Utc>) -> String {
 pub fn dump(db: &Path) -> Vec<String> {
     let conn = rusqlite::Connection::open(db).unwrap();
     let mut out = Vec::new();
-    for t in ["staff", "protocol", "patient", "course", "entry", "void", "audit", "audit_head"] {
-        let mut stmt = conn.prepare(&format!("SELECT * FROM {t} ORDER BY 1")).unwrap();
+    for t in [
+        "staff",
+        "protocol",
+        "patient",
+        "course",
+        "entry",
+        "void",
+        "audit",
+        "audit_head",
+    ] {
+        let mut stmt = conn
+            .prepare(&format!("SELECT * FROM {t} ORDER BY 1"))
+            .unwrap();
         let n = stmt.column_count();
         let rows = stmt
             .query_map([], |r| {
