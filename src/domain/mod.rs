@@ -9,3 +9,4 @@ pub mod record;
 pub mod rules;
 pub mod time;
 pub mod values;
+pub mod watch;
