@@ -64,7 +64,7 @@ pub enum Command {
     Amend(AmendArgs),
     /// Mark an entry as entered in error
     Void {
-        #[arg(value_name = "ENTRY_ID")]
+        #[arg(value_name = "ENTRY_ID", allow_hyphen_values = true)]
         id: String,
         #[arg(long)]
         reason: String,
@@ -135,7 +135,7 @@ pub struct PatientArgs {
     pub birth_date: String,
     #[arg(long)]
     pub sex: String,
-    #[arg(long, value_name = "KG")]
+    #[arg(long, value_name = "KG", allow_hyphen_values = true)]
     pub weight_kg: Option<String>,
     #[arg(long, value_name = "1|2")]
     pub crps_type: Option<String>,
@@ -224,7 +224,7 @@ pub struct SuccessArgs {
 
 #[derive(Debug, Args)]
 pub struct AmendArgs {
-    #[arg(value_name = "ENTRY_ID")]
+    #[arg(value_name = "ENTRY_ID", allow_hyphen_values = true)]
     pub id: String,
     #[arg(long)]
     pub reason: String,

@@ -21,6 +21,17 @@ pub const DEMO_PIN: &str = "0000";
 pub const DEMO_NURSE: &str = "NU";
 pub const DEMO_NURSE_PIN: &str = "1111";
 
+/// MRN, name, birth date, sex, weight, year of CRPS onset, affected limb.
+type Person = (
+    &'static str,
+    &'static str,
+    (i32, u32, u32),
+    Sex,
+    f64,
+    i32,
+    &'static str,
+);
+
 struct Seeder<'a> {
     db: &'a mut Db,
     cfg: &'a Config,
@@ -38,21 +49,12 @@ impl Seeder<'_> {
         }
     }
 
-    fn patient(
-        &mut self,
-        mrn: &str,
-        name: &str,
-        birth: (i32, u32, u32),
-        sex: Sex,
-        weight: f64,
-        onset_year: i32,
-        limb: &str,
-        t: Instant,
-    ) -> Result<(), WardError> {
+    fn patient(&mut self, person: &Person, t: Instant) -> Result<(), WardError> {
+        let (mrn, name, (y, m, d), sex, weight, onset_year, limb) = *person;
         let p = NewPatient {
             mrn: mrn.into(),
             name: name.into(),
-            birth_date: NaiveDate::from_ymd_opt(birth.0, birth.1, birth.2).unwrap_or_default(),
+            birth_date: NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default(),
             sex,
             weight_kg: Some(weight),
             crps_type: Some(if onset_year % 2 == 0 {
@@ -112,15 +114,11 @@ impl Seeder<'_> {
     }
 }
 
+/// Scores in the demo are clamped to 0..=10, so the conversion cannot fail.
 fn nrs(v: i64) -> Nrs {
-    Nrs::new(v.clamp(0, 10)).unwrap_or(Nrs::new(5).unwrap_or_else(|_| unreachable_nrs()))
-}
-
-fn unreachable_nrs() -> Nrs {
-    // 5 is always a valid score; this only satisfies the type checker without unwrap.
-    match Nrs::new(0) {
+    match Nrs::new(v.clamp(0, 10)) {
         Ok(n) => n,
-        Err(_) => unreachable!("0 is a valid NRS"),
+        Err(_) => unreachable!("a clamped score is valid"),
     }
 }
 
@@ -146,7 +144,7 @@ pub fn create(path: &Path, cfg: &Config, now: Instant) -> Result<Db, WardError> 
     };
     let h = |n: i64| now - Duration::hours(n);
 
-    let people = [
+    let people: [Person; 7] = [
         (
             "100234",
             "Anouk de Vries",
@@ -211,8 +209,8 @@ pub fn create(path: &Path, cfg: &Config, now: Instant) -> Result<Db, WardError> 
             "left foot",
         ),
     ];
-    for (mrn, name, birth, sex, w, onset, limb) in people {
-        s.patient(mrn, name, birth, sex, w, onset, limb, long_ago)?;
+    for person in &people {
+        s.patient(person, long_ago)?;
     }
 
     // Bed 1: day 2, stepping up, checked on time.

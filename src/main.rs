@@ -11,7 +11,10 @@ fn main() -> ExitCode {
     let cfg = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("titrate: configuration error, not starting: {e}");
+            eprintln!(
+                "titrate: configuration error, not starting: {}",
+                titrate::domain::values::printable(&e.to_string())
+            );
             return ExitCode::from(EXIT_REFUSED);
         }
     };
@@ -24,7 +27,10 @@ fn main() -> ExitCode {
     match run(&cli, &cfg) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("titrate: {e}");
+            eprintln!(
+                "titrate: {}",
+                titrate::domain::values::printable(&e.to_string())
+            );
             ExitCode::from(EXIT_REFUSED)
         }
     }

@@ -117,13 +117,6 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
                 crps_onset: a.crps_onset.as_deref().map(Edge::date).transpose()?,
                 limb: Edge::opt_text("limb", &a.limb, 100)?,
             };
-            let today = now.with_timezone(&cfg.timezone).date_naive();
-            if p.birth_date > today || p.crps_onset.is_some_and(|d| d > today) {
-                return Err(WardError::DateInFuture);
-            }
-            if p.crps_onset.is_some_and(|d| d < p.birth_date) {
-                return Err(WardError::OnsetBeforeBirth);
-            }
             let id = Session {
                 db: &mut db,
                 cfg,
@@ -293,6 +286,14 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
                 from: from.as_deref().map(Edge::date).transpose()?,
                 to: to.as_deref().map(Edge::date).transpose()?,
             };
+            if let (Some(f), Some(t)) = (range.from, range.to)
+                && f > t
+            {
+                return Err(WardError::EmptyRange {
+                    from: f.to_string(),
+                    to: t.to_string(),
+                });
+            }
             let format = if *json { "json" } else { format.as_str() };
             if !matches!(format, "text" | "markdown" | "json") {
                 return Err(WardError::BadFormat(format.chars().take(20).collect()));

@@ -1,6 +1,6 @@
 //! The protocol's rules for what may be recorded, as pure functions.
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
 
 use super::dose::{RatePoint, last_step_up_before, rate_at};
@@ -8,7 +8,7 @@ use super::entry::EntryKind;
 use super::protocol::Protocol;
 use super::rate::Rate;
 use super::time::{Instant, local_text};
-use super::values::Role;
+use super::values::{Role, Timepoint};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum SoftLimit {
@@ -74,6 +74,22 @@ pub enum RuleError {
     UnknownSideEffect { given: String, allowed: String },
     #[error("side effect \"other\" needs a description")]
     OtherNeedsDetail,
+    #[error("birth date {0} is not plausible: give a date from 1900-01-01 up to today")]
+    BirthOutOfRange(String),
+    #[error("a CRPS onset cannot be in the future")]
+    OnsetInFuture,
+    #[error("the CRPS onset cannot be before the birth date")]
+    OnsetBeforeBirth,
+    #[error("{at} is before the patient's birth date ({birth})")]
+    BeforeBirth { at: String, birth: String },
+    #[error(
+        "a t0 score is the baseline before the course starts ({start}); record this score without a timepoint"
+    )]
+    T0DuringCourse { start: String },
+    #[error("a {tp} score needs a course; record it without a timepoint")]
+    TagWithoutCourse { tp: &'static str },
+    #[error("a t2 score is the follow-up after the course ended; {why}")]
+    T2TooEarly { why: String },
 }
 
 fn join(limits: &[SoftLimit]) -> String {
@@ -210,6 +226,61 @@ pub fn check_rate(
         overridden: soft,
         warnings,
     })
+}
+
+/// Plausible patient dates: born from 1900 up to today, onset between birth and today.
+pub fn check_patient_dates(
+    birth: NaiveDate,
+    onset: Option<NaiveDate>,
+    today: NaiveDate,
+) -> Result<(), RuleError> {
+    let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN);
+    if birth < earliest || birth > today {
+        return Err(RuleError::BirthOutOfRange(birth.to_string()));
+    }
+    match onset {
+        Some(o) if o > today => Err(RuleError::OnsetInFuture),
+        Some(o) if o < birth => Err(RuleError::OnsetBeforeBirth),
+        _ => Ok(()),
+    }
+}
+
+/// A pain score cannot predate the patient, and a timepoint tag must fit the course:
+/// t0 is taken before the start, t2 after the end.
+pub fn check_score(
+    at: Instant,
+    birth: NaiveDate,
+    tag: Option<Timepoint>,
+    course: Option<Span>,
+    zone: Tz,
+) -> Result<(), RuleError> {
+    if at.with_timezone(&zone).date_naive() < birth {
+        return Err(RuleError::BeforeBirth {
+            at: local_text(at, zone),
+            birth: birth.to_string(),
+        });
+    }
+    match (tag, course) {
+        (Some(Timepoint::T0), Some(span))
+            if at > span.start && span.end.is_none_or(|e| at <= e) =>
+        {
+            Err(RuleError::T0DuringCourse {
+                start: local_text(span.start, zone),
+            })
+        }
+        (Some(tp @ (Timepoint::T1 | Timepoint::T2)), None) => {
+            Err(RuleError::TagWithoutCourse { tp: tp.as_str() })
+        }
+        (Some(Timepoint::T2), Some(Span { end: None, .. })) => Err(RuleError::T2TooEarly {
+            why: "the course is still running".into(),
+        }),
+        (Some(Timepoint::T2), Some(Span { end: Some(end), .. })) if at < end => {
+            Err(RuleError::T2TooEarly {
+                why: format!("the course ended at {}", local_text(end, zone)),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// What a role may do. Roles are cumulative: a physician may do all a nurse may, an admin all
@@ -387,6 +458,57 @@ mod tests {
         assert!(s.check_inside("rate", t(0), z).is_ok());
         assert!(s.check_inside("rate", t(100), z).is_ok());
         assert!(s.check_inside("rate", t(101), z).is_err());
+    }
+
+    #[test]
+    fn scores_and_their_tags() {
+        let z = chrono_tz::Europe::Amsterdam;
+        let birth = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        let running = Some(Span {
+            start: t(0),
+            end: None,
+        });
+        let ended = Some(Span {
+            start: t(0),
+            end: Some(t(100)),
+        });
+        assert!(check_score(t(-10), birth, Some(Timepoint::T0), running, z).is_ok());
+        assert!(check_score(t(10), birth, Some(Timepoint::T0), running, z).is_err());
+        assert!(check_score(t(10), birth, None, running, z).is_ok());
+        assert!(check_score(t(10), birth, Some(Timepoint::T2), running, z).is_err());
+        assert!(check_score(t(50), birth, Some(Timepoint::T2), ended, z).is_err());
+        assert!(check_score(t(200), birth, Some(Timepoint::T2), ended, z).is_ok());
+        assert!(check_score(t(200), birth, Some(Timepoint::T1), None, z).is_err());
+        let unborn = NaiveDate::from_ymd_opt(2027, 1, 1).unwrap();
+        assert!(check_score(t(0), unborn, None, None, z).is_err());
+        let today = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+        assert!(
+            check_patient_dates(NaiveDate::from_ymd_opt(1800, 1, 1).unwrap(), None, today).is_err()
+        );
+        assert!(
+            check_patient_dates(
+                birth,
+                Some(NaiveDate::from_ymd_opt(1960, 1, 1).unwrap()),
+                today
+            )
+            .is_err()
+        );
+        assert!(
+            check_patient_dates(
+                birth,
+                Some(NaiveDate::from_ymd_opt(2027, 1, 1).unwrap()),
+                today
+            )
+            .is_err()
+        );
+        assert!(
+            check_patient_dates(
+                birth,
+                Some(NaiveDate::from_ymd_opt(2020, 1, 1).unwrap()),
+                today
+            )
+            .is_ok()
+        );
     }
 
     #[test]

@@ -36,9 +36,25 @@ pub enum ValueError {
 }
 
 fn shown(s: &str) -> String {
+    printable(&s.chars().take(40).collect::<String>())
+}
+
+/// Bidirectional overrides and zero-width characters: not control characters, but they
+/// change what a terminal shows (a reversed name, an invisible difference between MRNs).
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// Text made safe to print on a terminal: control and invisible format characters become '?'.
+pub fn printable(s: &str) -> String {
     s.chars()
-        .take(40)
-        .map(|c| if c.is_control() { '?' } else { c })
+        .map(|c| {
+            if c.is_control() || is_invisible_format(c) {
+                '?'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -91,7 +107,7 @@ pub fn text(what: &'static str, raw: &str, max: usize) -> Result<String, ValueEr
     if len > max {
         return Err(ValueError::TooLong { what, len, max });
     }
-    if t.chars().any(|c| c.is_control()) {
+    if t.chars().any(|c| c.is_control() || is_invisible_format(c)) {
         return Err(ValueError::Control { what });
     }
     Ok(t.to_string())
@@ -229,6 +245,8 @@ mod tests {
     #[test]
     fn text_refuses_escapes_and_length() {
         assert!(text("name", "Jan \u{1b}[31mRed", 100).is_err());
+        assert!(text("name", "Jan \u{202e}Red", 100).is_err());
+        assert_eq!(printable("a\u{1b}[31mb\u{202e}"), "a?[31mb?");
         assert!(text("name", "  ", 100).is_err());
         assert!(text("name", &"x".repeat(101), 100).is_err());
         assert_eq!(text("name", " Zoë O'Brien ", 100).unwrap(), "Zoë O'Brien");

@@ -51,16 +51,30 @@ impl Db {
     /// Opens an existing database, migrating an older one. A missing file is an error: only
     /// `create` makes a new one, so a mistyped path never silently starts an empty record.
     pub fn open(path: &Path) -> Result<Db, StoreError> {
-        if !path.exists() {
-            return Err(StoreError::Open {
-                path: path.display().to_string(),
-                why: "no such file; `titrate init` creates a new database".into(),
-            });
-        }
-        let conn = Connection::open(path).map_err(|e| StoreError::Open {
+        let refuse = |why: &str| StoreError::Open {
             path: path.display().to_string(),
-            why: e.to_string(),
-        })?;
+            why: why.to_string(),
+        };
+        match std::fs::metadata(path) {
+            Err(_) => {
+                return Err(refuse(
+                    "no such file; `titrate init` creates a new database",
+                ));
+            }
+            Ok(m) if m.is_dir() => return Err(refuse("it is a folder, not a database file")),
+            // An empty file would silently become a new database: only `init` makes one.
+            Ok(m) if m.len() == 0 => {
+                return Err(refuse("the file is empty, not a titrate database"));
+            }
+            Ok(_) => {}
+        }
+        let conn = Connection::open(path).map_err(|e| refuse(&e.to_string()))?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| refuse(&format!("{e} (not a titrate database)")))?;
+        if version == 0 {
+            return Err(refuse("it is an SQLite file without the titrate schema"));
+        }
         Db::configure(conn, Some(path.to_path_buf()))
     }
 
@@ -110,6 +124,14 @@ impl Db {
         Ok(self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// Changes whenever another connection commits: the cheap "has anything changed?" that
+    /// lets a screen refresh without re-reading the record.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 
     /// Applies every migration newer than the file, all in one transaction.

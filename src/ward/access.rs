@@ -197,11 +197,12 @@ pub fn staff_unlock(db: &mut Db, who: &Staff, id: &str, now: Instant) -> Result<
     let id = values::staff_id(id)?;
     authorize(db, who, Permission::ManageStaff, now)?;
     db.write(&who.id, now, |w| {
-        let mut s = w.staff(&id)?.ok_or_else(|| {
-            WardError::Value(values::ValueError::StaffId(format!(
-                "{id} (no such account)"
-            )))
-        })?;
+        let mut s = w
+            .staff(&id)?
+            .ok_or_else(|| WardError::UnknownStaff(id.clone()))?;
+        if !s.locked && s.failed_pins == 0 {
+            return Err(WardError::NotLocked(id.clone()));
+        }
         s.failed_pins = 0;
         s.locked = false;
         w.update_staff(&s, "staff-unlock")?;

@@ -11,7 +11,9 @@ use crate::domain::entry::{Entry, EntryData, EntryId, EntryKind, Versions, is_la
 use crate::domain::protocol::Protocol;
 use crate::domain::rate::Rate;
 use crate::domain::record::{CourseState, CourseView, PatientRecord, Staff};
-use crate::domain::rules::{Permission, RuleError, Step, check_rate};
+use crate::domain::rules::{
+    Permission, RuleError, Step, check_patient_dates, check_rate, check_score,
+};
 use crate::domain::time::{Instant, check_not_future, local_text, whole_seconds};
 use crate::domain::values::{Action, EndReason, Nrs, Severity, Timepoint};
 use crate::store::{Db, NewEntry, Writer};
@@ -170,6 +172,8 @@ impl Session<'_> {
     }
 
     pub fn add_patient(&mut self, p: &crate::store::NewPatient) -> Result<i64, WardError> {
+        let today = self.now.with_timezone(&self.cfg.timezone).date_naive();
+        check_patient_dates(p.birth_date, p.crps_onset, today)?;
         self.authorize(Permission::AddPatient)?;
         self.write(|w, _| Ok(w.insert_patient(p)?))
     }
@@ -273,7 +277,15 @@ impl Session<'_> {
         let at = self.check_time(at)?;
         self.write(|w, cfg| {
             let rec = load_record(w, mrn)?;
-            let protocol = rec.latest_course().map_or(&cfg.protocol, |v| v.protocol());
+            let latest = rec.latest_course();
+            check_score(
+                at,
+                rec.patient.data.birth_date,
+                timepoint,
+                latest.as_ref().and_then(|v| v.span()),
+                cfg.timezone,
+            )?;
+            let protocol = latest.as_ref().map_or(&cfg.protocol, |v| v.protocol());
             let id = w.insert_entry(&NewEntry {
                 patient_id: rec.patient.id,
                 course_id: None,
@@ -494,6 +506,17 @@ impl Session<'_> {
                         action,
                         rate_at,
                     }
+                }
+                (d @ EntryData::Nrs { timepoint, .. }, _) => {
+                    let span = rec.latest_course().and_then(|v| v.span());
+                    check_score(
+                        at,
+                        rec.patient.data.birth_date,
+                        timepoint,
+                        span,
+                        cfg.timezone,
+                    )?;
+                    d
                 }
                 (d @ EntryData::CourseEnd { .. }, Some(v)) => {
                     check_end(cfg, v, Some(old.id), at)?;

@@ -36,10 +36,12 @@ pub enum WardError {
     NoCourseFor(String),
     #[error("format \"{0}\" is not known: use text, markdown or json")]
     BadFormat(String),
-    #[error("a birth date or CRPS onset cannot be in the future")]
-    DateInFuture,
-    #[error("the CRPS onset cannot be before the birth date")]
-    OnsetBeforeBirth,
+    #[error("the cohort range is empty: --from {from} is after --to {to}")]
+    EmptyRange { from: String, to: String },
+    #[error("account {0} is not locked")]
+    NotLocked(String),
+    #[error("no staff account {0}")]
+    UnknownStaff(String),
     #[error("no entry {0}")]
     UnknownEntry(EntryId),
     #[error(
@@ -48,7 +50,7 @@ pub enum WardError {
     NotCurrent { id: EntryId, current: EntryId },
     #[error("entry {0} is voided (entered in error); record a new entry instead")]
     Voided(EntryId),
-    #[error("{who} is signed in as {role} and may not {what}: that needs a {needs}")]
+    #[error("{who} is signed in as {role} and may not {what}: that needs the {needs} role")]
     Denied {
         who: String,
         role: Role,
