@@ -30,6 +30,9 @@ pub struct Cli {
     /// Staff id to sign in as
     #[arg(long, env = "TITRATE_USER", global = true, value_name = "ID")]
     pub user: Option<String>,
+    /// Open a seeded demo ward in a new temporary database
+    #[arg(long)]
+    pub demo: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -214,7 +214,7 @@ pub fn create(path: &Path, cfg: &Config, now: Instant) -> Result<Db, WardError> 
     }
 
     // Bed 1: day 2, stepping up, checked on time.
-    s.course("100234", "1", h(30), &[(0, "2"), (4, "4"), (8, "6")], 29, 8)?;
+    s.course("100234", "1", h(30), &[(0, "2"), (4, "4"), (8, "6")], 30, 8)?;
     // Bed 2: day 5 at the maximum; the last check was 3 hours ago (overdue).
     s.course(
         "100871",
@@ -238,7 +238,7 @@ pub fn create(path: &Path, cfg: &Config, now: Instant) -> Result<Db, WardError> 
         "3",
         h(150),
         &[(0, "2"), (4, "4"), (8, "6"), (12, "8"), (140, "6")],
-        149,
+        150,
         7,
     )?;
     s.at(h(10)).record_side_effect(
@@ -252,7 +252,7 @@ pub fn create(path: &Path, cfg: &Config, now: Instant) -> Result<Db, WardError> 
         },
     )?;
     // Bed 4: just started.
-    s.course("102090", "4", h(2), &[(0, "2")], 1, 8)?;
+    s.course("102090", "4", h(2), &[(0, "2")], 2, 8)?;
 
     // Ended 25 days ago: the T2 visit window is open.
     let start = now - Duration::days(32);
@@ -266,7 +266,7 @@ pub fn create(path: &Path, cfg: &Config, now: Instant) -> Result<Db, WardError> 
     )?;
     let end = start + Duration::days(7);
     s.at(end).end_course("099812", end, EndReason::Completed)?;
-    s.at(end).record_nrs(
+    s.at(end + Duration::hours(1)).record_nrs(
         "099812",
         end + Duration::hours(1),
         nrs(5),
@@ -301,7 +301,7 @@ pub fn create(path: &Path, cfg: &Config, now: Instant) -> Result<Db, WardError> 
     let end = start + Duration::hours(62);
     s.at(end)
         .end_course("098004", end, EndReason::SideEffects)?;
-    s.at(end).record_nrs(
+    s.at(end + Duration::hours(1)).record_nrs(
         "098004",
         end + Duration::hours(1),
         nrs(7),

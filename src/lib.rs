@@ -8,4 +8,5 @@ pub mod report;
 pub mod run;
 pub mod stats;
 pub mod store;
+pub mod tui;
 pub mod ward;

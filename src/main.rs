@@ -1,10 +1,15 @@
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
 
 use titrate::cli::Cli;
 use titrate::config::Config;
-use titrate::run::{EXIT_REFUSED, run};
+use titrate::demo;
+use titrate::domain::values::printable;
+use titrate::run::{EXIT_REFUSED, db_path, run};
+use titrate::store::Db;
+use titrate::tui::{self, app::App};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -13,25 +18,61 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!(
                 "titrate: configuration error, not starting: {}",
-                titrate::domain::values::printable(&e.to_string())
+                printable(&e.to_string())
             );
             return ExitCode::from(EXIT_REFUSED);
         }
     };
     if cli.command.is_none() {
-        // The ward terminal (TUI) is not built yet; show what the command line offers.
-        use clap::CommandFactory;
-        let _ = Cli::command().print_help();
-        return ExitCode::SUCCESS;
+        return match terminal(&cli, cfg) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("titrate: {}", printable(&format!("{e:#}")));
+                ExitCode::from(EXIT_REFUSED)
+            }
+        };
     }
     match run(&cli, &cfg) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!(
-                "titrate: {}",
-                titrate::domain::values::printable(&e.to_string())
-            );
+            eprintln!("titrate: {}", printable(&e.to_string()));
             ExitCode::from(EXIT_REFUSED)
         }
     }
+}
+
+/// The ward terminal on the configured database (created on first use, when it walks the
+/// user through the first admin), or on a fresh demo ward.
+fn terminal(cli: &Cli, cfg: Config) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    let (db, hint) = if cli.demo {
+        let path = std::env::temp_dir().join(format!(
+            "titrate-demo-{}.db",
+            now.format("%Y%m%d-%H%M%S-%f")
+        ));
+        let db = demo::create(&path, &cfg, now).context("creating the demo ward")?;
+        let hint = format!(
+            "Demo ward: sign in as {} with PIN {} (nurse: {} / {}). Demo database: {}",
+            demo::DEMO_USER,
+            demo::DEMO_PIN,
+            demo::DEMO_NURSE,
+            demo::DEMO_NURSE_PIN,
+            path.display()
+        );
+        (db, Some(hint))
+    } else {
+        let path = db_path(cli, &cfg);
+        let db = if path.exists() {
+            Db::open(&path)
+        } else {
+            Db::create(&path)
+        };
+        (
+            db.with_context(|| format!("opening {}", path.display()))?,
+            None,
+        )
+    };
+    let mut app = App::new(cfg, db, now);
+    app.demo_hint = hint;
+    tui::run(app)
 }

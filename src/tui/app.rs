@@ -1,0 +1,641 @@
+//! The terminal's state and its one `update` function. Keys and ticks come in as messages;
+//! only `update` changes state; drawing reads it.
+
+use chrono::Duration;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::form::{FieldKind, Form, FormContext, FormKind};
+use super::keys::{self, Action};
+use super::view::{self, DetailView, PatientHit, WardView};
+use crate::config::Config;
+use crate::domain::record::Staff;
+use crate::domain::time::Instant;
+use crate::store::Db;
+use crate::ward::access;
+use crate::ward::entries::Session;
+
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    /// The clock moved on: idle sign-out, "data changed elsewhere", overdue flags.
+    Tick(Instant),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    SignIn,
+    /// No staff yet: create the first admin.
+    Setup,
+    Overview,
+    Detail,
+    Search,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tab {
+    Active,
+    FollowUp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub level: Level,
+    pub text: String,
+}
+
+/// What waits for a yes/no because it would throw away a half-filled form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pending {
+    CloseForm,
+    SignOut,
+    Quit,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Credentials {
+    pub fields: [String; 4],
+    pub focus: usize,
+    pub error: Option<String>,
+}
+
+pub struct App {
+    pub cfg: Config,
+    pub db: Db,
+    pub now: Instant,
+    pub screen: Screen,
+    pub user: Option<Staff>,
+    /// Sign-in: id, PIN. Setup: id, name, PIN, PIN again.
+    pub creds: Credentials,
+    pub ward: WardView,
+    pub tab: Tab,
+    pub selected: usize,
+    pub detail: Option<DetailView>,
+    pub detail_sel: usize,
+    pub query: String,
+    pub hits: Vec<PatientHit>,
+    pub hit_sel: usize,
+    pub form: Option<Form>,
+    /// A form left open at an idle sign-out, kept for the same person.
+    pub stash: Option<(String, Form)>,
+    pub help: bool,
+    pub pending: Option<Pending>,
+    pub message: Option<Message>,
+    pub last_input: Instant,
+    pub data_version: i64,
+    pub quit: bool,
+    pub demo_hint: Option<String>,
+    /// False under NO_COLOR: meaning is then carried by text and bold/reverse only.
+    pub colour: bool,
+}
+
+impl App {
+    pub fn new(cfg: Config, mut db: Db, now: Instant) -> App {
+        let has_staff = db
+            .read(|r| r.staff_list())
+            .map(|s| !s.is_empty())
+            .unwrap_or(true);
+        let data_version = db.data_version().unwrap_or(0);
+        App {
+            cfg,
+            db,
+            now,
+            screen: if has_staff {
+                Screen::SignIn
+            } else {
+                Screen::Setup
+            },
+            user: None,
+            creds: Credentials::default(),
+            ward: WardView::default(),
+            tab: Tab::Active,
+            selected: 0,
+            detail: None,
+            detail_sel: 0,
+            query: String::new(),
+            hits: vec![],
+            hit_sel: 0,
+            form: None,
+            stash: None,
+            help: false,
+            pending: None,
+            message: None,
+            last_input: now,
+            data_version,
+            quit: false,
+            demo_hint: None,
+            colour: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
+    }
+
+    fn info(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            level: Level::Info,
+            text: text.into(),
+        });
+    }
+
+    fn error(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            level: Level::Error,
+            text: text.into(),
+        });
+    }
+
+    pub fn update(&mut self, msg: Msg) {
+        match msg {
+            Msg::Tick(now) => self.tick(now),
+            Msg::Key(k) => {
+                self.last_input = self.now;
+                self.key(k);
+            }
+        }
+    }
+
+    fn tick(&mut self, now: Instant) {
+        self.now = now;
+        if self.user.is_some()
+            && now - self.last_input > Duration::minutes(i64::from(self.cfg.idle_signout_min))
+        {
+            self.sign_out(true);
+            self.info("signed out after inactivity");
+            return;
+        }
+        if self.db.data_version().is_ok_and(|v| v != self.data_version) {
+            self.reload();
+        }
+    }
+
+    /// Re-reads what the current screen shows.
+    pub fn reload(&mut self) {
+        self.data_version = self.db.data_version().unwrap_or(self.data_version);
+        if self.user.is_none() {
+            return;
+        }
+        match view::load_ward(&mut self.db, self.now) {
+            Ok(w) => self.ward = w,
+            Err(e) => self.error(format!("could not read the ward: {e}")),
+        }
+        self.selected = self.selected.min(self.rows().saturating_sub(1));
+        if let Some(mrn) = self
+            .detail
+            .as_ref()
+            .map(|d| d.record.patient.data.mrn.clone())
+        {
+            match view::load_detail(&mut self.db, &self.cfg, &mrn, self.now) {
+                Ok(d) => {
+                    self.detail_sel = self.detail_sel.min(d.timeline.len().saturating_sub(1));
+                    self.detail = Some(d);
+                }
+                Err(e) => self.error(format!("could not read the patient: {e}")),
+            }
+        }
+        if self.screen == Screen::Search {
+            self.run_search();
+        }
+    }
+
+    fn rows(&self) -> usize {
+        match self.tab {
+            Tab::Active => self.ward.active.len(),
+            Tab::FollowUp => self.ward.follow_up.len() + self.ward.recent.len(),
+        }
+    }
+
+    fn selected_mrn(&self) -> Option<String> {
+        match self.screen {
+            Screen::Detail => self
+                .detail
+                .as_ref()
+                .map(|d| d.record.patient.data.mrn.clone()),
+            Screen::Search => self.hits.get(self.hit_sel).map(|h| h.mrn.clone()),
+            _ => match self.tab {
+                Tab::Active => self.ward.active.get(self.selected).map(|r| r.mrn.clone()),
+                Tab::FollowUp => self
+                    .ward
+                    .follow_up
+                    .iter()
+                    .chain(self.ward.recent.iter())
+                    .nth(self.selected)
+                    .map(|r| r.mrn.clone()),
+            },
+        }
+    }
+
+    fn key(&mut self, k: KeyEvent) {
+        if let Some(p) = self.pending {
+            match k.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => {
+                    self.pending = None;
+                    match p {
+                        Pending::CloseForm => self.form = None,
+                        Pending::SignOut => {
+                            self.form = None;
+                            self.sign_out(false);
+                        }
+                        Pending::Quit => self.quit = true,
+                    }
+                }
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => self.pending = None,
+                _ => {}
+            }
+            return;
+        }
+        if keys::is_ctrl_c(&k) {
+            self.request(Pending::Quit);
+            return;
+        }
+        if self.help {
+            self.help = false;
+            return;
+        }
+        if self.form.is_some() {
+            self.form_key(k);
+            return;
+        }
+        match self.screen {
+            Screen::SignIn | Screen::Setup => self.creds_key(k),
+            Screen::Overview => {
+                if let Some(a) = keys::lookup(keys::OVERVIEW, &k) {
+                    self.act(a);
+                }
+            }
+            Screen::Detail => {
+                if let Some(a) = keys::lookup(keys::DETAIL, &k) {
+                    self.act(a);
+                }
+            }
+            Screen::Search => self.search_key(k),
+        }
+    }
+
+    /// Quit and sign-out ask first when a form holds unsaved input.
+    fn request(&mut self, p: Pending) {
+        let dirty = self.form.as_ref().is_some_and(|f| f.dirty);
+        if dirty {
+            self.pending = Some(p);
+            return;
+        }
+        match p {
+            Pending::CloseForm => self.form = None,
+            Pending::SignOut => self.sign_out(false),
+            Pending::Quit => self.quit = true,
+        }
+    }
+
+    fn sign_out(&mut self, idle: bool) {
+        if let (true, Some(form), Some(user)) = (idle, self.form.take(), &self.user) {
+            self.stash = Some((user.id.clone(), form));
+        }
+        self.form = None;
+        self.user = None;
+        self.detail = None;
+        self.help = false;
+        self.ward = WardView::default();
+        self.creds = Credentials::default();
+        self.screen = Screen::SignIn;
+        self.message = None;
+    }
+
+    fn act(&mut self, a: Action) {
+        match a {
+            Action::Up => self.move_sel(-1),
+            Action::Down => self.move_sel(1),
+            Action::Open => {
+                if let Some(mrn) = self.selected_mrn() {
+                    self.open_patient(&mrn);
+                }
+            }
+            Action::Back => {
+                self.detail = None;
+                self.screen = Screen::Overview;
+                self.reload();
+            }
+            Action::Quit => self.request(Pending::Quit),
+            Action::Help => self.help = true,
+            Action::Search => {
+                self.screen = Screen::Search;
+                self.query.clear();
+                self.hit_sel = 0;
+                self.run_search();
+            }
+            Action::SignOut => self.request(Pending::SignOut),
+            Action::NextTab => {
+                self.tab = if self.tab == Tab::Active {
+                    Tab::FollowUp
+                } else {
+                    Tab::Active
+                };
+                self.selected = 0;
+            }
+            Action::Rate => self.open_form(FormKind::Rate),
+            Action::Nrs => self.open_form(FormKind::Nrs),
+            Action::SideEffect => self.open_form(FormKind::SideEffect),
+            Action::Success => self.open_form(FormKind::Success),
+            Action::StartCourse => self.open_form(FormKind::CourseStart),
+            Action::EndCourse => self.open_form(FormKind::CourseEnd),
+            Action::AddPatient => {
+                let ctx = FormContext {
+                    cfg: &self.cfg,
+                    now: self.now,
+                    mrn: "",
+                    patient_name: "",
+                    current_rate: None,
+                };
+                self.form = Some(Form::new(FormKind::AddPatient, &ctx));
+            }
+            Action::Amend | Action::Void => {
+                let Some(d) = &self.detail else { return };
+                let Some(row) = d.timeline.get(self.detail_sel) else {
+                    return;
+                };
+                if !row.current || row.entry.void.is_some() {
+                    self.error("select the current, not voided version of an entry");
+                    return;
+                }
+                let ctx = FormContext {
+                    cfg: &self.cfg,
+                    now: self.now,
+                    mrn: &d.record.patient.data.mrn,
+                    patient_name: &d.record.patient.data.name,
+                    current_rate: None,
+                };
+                self.form = Some(if a == Action::Amend {
+                    Form::amend(&row.entry, &ctx)
+                } else {
+                    let mut f = Form::new(FormKind::Void { id: row.entry.id }, &ctx);
+                    f.context
+                        .push(format!("Entry: {}", row.entry.data.describe()));
+                    f
+                });
+            }
+        }
+    }
+
+    fn move_sel(&mut self, by: i64) {
+        let (sel, len) = match self.screen {
+            Screen::Detail => (
+                &mut self.detail_sel,
+                self.detail.as_ref().map_or(0, |d| d.timeline.len()),
+            ),
+            Screen::Search => (&mut self.hit_sel, self.hits.len()),
+            _ => {
+                let n = self.rows();
+                (&mut self.selected, n)
+            }
+        };
+        if len == 0 {
+            *sel = 0;
+            return;
+        }
+        let next = (*sel as i64 + by).clamp(0, len as i64 - 1);
+        *sel = next as usize;
+    }
+
+    fn open_patient(&mut self, mrn: &str) {
+        match view::load_detail(&mut self.db, &self.cfg, mrn, self.now) {
+            Ok(d) => {
+                self.detail = Some(d);
+                self.detail_sel = 0;
+                self.screen = Screen::Detail;
+            }
+            Err(e) => self.error(e.to_string()),
+        }
+    }
+
+    fn open_form(&mut self, kind: FormKind) {
+        let Some(mrn) = self.selected_mrn() else {
+            self.error("select a patient first");
+            return;
+        };
+        let (name, rate) = match (&self.detail, self.screen) {
+            (Some(d), Screen::Detail) => (
+                d.record.patient.data.name.clone(),
+                d.watch.as_ref().map(|w| w.rate),
+            ),
+            _ => self
+                .ward
+                .active
+                .iter()
+                .find(|r| r.mrn == mrn)
+                .map(|r| (r.name.clone(), Some(r.watch.rate)))
+                .or_else(|| {
+                    self.ward
+                        .follow_up
+                        .iter()
+                        .chain(self.ward.recent.iter())
+                        .find(|r| r.mrn == mrn)
+                        .map(|r| (r.name.clone(), None))
+                })
+                .unwrap_or_default(),
+        };
+        let ctx = FormContext {
+            cfg: &self.cfg,
+            now: self.now,
+            mrn: &mrn,
+            patient_name: &name,
+            current_rate: rate,
+        };
+        self.form = Some(Form::new(kind, &ctx));
+    }
+
+    fn form_key(&mut self, k: KeyEvent) {
+        let Some(form) = self.form.as_mut() else {
+            return;
+        };
+        let shift = k.modifiers.contains(KeyModifiers::SHIFT);
+        match k.code {
+            KeyCode::Esc => self.request(Pending::CloseForm),
+            KeyCode::Enter => self.submit(),
+            KeyCode::Tab if !shift => form.move_focus(true),
+            KeyCode::Down => form.move_focus(true),
+            KeyCode::BackTab | KeyCode::Up => form.move_focus(false),
+            KeyCode::Tab => form.move_focus(false),
+            KeyCode::Left | KeyCode::Right => {
+                let fwd = k.code == KeyCode::Right;
+                if let Some(f) = form
+                    .focused()
+                    .filter(|f| matches!(f.kind, FieldKind::Choice(_)))
+                {
+                    f.cycle(fwd);
+                    form.dirty = true;
+                }
+            }
+            KeyCode::Backspace => form.backspace(),
+            KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => form.type_char(c),
+            _ => {}
+        }
+    }
+
+    fn submit(&mut self) {
+        let (Some(mut form), Some(user)) = (self.form.take(), self.user.clone()) else {
+            return;
+        };
+        let mut s = Session {
+            db: &mut self.db,
+            cfg: &self.cfg,
+            who: &user,
+            now: self.now,
+        };
+        match form.submit(&mut s) {
+            Some(saved) => {
+                let mut text = if matches!(form.kind, FormKind::AddPatient | FormKind::Void { .. })
+                {
+                    format!("saved: {}", saved.summary)
+                } else {
+                    format!("entry {} saved: {}", saved.id, saved.summary)
+                };
+                for w in &saved.warnings {
+                    text.push_str(&format!(" · {w}"));
+                }
+                self.info(text);
+                self.reload();
+            }
+            None => self.form = Some(form),
+        }
+    }
+
+    fn creds_key(&mut self, k: KeyEvent) {
+        let n = if self.screen == Screen::Setup { 4 } else { 2 };
+        let c = &mut self.creds;
+        match k.code {
+            KeyCode::Tab | KeyCode::Down => c.focus = (c.focus + 1) % n,
+            KeyCode::BackTab | KeyCode::Up => c.focus = (c.focus + n - 1) % n,
+            KeyCode::Backspace => {
+                c.fields[c.focus].pop();
+            }
+            KeyCode::Esc => {
+                *c = Credentials::default();
+            }
+            KeyCode::Enter => {
+                if c.focus + 1 < n && c.fields[c.focus + 1].is_empty() {
+                    c.focus += 1;
+                } else if self.screen == Screen::Setup {
+                    self.setup();
+                } else {
+                    self.sign_in();
+                }
+            }
+            KeyCode::Char(ch) if !ch.is_control() && c.fields[c.focus].chars().count() < 100 => {
+                c.fields[c.focus].push(ch)
+            }
+            _ => {}
+        }
+    }
+
+    fn sign_in(&mut self) {
+        let id = self.creds.fields[0].trim().to_string();
+        let pin = std::mem::take(&mut self.creds.fields[1]);
+        match access::sign_in(&mut self.db, &self.cfg, &id, &pin, self.now) {
+            Ok(staff) => {
+                self.creds = Credentials::default();
+                self.screen = Screen::Overview;
+                self.tab = Tab::Active;
+                self.selected = 0;
+                let restored = match self.stash.take() {
+                    Some((owner, form)) if owner == staff.id => Some(form),
+                    _ => None,
+                };
+                self.info(format!("signed in as {} ({})", staff.name, staff.role));
+                if restored.is_some() {
+                    self.info("your unsaved form was kept while you were signed out");
+                }
+                self.form = restored;
+                self.user = Some(staff);
+                self.reload();
+            }
+            Err(e) => {
+                self.creds.focus = 1;
+                self.creds.error = Some(e.to_string());
+            }
+        }
+    }
+
+    fn setup(&mut self) {
+        let [id, name, pin, again] = self.creds.fields.clone();
+        if pin != again {
+            self.creds.error = Some("the two PINs differ".into());
+            self.creds.fields[2].clear();
+            self.creds.fields[3].clear();
+            self.creds.focus = 2;
+            return;
+        }
+        let made = crate::domain::values::staff_id(&id)
+            .map_err(crate::ward::WardError::from)
+            .and_then(|sid| {
+                crate::domain::values::pin(&pin)?;
+                let hash = access::hash_pin(&pin)?;
+                let name = crate::domain::values::text("name", &name, 100)?;
+                self.db.write(&sid, self.now, |w| {
+                    w.insert_staff(
+                        &Staff {
+                            id: sid.clone(),
+                            name,
+                            role: crate::domain::values::Role::Admin,
+                            pin_hash: hash,
+                            active: true,
+                            failed_pins: 0,
+                            locked: false,
+                        },
+                        "staff-add",
+                    )?;
+                    Ok::<_, crate::ward::WardError>(sid.clone())
+                })
+            });
+        match made {
+            Ok(sid) => {
+                self.creds = Credentials::default();
+                self.creds.fields[0] = sid;
+                self.creds.focus = 1;
+                self.screen = Screen::SignIn;
+                self.info("first admin created: sign in");
+            }
+            Err(e) => self.creds.error = Some(e.to_string()),
+        }
+    }
+
+    fn search_key(&mut self, k: KeyEvent) {
+        if let Some(a) = keys::lookup(keys::SEARCH, &k) {
+            match a {
+                Action::Back => {
+                    self.screen = if self.detail.is_some() {
+                        Screen::Detail
+                    } else {
+                        Screen::Overview
+                    };
+                }
+                other => self.act(other),
+            }
+            return;
+        }
+        match k.code {
+            KeyCode::Backspace => {
+                self.query.pop();
+            }
+            KeyCode::Char(c)
+                if !c.is_control()
+                    && !k.modifiers.contains(KeyModifiers::CONTROL)
+                    && self.query.len() < 60 =>
+            {
+                self.query.push(c);
+            }
+            _ => return,
+        }
+        self.hit_sel = 0;
+        self.run_search();
+    }
+
+    fn run_search(&mut self) {
+        let q = self.query.clone();
+        match self.db.read(|r| view::search(r, &q)) {
+            Ok(h) => self.hits = h,
+            Err(e) => self.error(e.to_string()),
+        }
+        self.hit_sel = self.hit_sel.min(self.hits.len().saturating_sub(1));
+    }
+}

@@ -1,0 +1,598 @@
+//! Entry forms: fields of text, validated on submit by the same parsers and operations as the
+//! command line. A failed submit keeps what was typed and puts the message next to the field.
+
+use crate::cli::Edge;
+use crate::config::Config;
+use crate::domain::entry::{Entry, EntryData, EntryId, EntryKind};
+use crate::domain::rate::Rate;
+use crate::domain::rules::RuleError;
+use crate::domain::time::{Instant, local_text};
+use crate::domain::values::{self, Action, CrpsType, EndReason, Severity, Sex, Timepoint, YesNo};
+use crate::store::NewPatient;
+use crate::ward::entries::{Amendment, Session, SideEffectInput};
+use crate::ward::{Saved, WardError};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldKind {
+    Text,
+    /// Cycled with left/right or space; the first option may be "" for "none".
+    Choice(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub value: String,
+    pub kind: FieldKind,
+    pub hint: &'static str,
+}
+
+impl Field {
+    fn text(
+        key: &'static str,
+        label: &'static str,
+        value: impl Into<String>,
+        hint: &'static str,
+    ) -> Field {
+        Field {
+            key,
+            label,
+            value: value.into(),
+            kind: FieldKind::Text,
+            hint,
+        }
+    }
+
+    fn choice(key: &'static str, label: &'static str, options: Vec<String>, value: &str) -> Field {
+        let value = if options.iter().any(|o| o == value) {
+            value.to_string()
+        } else {
+            options.first().cloned().unwrap_or_default()
+        };
+        Field {
+            key,
+            label,
+            value,
+            kind: FieldKind::Choice(options),
+            hint: "left/right to choose",
+        }
+    }
+
+    pub fn cycle(&mut self, forward: bool) {
+        if let FieldKind::Choice(opts) = &self.kind {
+            if opts.is_empty() {
+                return;
+            }
+            let i = opts.iter().position(|o| *o == self.value).unwrap_or(0);
+            let n = opts.len();
+            let j = if forward {
+                (i + 1) % n
+            } else {
+                (i + n - 1) % n
+            };
+            self.value = opts[j].clone();
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FormKind {
+    Rate,
+    Nrs,
+    SideEffect,
+    Success,
+    CourseStart,
+    CourseEnd,
+    AddPatient,
+    Amend { id: EntryId, kind: EntryKind },
+    Void { id: EntryId },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Form {
+    pub kind: FormKind,
+    pub mrn: String,
+    pub patient_name: String,
+    pub fields: Vec<Field>,
+    pub focus: usize,
+    /// (field key, message); key "" is the form as a whole.
+    pub error: Option<(&'static str, String)>,
+    pub dirty: bool,
+    /// Shown above the fields: current rate, maximum, ...
+    pub context: Vec<String>,
+    /// For the rate form: the rate running now, to show the proposed step as it is typed.
+    pub current_rate: Option<Rate>,
+}
+
+fn opts(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+pub struct FormContext<'a> {
+    pub cfg: &'a Config,
+    pub now: Instant,
+    pub mrn: &'a str,
+    pub patient_name: &'a str,
+    pub current_rate: Option<Rate>,
+}
+
+impl Form {
+    pub fn title(&self) -> String {
+        match &self.kind {
+            FormKind::Rate => "Rate change / hourly check".into(),
+            FormKind::Nrs => "Pain score (NRS 0-10)".into(),
+            FormKind::SideEffect => "Side effect".into(),
+            FormKind::Success => "Treatment success report".into(),
+            FormKind::CourseStart => "Start course".into(),
+            FormKind::CourseEnd => "End course".into(),
+            FormKind::AddPatient => "Add patient".into(),
+            FormKind::Amend { id, .. } => format!("Amend entry {id}"),
+            FormKind::Void { id } => format!("Void entry {id} (entered in error)"),
+        }
+    }
+
+    pub fn new(kind: FormKind, c: &FormContext) -> Form {
+        let now = local_text(c.now, c.cfg.timezone);
+        let time = || {
+            Field::text(
+                "time",
+                "Time",
+                now.clone(),
+                "YYYY-MM-DD HH:MM; change it for a late entry",
+            )
+        };
+        let p = &c.cfg.protocol;
+        let mut context = Vec::new();
+        let fields = match &kind {
+            FormKind::Rate => {
+                let cur = c.current_rate.unwrap_or(Rate::ZERO);
+                context.push(format!(
+                    "Current rate {cur} mg/h · maximum {} mg/h · step up to {} mg/h without confirmation",
+                    p.max_rate_mg_h, p.increment_mg_h
+                ));
+                vec![
+                    Field::text(
+                        "rate",
+                        "Rate mg/h",
+                        cur.to_string(),
+                        "same rate = hourly check; 0 = paused",
+                    ),
+                    time(),
+                    Field::text("reason", "Reason", "", "only to confirm a soft limit"),
+                ]
+            }
+            FormKind::Nrs => vec![
+                Field::text("score", "NRS 0-10", "", "whole number 0 to 10"),
+                time(),
+                Field::choice("timepoint", "Timepoint", opts(&["", "t0", "t1", "t2"]), ""),
+            ],
+            FormKind::SideEffect => vec![
+                Field::choice("kind", "Kind", c.cfg.side_effect_kinds.clone(), ""),
+                Field::text("detail", "Detail", "", "required for \"other\""),
+                Field::choice(
+                    "severity",
+                    "Severity",
+                    opts(&["mild", "moderate", "severe"]),
+                    "mild",
+                ),
+                Field::choice(
+                    "action",
+                    "Action",
+                    Action::ALL.iter().map(|a| a.as_str().to_string()).collect(),
+                    "none",
+                ),
+                time(),
+            ],
+            FormKind::Success => vec![
+                Field::choice("timepoint", "Timepoint", opts(&["t1", "t2"]), "t1"),
+                Field::choice("value", "Successful", opts(&["yes", "no"]), "yes"),
+                time(),
+            ],
+            FormKind::CourseStart => {
+                context.push(format!(
+                    "Protocol \"{}\": max {} mg/h, {} days",
+                    p.name, p.max_rate_mg_h, p.duration_days
+                ));
+                vec![time(), Field::text("bed", "Bed", "", "optional")]
+            }
+            FormKind::CourseEnd => vec![
+                time(),
+                Field::choice(
+                    "reason",
+                    "Reason",
+                    EndReason::ALL
+                        .iter()
+                        .map(|r| r.as_str().to_string())
+                        .collect(),
+                    "completed",
+                ),
+            ],
+            FormKind::AddPatient => vec![
+                Field::text("mrn", "MRN", "", "letters, digits, '-'"),
+                Field::text("name", "Name", "", ""),
+                Field::text("birth", "Birth date", "", "YYYY-MM-DD"),
+                Field::choice("sex", "Sex", opts(&["female", "male", "other"]), "female"),
+                Field::text("weight", "Weight kg", "", "optional"),
+                Field::choice("crps", "CRPS type", opts(&["", "1", "2"]), ""),
+                Field::text("onset", "CRPS onset", "", "YYYY-MM-DD, optional"),
+                Field::text("limb", "Limb", "", "optional"),
+            ],
+            FormKind::Void { .. } => vec![Field::text(
+                "why",
+                "Reason",
+                "",
+                "why it was entered in error",
+            )],
+            FormKind::Amend { .. } => vec![],
+        };
+        Form {
+            current_rate: (kind == FormKind::Rate).then(|| c.current_rate.unwrap_or(Rate::ZERO)),
+            kind,
+            mrn: c.mrn.to_string(),
+            patient_name: c.patient_name.to_string(),
+            fields,
+            focus: 0,
+            error: None,
+            dirty: false,
+            context,
+        }
+    }
+
+    /// An amendment form prefilled with the entry's values.
+    pub fn amend(entry: &Entry, c: &FormContext) -> Form {
+        let time = Field::text(
+            "time",
+            "Time",
+            local_text(entry.happened_at, c.cfg.timezone),
+            "when it happened",
+        );
+        let mut fields = match &entry.data {
+            EntryData::Rate { rate, .. } => {
+                vec![Field::text("rate", "Rate mg/h", rate.to_string(), "")]
+            }
+            EntryData::Nrs { score, timepoint } => vec![
+                Field::text("score", "NRS 0-10", score.to_string(), ""),
+                Field::choice(
+                    "timepoint",
+                    "Timepoint",
+                    opts(&["", "t0", "t1", "t2"]),
+                    timepoint.map_or("", |t| t.as_str()),
+                ),
+            ],
+            EntryData::SideEffect {
+                effect,
+                detail,
+                severity,
+                action,
+                ..
+            } => vec![
+                Field::choice("kind", "Kind", c.cfg.side_effect_kinds.clone(), effect),
+                Field::text("detail", "Detail", detail.clone().unwrap_or_default(), ""),
+                Field::choice(
+                    "severity",
+                    "Severity",
+                    opts(&["mild", "moderate", "severe"]),
+                    severity.as_str(),
+                ),
+                Field::choice(
+                    "action",
+                    "Action",
+                    Action::ALL.iter().map(|a| a.as_str().to_string()).collect(),
+                    action.as_str(),
+                ),
+            ],
+            EntryData::Success {
+                timepoint,
+                successful,
+            } => vec![
+                Field::choice(
+                    "timepoint",
+                    "Timepoint",
+                    opts(&["t1", "t2"]),
+                    timepoint.as_str(),
+                ),
+                Field::choice(
+                    "value",
+                    "Successful",
+                    opts(&["yes", "no"]),
+                    if *successful { "yes" } else { "no" },
+                ),
+            ],
+            EntryData::CourseEnd { reason } => vec![Field::choice(
+                "reason",
+                "End reason",
+                EndReason::ALL
+                    .iter()
+                    .map(|r| r.as_str().to_string())
+                    .collect(),
+                reason.as_str(),
+            )],
+            EntryData::CourseStart { bed } => vec![Field::text(
+                "bed",
+                "Bed",
+                bed.clone().unwrap_or_default(),
+                "",
+            )],
+        };
+        fields.push(time);
+        fields.push(Field::text(
+            "why",
+            "Why",
+            "",
+            "reason for the correction (kept)",
+        ));
+        Form {
+            kind: FormKind::Amend {
+                id: entry.id,
+                kind: entry.kind(),
+            },
+            mrn: c.mrn.to_string(),
+            patient_name: c.patient_name.to_string(),
+            fields,
+            focus: 0,
+            error: None,
+            dirty: false,
+            context: vec![format!(
+                "Was: {} at {}",
+                entry.data.describe(),
+                local_text(entry.happened_at, c.cfg.timezone)
+            )],
+            current_rate: None,
+        }
+    }
+
+    /// "Proposed 6 -> 8 mg/h (step up 2)" while a rate is typed; None when it does not parse.
+    pub fn proposed_step(&self) -> Option<String> {
+        let cur = self.current_rate?;
+        let new: Rate = self.value("rate").parse().ok()?;
+        let what = if new > cur {
+            format!("step up {}", new.saturating_sub(cur))
+        } else if new < cur {
+            format!("step down {}", cur.saturating_sub(new))
+        } else {
+            "hourly check, same rate".to_string()
+        };
+        Some(format!("Proposed {cur} -> {new} mg/h ({what})"))
+    }
+
+    pub fn value(&self, key: &str) -> &str {
+        self.fields
+            .iter()
+            .find(|f| f.key == key)
+            .map_or("", |f| f.value.as_str())
+    }
+
+    fn original(&self, key: &str, was: &Form) -> bool {
+        self.value(key) == was.value(key)
+    }
+
+    pub fn focused(&mut self) -> Option<&mut Field> {
+        self.fields.get_mut(self.focus)
+    }
+
+    pub fn move_focus(&mut self, forward: bool) {
+        let n = self.fields.len().max(1);
+        self.focus = if forward {
+            (self.focus + 1) % n
+        } else {
+            (self.focus + n - 1) % n
+        };
+    }
+
+    pub fn type_char(&mut self, ch: char) {
+        if ch.is_control() {
+            return;
+        }
+        if let Some(f) = self.focused() {
+            match f.kind {
+                FieldKind::Text => {
+                    if f.value.chars().count() < 500 {
+                        f.value.push(ch);
+                    }
+                }
+                FieldKind::Choice(_) => {
+                    if ch == ' ' {
+                        f.cycle(true);
+                    } else if let FieldKind::Choice(opts) = &f.kind {
+                        // Typing a letter jumps to the next option starting with it.
+                        let lower = ch.to_ascii_lowercase();
+                        if let Some(o) = opts
+                            .iter()
+                            .find(|o| o.starts_with(lower) && **o != f.value)
+                            .cloned()
+                        {
+                            f.value = o;
+                        }
+                    }
+                }
+            }
+            self.dirty = true;
+        }
+    }
+
+    pub fn backspace(&mut self) {
+        if let Some(f) = self.focused().filter(|f| f.kind == FieldKind::Text) {
+            f.value.pop();
+        }
+        self.dirty = true;
+    }
+
+    /// The field a refusal belongs next to.
+    fn field_for(&self, e: &WardError) -> &'static str {
+        let has = |k: &str| self.fields.iter().any(|f| f.key == k);
+        let pick = |k: &'static str| if has(k) { k } else { "" };
+        match e {
+            WardError::Rate(_) | WardError::Rule(RuleError::AboveMax { .. }) => pick("rate"),
+            WardError::Rule(RuleError::NeedsConfirmation(_)) => pick("reason"),
+            WardError::Time(_)
+            | WardError::Rule(
+                RuleError::BeforeStart { .. }
+                | RuleError::AfterEnd { .. }
+                | RuleError::OverlapsPrevious { .. }
+                | RuleError::EndBeforeLastRate { .. },
+            ) => pick("time"),
+            WardError::Value(values::ValueError::Nrs { .. }) => pick("score"),
+            WardError::Value(values::ValueError::Mrn(_)) => pick("mrn"),
+            WardError::Value(values::ValueError::Weight(_)) => pick("weight"),
+            WardError::Rule(RuleError::OtherNeedsDetail) => pick("detail"),
+            WardError::Store(crate::store::StoreError::DuplicateMrn(_)) => pick("mrn"),
+            _ => "",
+        }
+    }
+
+    /// Validates and saves. On a refusal the form keeps its values and shows the message
+    /// next to the field it concerns; `None` tells the caller to keep the form open.
+    pub fn submit(&mut self, s: &mut Session) -> Option<Saved> {
+        match self.try_submit(s) {
+            Ok(saved) => Some(saved),
+            Err(e) => {
+                let key = self.field_for(&e);
+                if let Some(i) = self.fields.iter().position(|f| f.key == key) {
+                    self.focus = i;
+                }
+                self.error = Some((key, e.to_string()));
+                None
+            }
+        }
+    }
+
+    fn opt(&self, key: &str) -> Option<String> {
+        let v = self.value(key).trim();
+        (!v.is_empty()).then(|| v.to_string())
+    }
+
+    fn try_submit(&self, s: &mut Session) -> Result<Saved, WardError> {
+        let edge = Edge {
+            zone: s.cfg.timezone,
+        };
+        let mrn = self.mrn.clone();
+        match &self.kind {
+            FormKind::Rate => {
+                let rate = Edge::rate(self.value("rate"))?;
+                let at = edge.time(self.value("time"))?;
+                let confirm = self
+                    .opt("reason")
+                    .map(|r| Edge::text("reason", &r, 500))
+                    .transpose()?;
+                s.record_rate(&mrn, at, rate, confirm)
+            }
+            FormKind::Nrs => {
+                let score = Edge::nrs(self.value("score"))?;
+                let at = edge.time(self.value("time"))?;
+                let tp = self
+                    .opt("timepoint")
+                    .map(|t| Edge::choice::<Timepoint>(&t))
+                    .transpose()?;
+                s.record_nrs(&mrn, at, score, tp)
+            }
+            FormKind::SideEffect => {
+                let input = SideEffectInput {
+                    effect: self.value("kind").to_string(),
+                    detail: self
+                        .opt("detail")
+                        .map(|d| Edge::text("detail", &d, 500))
+                        .transpose()?,
+                    severity: Edge::choice::<Severity>(self.value("severity"))?,
+                    action: Edge::choice::<Action>(self.value("action"))?,
+                };
+                let at = edge.time(self.value("time"))?;
+                s.record_side_effect(&mrn, at, input)
+            }
+            FormKind::Success => {
+                let tp = Edge::choice::<Timepoint>(self.value("timepoint"))?;
+                let v = Edge::choice::<YesNo>(self.value("value"))?;
+                let at = edge.time(self.value("time"))?;
+                s.record_success(&mrn, at, tp, v.as_bool())
+            }
+            FormKind::CourseStart => {
+                let at = edge.time(self.value("time"))?;
+                let bed = self
+                    .opt("bed")
+                    .map(|b| Edge::text("bed", &b, 20))
+                    .transpose()?;
+                s.start_course(&mrn, at, bed)
+            }
+            FormKind::CourseEnd => {
+                let at = edge.time(self.value("time"))?;
+                s.end_course(&mrn, at, Edge::choice::<EndReason>(self.value("reason"))?)
+            }
+            FormKind::AddPatient => {
+                let p = NewPatient {
+                    mrn: values::mrn(self.value("mrn"))?,
+                    name: Edge::text("name", self.value("name"), 100)?,
+                    birth_date: Edge::date(self.value("birth"))?,
+                    sex: Edge::choice::<Sex>(self.value("sex"))?,
+                    weight_kg: self
+                        .opt("weight")
+                        .map(|w| values::weight_kg(&w))
+                        .transpose()?,
+                    crps_type: self
+                        .opt("crps")
+                        .map(|t| Edge::choice::<CrpsType>(&t))
+                        .transpose()?,
+                    crps_onset: self.opt("onset").map(|d| Edge::date(&d)).transpose()?,
+                    limb: self
+                        .opt("limb")
+                        .map(|l| Edge::text("limb", &l, 100))
+                        .transpose()?,
+                };
+                let id = s.add_patient(&p)?;
+                Ok(Saved {
+                    id,
+                    warnings: vec![],
+                    summary: format!("patient {} added", p.mrn),
+                })
+            }
+            FormKind::Void { id } => s.void(*id, self.value("why")),
+            FormKind::Amend { id, .. } => {
+                let was = Form::amend(
+                    &s.db
+                        .read(|r| r.entry(*id))?
+                        .ok_or(WardError::UnknownEntry(*id))?,
+                    &FormContext {
+                        cfg: s.cfg,
+                        now: s.now,
+                        mrn: &self.mrn,
+                        patient_name: &self.patient_name,
+                        current_rate: None,
+                    },
+                );
+                let changed =
+                    |k: &str| (!self.original(k, &was)).then(|| self.value(k).to_string());
+                let a = Amendment {
+                    at: changed("time").map(|t| edge.time(&t)).transpose()?,
+                    rate: changed("rate").map(|r| Edge::rate(&r)).transpose()?,
+                    score: changed("score").map(|v| Edge::nrs(&v)).transpose()?,
+                    timepoint: changed("timepoint")
+                        .filter(|t| !t.is_empty())
+                        .map(|t| Edge::choice::<Timepoint>(&t))
+                        .transpose()?,
+                    effect: changed("kind"),
+                    detail: changed("detail")
+                        .filter(|d| !d.trim().is_empty())
+                        .map(|d| Edge::text("detail", &d, 500))
+                        .transpose()?,
+                    severity: changed("severity")
+                        .map(|v| Edge::choice::<Severity>(&v))
+                        .transpose()?,
+                    action: changed("action")
+                        .map(|v| Edge::choice::<Action>(&v))
+                        .transpose()?,
+                    successful: changed("value")
+                        .map(|v| Edge::choice::<YesNo>(&v))
+                        .transpose()?
+                        .map(YesNo::as_bool),
+                    end_reason: changed("reason")
+                        .map(|v| Edge::choice::<EndReason>(&v))
+                        .transpose()?,
+                    bed: changed("bed")
+                        .map(|b| Edge::text("bed", &b, 20))
+                        .transpose()?,
+                    confirm: false,
+                };
+                s.amend(*id, self.value("why"), &a)
+            }
+        }
+    }
+}

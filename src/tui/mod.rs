@@ -1,0 +1,79 @@
+//! The ward terminal. One loop: draw, wait for one event (a key or a tick), update.
+
+pub mod app;
+pub mod form;
+pub mod keys;
+pub mod ui;
+pub mod view;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use crossterm::event::{self, Event, KeyEventKind};
+
+use app::{App, Msg};
+
+/// How often the clock and "changed elsewhere" are checked: well inside the 2 s in which
+/// another terminal's entry must appear.
+pub const TICK: Duration = Duration::from_millis(250);
+
+/// Runs the terminal until the user quits or a signal (SIGTERM, SIGHUP when an SSH
+/// connection drops, SIGINT) arrives; the terminal is restored on every way out, panics
+/// included (ratatui's init installs that hook).
+pub fn run(mut app: App) -> anyhow::Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
+    watch_signals(Arc::clone(&stop), Arc::clone(&done))?;
+    let mut terminal = ratatui::init();
+    let result = event_loop(&mut terminal, &mut app, &stop);
+    ratatui::restore();
+    done.store(true, Ordering::SeqCst);
+    result
+}
+
+/// On SIGTERM, SIGHUP or SIGINT the loop is asked to stop. When the terminal is gone (an
+/// SSH connection dropped), crossterm's poll can spin without returning; then, after a grace
+/// period, this thread restores what it can and exits. Nothing is lost by that: every entry
+/// is one SQLite transaction, and an unsaved form was never written.
+fn watch_signals(stop: Arc<AtomicBool>, done: Arc<AtomicBool>) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT])
+        .context("installing signal handlers")?;
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            stop.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(600));
+            if !done.load(Ordering::SeqCst) {
+                ratatui::restore();
+                std::process::exit(128 + sig);
+            }
+        }
+    });
+    Ok(())
+}
+
+fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    app: &mut App,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
+    app.update(Msg::Tick(chrono::Utc::now()));
+    while !app.quit && !stop.load(Ordering::Relaxed) {
+        terminal.draw(|f| ui::draw(f, app))?;
+        let event = if event::poll(TICK)? {
+            Some(event::read()?)
+        } else {
+            None
+        };
+        app.update(Msg::Tick(chrono::Utc::now()));
+        // Only presses: terminals that report releases would otherwise type twice.
+        if let Some(Event::Key(k)) = event
+            && k.kind == KeyEventKind::Press
+        {
+            app.update(Msg::Key(k));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,217 @@
+//! The ward overview: one row per active course, what needs attention first.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Tabs};
+
+use super::{Theme, ago, safe};
+use crate::domain::outcome::Responder;
+use crate::domain::time::local_text;
+use crate::tui::app::{App, Tab};
+use crate::tui::view::{ActiveRow, FollowRow};
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let [tabs, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
+    let titles = vec![
+        format!("Active courses ({})", app.ward.active.len()),
+        format!(
+            "Follow-up & ended ({})",
+            app.ward.follow_up.len() + app.ward.recent.len()
+        ),
+    ];
+    let sel = if app.tab == Tab::Active { 0 } else { 1 };
+    f.render_widget(
+        Tabs::new(titles)
+            .select(sel)
+            .highlight_style(theme.selected()),
+        tabs,
+    );
+    match app.tab {
+        Tab::Active => active(f, body, app, theme),
+        Tab::FollowUp => follow_up(f, body, app, theme),
+    }
+}
+
+fn flags(r: &ActiveRow, wide: bool) -> Vec<&'static str> {
+    let w = &r.watch;
+    let mut v = Vec::new();
+    if w.check_overdue {
+        v.push(if wide { "CHECK OVERDUE" } else { "CHECK" });
+    }
+    if w.nrs_due {
+        v.push(if wide { "NRS DUE" } else { "NRS" });
+    }
+    if w.at_max {
+        v.push(if wide { "AT MAX" } else { "MAX" });
+    }
+    if w.ends_within_24h {
+        v.push(if wide { "ENDS <24H" } else { "END" });
+    }
+    v
+}
+
+fn active(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    if app.ward.active.is_empty() {
+        f.render_widget(
+            Paragraph::new("No active courses. Press / to find a patient, a to add one.")
+                .block(Block::default().borders(Borders::TOP)),
+            area,
+        );
+        return;
+    }
+    let wide = area.width >= 110;
+    let header = Row::new(vec![
+        "",
+        "Bed",
+        "Patient",
+        "Day",
+        "Left",
+        "Rate mg/h",
+        "NRS",
+        "T0",
+        "SE",
+        "Flags",
+    ])
+    .style(theme.title());
+    let rows: Vec<Row> = app
+        .ward
+        .active
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let w = &r.watch;
+            let attention = w.needs_attention();
+            let name = if wide {
+                format!("{} · {}", safe(&r.name), safe(&r.mrn))
+            } else {
+                safe(&r.name)
+            };
+            let nrs = w.last_nrs.map_or("-".into(), |s| {
+                format!("{} {}", s.score, ago(app.now - s.at))
+            });
+            let left = if w.hours_left >= 0.0 {
+                format!("{:.0} h", w.hours_left)
+            } else {
+                "over".into()
+            };
+            let mut style = if attention {
+                theme.alert()
+            } else {
+                Style::new()
+            };
+            if i == app.selected {
+                style = style.patch(theme.selected());
+            }
+            Row::new(vec![
+                Cell::from(if attention { "!" } else { " " }),
+                Cell::from(safe(&r.bed)),
+                Cell::from(name),
+                Cell::from(format!("{}/{}", w.day, app.cfg.protocol.duration_days)),
+                Cell::from(left),
+                Cell::from(format!("{} ({:.0}%)", w.rate, w.share_of_max * 100.0)),
+                Cell::from(nrs),
+                Cell::from(r.t0.map_or("-".into(), |v| v.to_string())),
+                Cell::from(w.side_effects_24h.to_string()),
+                Cell::from(flags(r, wide).join(" ")),
+            ])
+            .style(style)
+        })
+        .collect();
+    let widths = if wide {
+        vec![
+            Constraint::Length(1),
+            Constraint::Length(4),
+            Constraint::Min(26),
+            Constraint::Length(5),
+            Constraint::Length(6),
+            Constraint::Length(11),
+            Constraint::Length(9),
+            Constraint::Length(3),
+            Constraint::Length(3),
+            Constraint::Length(36),
+        ]
+    } else {
+        vec![
+            Constraint::Length(1),
+            Constraint::Length(3),
+            Constraint::Min(12),
+            Constraint::Length(4),
+            Constraint::Length(5),
+            Constraint::Length(10),
+            Constraint::Length(8),
+            Constraint::Length(2),
+            Constraint::Length(2),
+            Constraint::Length(15),
+        ]
+    };
+    f.render_widget(
+        Table::new(rows, widths).header(header).column_spacing(1),
+        area,
+    );
+}
+
+fn status_word(r: Responder) -> &'static str {
+    match r.is_responder() {
+        Some(true) => "responder",
+        Some(false) => "non-responder",
+        None => "unknown",
+    }
+}
+
+fn follow_up(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let zone = app.cfg.timezone;
+    let date = |t| local_text(t, zone).chars().take(10).collect::<String>();
+    let mut lines: Vec<Line> = vec![Line::from(Span::styled(
+        "T2 follow-up due (window open or passed)",
+        theme.title(),
+    ))];
+    let row = |r: &FollowRow, extra: String, i: usize| {
+        let text = format!(
+            "{:<22} {:<10} ended {}  {}",
+            safe(&r.name).chars().take(22).collect::<String>(),
+            safe(&r.mrn).chars().take(10).collect::<String>(),
+            date(r.ended),
+            extra
+        );
+        let mut style = Style::new();
+        if i == app.selected {
+            style = theme.selected();
+        }
+        (text, style)
+    };
+    let mut i = 0;
+    if app.ward.follow_up.is_empty() {
+        lines.push(Line::from("  none"));
+    }
+    for r in &app.ward.follow_up {
+        let overdue = app.now > r.t2_to;
+        let extra = format!(
+            "T2 {} to {}{}",
+            date(r.t2_from),
+            date(r.t2_to),
+            if overdue { "  OVERDUE" } else { "" }
+        );
+        let (t, mut s) = row(r, extra, i);
+        if overdue {
+            s = s.patch(theme.alert());
+        }
+        lines.push(Line::from(Span::styled(t, s)));
+        i += 1;
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        "Ended in the last 14 days",
+        theme.title(),
+    )));
+    if app.ward.recent.is_empty() {
+        lines.push(Line::from("  none"));
+    }
+    for r in &app.ward.recent {
+        let (t, s) = row(r, format!("T1 {}", status_word(r.t1)), i);
+        lines.push(Line::from(Span::styled(t, s)));
+        i += 1;
+    }
+    f.render_widget(Paragraph::new(lines), area);
+}

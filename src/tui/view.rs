@@ -1,0 +1,255 @@
+//! What the screens show, loaded from the store in one read and computed by the domain.
+//! Drawing code reads these and nothing else.
+
+use crate::config::Config;
+use crate::domain::entry::{Entry, EntryData, Versions};
+use crate::domain::outcome::Responder;
+use crate::domain::record::{CourseState, PatientRecord};
+use crate::domain::time::Instant;
+use crate::domain::watch::{Watch, watch};
+use crate::report::status::{Status, status};
+use crate::store::{Db, Reader};
+use crate::ward::{WardError, load_record, load_record_of};
+
+#[derive(Debug, Clone)]
+pub struct ActiveRow {
+    pub mrn: String,
+    pub name: String,
+    pub bed: String,
+    pub t0: Option<u8>,
+    pub watch: Watch,
+}
+
+#[derive(Debug, Clone)]
+pub struct FollowRow {
+    pub mrn: String,
+    pub name: String,
+    pub ended: Instant,
+    pub t1: Responder,
+    pub t2: Responder,
+    pub t2_from: Instant,
+    pub t2_to: Instant,
+    /// T2 is known (score or report).
+    pub t2_done: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct WardView {
+    pub active: Vec<ActiveRow>,
+    /// Courses whose T2 window is open or past without a result.
+    pub follow_up: Vec<FollowRow>,
+    /// Courses that ended in the last 14 days.
+    pub recent: Vec<FollowRow>,
+}
+
+fn bed_of(e: Option<&Entry>) -> String {
+    match e.map(|e| &e.data) {
+        Some(EntryData::CourseStart { bed: Some(b) }) => b.clone(),
+        _ => "-".into(),
+    }
+}
+
+pub fn ward_view(records: &[PatientRecord], now: Instant) -> WardView {
+    let mut v = WardView::default();
+    for rec in records {
+        let scores = rec.scores();
+        let Some(course) = rec.latest_course() else {
+            continue;
+        };
+        match course.state() {
+            CourseState::Active => {
+                if let Some(w) = watch(&course, &scores, now) {
+                    let t0 = course
+                        .outcome(&scores)
+                        .and_then(|o| o.timepoints.t0)
+                        .map(|s| s.score.get());
+                    v.active.push(ActiveRow {
+                        mrn: rec.patient.data.mrn.clone(),
+                        name: rec.patient.data.name.clone(),
+                        bed: bed_of(course.start),
+                        t0,
+                        watch: w,
+                    });
+                }
+            }
+            CourseState::Ended => {
+                let (Some(out), Some(ended)) = (course.outcome(&scores), course.ended_at()) else {
+                    continue;
+                };
+                let Some(win) = out.t2_window else { continue };
+                let row = FollowRow {
+                    mrn: rec.patient.data.mrn.clone(),
+                    name: rec.patient.data.name.clone(),
+                    ended,
+                    t1: out.t1,
+                    t2: out.t2,
+                    t2_from: win.from,
+                    t2_to: win.to,
+                    t2_done: out.t2.is_responder().is_some(),
+                };
+                if now - ended <= chrono::Duration::days(14) {
+                    v.recent.push(row.clone());
+                }
+                if now >= win.from && !row.t2_done && now <= win.to + chrono::Duration::days(28) {
+                    v.follow_up.push(row);
+                }
+            }
+            CourseState::Cancelled => {}
+        }
+    }
+    // Rows that need attention first, then by bed.
+    v.active.sort_by(|a, b| {
+        b.watch
+            .needs_attention()
+            .cmp(&a.watch.needs_attention())
+            .then_with(|| a.bed.cmp(&b.bed))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    v.follow_up.sort_by_key(|r| r.t2_to);
+    v.recent.sort_by_key(|r| std::cmp::Reverse(r.ended));
+    v
+}
+
+pub fn load_ward(db: &mut Db, now: Instant) -> Result<WardView, WardError> {
+    let records = db.read(|r| {
+        r.patients()?
+            .into_iter()
+            .map(|p| load_record_of(r, p))
+            .collect::<Result<Vec<_>, WardError>>()
+    })?;
+    Ok(ward_view(&records, now))
+}
+
+/// One line of a patient's timeline.
+#[derive(Debug, Clone)]
+pub struct TimelineRow {
+    pub entry: Entry,
+    pub current: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct DetailView {
+    pub record: PatientRecord,
+    pub status: Option<Status>,
+    pub watch: Option<Watch>,
+    /// Newest first.
+    pub timeline: Vec<TimelineRow>,
+    /// (hours since start, mg/h) of the step line, and the protocol maximum.
+    pub rate_line: Vec<(f64, f64)>,
+    pub nrs_points: Vec<(f64, f64)>,
+    pub max_rate: f64,
+    pub span_hours: f64,
+}
+
+pub fn detail_view(record: PatientRecord, cfg: &Config, now: Instant) -> DetailView {
+    let st = status(&record, now, cfg.timezone);
+    let scores = record.scores();
+    let (watch_now, rate_line, nrs_points, max_rate, span_hours) = match record.latest_course() {
+        Some(c) => {
+            let start = c.started_at().unwrap_or(now);
+            let until = c.ended_at().unwrap_or(now);
+            let hours = |t: Instant| (t - start).num_seconds() as f64 / 3600.0;
+            let mut line = vec![(0.0, 0.0)];
+            let mut prev = 0.0;
+            for p in c.rate_points() {
+                let x = hours(p.at).max(0.0);
+                line.push((x, prev));
+                line.push((x, p.rate.mg_h()));
+                prev = p.rate.mg_h();
+            }
+            line.push((hours(until), prev));
+            let nrs = scores
+                .iter()
+                .filter(|s| {
+                    s.at >= start - chrono::Duration::days(1)
+                        && s.at <= until + chrono::Duration::days(1)
+                })
+                .map(|s| (hours(s.at), f64::from(s.score.get())))
+                .collect();
+            let span = hours(until).max(hours(start + c.protocol().duration()));
+            (
+                watch(&c, &scores, now),
+                line,
+                nrs,
+                c.protocol().max_rate_mg_h.mg_h(),
+                span,
+            )
+        }
+        None => (
+            None,
+            vec![],
+            vec![],
+            cfg.protocol.max_rate_mg_h.mg_h(),
+            168.0,
+        ),
+    };
+    let versions = Versions::new(&record.entries);
+    let mut timeline: Vec<TimelineRow> = record
+        .entries
+        .iter()
+        .map(|e| TimelineRow {
+            entry: e.clone(),
+            current: versions.is_current(e.id),
+        })
+        .collect();
+    timeline.sort_by_key(|r| std::cmp::Reverse((r.entry.happened_at, r.entry.id)));
+    DetailView {
+        status: st,
+        watch: watch_now,
+        timeline,
+        rate_line,
+        nrs_points,
+        max_rate,
+        span_hours,
+        record,
+    }
+}
+
+pub fn load_detail(
+    db: &mut Db,
+    cfg: &Config,
+    mrn: &str,
+    now: Instant,
+) -> Result<DetailView, WardError> {
+    let record = db.read(|r| load_record(r, mrn))?;
+    Ok(detail_view(record, cfg, now))
+}
+
+#[derive(Debug, Clone)]
+pub struct PatientHit {
+    pub mrn: String,
+    pub name: String,
+    pub birth: String,
+    pub state: &'static str,
+}
+
+/// Patients whose name or MRN contains the query (case-insensitive), active courses first.
+pub fn search(r: &dyn Reader, query: &str) -> Result<Vec<PatientHit>, WardError> {
+    let q = query.trim().to_lowercase();
+    let mut hits = Vec::new();
+    for p in r.patients()? {
+        let d = &p.data;
+        if !q.is_empty()
+            && !d.name.to_lowercase().contains(&q)
+            && !d.mrn.to_lowercase().contains(&q)
+        {
+            continue;
+        }
+        let rec = load_record_of(r, p)?;
+        let state = rec
+            .latest_course()
+            .map_or("no course", |c| c.state().as_str());
+        hits.push(PatientHit {
+            mrn: rec.patient.data.mrn.clone(),
+            name: rec.patient.data.name.clone(),
+            birth: rec.patient.data.birth_date.to_string(),
+            state,
+        });
+    }
+    hits.sort_by(|a, b| {
+        (a.state != "active")
+            .cmp(&(b.state != "active"))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    Ok(hits)
+}
