@@ -279,7 +279,7 @@ pub fn create(path: &Path, cfg: &Config, now: Instant) -> Result<Db, WardError> 
         true,
     )?;
 
-    // Ended two days ago, stopped early for side effects.
+    // Ended three days ago, stopped early for side effects.
     let start = now - Duration::days(6);
     s.course("098004", "6", start, &[(0, "2"), (4, "4")], 60, 7)?;
     s.at(start + Duration::hours(61)).record_side_effect(

@@ -293,6 +293,7 @@ impl App {
             self.stash = Some((user.id.clone(), form));
         }
         self.form = None;
+        self.pending = None;
         self.user = None;
         self.detail = None;
         self.help = false;
@@ -369,8 +370,12 @@ impl App {
                     Form::amend(&row.entry, &ctx)
                 } else {
                     let mut f = Form::new(FormKind::Void { id: row.entry.id }, &ctx);
-                    f.context
-                        .push(format!("Entry: {}", row.entry.data.describe()));
+                    f.context.push(format!(
+                        "Entry {}: {} at {}",
+                        row.entry.id,
+                        row.entry.data.describe(),
+                        crate::domain::time::local_text(row.entry.happened_at, self.cfg.timezone)
+                    ));
                     f
                 });
             }
@@ -537,9 +542,13 @@ impl App {
                 self.screen = Screen::Overview;
                 self.tab = Tab::Active;
                 self.selected = 0;
+                // Only its author gets a stashed form back; it waits for them otherwise.
                 let restored = match self.stash.take() {
                     Some((owner, form)) if owner == staff.id => Some(form),
-                    _ => None,
+                    other => {
+                        self.stash = other;
+                        None
+                    }
                 };
                 self.info(format!("signed in as {} ({})", staff.name, staff.role));
                 if restored.is_some() {

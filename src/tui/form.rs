@@ -26,6 +26,9 @@ pub struct Field {
     pub value: String,
     pub kind: FieldKind,
     pub hint: &'static str,
+    /// A prefilled value not yet edited: the first character typed replaces it, so that
+    /// typing "2" over a prefilled "1" gives 2, not 12.
+    pub fresh: bool,
 }
 
 impl Field {
@@ -35,10 +38,12 @@ impl Field {
         value: impl Into<String>,
         hint: &'static str,
     ) -> Field {
+        let value: String = value.into();
         Field {
             key,
             label,
-            value: value.into(),
+            fresh: !value.is_empty(),
+            value,
             kind: FieldKind::Text,
             hint,
         }
@@ -56,6 +61,7 @@ impl Field {
             value,
             kind: FieldKind::Choice(options),
             hint: "left/right to choose",
+            fresh: false,
         }
     }
 
@@ -387,6 +393,10 @@ impl Form {
         if let Some(f) = self.focused() {
             match f.kind {
                 FieldKind::Text => {
+                    if f.fresh {
+                        f.value.clear();
+                        f.fresh = false;
+                    }
                     if f.value.chars().count() < 500 {
                         f.value.push(ch);
                     }
@@ -414,6 +424,7 @@ impl Form {
     pub fn backspace(&mut self) {
         if let Some(f) = self.focused().filter(|f| f.kind == FieldKind::Text) {
             f.value.pop();
+            f.fresh = false;
         }
         self.dirty = true;
     }

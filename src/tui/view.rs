@@ -164,7 +164,8 @@ pub fn detail_view(record: PatientRecord, cfg: &Config, now: Instant) -> DetailV
                     s.at >= start - chrono::Duration::days(1)
                         && s.at <= until + chrono::Duration::days(1)
                 })
-                .map(|s| (hours(s.at), f64::from(s.score.get())))
+                // A baseline taken before the start is drawn at the start, on the shared axis.
+                .map(|s| (hours(s.at).max(0.0), f64::from(s.score.get())))
                 .collect();
             let span = hours(until).max(hours(start + c.protocol().duration()));
             (

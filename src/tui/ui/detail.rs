@@ -17,13 +17,39 @@ use crate::tui::view::DetailView;
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let Some(d) = &app.detail else { return };
     let chart_h = if area.height >= 30 { 12 } else { 7 };
+    let head_lines = header_lines(app, d);
+    // Each header line takes as many rows as it wraps to at this width.
+    let width = usize::from(area.width.max(1));
+    let head_rows: usize = head_lines
+        .iter()
+        .map(|l| {
+            l.chars()
+                .count()
+                .max(1)
+                .div_ceil(width.saturating_sub(6).max(1))
+        })
+        .sum();
     let [head, charts, timeline] = Layout::vertical([
-        Constraint::Length(4),
+        Constraint::Length(head_rows as u16),
         Constraint::Length(chart_h),
         Constraint::Min(3),
     ])
     .areas(area);
-    header(f, head, app, d, theme);
+    let lines: Vec<Line> = head_lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                Line::from(Span::styled(l, theme.title()))
+            } else {
+                Line::from(l)
+            }
+        })
+        .collect();
+    f.render_widget(
+        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: true }),
+        head,
+    );
     let [rate_area, nrs_area] =
         Layout::horizontal([Constraint::Percentage(66), Constraint::Percentage(34)]).areas(charts);
     rate_chart(f, rate_area, d, theme);
@@ -31,7 +57,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     entries(f, timeline, app, d, theme);
 }
 
-fn header(f: &mut Frame, area: Rect, app: &App, d: &DetailView, theme: &Theme) {
+fn header_lines(app: &App, d: &DetailView) -> Vec<String> {
     let p = &d.record.patient.data;
     let today = app.now.with_timezone(&app.cfg.timezone).date_naive();
     let mut l1 = format!(
@@ -90,29 +116,20 @@ fn header(f: &mut Frame, area: Rect, app: &App, d: &DetailView, theme: &Theme) {
         }
         None => ("No course yet (c starts one).".to_string(), String::new()),
     };
-    let lines = vec![
-        Line::from(Span::styled(l1, theme.title())),
-        Line::from(l2),
-        Line::from(l3),
-    ];
-    f.render_widget(
-        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: true }),
-        area,
-    );
+    vec![l1, l2, l3]
 }
 
 fn rate_chart(f: &mut Frame, area: Rect, d: &DetailView, theme: &Theme) {
     let x_max = d.span_hours.max(1.0);
     let max_line = [(0.0, d.max_rate), (x_max, d.max_rate)];
     let datasets = vec![
+        // The maximum is dotted so that it stays distinct from the rate without colour.
         Dataset::default()
-            .name("max")
-            .marker(Marker::Braille)
+            .marker(Marker::Dot)
             .graph_type(GraphType::Line)
             .style(theme.alert())
             .data(&max_line),
         Dataset::default()
-            .name("mg/h")
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
             .style(theme.ok())
@@ -122,7 +139,7 @@ fn rate_chart(f: &mut Frame, area: Rect, d: &DetailView, theme: &Theme) {
         .block(
             Block::default()
                 .borders(Borders::ALL)
-                .title("Rate mg/h (hours since start)"),
+                .title("Rate mg/h, ··· maximum (hours since start)"),
         )
         .x_axis(
             Axis::default()
@@ -139,17 +156,19 @@ fn rate_chart(f: &mut Frame, area: Rect, d: &DetailView, theme: &Theme) {
 
 fn nrs_chart(f: &mut Frame, area: Rect, d: &DetailView) {
     let x_max = d.span_hours.max(1.0);
-    let first = d.nrs_points.first().map_or(0.0, |p| p.0.min(0.0));
     let datasets = vec![
         Dataset::default()
-            .name("NRS")
             .marker(Marker::Dot)
             .graph_type(GraphType::Scatter)
             .data(&d.nrs_points),
     ];
     let chart = Chart::new(datasets)
         .block(Block::default().borders(Borders::ALL).title("NRS"))
-        .x_axis(Axis::default().bounds([first, x_max]))
+        .x_axis(
+            Axis::default()
+                .bounds([0.0, x_max])
+                .labels(vec![Span::raw("0"), Span::raw(format!("{x_max:.0}"))]),
+        )
         .y_axis(
             Axis::default()
                 .bounds([0.0, 10.0])

@@ -49,7 +49,7 @@ pub fn draw(f: &mut Frame, body: Rect, form: &Form, theme: &Theme) {
         } else {
             Style::new()
         };
-        let mut spans = vec![
+        let spans = vec![
             Span::styled(
                 format!("{}{:<11}", if focused { "▶ " } else { "  " }, field.label),
                 label_style,
@@ -63,10 +63,15 @@ pub fn draw(f: &mut Frame, body: Rect, form: &Form, theme: &Theme) {
                 },
             ),
         ];
-        if focused && !field.hint.is_empty() {
-            spans.push(Span::styled(format!("  {}", field.hint), theme.dim()));
-        }
         lines.push(Line::from(spans));
+        // The hint gets a line of its own under the field, so that it never wraps into
+        // the label column.
+        if focused && !field.hint.is_empty() {
+            lines.push(Line::from(Span::styled(
+                format!("{:13}{}", "", field.hint),
+                theme.dim(),
+            )));
+        }
         if let Some((_, msg)) = form.error.as_ref().filter(|(key, _)| *key == field.key) {
             lines.push(Line::from(Span::styled(
                 format!("    ✗ {}", safe(msg)),

@@ -20,17 +20,26 @@ pub fn draw(f: &mut Frame, body: Rect, app: &App) {
         .iter()
         .map(|b| Line::from(format!(" {:<8} {}", b.label, b.what)))
         .collect();
-    lines.push(Line::from(""));
-    lines.push(Line::from(" In a form:"));
-    lines.extend(
-        keys::FORM
-            .iter()
-            .map(|(k, what)| Line::from(format!(" {k:<12} {what}"))),
-    );
-    lines.push(Line::from(
-        " Ctrl-C   quit (asks first if a form has unsaved input)",
-    ));
-    let area = centered(body, 60, lines.len() as u16 + 2);
+    lines.push(Line::from(format!(
+        " {:<8} quit (asks first if a form has unsaved input)",
+        "Ctrl-C"
+    )));
+    // The form keys on as few lines as the width allows, so that help fits at 80x24.
+    let form: Vec<String> = keys::FORM
+        .iter()
+        .map(|(k, what)| format!("{k} {what}"))
+        .collect();
+    let width = body.width.saturating_sub(4).min(78);
+    let mut line = String::from(" In a form:");
+    for item in form {
+        if line.chars().count() + item.chars().count() + 3 > usize::from(width.saturating_sub(2)) {
+            lines.push(Line::from(std::mem::take(&mut line)));
+            line.push_str("           ");
+        }
+        line.push_str(&format!(" {item} ·"));
+    }
+    lines.push(Line::from(line.trim_end_matches(" ·").to_string()));
+    let area = centered(body, width, lines.len() as u16 + 2);
     f.render_widget(Clear, area);
     f.render_widget(
         Paragraph::new(lines).block(

@@ -151,7 +151,14 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         if table.is_empty() {
             vec![
                 ("Tab", "next field"),
-                ("Enter", "sign in"),
+                (
+                    "Enter",
+                    if app.screen == Screen::Setup {
+                        "create"
+                    } else {
+                        "sign in"
+                    },
+                ),
                 ("Ctrl-C", "quit"),
             ]
         } else {

@@ -89,7 +89,7 @@ fn active(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 safe(&r.name)
             };
             let nrs = w.last_nrs.map_or("-".into(), |s| {
-                format!("{} {}", s.score, ago(app.now - s.at))
+                format!("{} ({})", s.score, ago(app.now - s.at))
             });
             let left = if w.hours_left >= 0.0 {
                 format!("{:.0} h", w.hours_left)
@@ -140,7 +140,7 @@ fn active(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Constraint::Length(4),
             Constraint::Length(5),
             Constraint::Length(10),
-            Constraint::Length(8),
+            Constraint::Length(9),
             Constraint::Length(2),
             Constraint::Length(2),
             Constraint::Length(15),
