@@ -84,6 +84,22 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A course's discharge summary as Markdown or PDF
+    Summary {
+        #[arg(long)]
+        mrn: String,
+        /// The course (default: the patient's latest)
+        #[arg(long, allow_hyphen_values = true)]
+        course: Option<String>,
+        /// markdown or pdf
+        #[arg(long)]
+        format: String,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Allow a summary of a running course, marked DRAFT on every page
+        #[arg(long)]
+        draft: bool,
+    },
     /// The study's cohort table
     Cohort {
         #[arg(long)]

@@ -8,7 +8,7 @@ use crate::cli::{AmendArgs, AuditCmd, Cli, Command, CourseCmd, Edge, PatientCmd,
 use crate::config::Config;
 use crate::domain::record::{PatientRecord, Staff};
 use crate::domain::values::{Action, CrpsType, EndReason, Role, Severity, Sex, Timepoint, YesNo};
-use crate::report::{cohort, history, status};
+use crate::report::{self, cohort, history, pdf, status, summary};
 use crate::store::{Db, NewPatient, audit};
 use crate::ward::access::{self, authorize};
 use crate::ward::entries::{Amendment, Session, SideEffectInput};
@@ -276,6 +276,45 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
             }
             Ok(0)
         }
+        Command::Summary {
+            mrn,
+            course,
+            format,
+            out,
+            draft,
+        } => {
+            let course = course.as_deref().map(Edge::entry_id).transpose()?;
+            let rec = db.read(|r| load_record(r, mrn))?;
+            let req = summary::Request {
+                course,
+                draft: *draft,
+                hospital: &cfg.hospital,
+                ward: &cfg.ward_name,
+                zone: cfg.timezone,
+                generated_by: &format!("{} ({})", who.name, who.id),
+                now,
+            };
+            let s = summary::build(&rec, &req)?;
+            let bytes = match format.as_str() {
+                "markdown" | "md" => summary::markdown(&s).into_bytes(),
+                "pdf" => pdf::render(&s)?,
+                other => {
+                    return Err(WardError::BadFormat {
+                        given: other.chars().take(20).collect(),
+                        allowed: "markdown or pdf",
+                    });
+                }
+            };
+            report::write_private(out, &bytes)
+                .map_err(|e| WardError::Io(out.display().to_string(), e.to_string()))?;
+            println!(
+                "summary of course {} written to {}{}",
+                s.course_id,
+                out.display(),
+                if s.draft { " (DRAFT)" } else { "" }
+            );
+            Ok(0)
+        }
         Command::Cohort {
             json,
             format,
@@ -296,7 +335,10 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
             }
             let format = if *json { "json" } else { format.as_str() };
             if !matches!(format, "text" | "markdown" | "json") {
-                return Err(WardError::BadFormat(format.chars().take(20).collect()));
+                return Err(WardError::BadFormat {
+                    given: format.chars().take(20).collect(),
+                    allowed: "text, markdown or json",
+                });
             }
             let records = db.read(|r| {
                 r.patients()?

@@ -700,8 +700,13 @@ fn first_ended_course_windows_and_voided_entries() {
     w.nrs("WIN", s - d(1), 8, None); // ...over a later untagged score
     w.start("WIN", s);
     // A score tagged t0 during the infusion is refused at entry: T0 is the baseline.
-    let refused = w.session().record_nrs("WIN", s + d(3), Nrs::new(3).unwrap(), Some(Timepoint::T0));
-    assert!(refused.is_err(), "a t0 score during the course was accepted");
+    let refused =
+        w.session()
+            .record_nrs("WIN", s + d(3), Nrs::new(3).unwrap(), Some(Timepoint::T0));
+    assert!(
+        refused.is_err(),
+        "a t0 score during the course was accepted"
+    );
     w.nrs("WIN", s + d(3), 3, None); // untagged, during the infusion: no timepoint
     w.nrs("WIN", e - h(25), 1, None); // just before the T1 window
     w.nrs("WIN", e - h(23), 5, None); // T1

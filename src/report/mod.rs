@@ -2,12 +2,41 @@
 
 pub mod cohort;
 pub mod history;
+pub mod pdf;
 pub mod status;
+pub mod summary;
 
 use chrono::SecondsFormat;
 use chrono_tz::Tz;
 
 use crate::domain::time::Instant;
+
+/// Writes a report file readable by its owner only (it holds patient data), through a
+/// temporary file and a rename so that a reader never sees half a file.
+pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)
+}
 
 /// RFC 3339 in the ward's zone, with its offset: unambiguous and readable.
 pub fn rfc3339_local(t: Instant, zone: Tz) -> String {

@@ -34,14 +34,23 @@ pub enum WardError {
     NeedsConfirmationCli(String),
     #[error("MRN {0} has no course")]
     NoCourseFor(String),
-    #[error("format \"{0}\" is not known: use text, markdown or json")]
-    BadFormat(String),
+    #[error("format \"{given}\" is not known: use {allowed}")]
+    BadFormat {
+        given: String,
+        allowed: &'static str,
+    },
     #[error("the cohort range is empty: --from {from} is after --to {to}")]
     EmptyRange { from: String, to: String },
     #[error("account {0} is not locked")]
     NotLocked(String),
     #[error("no staff account {0}")]
     UnknownStaff(String),
+    #[error(transparent)]
+    Summary(#[from] crate::report::summary::SummaryError),
+    #[error(transparent)]
+    Pdf(#[from] crate::report::pdf::PdfError),
+    #[error("cannot write {0}: {1}")]
+    Io(String, String),
     #[error("no entry {0}")]
     UnknownEntry(EntryId),
     #[error(

@@ -1,0 +1,607 @@
+//! The discharge summary as an A4 PDF: text laid out with the embedded DejaVu Sans (so a
+//! machine without fonts makes the same file), the chart drawn as vector paths, selectable
+//! text throughout. Layout first builds a list of drawing operations per page; rendering
+//! then paints them, so the footer can say "page 2 of 3".
+
+use krilla::Document;
+use krilla::color::rgb;
+use krilla::geom::{PathBuilder, Point, Rect, Transform};
+use krilla::num::NormalizedF32;
+use krilla::page::PageSettings;
+use krilla::paint::{Fill, Stroke, StrokeDash};
+use krilla::surface::Surface;
+use krilla::text::{Font, TextDirection};
+use skrifa::MetadataProvider;
+use skrifa::instance::{LocationRef, Size};
+
+use super::num;
+use super::summary::{Chart, Summary};
+
+static REGULAR: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+static BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
+
+const PAGE_W: f32 = 595.0;
+const PAGE_H: f32 = 842.0;
+const MARGIN: f32 = 50.0;
+const BOTTOM: f32 = PAGE_H - 60.0;
+const BODY: f32 = 9.5;
+const LINE: f32 = 13.0;
+
+type Colour = (u8, u8, u8);
+const BLACK: Colour = (0, 0, 0);
+const GREY: Colour = (110, 110, 110);
+const LIGHT: Colour = (215, 215, 215);
+const RED: Colour = (190, 30, 30);
+const BLUE: Colour = (25, 80, 170);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PdfError {
+    #[error("the embedded font could not be read")]
+    Font,
+    #[error("the PDF could not be written: {0}")]
+    Write(String),
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Text {
+        x: f32,
+        y: f32,
+        size: f32,
+        bold: bool,
+        colour: Colour,
+        text: String,
+    },
+    Line {
+        pts: Vec<(f32, f32)>,
+        width: f32,
+        colour: Colour,
+        dashed: bool,
+    },
+    Square {
+        x: f32,
+        y: f32,
+        side: f32,
+        colour: Colour,
+    },
+}
+
+/// Text width in points, from the font's own advance widths.
+fn width(bold: bool, text: &str, size: f32) -> f32 {
+    let Ok(font) = skrifa::FontRef::new(if bold { BOLD } else { REGULAR }) else {
+        return text.chars().count() as f32 * size * 0.6;
+    };
+    let charmap = font.charmap();
+    let metrics = font.glyph_metrics(Size::new(size), LocationRef::default());
+    text.chars()
+        .map(|c| {
+            charmap
+                .map(c)
+                .and_then(|g| metrics.advance_width(g))
+                .unwrap_or(size * 0.6)
+        })
+        .sum()
+}
+
+/// Greedy word wrap to `max` points.
+fn wrap(bold: bool, text: &str, size: f32, max: f32) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for word in text.split_whitespace() {
+        let candidate = if cur.is_empty() {
+            word.to_string()
+        } else {
+            format!("{cur} {word}")
+        };
+        if width(bold, &candidate, size) <= max || cur.is_empty() {
+            cur = candidate;
+        } else {
+            lines.push(std::mem::take(&mut cur));
+            cur = word.to_string();
+        }
+    }
+    if !cur.is_empty() || lines.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+struct Layout {
+    pages: Vec<Vec<Op>>,
+    y: f32,
+}
+
+impl Layout {
+    fn new() -> Layout {
+        Layout {
+            pages: vec![vec![]],
+            y: MARGIN,
+        }
+    }
+
+    fn ops(&mut self) -> &mut Vec<Op> {
+        if self.pages.is_empty() {
+            self.pages.push(vec![]);
+        }
+        let last = self.pages.len() - 1;
+        &mut self.pages[last]
+    }
+
+    fn ensure(&mut self, h: f32) {
+        if self.y + h > BOTTOM {
+            self.pages.push(vec![]);
+            self.y = MARGIN + 10.0;
+        }
+    }
+
+    fn text(&mut self, x: f32, size: f32, bold: bool, colour: Colour, text: &str) {
+        let y = self.y;
+        self.ops().push(Op::Text {
+            x,
+            y,
+            size,
+            bold,
+            colour,
+            text: text.to_string(),
+        });
+    }
+
+    /// A section heading, kept on the same page as the first `keep` points that follow it.
+    fn heading(&mut self, t: &str, keep: f32) {
+        self.ensure(LINE * 2.0 + 14.0 + keep);
+        self.y += 8.0;
+        self.text(MARGIN, 11.5, true, BLACK, t);
+        self.y += 4.0;
+        let y = self.y;
+        self.ops().push(Op::Line {
+            pts: vec![(MARGIN, y), (PAGE_W - MARGIN, y)],
+            width: 0.5,
+            colour: LIGHT,
+            dashed: false,
+        });
+        self.y += LINE;
+    }
+
+    fn paragraph(&mut self, t: &str, colour: Colour) {
+        for line in wrap(false, t, BODY, PAGE_W - 2.0 * MARGIN) {
+            self.ensure(LINE);
+            self.text(MARGIN, BODY, false, colour, &line);
+            self.y += LINE;
+        }
+    }
+
+    /// Two columns: a bold label and a wrapped value.
+    fn pairs(&mut self, rows: &[(String, String)]) {
+        let label_w = 150.0;
+        let value_w = PAGE_W - 2.0 * MARGIN - label_w;
+        for (k, v) in rows {
+            let lines = wrap(false, v, BODY, value_w);
+            self.ensure(LINE * lines.len() as f32);
+            self.text(MARGIN, BODY, true, BLACK, k);
+            for l in lines {
+                self.text(MARGIN + label_w, BODY, false, BLACK, &l);
+                self.y += LINE;
+            }
+        }
+    }
+
+    /// A table with a header row; cells wrap inside their column.
+    fn table(&mut self, header: &[&str], widths: &[f32], rows: &[Vec<String>]) {
+        let draw_row = |me: &mut Layout, cells: &[String], bold: bool| {
+            let wrapped: Vec<Vec<String>> = cells
+                .iter()
+                .zip(widths)
+                .map(|(c, w)| wrap(bold, c, BODY - 0.5, w - 4.0))
+                .collect();
+            let h = wrapped.iter().map(Vec::len).max().unwrap_or(1) as f32 * (LINE - 1.0);
+            me.ensure(h + 2.0);
+            let mut x = MARGIN;
+            let top = me.y;
+            for (lines, w) in wrapped.iter().zip(widths) {
+                me.y = top;
+                for l in lines {
+                    me.text(x, BODY - 0.5, bold, BLACK, l);
+                    me.y += LINE - 1.0;
+                }
+                x += w;
+            }
+            me.y = top + h;
+            let y = me.y - LINE + 4.0;
+            me.ops().push(Op::Line {
+                pts: vec![(MARGIN, y), (PAGE_W - MARGIN, y)],
+                width: 0.3,
+                colour: LIGHT,
+                dashed: false,
+            });
+        };
+        let head: Vec<String> = header.iter().map(|s| s.to_string()).collect();
+        draw_row(self, &head, true);
+        for r in rows {
+            draw_row(self, r, false);
+        }
+    }
+
+    fn chart(&mut self, c: &Chart) {
+        let panel_h = 115.0;
+        let nrs_h = 50.0;
+        let total = panel_h + nrs_h + 50.0;
+        self.ensure(total);
+        let x0 = MARGIN + 34.0;
+        let x1 = PAGE_W - MARGIN - 10.0;
+        let span = c.span_hours.max(1.0);
+        let sx = |h: f64| x0 + (h.clamp(0.0, span) / span) as f32 * (x1 - x0);
+        // Rate panel.
+        let top = self.y + 4.0;
+        let bottom = top + panel_h;
+        let y_max = (c.max_rate + 2.0).max(2.0);
+        let sy = |v: f64| bottom - (v / y_max) as f32 * panel_h;
+        self.text(MARGIN, 8.0, true, BLACK, "Rate (mg/h)");
+        let mut v = 0.0;
+        while v <= y_max {
+            let y = sy(v);
+            self.ops().push(Op::Line {
+                pts: vec![(x0, y), (x1, y)],
+                width: 0.25,
+                colour: LIGHT,
+                dashed: false,
+            });
+            self.ops().push(Op::Text {
+                x: MARGIN,
+                y: y + 3.0,
+                size: 7.0,
+                bold: false,
+                colour: GREY,
+                text: num(v),
+            });
+            v += 2.0;
+        }
+        let my = sy(c.max_rate);
+        self.ops().push(Op::Line {
+            pts: vec![(x0, my), (x1, my)],
+            width: 0.8,
+            colour: RED,
+            dashed: true,
+        });
+        self.ops().push(Op::Text {
+            x: x1 - 80.0,
+            y: my - 3.0,
+            size: 7.0,
+            bold: false,
+            colour: RED,
+            text: format!("maximum {} mg/h", num(c.max_rate)),
+        });
+        let pts: Vec<(f32, f32)> = c.rate.iter().map(|(h, r)| (sx(*h), sy(*r))).collect();
+        if pts.len() > 1 {
+            self.ops().push(Op::Line {
+                pts,
+                width: 1.3,
+                colour: BLUE,
+                dashed: false,
+            });
+        }
+        self.ops().push(Op::Line {
+            pts: vec![(x0, top), (x0, bottom), (x1, bottom)],
+            width: 0.6,
+            colour: BLACK,
+            dashed: false,
+        });
+        // NRS panel.
+        let ntop = bottom + 18.0;
+        let nbottom = ntop + nrs_h;
+        let ny = |v: f64| nbottom - (v / 10.0) as f32 * nrs_h;
+        self.ops().push(Op::Text {
+            x: MARGIN,
+            y: ntop - 4.0,
+            size: 8.0,
+            bold: true,
+            colour: BLACK,
+            text: "NRS".into(),
+        });
+        for v in [0.0, 5.0, 10.0] {
+            let y = ny(v);
+            self.ops().push(Op::Line {
+                pts: vec![(x0, y), (x1, y)],
+                width: 0.25,
+                colour: LIGHT,
+                dashed: false,
+            });
+            self.ops().push(Op::Text {
+                x: MARGIN,
+                y: y + 3.0,
+                size: 7.0,
+                bold: false,
+                colour: GREY,
+                text: num(v),
+            });
+        }
+        for (h, s) in &c.nrs {
+            if *h >= 0.0 && *h <= span {
+                self.ops().push(Op::Square {
+                    x: sx(*h) - 1.8,
+                    y: ny(*s) - 1.8,
+                    side: 3.6,
+                    colour: BLACK,
+                });
+            }
+        }
+        self.ops().push(Op::Line {
+            pts: vec![(x0, ntop), (x0, nbottom), (x1, nbottom)],
+            width: 0.6,
+            colour: BLACK,
+            dashed: false,
+        });
+        // Days on the shared x axis.
+        let days = (span / 24.0).ceil() as i64;
+        for d in 0..=days {
+            let x = sx(d as f64 * 24.0);
+            self.ops().push(Op::Line {
+                pts: vec![(x, nbottom), (x, nbottom + 3.0)],
+                width: 0.5,
+                colour: BLACK,
+                dashed: false,
+            });
+            if d < days {
+                let label = format!("day {}", d + 1);
+                let lx = sx(d as f64 * 24.0 + 12.0) - width(false, &label, 7.0) / 2.0;
+                self.ops().push(Op::Text {
+                    x: lx,
+                    y: nbottom + 12.0,
+                    size: 7.0,
+                    bold: false,
+                    colour: GREY,
+                    text: label,
+                });
+            }
+        }
+        self.y = nbottom + 22.0;
+    }
+}
+
+fn layout(s: &Summary) -> Vec<Vec<Op>> {
+    let mut l = Layout::new();
+    l.text(
+        MARGIN,
+        8.5,
+        false,
+        GREY,
+        &format!("{} · {}", s.hospital, s.ward),
+    );
+    l.y += 20.0;
+    l.text(
+        MARGIN,
+        16.0,
+        true,
+        BLACK,
+        "Discharge summary: S-ketamine infusion",
+    );
+    l.y += 16.0;
+    l.text(
+        MARGIN,
+        9.0,
+        false,
+        GREY,
+        &format!("MRN {} · course {}", s.mrn, s.course_id),
+    );
+    l.y += 6.0;
+    if s.draft {
+        l.y += 8.0;
+        l.paragraph(
+            "DRAFT: the course is still running; figures are up to the time of generation.",
+            RED,
+        );
+    }
+    l.heading("Patient", LINE * 3.0);
+    l.pairs(&s.patient);
+    l.heading("Treatment", LINE * 3.0);
+    l.pairs(&s.treatment);
+    l.heading("Pain", LINE * 3.0);
+    l.pairs(&s.pain);
+    l.heading("Rate and pain over the course", 215.0);
+    l.chart(&s.chart);
+    l.heading("Side effects", LINE * 2.0);
+    if s.side_effects.is_empty() {
+        l.paragraph("None recorded.", BLACK);
+    } else {
+        let rows: Vec<Vec<String>> = s
+            .side_effects
+            .iter()
+            .map(|r| {
+                vec![
+                    r.kind.clone(),
+                    r.severity.clone(),
+                    r.first.clone(),
+                    r.last.clone(),
+                    r.count.to_string(),
+                    r.rate.clone(),
+                    r.action.clone(),
+                ]
+            })
+            .collect();
+        l.table(
+            &[
+                "Side effect",
+                "Severity",
+                "First",
+                "Last",
+                "Times",
+                "Rate",
+                "Action",
+            ],
+            &[92.0, 52.0, 78.0, 78.0, 34.0, 50.0, 111.0],
+            &rows,
+        );
+    }
+    l.heading("Follow-up", LINE * 2.0);
+    l.pairs(&s.follow_up);
+    l.heading("Corrections in the record", LINE);
+    if s.corrections.is_empty() {
+        l.paragraph("No entry of this course was amended or voided.", BLACK);
+    } else {
+        for c in &s.corrections {
+            l.paragraph(&format!("• {c}"), BLACK);
+        }
+    }
+    l.y += 10.0;
+    l.paragraph(
+        &format!(
+            "Generated by {} on {} with titrate.",
+            s.generated_by, s.generated_at
+        ),
+        GREY,
+    );
+    l.pages
+}
+
+fn colour((r, g, b): Colour) -> krilla::paint::Paint {
+    rgb::Color::new(r, g, b).into()
+}
+
+fn paint(surface: &mut Surface, op: &Op, fonts: &(Font, Font)) {
+    match op {
+        Op::Text {
+            x,
+            y,
+            size,
+            bold,
+            colour: c,
+            text,
+        } => {
+            surface.set_stroke(None);
+            surface.set_fill(Some(Fill {
+                paint: colour(*c),
+                ..Default::default()
+            }));
+            let font = if *bold {
+                fonts.1.clone()
+            } else {
+                fonts.0.clone()
+            };
+            surface.draw_text(
+                Point::from_xy(*x, *y),
+                font,
+                *size,
+                text,
+                false,
+                TextDirection::Auto,
+            );
+        }
+        Op::Line {
+            pts,
+            width,
+            colour: c,
+            dashed,
+        } => {
+            let mut pb = PathBuilder::new();
+            for (i, (x, y)) in pts.iter().enumerate() {
+                if i == 0 {
+                    pb.move_to(*x, *y)
+                } else {
+                    pb.line_to(*x, *y)
+                }
+            }
+            if let Some(path) = pb.finish() {
+                surface.set_fill(None);
+                surface.set_stroke(Some(Stroke {
+                    paint: colour(*c),
+                    width: *width,
+                    dash: dashed.then(|| StrokeDash {
+                        array: vec![4.0, 3.0],
+                        offset: 0.0,
+                    }),
+                    ..Default::default()
+                }));
+                surface.draw_path(&path);
+            }
+        }
+        Op::Square {
+            x,
+            y,
+            side,
+            colour: c,
+        } => {
+            let mut pb = PathBuilder::new();
+            if let Some(r) = Rect::from_xywh(*x, *y, *side, *side) {
+                pb.push_rect(r);
+            }
+            if let Some(path) = pb.finish() {
+                surface.set_stroke(None);
+                surface.set_fill(Some(Fill {
+                    paint: colour(*c),
+                    ..Default::default()
+                }));
+                surface.draw_path(&path);
+            }
+        }
+    }
+}
+
+/// The summary as PDF bytes. The same summary gives the same bytes.
+pub fn render(s: &Summary) -> Result<Vec<u8>, PdfError> {
+    let fonts = (
+        Font::new(REGULAR.to_vec().into(), 0).ok_or(PdfError::Font)?,
+        Font::new(BOLD.to_vec().into(), 0).ok_or(PdfError::Font)?,
+    );
+    let pages = layout(s);
+    let n = pages.len();
+    let mut doc = Document::new();
+    doc.set_metadata(
+        krilla::metadata::Metadata::new()
+            .title(format!(
+                "Discharge summary, MRN {}, course {}",
+                s.mrn, s.course_id
+            ))
+            .creator("titrate".to_string())
+            .language("en".to_string()),
+    );
+    for (i, ops) in pages.iter().enumerate() {
+        let settings = PageSettings::from_wh(PAGE_W, PAGE_H)
+            .ok_or_else(|| PdfError::Write("page size".into()))?;
+        let mut page = doc.start_page_with(settings);
+        let mut surface = page.surface();
+        if s.draft {
+            // Large and pale, across the page, behind the text.
+            surface.push_transform(&Transform::from_row(0.8, -0.6, 0.6, 0.8, 150.0, 620.0));
+            surface.set_fill(Some(Fill {
+                paint: colour((235, 200, 200)),
+                opacity: NormalizedF32::ONE,
+                ..Default::default()
+            }));
+            surface.draw_text(
+                Point::from_xy(0.0, 0.0),
+                fonts.1.clone(),
+                110.0,
+                "DRAFT",
+                false,
+                TextDirection::Auto,
+            );
+            surface.pop();
+        }
+        for op in ops {
+            paint(&mut surface, op, &fonts);
+        }
+        let footer = format!(
+            "{}MRN {} · course {} · generated {} · page {} of {}",
+            if s.draft { "DRAFT · " } else { "" },
+            s.mrn,
+            s.course_id,
+            s.generated_at,
+            i + 1,
+            n
+        );
+        paint(
+            &mut surface,
+            &Op::Text {
+                x: MARGIN,
+                y: PAGE_H - 30.0,
+                size: 7.5,
+                bold: s.draft,
+                colour: if s.draft { RED } else { GREY },
+                text: footer,
+            },
+            &fonts,
+        );
+        surface.finish();
+        page.finish();
+    }
+    doc.finish().map_err(|e| PdfError::Write(format!("{e:?}")))
+}

@@ -1,0 +1,439 @@
+//! The discharge summary of one course: its content, built once from the record, then
+//! written as Markdown (for the electronic record) or PDF (to file and send).
+
+use std::collections::BTreeMap;
+
+use chrono_tz::Tz;
+
+use super::{date_local, num};
+use crate::domain::entry::{EntryData, EntryKind};
+use crate::domain::record::{CourseState, CourseView, PatientRecord, age_on};
+use crate::domain::rules::duration_text;
+use crate::domain::time::{Instant, local_text};
+use crate::domain::values::Severity;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SummaryError {
+    #[error("the patient has no course to summarise")]
+    NoCourse,
+    #[error("course {0} is not a course of this patient")]
+    NotThisPatient(i64),
+    #[error("course {0} was entered in error (its start is voided); there is nothing to summarise")]
+    Cancelled(i64),
+    #[error(
+        "course {0} is still running; a summary of a running course is only made as a draft (--draft)"
+    )]
+    Running(i64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SideEffectRow {
+    pub kind: String,
+    pub severity: String,
+    pub first: String,
+    pub last: String,
+    pub count: usize,
+    pub rate: String,
+    pub action: String,
+}
+
+/// The chart's data: hours since the start on x.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Chart {
+    /// Step line corners (hours, mg/h).
+    pub rate: Vec<(f64, f64)>,
+    pub max_rate: f64,
+    pub span_hours: f64,
+    pub nrs: Vec<(f64, f64)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub hospital: String,
+    pub ward: String,
+    pub mrn: String,
+    pub course_id: i64,
+    pub draft: bool,
+    pub patient: Vec<(String, String)>,
+    pub treatment: Vec<(String, String)>,
+    pub pain: Vec<(String, String)>,
+    pub side_effects: Vec<SideEffectRow>,
+    pub follow_up: Vec<(String, String)>,
+    pub corrections: Vec<String>,
+    pub chart: Chart,
+    pub generated_by: String,
+    pub generated_at: String,
+}
+
+fn kv(k: &str, v: impl Into<String>) -> (String, String) {
+    (k.to_string(), v.into())
+}
+
+pub struct Request<'a> {
+    pub course: Option<i64>,
+    pub draft: bool,
+    pub hospital: &'a str,
+    pub ward: &'a str,
+    pub zone: Tz,
+    pub generated_by: &'a str,
+    pub now: Instant,
+}
+
+/// The course asked for, or the patient's latest.
+pub fn pick_course<'r>(
+    rec: &'r PatientRecord,
+    course: Option<i64>,
+) -> Result<CourseView<'r>, SummaryError> {
+    match course {
+        Some(id) => rec.course(id).ok_or(SummaryError::NotThisPatient(id)),
+        None => rec.latest_course().ok_or(SummaryError::NoCourse),
+    }
+}
+
+pub fn build(rec: &PatientRecord, req: &Request) -> Result<Summary, SummaryError> {
+    let v = pick_course(rec, req.course)?;
+    let id = v.course.id;
+    match v.state() {
+        CourseState::Cancelled => return Err(SummaryError::Cancelled(id)),
+        CourseState::Active if !req.draft => return Err(SummaryError::Running(id)),
+        _ => {}
+    }
+    let zone = req.zone;
+    let t = |i: Instant| local_text(i, zone);
+    let p = &rec.patient.data;
+    let proto = v.protocol();
+    let start = v.started_at().unwrap_or(req.now);
+    let end = v.ended_at();
+    let until = end.unwrap_or(req.now);
+    let dose = v
+        .dose(req.now)
+        .unwrap_or_else(|| crate::domain::dose::summarise(&[], start, start, proto.max_rate_mg_h));
+    let scores = rec.scores();
+    let outcome = v.outcome(&scores);
+
+    let mut patient = vec![
+        kv("Name", p.name.clone()),
+        kv("MRN", p.mrn.clone()),
+        kv(
+            "Birth date",
+            format!(
+                "{} (age {} at the start)",
+                p.birth_date,
+                age_on(p.birth_date, start.with_timezone(&zone).date_naive())
+            ),
+        ),
+        kv("Sex", p.sex.as_str()),
+        kv(
+            "Weight",
+            p.weight_kg
+                .map_or("not recorded".into(), |w| format!("{} kg", num(w))),
+        ),
+        kv(
+            "CRPS type",
+            p.crps_type
+                .map_or("not recorded".into(), |c| format!("type {c}")),
+        ),
+        kv(
+            "Affected limb",
+            p.limb.clone().unwrap_or_else(|| "not recorded".into()),
+        ),
+    ];
+    patient.push(kv(
+        "Disease duration",
+        rec.disease_years(start)
+            .map_or("onset not recorded".into(), |y| {
+                format!(
+                    "{} years at the start (onset {})",
+                    num((y * 10.0).round() / 10.0),
+                    p.crps_onset.map(|d| d.to_string()).unwrap_or_default()
+                )
+            }),
+    ));
+
+    let end_reason = v.end.and_then(|e| match &e.data {
+        EntryData::CourseEnd { reason } => Some(reason.to_string()),
+        _ => None,
+    });
+    let mut treatment = vec![
+        kv("Drug", format!("{} (ATC {})", proto.drug, proto.atc_code)),
+        kv("Route", proto.route.clone()),
+        kv("Start", t(start)),
+        kv("End", end.map_or("still running".into(), t)),
+        kv("Duration", {
+            let d = until - start;
+            format!(
+                "{} d {} h{}",
+                d.num_days(),
+                d.num_hours() % 24,
+                if end.is_none() { " so far" } else { "" }
+            )
+        }),
+        kv(
+            "Reason for ending",
+            end_reason.unwrap_or_else(|| "-".into()),
+        ),
+        kv(
+            "Starting rate",
+            dose.starting_rate
+                .map_or("-".into(), |r| format!("{r} mg/h")),
+        ),
+        kv(
+            "Highest rate",
+            match dose.highest_first_at {
+                Some(at) => format!("{} mg/h, first reached {}", dose.highest, t(at)),
+                None => "-".into(),
+            },
+        ),
+        kv(
+            "Time at maximum",
+            format!(
+                "{} ({} mg/h)",
+                duration_text(chrono::Duration::seconds(
+                    (dose.hours_at_max * 3600.0).round() as i64
+                )),
+                proto.max_rate_mg_h
+            ),
+        ),
+        kv(
+            "Steps",
+            format!("{} up, {} down", dose.step_ups, dose.step_downs),
+        ),
+        kv("Total dose", format!("{} mg", num(dose.total_dose_mg))),
+    ];
+    treatment.push(kv(
+        "Protocol",
+        format!(
+            "\"{}\" (version {}), maximum {} mg/h, increment {} mg/h",
+            proto.name,
+            &crate::store::audit::sha256_hex(proto.snapshot().as_bytes())[..12],
+            proto.max_rate_mg_h,
+            proto.increment_mg_h
+        ),
+    ));
+
+    let mut pain = Vec::new();
+    let mut follow_up = Vec::new();
+    if let Some(o) = &outcome {
+        let show = |s: Option<crate::domain::outcome::Score>| {
+            s.map_or("not recorded".to_string(), |s| {
+                format!("{} ({})", s.score, t(s.at))
+            })
+        };
+        pain.push(kv("NRS T0 (baseline)", show(o.timepoints.t0)));
+        pain.push(kv("NRS T1 (end of infusion)", show(o.timepoints.t1)));
+        if let (Some(a), Some(b)) = (o.timepoints.t0, o.timepoints.t1) {
+            pain.push(kv(
+                "Change T0 to T1",
+                format!("{:+}", i16::from(b.score.get()) - i16::from(a.score.get())),
+            ));
+        }
+        if o.timepoints.t2.is_some() {
+            pain.push(kv("NRS T2 (follow-up)", show(o.timepoints.t2)));
+        }
+        pain.push(kv("Responder at T1", o.t1.explain()));
+        if end.is_some() {
+            pain.push(kv("Responder at T2", o.t2.explain()));
+        }
+        match (o.timepoints.t2, o.t2_window, o.t2_planned) {
+            (Some(s), _, _) => {
+                follow_up.push(kv("T2 result", format!("NRS {} on {}", s.score, t(s.at))))
+            }
+            (None, Some(w), Some(planned)) => {
+                follow_up.push(kv("T2 visit planned", date_local(planned, zone)));
+                follow_up.push(kv(
+                    "T2 window",
+                    format!("{} to {}", date_local(w.from, zone), date_local(w.to, zone)),
+                ));
+            }
+            _ => follow_up.push(kv("T2 visit", "planned once the infusion has ended")),
+        }
+    }
+
+    // Side effects grouped by kind and severity, in order of first occurrence.
+    let points = v.rate_points();
+    let mut groups: BTreeMap<(Instant, String, String), SideEffectRow> = BTreeMap::new();
+    let mut first_of: BTreeMap<(String, String), Instant> = BTreeMap::new();
+    for e in &v.side_effects {
+        if let EntryData::SideEffect {
+            effect,
+            detail,
+            severity,
+            action,
+            rate_at,
+        } = &e.data
+        {
+            let kind = match detail {
+                Some(d) => format!("{effect} ({d})"),
+                None => effect.clone(),
+            };
+            let sev = severity_word(*severity).to_string();
+            let first = *first_of
+                .entry((kind.clone(), sev.clone()))
+                .or_insert(e.happened_at);
+            let row = groups
+                .entry((first, kind.clone(), sev.clone()))
+                .or_insert_with(|| SideEffectRow {
+                    kind: kind.clone(),
+                    severity: sev.clone(),
+                    first: t(e.happened_at),
+                    last: t(e.happened_at),
+                    count: 0,
+                    rate: format!("{rate_at} mg/h"),
+                    action: String::new(),
+                });
+            row.count += 1;
+            row.last = t(e.happened_at);
+            let a = action.as_str();
+            if !row.action.split(", ").any(|x| x == a) {
+                if !row.action.is_empty() {
+                    row.action.push_str(", ");
+                }
+                row.action.push_str(a);
+            }
+        }
+    }
+
+    // Amended and voided entries of this course, and of the scores its timepoints read.
+    let window_from = start - chrono::Duration::days(i64::from(proto.t0_window_days));
+    let window_to = until + chrono::Duration::days(i64::from(proto.t2_to_day));
+    let mut corrections = Vec::new();
+    let mut sorted: Vec<_> = rec.entries.iter().collect();
+    sorted.sort_by_key(|e| e.id);
+    for e in sorted {
+        let ours = e.course_id == Some(id)
+            || (e.kind() == EntryKind::Nrs
+                && e.happened_at >= window_from
+                && e.happened_at <= window_to);
+        if !ours {
+            continue;
+        }
+        if let Some(prev) = e.supersedes {
+            corrections.push(format!(
+                "Entry {prev} was amended by {} on {} (now entry {}): {}",
+                e.recorded_by,
+                t(e.recorded_at),
+                e.id,
+                e.amend_reason.clone().unwrap_or_default()
+            ));
+        }
+        if let Some(void) = &e.void {
+            corrections.push(format!(
+                "Entry {} ({}) was voided by {} on {}: {}",
+                e.id,
+                e.data.describe(),
+                void.voided_by,
+                t(void.voided_at),
+                void.reason
+            ));
+        }
+    }
+
+    let hours = |i: Instant| (i - start).num_seconds() as f64 / 3600.0;
+    let mut line = vec![(0.0, 0.0)];
+    let mut prev = 0.0;
+    for pt in &points {
+        let x = hours(pt.at).max(0.0);
+        line.push((x, prev));
+        line.push((x, pt.rate.mg_h()));
+        prev = pt.rate.mg_h();
+    }
+    line.push((hours(until), if end.is_some() { 0.0 } else { prev }));
+    let span = hours(until).max(f64::from(proto.duration_days) * 24.0);
+    let nrs = scores
+        .iter()
+        .filter(|s| {
+            s.at >= start - chrono::Duration::days(1) && s.at <= until + chrono::Duration::days(1)
+        })
+        .map(|s| (hours(s.at), f64::from(s.score.get())))
+        .collect();
+
+    Ok(Summary {
+        hospital: req.hospital.to_string(),
+        ward: req.ward.to_string(),
+        mrn: p.mrn.clone(),
+        course_id: id,
+        draft: v.state() == CourseState::Active,
+        patient,
+        treatment,
+        pain,
+        side_effects: groups.into_values().collect(),
+        follow_up,
+        corrections,
+        chart: Chart {
+            rate: line,
+            max_rate: proto.max_rate_mg_h.mg_h(),
+            span_hours: span,
+            nrs,
+        },
+        generated_by: req.generated_by.to_string(),
+        generated_at: t(req.now),
+    })
+}
+
+fn severity_word(s: Severity) -> &'static str {
+    s.as_str()
+}
+
+/// Table cells cannot hold a pipe or a line break.
+fn cell(s: &str) -> String {
+    s.replace('|', "/").replace(['\n', '\r'], " ")
+}
+
+pub fn markdown(s: &Summary) -> String {
+    let mut out = String::new();
+    if s.draft {
+        out.push_str(
+            "**DRAFT: the course is still running; figures are up to the time of generation.**\n\n",
+        );
+    }
+    out.push_str(&format!(
+        "# Discharge summary: S-ketamine infusion\n\n{} · {}\n\n",
+        cell(&s.hospital),
+        cell(&s.ward)
+    ));
+    let table = |out: &mut String, title: &str, rows: &[(String, String)]| {
+        out.push_str(&format!("## {title}\n\n| Item | Value |\n|---|---|\n"));
+        for (k, v) in rows {
+            out.push_str(&format!("| {} | {} |\n", cell(k), cell(v)));
+        }
+        out.push('\n');
+    };
+    table(&mut out, "Patient", &s.patient);
+    table(&mut out, "Treatment", &s.treatment);
+    table(&mut out, "Pain", &s.pain);
+    out.push_str("## Side effects\n\n");
+    if s.side_effects.is_empty() {
+        out.push_str("None recorded.\n\n");
+    } else {
+        out.push_str("| Side effect | Severity | First | Last | Times | Rate at first | Action |\n|---|---|---|---|---|---|---|\n");
+        for r in &s.side_effects {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                cell(&r.kind),
+                r.severity,
+                r.first,
+                r.last,
+                r.count,
+                r.rate,
+                cell(&r.action)
+            ));
+        }
+        out.push('\n');
+    }
+    table(&mut out, "Follow-up", &s.follow_up);
+    out.push_str("## Corrections in the record\n\n");
+    if s.corrections.is_empty() {
+        out.push_str("No entry of this course was amended or voided.\n\n");
+    } else {
+        for c in &s.corrections {
+            out.push_str(&format!("- {}\n", cell(c)));
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "Generated by {} on {} with titrate.\n",
+        cell(&s.generated_by),
+        s.generated_at
+    ));
+    out
+}
