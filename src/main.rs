@@ -25,7 +25,9 @@ fn main() -> ExitCode {
     };
     if cli.command.is_none() {
         return match terminal(&cli, cfg) {
-            Ok(()) => ExitCode::SUCCESS,
+            // Ended by a signal: the conventional status, so a supervisor can tell.
+            Ok(Some(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(1)),
+            Ok(None) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("titrate: {}", printable(&format!("{e:#}")));
                 ExitCode::from(EXIT_REFUSED)
@@ -43,7 +45,7 @@ fn main() -> ExitCode {
 
 /// The ward terminal on the configured database (created on first use, when it walks the
 /// user through the first admin), or on a fresh demo ward.
-fn terminal(cli: &Cli, cfg: Config) -> anyhow::Result<()> {
+fn terminal(cli: &Cli, cfg: Config) -> anyhow::Result<Option<i32>> {
     let now = chrono::Utc::now();
     let (db, hint) = if cli.demo {
         let path = std::env::temp_dir().join(format!(

@@ -109,6 +109,8 @@ pub struct Form {
     pub context: Vec<String>,
     /// For the rate form: the rate running now, to show the proposed step as it is typed.
     pub current_rate: Option<Rate>,
+    /// The hard maximum of the course's protocol, for the same line.
+    pub max_rate: Rate,
 }
 
 fn opts(list: &[&str]) -> Vec<String> {
@@ -234,6 +236,7 @@ impl Form {
         };
         Form {
             current_rate: (kind == FormKind::Rate).then(|| c.current_rate.unwrap_or(Rate::ZERO)),
+            max_rate: p.max_rate_mg_h,
             kind,
             mrn: c.mrn.to_string(),
             patient_name: c.patient_name.to_string(),
@@ -345,6 +348,7 @@ impl Form {
                 local_text(entry.happened_at, c.cfg.timezone)
             )],
             current_rate: None,
+            max_rate: c.cfg.protocol.max_rate_mg_h,
         }
     }
 
@@ -352,6 +356,12 @@ impl Form {
     pub fn proposed_step(&self) -> Option<String> {
         let cur = self.current_rate?;
         let new: Rate = self.value("rate").parse().ok()?;
+        if new > self.max_rate {
+            return Some(format!(
+                "{new} mg/h is above the maximum of {} mg/h",
+                self.max_rate
+            ));
+        }
         let what = if new > cur {
             format!("step up {}", new.saturating_sub(cur))
         } else if new < cur {

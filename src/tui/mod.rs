@@ -7,7 +7,7 @@ pub mod ui;
 pub mod view;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -20,33 +20,46 @@ use app::{App, Msg};
 pub const TICK: Duration = Duration::from_millis(250);
 
 /// Runs the terminal until the user quits or a signal (SIGTERM, SIGHUP when an SSH
-/// connection drops, SIGINT) arrives; the terminal is restored on every way out, panics
-/// included (ratatui's init installs that hook).
-pub fn run(mut app: App) -> anyhow::Result<()> {
-    let stop = Arc::new(AtomicBool::new(false));
+/// connection drops, SIGINT) arrives, and returns the signal's number if one ended it. The
+/// terminal is restored on every way out, panics included (ratatui's init installs that hook).
+pub fn run(mut app: App) -> anyhow::Result<Option<i32>> {
+    let signal = Arc::new(AtomicI32::new(0));
     let done = Arc::new(AtomicBool::new(false));
-    watch_signals(Arc::clone(&stop), Arc::clone(&done))?;
+    watch_signals(Arc::clone(&signal), Arc::clone(&done))?;
     let mut terminal = ratatui::init();
-    let result = event_loop(&mut terminal, &mut app, &stop);
-    ratatui::restore();
+    let result = event_loop(&mut terminal, &mut app, &signal);
+    restore_quietly();
     done.store(true, Ordering::SeqCst);
-    result
+    let sig = signal.load(Ordering::SeqCst);
+    result.map(|()| (sig != 0).then_some(sig))
 }
 
-/// On SIGTERM, SIGHUP or SIGINT the loop is asked to stop. When the terminal is gone (an
-/// SSH connection dropped), crossterm's poll can spin without returning; then, after a grace
-/// period, this thread restores what it can and exits. Nothing is lost by that: every entry
-/// is one SQLite transaction, and an unsaved form was never written.
-fn watch_signals(stop: Arc<AtomicBool>, done: Arc<AtomicBool>) -> anyhow::Result<()> {
+/// Leaves raw mode and the alternate screen and shows the cursor, ignoring every error: the
+/// terminal may be gone (a dropped SSH connection), and reporting that on the same dead
+/// terminal would panic.
+pub fn restore_quietly() {
+    let _ = crossterm::terminal::disable_raw_mode();
+    let _ = crossterm::execute!(
+        std::io::stdout(),
+        crossterm::terminal::LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+}
+
+/// On SIGTERM, SIGHUP or SIGINT the loop is asked to stop. When the terminal is gone,
+/// crossterm's poll can spin without returning, and a save may be waiting for the database
+/// lock; then, after a grace period, this thread restores what it can and exits. Nothing is
+/// lost by that: every entry is one SQLite transaction, and an unsaved form was never written.
+fn watch_signals(signal: Arc<AtomicI32>, done: Arc<AtomicBool>) -> anyhow::Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT])
         .context("installing signal handlers")?;
     std::thread::spawn(move || {
         if let Some(sig) = signals.forever().next() {
-            stop.store(true, Ordering::SeqCst);
+            signal.store(sig, Ordering::SeqCst);
             std::thread::sleep(Duration::from_millis(600));
             if !done.load(Ordering::SeqCst) {
-                ratatui::restore();
+                restore_quietly();
                 std::process::exit(128 + sig);
             }
         }
@@ -57,10 +70,10 @@ fn watch_signals(stop: Arc<AtomicBool>, done: Arc<AtomicBool>) -> anyhow::Result
 fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
-    stop: &AtomicBool,
+    signal: &AtomicI32,
 ) -> anyhow::Result<()> {
     app.update(Msg::Tick(chrono::Utc::now()));
-    while !app.quit && !stop.load(Ordering::Relaxed) {
+    while !app.quit && signal.load(Ordering::Relaxed) == 0 {
         terminal.draw(|f| ui::draw(f, app))?;
         let event = if event::poll(TICK)? {
             Some(event::read()?)
