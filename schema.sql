@@ -170,3 +170,20 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head
 BEGIN SELECT RAISE(ABORT, 'the audit head is never deleted'); END;
+
+-- migration 2
+
+-- Pseudonyms for research exports: a study id and a secret date shift per patient, made on
+-- the first pseudonymised export and kept, so that every export gives the same ids and
+-- intervals stay exact. Like the record, never changed or deleted.
+CREATE TABLE pseudonym (
+    patient_id  INTEGER PRIMARY KEY REFERENCES patient (id),
+    study_id    TEXT NOT NULL UNIQUE,
+    day_offset  INTEGER NOT NULL CHECK (day_offset <> 0 AND day_offset BETWEEN -365 AND 365),
+    created_at  TEXT NOT NULL,
+    created_by  TEXT NOT NULL REFERENCES staff (id)
+);
+CREATE TRIGGER pseudonym_no_update BEFORE UPDATE ON pseudonym
+BEGIN SELECT RAISE(ABORT, 'pseudonyms are never changed'); END;
+CREATE TRIGGER pseudonym_no_delete BEFORE DELETE ON pseudonym
+BEGIN SELECT RAISE(ABORT, 'pseudonyms are never deleted'); END;

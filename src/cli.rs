@@ -100,6 +100,14 @@ pub enum Command {
         #[arg(long)]
         draft: bool,
     },
+    /// Research export: events, courses, codebook and data quality as CSV (physician)
+    Export {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Study ids instead of names and MRNs, age instead of birth date, dates shifted
+        #[arg(long)]
+        pseudonymize: bool,
+    },
     /// The study's cohort table
     Cohort {
         #[arg(long)]

@@ -21,6 +21,7 @@ pub struct Config {
     pub hospital: String,
     pub timezone: Tz,
     pub db_path: PathBuf,
+    pub reports_dir: PathBuf,
     pub protocol: Protocol,
     pub side_effect_kinds: Vec<String>,
     pub max_pin_failures: u32,
@@ -53,6 +54,7 @@ struct File {
     protocol: ProtocolSection,
     checks: Checks,
     outcome: Outcome,
+    reports: Reports,
     side_effects: SideEffects,
     security: Security,
 }
@@ -103,6 +105,12 @@ struct Outcome {
     t2_planned_day: u32,
     t2_from_day: u32,
     t2_to_day: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reports {
+    folder: PathBuf,
 }
 
 #[derive(Deserialize)]
@@ -318,12 +326,16 @@ impl Config {
         if raw.database.path.as_os_str().is_empty() {
             return Err(bad("database.path", "\"\"".into(), "must name a file"));
         }
+        if raw.reports.folder.as_os_str().is_empty() {
+            return Err(bad("reports.folder", "\"\"".into(), "must name a folder"));
+        }
         Ok(Config {
             source: file.to_string(),
             ward_name: raw.ward.name.clone(),
             hospital: raw.ward.hospital.clone(),
             timezone,
             db_path: raw.database.path.clone(),
+            reports_dir: raw.reports.folder.clone(),
             protocol: Protocol {
                 name: p.name.clone(),
                 drug: p.drug.clone(),

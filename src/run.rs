@@ -6,13 +6,13 @@ use chrono::Utc;
 
 use crate::cli::{AmendArgs, AuditCmd, Cli, Command, CourseCmd, Edge, PatientCmd, StaffCmd};
 use crate::config::Config;
-use crate::domain::record::{PatientRecord, Staff};
+use crate::domain::record::Staff;
 use crate::domain::values::{Action, CrpsType, EndReason, Role, Severity, Sex, Timepoint, YesNo};
 use crate::report::{self, cohort, history, pdf, status, summary};
 use crate::store::{Db, NewPatient, audit};
 use crate::ward::access::{self, authorize};
 use crate::ward::entries::{Amendment, Session, SideEffectInput};
-use crate::ward::{Saved, WardError, load_record, load_record_of};
+use crate::ward::{Saved, WardError, load_all, load_record};
 
 /// Exit status of a refused command; clap uses 2 for usage errors.
 pub const EXIT_REFUSED: u8 = 1;
@@ -315,6 +315,37 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
             );
             Ok(0)
         }
+        Command::Export { out, pseudonymize } => {
+            let pseudo = if *pseudonymize {
+                Some(crate::ward::research::pseudonyms(&mut db, &who, now)?)
+            } else {
+                authorize(&mut db, &who, crate::domain::rules::Permission::Export, now)?;
+                None
+            };
+            let records = db.read(load_all)?;
+            let files = crate::report::export::export(&records, pseudo.as_ref(), now);
+            let io = |e: std::io::Error| WardError::Io(out.display().to_string(), e.to_string());
+            report::create_private_dir(out).map_err(io)?;
+            for (name, text) in [
+                ("events.csv", &files.events),
+                ("courses.csv", &files.courses),
+                ("codebook.csv", &files.codebook),
+                ("data_quality.csv", &files.data_quality),
+            ] {
+                report::write_private(&out.join(name), text.as_bytes()).map_err(io)?;
+            }
+            println!(
+                "export of {} patients written to {}{}",
+                records.len(),
+                out.display(),
+                if *pseudonymize {
+                    " (pseudonymised)"
+                } else {
+                    ""
+                }
+            );
+            Ok(0)
+        }
         Command::Cohort {
             json,
             format,
@@ -340,12 +371,7 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
                     allowed: "text, markdown or json",
                 });
             }
-            let records = db.read(|r| {
-                r.patients()?
-                    .into_iter()
-                    .map(|p| load_record_of(r, p))
-                    .collect::<Result<Vec<PatientRecord>, WardError>>()
-            })?;
+            let records = db.read(load_all)?;
             let c = cohort::cohort(&records, range, cfg.timezone);
             match format {
                 "json" => println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default()),

@@ -22,7 +22,7 @@ use tempfile::TempDir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_titrate");
 const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml");
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 9] = [
     "staff",
     "protocol",
     "patient",
@@ -31,6 +31,7 @@ const TABLES: [&str; 8] = [
     "void",
     "audit",
     "audit_head",
+    "pseudonym",
 ];
 
 // ---------------------------------------------------------------------------------------

@@ -335,7 +335,7 @@ fn a_rate_above_the_maximum_is_refused_on_screen() {
     tui.wait_for("hourly check, same rate", WAIT);
     tui.send(&BACKSPACE.repeat(4));
     tui.send("140");
-    tui.wait_for("14 -> 140 mg/h", WAIT);
+    tui.wait_for("140 mg/h is above the maximum of 14 mg/h", WAIT);
     tui.send(ENTER);
     let s = tui.wait_for("above the protocol maximum of 14 mg/h", WAIT);
     assert!(

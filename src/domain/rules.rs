@@ -291,6 +291,8 @@ pub enum Permission {
     AddPatient,
     AmendOthers,
     ManageStaff,
+    /// A research export holds every patient's record.
+    Export,
 }
 
 impl Permission {
@@ -301,7 +303,8 @@ impl Permission {
             Permission::Record(
                 EntryKind::CourseStart | EntryKind::CourseEnd | EntryKind::Success,
             )
-            | Permission::AmendOthers => Role::Physician,
+            | Permission::AmendOthers
+            | Permission::Export => Role::Physician,
             Permission::ManageStaff => Role::Admin,
         }
     }
@@ -312,6 +315,7 @@ impl Permission {
             Permission::AddPatient => "add a patient".into(),
             Permission::AmendOthers => "amend or void another person's entry".into(),
             Permission::ManageStaff => "manage staff accounts".into(),
+            Permission::Export => "export the record for research".into(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! What titrate prints: status, history, cohort table. Pure functions of loaded records.
 
 pub mod cohort;
+pub mod export;
 pub mod history;
 pub mod pdf;
 pub mod status;
@@ -36,6 +37,18 @@ pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()
     f.sync_all()?;
     drop(f);
     std::fs::rename(&tmp, path)
+}
+
+/// Creates a folder for report files, readable by its owner only.
+pub fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(path)
 }
 
 /// RFC 3339 in the ward's zone, with its offset: unambiguous and readable.

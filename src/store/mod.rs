@@ -79,6 +79,8 @@ pub trait Reader {
     fn entry_superseded_by(&self, id: EntryId) -> Result<Option<EntryId>, StoreError>;
     fn audit_rows(&self) -> Result<Vec<AuditRow>, StoreError>;
     fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError>;
+    /// (patient id, study id, day offset) of every pseudonymised patient.
+    fn pseudonyms(&self) -> Result<Vec<(PatientId, String, i64)>, StoreError>;
     /// (key, canonical content) of every row of an audited table.
     fn table_rows(&self, table: &str) -> Result<Vec<(String, String)>, StoreError>;
 }
@@ -99,6 +101,12 @@ pub trait Writer: Reader {
     ) -> Result<CourseId, StoreError>;
     fn insert_entry(&mut self, e: &NewEntry) -> Result<EntryId, StoreError>;
     fn insert_void(&mut self, entry: EntryId, reason: &str) -> Result<(), StoreError>;
+    fn insert_pseudonym(
+        &mut self,
+        patient: PatientId,
+        study_id: &str,
+        day_offset: i64,
+    ) -> Result<(), StoreError>;
     /// An event with no row of its own (a failed sign-in, a denied permission).
     fn audit_event(&mut self, action: &str, content: &serde_json::Value) -> Result<(), StoreError>;
 }
@@ -111,4 +119,5 @@ pub const AUDITED_TABLES: &[(&str, &str)] = &[
     ("course", "id"),
     ("entry", "id"),
     ("void", "id"),
+    ("pseudonym", "patient_id"),
 ];

@@ -138,8 +138,12 @@ impl Db {
     fn migrate(&mut self) -> Result<(), StoreError> {
         // Most opens find the schema current: check without taking the write lock, so that
         // terminals starting up do not queue behind each other.
-        if self.user_version()? == schema_version() {
+        let found = self.user_version()?;
+        if found == schema_version() {
             return Ok(());
+        }
+        if found > 0 {
+            self.backup_before_upgrade(found)?;
         }
         let tx = self
             .conn
@@ -163,6 +167,34 @@ impl Db {
             tx.pragma_update(None, "user_version", n)?;
         }
         tx.commit()?;
+        Ok(())
+    }
+
+    /// A copy of an older database beside it, made before it is migrated: if an upgrade
+    /// ever goes wrong, the ward still has the record as it was.
+    fn backup_before_upgrade(&self, version: i64) -> Result<(), StoreError> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        let mut name = path.as_os_str().to_owned();
+        name.push(format!(
+            ".schema-v{version}-{stamp}-{}.bak",
+            std::process::id()
+        ));
+        let backup = PathBuf::from(name);
+        let fail = |why: String| StoreError::Open {
+            path: path.display().to_string(),
+            why: format!(
+                "could not write the backup {} before upgrading: {why}",
+                backup.display()
+            ),
+        };
+        // VACUUM INTO writes into an empty file, so the copy keeps the 0600 of this one.
+        create_private_file(&backup).map_err(|e| fail(e.to_string()))?;
+        self.conn
+            .execute("VACUUM INTO ?1", [backup.to_string_lossy()])
+            .map_err(|e| fail(e.to_string()))?;
         Ok(())
     }
 
@@ -474,6 +506,14 @@ impl Reader for SqlTx<'_> {
             .optional()?)
     }
 
+    fn pseudonyms(&self) -> Result<Vec<(PatientId, String, i64)>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT patient_id, study_id, day_offset FROM pseudonym ORDER BY patient_id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn table_rows(&self, table: &str) -> Result<Vec<(String, String)>, StoreError> {
         let (table, key_col) = AUDITED_TABLES
             .iter()
@@ -722,6 +762,19 @@ impl Writer for SqlTx<'_> {
         };
         let id = self.tx.last_insert_rowid();
         self.audit_row_write("void", "void", &id.to_string())
+    }
+
+    fn insert_pseudonym(
+        &mut self,
+        patient: PatientId,
+        study_id: &str,
+        day_offset: i64,
+    ) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO pseudonym (patient_id, study_id, day_offset, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![patient, study_id, day_offset, to_db(self.now), self.actor],
+        )?;
+        self.audit_row_write("create", "pseudonym", &patient.to_string())
     }
 
     fn audit_event(&mut self, action: &str, content: &serde_json::Value) -> Result<(), StoreError> {

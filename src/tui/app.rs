@@ -29,6 +29,8 @@ pub enum Screen {
     Overview,
     Detail,
     Search,
+    /// The study's cohort table.
+    Cohort,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +92,12 @@ pub struct App {
     pub data_version: i64,
     pub quit: bool,
     pub demo_hint: Option<String>,
+    /// The cohort table's lines and range, computed when the screen opens or data changes.
+    pub cohort: Vec<String>,
+    pub cohort_range: crate::report::cohort::Range,
+    pub cohort_scroll: usize,
+    /// A discharge summary shown after it was written: (title, lines, scroll).
+    pub preview: Option<(String, Vec<String>, usize)>,
     /// False under NO_COLOR: meaning is then carried by text and bold/reverse only.
     pub colour: bool,
 }
@@ -129,6 +137,10 @@ impl App {
             data_version,
             quit: false,
             demo_hint: None,
+            cohort: vec![],
+            cohort_range: crate::report::cohort::Range::default(),
+            cohort_scroll: 0,
+            preview: None,
             colour: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         }
     }
@@ -198,6 +210,81 @@ impl App {
         if self.screen == Screen::Search {
             self.run_search();
         }
+        if self.screen == Screen::Cohort {
+            self.compute_cohort();
+        }
+    }
+
+    fn compute_cohort(&mut self) {
+        let range = self.cohort_range;
+        let zone = self.cfg.timezone;
+        match self.db.read(crate::ward::load_all) {
+            Ok(records) => {
+                let c = crate::report::cohort::cohort(&records, range, zone);
+                self.cohort = crate::report::cohort::table(&c, false)
+                    .lines()
+                    .map(str::to_string)
+                    .collect();
+            }
+            Err(e) => self.error(format!("could not compute the cohort: {e}")),
+        }
+    }
+
+    /// Builds the discharge summary of the open patient's latest course, writes it as
+    /// Markdown and PDF to the reports folder, and shows the Markdown.
+    fn write_summary(&mut self) {
+        let (Some(d), Some(user)) = (&self.detail, &self.user) else {
+            return;
+        };
+        let req = crate::report::summary::Request {
+            course: None,
+            draft: true,
+            hospital: &self.cfg.hospital,
+            ward: &self.cfg.ward_name,
+            zone: self.cfg.timezone,
+            generated_by: &format!("{} ({})", user.name, user.id),
+            now: self.now,
+        };
+        let s = match crate::report::summary::build(&d.record, &req) {
+            Ok(s) => s,
+            Err(e) => return self.error(e.to_string()),
+        };
+        let md = crate::report::summary::markdown(&s);
+        let base = format!(
+            "{}-course-{}{}",
+            s.mrn,
+            s.course_id,
+            if s.draft { "-DRAFT" } else { "" }
+        );
+        let dir = self.cfg.reports_dir.clone();
+        let written = crate::report::create_private_dir(&dir)
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                crate::report::write_private(&dir.join(format!("{base}.md")), md.as_bytes())
+                    .map_err(|e| e.to_string())
+            })
+            .and_then(|()| crate::report::pdf::render(&s).map_err(|e| e.to_string()))
+            .and_then(|pdf| {
+                crate::report::write_private(&dir.join(format!("{base}.pdf")), &pdf)
+                    .map_err(|e| e.to_string())
+            });
+        match written {
+            Ok(()) => {
+                self.info(format!(
+                    "summary written: {}",
+                    dir.join(format!("{base}.md / .pdf")).display()
+                ));
+                self.preview = Some((
+                    format!(" {base} (↑↓ scroll, any other key closes) "),
+                    md.lines().map(str::to_string).collect(),
+                    0,
+                ));
+            }
+            Err(e) => self.error(format!(
+                "could not write the summary to {}: {e}",
+                dir.display()
+            )),
+        }
     }
 
     fn rows(&self) -> usize {
@@ -254,6 +341,16 @@ impl App {
             self.help = false;
             return;
         }
+        if let Some((_, lines, scroll)) = &mut self.preview {
+            match k.code {
+                KeyCode::Down | KeyCode::Char('j') => {
+                    *scroll = (*scroll + 1).min(lines.len().saturating_sub(1))
+                }
+                KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
+                _ => self.preview = None,
+            }
+            return;
+        }
         if self.form.is_some() {
             self.form_key(k);
             return;
@@ -271,6 +368,11 @@ impl App {
                 }
             }
             Screen::Search => self.search_key(k),
+            Screen::Cohort => {
+                if let Some(a) = keys::lookup(keys::COHORT, &k) {
+                    self.act(a);
+                }
+            }
         }
     }
 
@@ -305,8 +407,40 @@ impl App {
 
     fn act(&mut self, a: Action) {
         match a {
+            Action::Up if self.screen == Screen::Cohort => {
+                self.cohort_scroll = self.cohort_scroll.saturating_sub(1)
+            }
+            Action::Down if self.screen == Screen::Cohort => {
+                self.cohort_scroll =
+                    (self.cohort_scroll + 1).min(self.cohort.len().saturating_sub(1));
+            }
             Action::Up => self.move_sel(-1),
             Action::Down => self.move_sel(1),
+            Action::Summary => self.write_summary(),
+            Action::Cohort => {
+                self.screen = Screen::Cohort;
+                self.cohort_scroll = 0;
+                self.compute_cohort();
+            }
+            Action::CohortRange => {
+                let ctx = FormContext {
+                    cfg: &self.cfg,
+                    now: self.now,
+                    mrn: "",
+                    patient_name: "",
+                    current_rate: None,
+                };
+                let mut f = Form::new(FormKind::CohortRange, &ctx);
+                for field in &mut f.fields {
+                    let v = if field.key == "from" {
+                        self.cohort_range.from
+                    } else {
+                        self.cohort_range.to
+                    };
+                    field.value = v.map(|d| d.to_string()).unwrap_or_default();
+                }
+                self.form = Some(f);
+            }
             Action::Open => {
                 if let Some(mrn) = self.selected_mrn() {
                     self.open_patient(&mrn);
@@ -478,6 +612,9 @@ impl App {
     }
 
     fn submit(&mut self) {
+        if let Some(FormKind::CohortRange) = self.form.as_ref().map(|f| f.kind.clone()) {
+            return self.submit_range();
+        }
         let (Some(mut form), Some(user)) = (self.form.take(), self.user.clone()) else {
             return;
         };
@@ -502,6 +639,37 @@ impl App {
                 self.reload();
             }
             None => self.form = Some(form),
+        }
+    }
+
+    /// The cohort's date range: not a record entry, so it is read here and stored nowhere.
+    fn submit_range(&mut self) {
+        let Some(form) = self.form.as_mut() else {
+            return;
+        };
+        let parse = |key: &'static str,
+                     f: &Form|
+         -> Result<Option<chrono::NaiveDate>, (&'static str, String)> {
+            let v = f.value(key).trim();
+            if v.is_empty() {
+                return Ok(None);
+            }
+            crate::cli::Edge::date(v)
+                .map(Some)
+                .map_err(|e| (key, e.to_string()))
+        };
+        let range = parse("from", form).and_then(|from| Ok((from, parse("to", form)?)));
+        match range {
+            Ok((Some(f), Some(t))) if f > t => {
+                form.error = Some(("to", format!("{t} is before {f}: the range is empty")))
+            }
+            Ok((from, to)) => {
+                self.cohort_range = crate::report::cohort::Range { from, to };
+                self.form = None;
+                self.cohort_scroll = 0;
+                self.compute_cohort();
+            }
+            Err(e) => form.error = Some(e),
         }
     }
 

@@ -91,8 +91,15 @@ pub enum FormKind {
     CourseStart,
     CourseEnd,
     AddPatient,
-    Amend { id: EntryId, kind: EntryKind },
-    Void { id: EntryId },
+    Amend {
+        id: EntryId,
+        kind: EntryKind,
+    },
+    Void {
+        id: EntryId,
+    },
+    /// The cohort screen's date range (stores nothing).
+    CohortRange,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -137,6 +144,7 @@ impl Form {
             FormKind::AddPatient => "Add patient".into(),
             FormKind::Amend { id, .. } => format!("Amend entry {id}"),
             FormKind::Void { id } => format!("Void entry {id} (entered in error)"),
+            FormKind::CohortRange => "Cohort: courses started in".into(),
         }
     }
 
@@ -233,6 +241,10 @@ impl Form {
                 "why it was entered in error",
             )],
             FormKind::Amend { .. } => vec![],
+            FormKind::CohortRange => vec![
+                Field::text("from", "From", "", "YYYY-MM-DD, empty for the first course"),
+                Field::text("to", "To", "", "YYYY-MM-DD, empty for today"),
+            ],
         };
         Form {
             current_rate: (kind == FormKind::Rate).then(|| c.current_rate.unwrap_or(Rate::ZERO)),
@@ -566,6 +578,8 @@ impl Form {
                 })
             }
             FormKind::Void { id } => s.void(*id, self.value("why")),
+            // Handled by the app: a range is not an entry.
+            FormKind::CohortRange => Err(WardError::NothingToAmend),
             FormKind::Amend { id, .. } => {
                 let was = Form::amend(
                     &s.db

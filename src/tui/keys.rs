@@ -23,6 +23,9 @@ pub enum Action {
     AddPatient,
     Amend,
     Void,
+    Summary,
+    Cohort,
+    CohortRange,
 }
 
 pub struct Binding {
@@ -91,6 +94,13 @@ pub const OVERVIEW: &[Binding] = &[
     ),
     b(&[C('e')], "e", "end the course", Action::EndCourse, None),
     b(&[C('a')], "a", "add a patient", Action::AddPatient, None),
+    b(
+        &[C('t')],
+        "t",
+        "cohort table (study figures)",
+        Action::Cohort,
+        None,
+    ),
     b(
         &[KeyCode::Tab],
         "Tab",
@@ -164,6 +174,13 @@ pub const DETAIL: &[Binding] = &[
         Some("void"),
     ),
     b(
+        &[C('p')],
+        "p",
+        "discharge summary: preview and write .md and .pdf",
+        Action::Summary,
+        Some("summary"),
+    ),
+    b(
         &[KeyCode::Esc],
         "Esc",
         "back to the ward",
@@ -173,6 +190,33 @@ pub const DETAIL: &[Binding] = &[
     b(&[C('/')], "/", "find a patient", Action::Search, None),
     b(&[C('?')], "?", "all keys", Action::Help, Some("help")),
     b(&[C('o')], "o", "sign out", Action::SignOut, None),
+    b(&[C('q')], "q", "quit", Action::Quit, None),
+];
+
+pub const COHORT: &[Binding] = &[
+    b(&[KeyCode::Up, C('k')], "↑/k", "scroll up", Action::Up, None),
+    b(
+        &[KeyCode::Down, C('j')],
+        "↓/j",
+        "scroll down",
+        Action::Down,
+        None,
+    ),
+    b(
+        &[C('r')],
+        "r",
+        "choose the date range",
+        Action::CohortRange,
+        Some("range"),
+    ),
+    b(
+        &[KeyCode::Esc],
+        "Esc",
+        "back to the ward",
+        Action::Back,
+        Some("back"),
+    ),
+    b(&[C('?')], "?", "all keys", Action::Help, Some("help")),
     b(&[C('q')], "q", "quit", Action::Quit, None),
 ];
 

@@ -9,7 +9,7 @@ use crate::domain::time::Instant;
 use crate::domain::watch::{Watch, watch};
 use crate::report::status::{Status, status};
 use crate::store::{Db, Reader};
-use crate::ward::{WardError, load_record, load_record_of};
+use crate::ward::{WardError, load_all, load_record, load_record_of};
 
 #[derive(Debug, Clone)]
 pub struct ActiveRow {
@@ -111,12 +111,7 @@ pub fn ward_view(records: &[PatientRecord], now: Instant) -> WardView {
 }
 
 pub fn load_ward(db: &mut Db, now: Instant) -> Result<WardView, WardError> {
-    let records = db.read(|r| {
-        r.patients()?
-            .into_iter()
-            .map(|p| load_record_of(r, p))
-            .collect::<Result<Vec<_>, WardError>>()
-    })?;
+    let records = db.read(load_all)?;
     Ok(ward_view(&records, now))
 }
 

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod entries;
 mod error;
+pub mod research;
 
 pub use error::WardError;
 
@@ -26,6 +27,14 @@ pub fn load_record(r: &dyn Reader, mrn: &str) -> Result<PatientRecord, WardError
         .patient_by_mrn(mrn)?
         .ok_or_else(|| WardError::UnknownMrn(mrn.to_string()))?;
     load_record_of(r, patient)
+}
+
+/// Every patient's record, for the ward overview and the cohort.
+pub fn load_all(r: &dyn Reader) -> Result<Vec<PatientRecord>, WardError> {
+    r.patients()?
+        .into_iter()
+        .map(|p| load_record_of(r, p))
+        .collect()
 }
 
 pub fn load_record_of(

@@ -117,6 +117,7 @@ pub fn dump(db: &Path) -> Vec<String> {
         "void",
         "audit",
         "audit_head",
+        "pseudonym",
     ] {
         let mut stmt = conn
             .prepare(&format!("SELECT * FROM {t} ORDER BY 1"))

@@ -14,6 +14,7 @@ pub fn draw(f: &mut Frame, body: Rect, app: &App) {
         Screen::Overview => keys::OVERVIEW,
         Screen::Detail => keys::DETAIL,
         Screen::Search => keys::SEARCH,
+        Screen::Cohort => keys::COHORT,
         Screen::SignIn | Screen::Setup => &[],
     };
     let mut lines: Vec<Line> = table

@@ -1,5 +1,6 @@
 //! Drawing: reads the app state, never changes it, never touches the store.
 
+mod cohort;
 mod detail;
 mod form;
 mod help;
@@ -80,6 +81,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         Screen::Overview => overview::draw(f, body, app, &theme),
         Screen::Detail => detail::draw(f, body, app, &theme),
         Screen::Search => search::draw(f, body, app, &theme),
+        Screen::Cohort => cohort::draw(f, body, app),
     }
     if let Some(m) = &app.message {
         let style = if m.level == Level::Error {
@@ -95,6 +97,20 @@ pub fn draw(f: &mut Frame, app: &App) {
     draw_footer(f, footer, app, &theme);
     if let Some(form) = &app.form {
         form::draw(f, body, form, &theme);
+    }
+    if let Some((title, lines, scroll)) = &app.preview {
+        let area = centered(body, body.width.saturating_sub(2), body.height);
+        let text: Vec<Line> = lines
+            .iter()
+            .skip(*scroll)
+            .map(|l| Line::from(safe(l)))
+            .collect();
+        f.render_widget(Clear, area);
+        f.render_widget(
+            Paragraph::new(text)
+                .block(Block::default().borders(Borders::ALL).title(title.as_str())),
+            area,
+        );
     }
     if app.help {
         help::draw(f, body, app);
@@ -146,6 +162,7 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Screen::Overview => keys::OVERVIEW,
             Screen::Detail => keys::DETAIL,
             Screen::Search => keys::SEARCH,
+            Screen::Cohort => keys::COHORT,
             Screen::SignIn | Screen::Setup => &[],
         };
         if table.is_empty() {

@@ -1,0 +1,53 @@
+//! Pseudonyms for research exports.
+
+use password_hash::rand_core::{OsRng, RngCore};
+
+use super::WardError;
+use super::access::authorize;
+use crate::domain::record::Staff;
+use crate::domain::rules::Permission;
+use crate::domain::time::Instant;
+use crate::report::export::Pseudonyms;
+use crate::store::Db;
+
+/// A random shift of 1 to 365 days, earlier or later, never zero.
+fn random_offset() -> i64 {
+    let r = i64::from(OsRng.next_u32() % 730);
+    if r < 365 { r - 365 } else { r - 364 }
+}
+
+/// Every patient's study id and date shift, making those that do not exist yet (in one
+/// transaction, audited). Existing ones are never changed, so re-exports agree.
+pub fn pseudonyms(db: &mut Db, who: &Staff, now: Instant) -> Result<Pseudonyms, WardError> {
+    authorize(db, who, Permission::Export, now)?;
+    db.write(&who.id, now, |w| {
+        let mut known: Pseudonyms = w
+            .pseudonyms()?
+            .into_iter()
+            .map(|(p, s, d)| (p, (s, d)))
+            .collect();
+        let mut next = known.len() + 1;
+        for p in w.patients()? {
+            if known.contains_key(&p.id) {
+                continue;
+            }
+            let sid = format!("S{next:05}");
+            next += 1;
+            let offset = random_offset();
+            w.insert_pseudonym(p.id, &sid, offset)?;
+            known.insert(p.id, (sid, offset));
+        }
+        Ok(known)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn offsets_are_within_a_year_and_never_zero() {
+        for _ in 0..10_000 {
+            let o = super::random_offset();
+            assert!(o != 0 && (-365..=365).contains(&o), "{o}");
+        }
+    }
+}
