@@ -16,10 +16,10 @@ fn main() -> ExitCode {
     let cfg = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!(
+            say(&format!(
                 "titrate: configuration error, not starting: {}",
                 printable(&e.to_string())
-            );
+            ));
             return ExitCode::from(EXIT_REFUSED);
         }
     };
@@ -29,7 +29,7 @@ fn main() -> ExitCode {
             Ok(Some(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(1)),
             Ok(None) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("titrate: {}", printable(&format!("{e:#}")));
+                say(&format!("titrate: {}", printable(&format!("{e:#}"))));
                 ExitCode::from(EXIT_REFUSED)
             }
         };
@@ -37,10 +37,17 @@ fn main() -> ExitCode {
     match run(&cli, &cfg) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("titrate: {}", printable(&e.to_string()));
+            say(&format!("titrate: {}", printable(&e.to_string())));
             ExitCode::from(EXIT_REFUSED)
         }
     }
+}
+
+/// A message on stderr. Not `eprintln!`: that panics when stderr is a terminal that has
+/// gone away (a dropped SSH connection), and a panic there would abort.
+fn say(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{msg}");
 }
 
 /// The ward terminal on the configured database (created on first use, when it walks the

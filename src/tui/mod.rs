@@ -29,9 +29,17 @@ pub fn run(mut app: App) -> anyhow::Result<Option<i32>> {
     let mut terminal = ratatui::init();
     let result = event_loop(&mut terminal, &mut app, &signal);
     restore_quietly();
+    // Dropping the terminal shows the cursor again and reports a failure with eprintln!,
+    // which panics on a terminal that has gone away; the cursor is already shown above.
+    std::mem::forget(terminal);
     done.store(true, Ordering::SeqCst);
     let sig = signal.load(Ordering::SeqCst);
-    result.map(|()| (sig != 0).then_some(sig))
+    if sig != 0 {
+        // After a hang-up, drawing fails on the dead terminal: that is the signal's doing,
+        // not an error to report (there is nowhere left to report it).
+        return Ok(Some(sig));
+    }
+    result.map(|()| None)
 }
 
 /// Leaves raw mode and the alternate screen and shows the cursor, ignoring every error: the
