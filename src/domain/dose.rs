@@ -86,6 +86,33 @@ pub fn summarise(points: &[RatePoint], start: Instant, until: Instant, max: Rate
     }
 }
 
+/// The corners of the rate step line for a chart: (hours since `start`, mg/h), flat between
+/// changes, down to 0 at `until` when the course has ended.
+pub fn step_line(
+    points: &[RatePoint],
+    start: Instant,
+    until: Instant,
+    ended: bool,
+) -> Vec<(f64, f64)> {
+    let hours = |t: Instant| (t - start).num_seconds() as f64 / 3600.0;
+    let mut line = vec![(0.0, 0.0)];
+    let mut prev = 0.0;
+    for p in points {
+        let x = hours(p.at).max(0.0);
+        if line.last() != Some(&(x, prev)) {
+            line.push((x, prev));
+        }
+        line.push((x, p.rate.mg_h()));
+        prev = p.rate.mg_h();
+    }
+    let end_x = hours(until).max(0.0);
+    line.push((end_x, prev));
+    if ended && prev != 0.0 {
+        line.push((end_x, 0.0));
+    }
+    line
+}
+
 /// The time of the last step up before `t` (a rise from any lower rate, including from 0).
 pub fn last_step_up_before(points: &[RatePoint], t: Instant) -> Option<Instant> {
     let mut prev = Rate::ZERO;
@@ -146,6 +173,26 @@ mod tests {
         assert_eq!(rate_at(&pts, t(5)), Rate::ZERO);
         assert_eq!(rate_at(&pts, t(6)), Rate::from_centi(400));
         assert_eq!(last_step_up_before(&pts, t(7)), Some(t(6)));
+    }
+
+    #[test]
+    fn the_chart_line_is_a_step_function() {
+        let pts = [p(0, 2), p(4, 4)];
+        assert_eq!(
+            step_line(&pts, t(0), t(24), true),
+            vec![
+                (0.0, 0.0),
+                (0.0, 2.0),
+                (4.0, 2.0),
+                (4.0, 4.0),
+                (24.0, 4.0),
+                (24.0, 0.0)
+            ]
+        );
+        assert_eq!(
+            step_line(&pts, t(0), t(10), false).last(),
+            Some(&(10.0, 4.0))
+        );
     }
 
     #[test]

@@ -146,7 +146,7 @@ impl Responder {
         match self {
             Responder::ByScore { t0, tx, threshold } => {
                 format!(
-                    "responder: NRS {t0} -> {tx}, a drop of {} (>= {threshold})",
+                    "responder: NRS {t0} to {tx}, a drop of {}, at least {threshold}",
                     i16::from(t0) - i16::from(tx)
                 )
             }
@@ -155,7 +155,7 @@ impl Responder {
                 "non-responder: treatment reported not successful".to_string()
             }
             Responder::NotByScore { t0, tx, threshold } => format!(
-                "non-responder: NRS {t0} -> {tx}, a drop of {} (< {threshold}), no report of success",
+                "non-responder: NRS {t0} to {tx}, a drop of {}, less than {threshold}, and no report of success",
                 i16::from(t0) - i16::from(tx)
             ),
             Responder::Unknown => "unknown: no score at this timepoint and no report".to_string(),

@@ -314,15 +314,15 @@ impl Layout {
                 text: num(v),
             });
         }
+        // T0 is taken before the start and T1 just after the end: they are drawn at the
+        // chart's edges (sx clamps) rather than left out.
         for (h, s) in &c.nrs {
-            if *h >= 0.0 && *h <= span {
-                self.ops().push(Op::Square {
-                    x: sx(*h) - 1.8,
-                    y: ny(*s) - 1.8,
-                    side: 3.6,
-                    colour: BLACK,
-                });
-            }
+            self.ops().push(Op::Square {
+                x: sx(*h) - 1.8,
+                y: ny(*s) - 1.8,
+                side: 3.6,
+                colour: BLACK,
+            });
         }
         self.ops().push(Op::Line {
             pts: vec![(x0, ntop), (x0, nbottom), (x1, nbottom)],
@@ -380,7 +380,7 @@ fn layout(s: &Summary) -> Vec<Vec<Op>> {
         9.0,
         false,
         GREY,
-        &format!("MRN {} · course {}", s.mrn, s.course_id),
+        &format!("MRN {} · course {} · {}", s.mrn, s.course_id, s.zone_note),
     );
     l.y += 6.0;
     if s.draft {
@@ -424,10 +424,10 @@ fn layout(s: &Summary) -> Vec<Vec<Op>> {
                 "First",
                 "Last",
                 "Times",
-                "Rate",
+                "Rate at first",
                 "Action",
             ],
-            &[92.0, 52.0, 78.0, 78.0, 34.0, 50.0, 111.0],
+            &[70.0, 50.0, 88.0, 88.0, 34.0, 52.0, 113.0],
             &rows,
         );
     }

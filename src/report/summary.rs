@@ -63,6 +63,8 @@ pub struct Summary {
     pub chart: Chart,
     pub generated_by: String,
     pub generated_at: String,
+    /// "Times are local time in Europe/Amsterdam."
+    pub zone_note: String,
 }
 
 fn kv(k: &str, v: impl Into<String>) -> (String, String) {
@@ -231,8 +233,20 @@ pub fn build(rec: &PatientRecord, req: &Request) -> Result<Summary, SummaryError
             pain.push(kv("NRS T2 (follow-up)", show(o.timepoints.t2)));
         }
         pain.push(kv("Responder at T1", o.t1.explain()));
-        if end.is_some() {
-            pain.push(kv("Responder at T2", o.t2.explain()));
+        match (end, o.t2_window) {
+            // Before the visit window has closed, "unknown" would read as a missing result.
+            (Some(_), Some(w)) if o.t2.is_responder().is_none() && req.now <= w.to => {
+                pain.push(kv(
+                    "Responder at T2",
+                    format!(
+                        "not yet known: follow-up visit {} to {}",
+                        date_local(w.from, zone),
+                        date_local(w.to, zone)
+                    ),
+                ))
+            }
+            (Some(_), _) => pain.push(kv("Responder at T2", o.t2.explain())),
+            (None, _) => {}
         }
         match (o.timepoints.t2, o.t2_window, o.t2_planned) {
             (Some(s), _, _) => {
@@ -308,11 +322,20 @@ pub fn build(rec: &PatientRecord, req: &Request) -> Result<Summary, SummaryError
             continue;
         }
         if let Some(prev) = e.supersedes {
+            let was = rec
+                .entries
+                .iter()
+                .find(|x| x.id == prev)
+                .map_or(String::new(), |x| {
+                    format!(" ({} at {})", x.data.describe(), t(x.happened_at))
+                });
             corrections.push(format!(
-                "Entry {prev} was amended by {} on {} (now entry {}): {}",
+                "Entry {prev}{was} was amended by {} on {}, now entry {} ({} at {}): {}",
                 e.recorded_by,
                 t(e.recorded_at),
                 e.id,
+                e.data.describe(),
+                t(e.happened_at),
                 e.amend_reason.clone().unwrap_or_default()
             ));
         }
@@ -328,16 +351,8 @@ pub fn build(rec: &PatientRecord, req: &Request) -> Result<Summary, SummaryError
         }
     }
 
+    let line = crate::domain::dose::step_line(&points, start, until, end.is_some());
     let hours = |i: Instant| (i - start).num_seconds() as f64 / 3600.0;
-    let mut line = vec![(0.0, 0.0)];
-    let mut prev = 0.0;
-    for pt in &points {
-        let x = hours(pt.at).max(0.0);
-        line.push((x, prev));
-        line.push((x, pt.rate.mg_h()));
-        prev = pt.rate.mg_h();
-    }
-    line.push((hours(until), if end.is_some() { 0.0 } else { prev }));
     let span = hours(until).max(f64::from(proto.duration_days) * 24.0);
     let nrs = scores
         .iter()
@@ -367,6 +382,7 @@ pub fn build(rec: &PatientRecord, req: &Request) -> Result<Summary, SummaryError
         },
         generated_by: req.generated_by.to_string(),
         generated_at: t(req.now),
+        zone_note: format!("Times are local time in {}.", zone.name()),
     })
 }
 
@@ -387,9 +403,10 @@ pub fn markdown(s: &Summary) -> String {
         );
     }
     out.push_str(&format!(
-        "# Discharge summary: S-ketamine infusion\n\n{} · {}\n\n",
+        "# Discharge summary: S-ketamine infusion\n\n{} · {}\n\n{}\n\n",
         cell(&s.hospital),
-        cell(&s.ward)
+        cell(&s.ward),
+        s.zone_note
     ));
     let table = |out: &mut String, title: &str, rows: &[(String, String)]| {
         out.push_str(&format!("## {title}\n\n| Item | Value |\n|---|---|\n"));

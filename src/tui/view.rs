@@ -144,15 +144,12 @@ pub fn detail_view(record: PatientRecord, cfg: &Config, now: Instant) -> DetailV
             let start = c.started_at().unwrap_or(now);
             let until = c.ended_at().unwrap_or(now);
             let hours = |t: Instant| (t - start).num_seconds() as f64 / 3600.0;
-            let mut line = vec![(0.0, 0.0)];
-            let mut prev = 0.0;
-            for p in c.rate_points() {
-                let x = hours(p.at).max(0.0);
-                line.push((x, prev));
-                line.push((x, p.rate.mg_h()));
-                prev = p.rate.mg_h();
-            }
-            line.push((hours(until), prev));
+            let line = crate::domain::dose::step_line(
+                &c.rate_points(),
+                start,
+                until,
+                c.ended_at().is_some(),
+            );
             let nrs = scores
                 .iter()
                 .filter(|s| {
