@@ -125,6 +125,18 @@ pub enum Command {
     /// The audit trail
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Copy the database with SQLite's online backup while others keep writing, then check
+    /// the copy
+    Backup {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Check any database file: SQLite integrity and the audit chain; changes nothing
+    Check {
+        /// The file to check (default: the configured database)
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -76,7 +76,26 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         );
         return Ok(0);
     }
+    if let Command::Check { file } = command {
+        let target = file.clone().unwrap_or(path);
+        let mut db = Db::open_read_only(&target)?;
+        return Ok(check(&mut db, &target));
+    }
     let mut db = Db::open(&path)?;
+    if let Command::Backup { file } = command {
+        // A backup holds every patient's record: it is attributable like an export.
+        let who = sign_in(&mut db, cfg, cli)?;
+        let now = Utc::now();
+        authorize(&mut db, &who, crate::domain::rules::Permission::Export, now)?;
+        let target = file.display().to_string();
+        db.write(&who.id, now, |w| {
+            w.audit_event("backup", &serde_json::json!({ "file": target }))
+        })?;
+        db.backup_to(file)?;
+        println!("backup written to {}", file.display());
+        let mut copy = Db::open_read_only(file)?;
+        return Ok(check(&mut copy, file));
+    }
     if let Command::Audit(AuditCmd::Verify) = command {
         let v = db.read(|r| audit::verify(r))?;
         if v.is_sound() {
@@ -96,7 +115,10 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
     let who = sign_in(&mut db, cfg, cli)?;
     let now = Utc::now();
     match command {
-        Command::Init { .. } | Command::Audit(_) => Ok(0),
+        Command::Init { .. }
+        | Command::Audit(_)
+        | Command::Backup { .. }
+        | Command::Check { .. } => Ok(0),
         Command::Staff(cmd) => staff(&mut db, &who, cmd),
         Command::Patient(PatientCmd::Add(a)) => {
             let p = NewPatient {
@@ -380,6 +402,49 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
             }
             Ok(0)
         }
+    }
+}
+
+/// SQLite's integrity check and the audit chain, said plainly; the exit status says it too.
+fn check(db: &mut Db, path: &std::path::Path) -> u8 {
+    let integrity = db.integrity_check().unwrap_or_else(|e| vec![e.to_string()]);
+    let integrity_ok = integrity.len() == 1 && integrity[0] == "ok";
+    let verification = db.read(|r| audit::verify(r));
+    println!("{}", path.display());
+    if integrity_ok {
+        println!("  SQLite integrity check: ok");
+    } else {
+        println!("  SQLite integrity check: FAILED");
+        for line in integrity.iter().take(20) {
+            println!("    {line}");
+        }
+    }
+    let audit_ok = match &verification {
+        Ok(v) if v.is_sound() => {
+            println!(
+                "  audit chain: sound, {} rows, head hash {}",
+                v.rows, v.head_hash
+            );
+            true
+        }
+        Ok(v) => {
+            println!("  audit chain: BROKEN");
+            for p in &v.problems {
+                println!("    {p}");
+            }
+            false
+        }
+        Err(e) => {
+            println!("  audit chain: could not be read: {e}");
+            false
+        }
+    };
+    if integrity_ok && audit_ok {
+        println!("sound: the file is intact and every record matches its audit trail");
+        0
+    } else {
+        println!("NOT SOUND: do not use this file as the record; keep it for investigation");
+        EXIT_BROKEN
     }
 }
 

@@ -315,7 +315,7 @@ impl Permission {
             Permission::AddPatient => "add a patient".into(),
             Permission::AmendOthers => "amend or void another person's entry".into(),
             Permission::ManageStaff => "manage staff accounts".into(),
-            Permission::Export => "export the record for research".into(),
+            Permission::Export => "copy or export the whole record".into(),
         }
     }
 }

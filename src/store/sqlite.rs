@@ -89,6 +89,83 @@ impl Db {
         Db::configure(conn, Some(path.to_path_buf()))
     }
 
+    /// Opens any database file only to read it (for `titrate check`): no migration, no
+    /// change of journal mode, nothing written.
+    pub fn open_read_only(path: &Path) -> Result<Db, StoreError> {
+        let refuse = |why: String| StoreError::Open {
+            path: path.display().to_string(),
+            why,
+        };
+        if !path.is_file() {
+            return Err(refuse("no such file".into()));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| refuse(e.to_string()))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| refuse(format!("{e} (not a titrate database)")))?;
+        if version == 0 {
+            return Err(refuse("it is not a titrate database".into()));
+        }
+        if version > schema_version() {
+            return Err(StoreError::TooNew {
+                found: version,
+                known: schema_version(),
+            });
+        }
+        Ok(Db {
+            conn,
+            path: Some(path.to_path_buf()),
+        })
+    }
+
+    /// Copies the database to `dest` with SQLite's online backup, in one step so the copy is
+    /// one consistent state even while other terminals write. The copy is created 0600.
+    pub fn backup_to(&self, dest: &Path) -> Result<(), StoreError> {
+        let fail = |why: String| StoreError::Open {
+            path: dest.display().to_string(),
+            why,
+        };
+        if dest.exists() {
+            return Err(fail(
+                "the file exists already; a backup never overwrites".into(),
+            ));
+        }
+        create_private_file(dest).map_err(|e| fail(e.to_string()))?;
+        let copied = (|| -> Result<(), rusqlite::Error> {
+            let mut target = Connection::open(dest)?;
+            {
+                let backup = rusqlite::backup::Backup::new(&self.conn, &mut target)?;
+                // All pages in one step: one read transaction, so one consistent state. A
+                // writer's checkpoint can make it busy for a moment; then it tries again.
+                let mut tries = 0;
+                loop {
+                    match backup.step(-1)? {
+                        rusqlite::backup::StepResult::Done => break,
+                        _ if tries < 600 => {
+                            tries += 1;
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                        _ => return Err(rusqlite::Error::InvalidQuery),
+                    }
+                }
+            }
+            // The copy stands alone: one file, no WAL beside it.
+            target.query_row("PRAGMA journal_mode=DELETE", [], |_| Ok(()))?;
+            Ok(())
+        })();
+        if let Err(e) = copied {
+            // Only the file this call created, still incomplete, is removed.
+            let _ = std::fs::remove_file(dest);
+            return Err(fail(e.to_string()));
+        }
+        Ok(())
+    }
+
     pub fn open_in_memory() -> Result<Db, StoreError> {
         Db::configure(Connection::open_in_memory()?, None)
     }
@@ -520,6 +597,15 @@ impl Reader for SqlTx<'_> {
             .find(|(t, _)| *t == table)
             .copied()
             .ok_or_else(|| StoreError::Corrupt(format!("{table} is not an audited table")))?;
+        let exists: i64 = self.tx.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [table],
+            |r| r.get(0),
+        )?;
+        if exists == 0 {
+            // A database from before this table was added (checked, not yet migrated).
+            return Ok(vec![]);
+        }
         let sql = format!("SELECT * FROM {table} ORDER BY {key_col}");
         let mut stmt = self.tx.prepare(&sql)?;
         let key_index = stmt.column_index(key_col)?;
