@@ -16,6 +16,14 @@ use crate::domain::time::Instant;
 
 pub use sqlite::Db;
 
+impl StoreError {
+    /// Another connection holds the write lock longer than this connection waits.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Sql(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]

@@ -197,6 +197,12 @@ impl Db {
         Ok(db)
     }
 
+    /// How long a write waits for another terminal's lock before giving up (the terminal
+    /// waits briefly and retries on its own tick, so that it never freezes).
+    pub fn set_busy_timeout(&self, d: Duration) -> Result<(), StoreError> {
+        Ok(self.conn.busy_timeout(d)?)
+    }
+
     pub fn user_version(&self) -> Result<i64, StoreError> {
         Ok(self
             .conn

@@ -109,6 +109,9 @@ impl App {
             .map(|s| !s.is_empty())
             .unwrap_or(true);
         let data_version = db.data_version().unwrap_or(0);
+        // A short wait for another terminal's write lock: the loop retries, so the screen
+        // never freezes behind someone else's save.
+        let _ = db.set_busy_timeout(std::time::Duration::from_millis(200));
         App {
             cfg,
             db,
@@ -177,6 +180,10 @@ impl App {
             self.sign_out(true);
             self.info("signed out after inactivity");
             return;
+        }
+        // Not while the user is being asked whether to discard this very form.
+        if self.pending.is_none() && self.form.as_ref().is_some_and(|f| f.waiting) {
+            self.submit();
         }
         if self.db.data_version().is_ok_and(|v| v != self.data_version) {
             self.reload();

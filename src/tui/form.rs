@@ -118,6 +118,8 @@ pub struct Form {
     pub current_rate: Option<Rate>,
     /// The hard maximum of the course's protocol, for the same line.
     pub max_rate: Rate,
+    /// A save found the database busy and is retried on each tick.
+    pub waiting: bool,
 }
 
 fn opts(list: &[&str]) -> Vec<String> {
@@ -249,6 +251,7 @@ impl Form {
         Form {
             current_rate: (kind == FormKind::Rate).then(|| c.current_rate.unwrap_or(Rate::ZERO)),
             max_rate: p.max_rate_mg_h,
+            waiting: false,
             kind,
             mrn: c.mrn.to_string(),
             patient_name: c.patient_name.to_string(),
@@ -361,6 +364,7 @@ impl Form {
             )],
             current_rate: None,
             max_rate: c.cfg.protocol.max_rate_mg_h,
+            waiting: false,
         }
     }
 
@@ -475,11 +479,18 @@ impl Form {
     }
 
     /// Validates and saves. On a refusal the form keeps its values and shows the message
-    /// next to the field it concerns; `None` tells the caller to keep the form open.
+    /// next to the field it concerns. When another terminal holds the database, the form is
+    /// marked waiting: nothing was stored, and the app tries again on its next tick.
     pub fn submit(&mut self, s: &mut Session) -> Option<Saved> {
         match self.try_submit(s) {
             Ok(saved) => Some(saved),
+            Err(e) if e.is_busy() => {
+                self.waiting = true;
+                self.error = Some(("", "waiting for the database: another terminal is saving; this form is kept and sent again by itself (Esc cancels)".into()));
+                None
+            }
             Err(e) => {
+                self.waiting = false;
                 let key = self.field_for(&e);
                 if let Some(i) = self.fields.iter().position(|f| f.key == key) {
                     self.focus = i;

@@ -94,3 +94,10 @@ pub enum WardError {
     #[error("PIN hashing failed: {0}")]
     Hash(String),
 }
+
+impl WardError {
+    /// The database was busy: nothing was stored, and trying again may succeed.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, WardError::Store(e) if e.is_busy())
+    }
+}
