@@ -131,6 +131,13 @@ pub enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Generate a realistic database (for benchmarks and trials) at --db; refuses an existing file
+    Demo {
+        #[arg(long, default_value_t = 100)]
+        courses: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Check any database file: SQLite integrity and the audit chain; changes nothing
     Check {
         /// The file to check (default: the configured database)

@@ -4,6 +4,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod generate;
 pub mod report;
 pub mod run;
 pub mod stats;

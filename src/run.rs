@@ -76,6 +76,22 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         );
         return Ok(0);
     }
+    if let Command::Demo { courses, seed } = command {
+        if path.exists() {
+            return Err(WardError::AlreadyExists(path.display().to_string()));
+        }
+        let started = std::time::Instant::now();
+        let g = crate::generate::generate(&path, cfg, *courses, *seed, Utc::now())?;
+        println!(
+            "{} courses of {} patients, {} entries written to {} in {:.1} s (staff N1-N3 nurses, P1-P2 physicians, PIN 1234; GEN admin, PIN 0000)",
+            g.courses,
+            g.patients,
+            g.entries,
+            path.display(),
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(0);
+    }
     if let Command::Check { file } = command {
         let target = file.clone().unwrap_or(path);
         let mut db = Db::open_read_only(&target)?;
@@ -118,7 +134,8 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         Command::Init { .. }
         | Command::Audit(_)
         | Command::Backup { .. }
-        | Command::Check { .. } => Ok(0),
+        | Command::Check { .. }
+        | Command::Demo { .. } => Ok(0),
         Command::Staff(cmd) => staff(&mut db, &who, cmd),
         Command::Patient(PatientCmd::Add(a)) => {
             let p = NewPatient {

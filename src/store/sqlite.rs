@@ -197,6 +197,20 @@ impl Db {
         Ok(db)
     }
 
+    /// For the data generator only: a generated file needs no durability, and fsync on
+    /// every transaction would make 10,000 courses take many minutes.
+    pub fn bulk_load_mode(&self) -> Result<(), StoreError> {
+        Ok(self.conn.execute_batch("PRAGMA synchronous=OFF")?)
+    }
+
+    /// Back to the record's durability after a bulk load, with the WAL folded in.
+    pub fn finish_bulk_load(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch("PRAGMA synchronous=FULL")?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// How long a write waits for another terminal's lock before giving up (the terminal
     /// waits briefly and retries on its own tick, so that it never freezes).
     pub fn set_busy_timeout(&self, d: Duration) -> Result<(), StoreError> {
@@ -370,9 +384,14 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 
 impl SqlTx<'_> {
     fn canonical_row(&self, table: &str, key_col: &str, key: &str) -> Result<String, StoreError> {
-        let sql = format!("SELECT * FROM {table} WHERE CAST({key_col} AS TEXT) = ?1");
-        let mut stmt = self.tx.prepare(&sql)?;
-        let mut rows = stmt.query([key])?;
+        // Bound with its own type so the primary key index is used (a CAST would scan).
+        let sql = format!("SELECT * FROM {table} WHERE {key_col} = ?1");
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let value = key.parse::<i64>().map_or_else(
+            |_| rusqlite::types::Value::Text(key.to_string()),
+            rusqlite::types::Value::Integer,
+        );
+        let mut rows = stmt.query([value])?;
         match rows.next()? {
             Some(row) => rows::canonical(row),
             None => Err(StoreError::Corrupt(format!("{table} row {key} vanished"))),
@@ -388,9 +407,8 @@ impl SqlTx<'_> {
     ) -> Result<(), StoreError> {
         let (head_seq, head_hash): (i64, String) = self
             .tx
-            .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .prepare_cached("SELECT seq, hash FROM audit_head WHERE id = 1")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?
             .unwrap_or((0, GENESIS.to_string()));
         let mut row = AuditRow {
@@ -405,10 +423,8 @@ impl SqlTx<'_> {
             hash: String::new(),
         };
         row.hash = row_hash(&row);
-        self.tx.execute(
-            "INSERT INTO audit (seq, at, actor, action, tbl, row_key, content, prev_hash, hash) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
+        self.tx.prepare_cached("INSERT INTO audit (seq, at, actor, action, tbl, row_key, content, prev_hash, hash) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")?.execute(params![
                 row.seq,
                 row.at,
                 row.actor,
@@ -418,12 +434,11 @@ impl SqlTx<'_> {
                 row.content,
                 row.prev_hash,
                 row.hash
-            ],
-        )?;
-        let changed = self.tx.execute(
-            "UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1",
-            params![row.seq, row.hash],
-        )?;
+            ])?;
+        let changed = self
+            .tx
+            .prepare_cached("UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1")?
+            .execute(params![row.seq, row.hash])?;
         if changed != 1 {
             return Err(StoreError::Corrupt("the audit head is missing".into()));
         }
@@ -639,10 +654,8 @@ impl Writer for SqlTx<'_> {
     }
 
     fn insert_staff(&mut self, s: &Staff, action: &str) -> Result<(), StoreError> {
-        let res = self.tx.execute(
-            "INSERT INTO staff (id, name, role, pin_hash, active, failed_pins, locked, created_at, created_by) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
+        let res = self.tx.prepare_cached("INSERT INTO staff (id, name, role, pin_hash, active, failed_pins, locked, created_at, created_by) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")?.execute(params![
                 s.id,
                 s.name,
                 s.role.as_str(),
@@ -652,8 +665,7 @@ impl Writer for SqlTx<'_> {
                 i64::from(s.locked),
                 to_db(self.now),
                 self.actor
-            ],
-        );
+            ]);
         match res {
             Err(e) if is_unique_violation(&e) => {
                 return Err(StoreError::DuplicateStaff(s.id.clone()));
@@ -664,10 +676,8 @@ impl Writer for SqlTx<'_> {
     }
 
     fn update_staff(&mut self, s: &Staff, action: &str) -> Result<(), StoreError> {
-        self.tx.execute(
-            "UPDATE staff SET name = ?2, role = ?3, pin_hash = ?4, active = ?5, failed_pins = ?6, locked = ?7 \
-             WHERE id = ?1",
-            params![
+        self.tx.prepare_cached("UPDATE staff SET name = ?2, role = ?3, pin_hash = ?4, active = ?5, failed_pins = ?6, locked = ?7 \
+             WHERE id = ?1")?.execute(params![
                 s.id,
                 s.name,
                 s.role.as_str(),
@@ -675,16 +685,13 @@ impl Writer for SqlTx<'_> {
                 i64::from(s.active),
                 s.failed_pins,
                 i64::from(s.locked)
-            ],
-        )?;
+            ])?;
         self.audit_row_write(action, "staff", &s.id)
     }
 
     fn insert_patient(&mut self, p: &NewPatient) -> Result<PatientId, StoreError> {
-        let res = self.tx.execute(
-            "INSERT INTO patient (mrn, name, birth_date, sex, weight_kg, crps_type, crps_onset, limb, created_at, created_by) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
+        let res = self.tx.prepare_cached("INSERT INTO patient (mrn, name, birth_date, sex, weight_kg, crps_type, crps_onset, limb, created_at, created_by) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?.execute(params![
                 p.mrn,
                 p.name,
                 p.birth_date.format("%Y-%m-%d").to_string(),
@@ -695,8 +702,7 @@ impl Writer for SqlTx<'_> {
                 p.limb,
                 to_db(self.now),
                 self.actor
-            ],
-        );
+            ]);
         match res {
             Err(e) if is_unique_violation(&e) => {
                 return Err(StoreError::DuplicateMrn(p.mrn.clone()));
@@ -722,10 +728,7 @@ impl Writer for SqlTx<'_> {
         if let Some(id) = found {
             return Ok(id);
         }
-        self.tx.execute(
-            "INSERT INTO protocol (name, digest, snapshot, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![p.name, digest, snapshot, to_db(self.now), self.actor],
-        )?;
+        self.tx.prepare_cached("INSERT INTO protocol (name, digest, snapshot, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![p.name, digest, snapshot, to_db(self.now), self.actor])?;
         let id = self.tx.last_insert_rowid();
         self.audit_row_write("protocol", "protocol", &id.to_string())?;
         Ok(id)
@@ -736,10 +739,7 @@ impl Writer for SqlTx<'_> {
         patient: PatientId,
         protocol_id: i64,
     ) -> Result<CourseId, StoreError> {
-        self.tx.execute(
-            "INSERT INTO course (patient_id, protocol_id, created_at, created_by) VALUES (?1, ?2, ?3, ?4)",
-            params![patient, protocol_id, to_db(self.now), self.actor],
-        )?;
+        self.tx.prepare_cached("INSERT INTO course (patient_id, protocol_id, created_at, created_by) VALUES (?1, ?2, ?3, ?4)")?.execute(params![patient, protocol_id, to_db(self.now), self.actor])?;
         let id = self.tx.last_insert_rowid();
         self.audit_row_write("create", "course", &id.to_string())?;
         Ok(id)
@@ -798,12 +798,10 @@ impl Writer for SqlTx<'_> {
             }
             EntryData::CourseEnd { reason } => end_reason = Some(reason.as_str()),
         }
-        let res = self.tx.execute(
-            "INSERT INTO entry (patient_id, course_id, kind, supersedes, amend_reason, happened_at, \
+        let res = self.tx.prepare_cached("INSERT INTO entry (patient_id, course_id, kind, supersedes, amend_reason, happened_at, \
              recorded_at, recorded_by, late, rate_centi, confirmed, confirm_reason, score, timepoint, \
              effect, detail, severity, action, successful, end_reason, bed) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
-            params![
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)")?.execute(params![
                 e.patient_id,
                 e.course_id,
                 e.data.kind().as_str(),
@@ -825,8 +823,7 @@ impl Writer for SqlTx<'_> {
                 successful,
                 end_reason,
                 bed
-            ],
-        );
+            ]);
         match (res, e.supersedes) {
             (Err(err), Some(old)) if is_unique_violation(&err) => {
                 return Err(StoreError::Conflict(old));
@@ -844,10 +841,12 @@ impl Writer for SqlTx<'_> {
     }
 
     fn insert_void(&mut self, entry: EntryId, reason: &str) -> Result<(), StoreError> {
-        let res = self.tx.execute(
-            "INSERT INTO void (entry_id, reason, voided_at, voided_by) VALUES (?1, ?2, ?3, ?4)",
-            params![entry, reason, to_db(self.now), self.actor],
-        );
+        let res = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO void (entry_id, reason, voided_at, voided_by) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![entry, reason, to_db(self.now), self.actor]);
         match res {
             Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict(entry)),
             other => other?,
@@ -862,10 +861,7 @@ impl Writer for SqlTx<'_> {
         study_id: &str,
         day_offset: i64,
     ) -> Result<(), StoreError> {
-        self.tx.execute(
-            "INSERT INTO pseudonym (patient_id, study_id, day_offset, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![patient, study_id, day_offset, to_db(self.now), self.actor],
-        )?;
+        self.tx.prepare_cached("INSERT INTO pseudonym (patient_id, study_id, day_offset, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![patient, study_id, day_offset, to_db(self.now), self.actor])?;
         self.audit_row_write("create", "pseudonym", &patient.to_string())
     }
 
