@@ -10,10 +10,11 @@ use crate::domain::time::Instant;
 use crate::report::export::Pseudonyms;
 use crate::store::Db;
 
-/// A random shift of 1 to 365 days, earlier or later, never zero.
+/// A random shift of 30 to 365 days, earlier or later: a shift of a day or two would
+/// hardly hide a date.
 fn random_offset() -> i64 {
-    let r = i64::from(OsRng.next_u32() % 730);
-    if r < 365 { r - 365 } else { r - 364 }
+    let magnitude = 30 + i64::from(OsRng.next_u32() % 336);
+    if OsRng.next_u32() % 2 == 0 { magnitude } else { -magnitude }
 }
 
 /// Every patient's study id and date shift, making those that do not exist yet (in one
@@ -47,7 +48,7 @@ mod tests {
     fn offsets_are_within_a_year_and_never_zero() {
         for _ in 0..10_000 {
             let o = super::random_offset();
-            assert!(o != 0 && (-365..=365).contains(&o), "{o}");
+            assert!((30..=365).contains(&o.abs()), "{o}");
         }
     }
 }
