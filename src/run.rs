@@ -94,8 +94,23 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
     }
     if let Command::Check { file } = command {
         let target = file.clone().unwrap_or(path);
-        let mut db = Db::open_read_only(&target)?;
-        return Ok(check(&mut db, &target));
+        return match Db::open_read_only(&target) {
+            Ok(mut db) => Ok(check(&mut db, &target)),
+            Err(crate::store::StoreError::HotJournal(_)) => {
+                // Checked as the next writer will see it: after rollback, on a copy.
+                println!(
+                    "{} holds an unfinished transaction (a writer was stopped mid-write); checking it as it will be after rollback, on a private copy:",
+                    target.display()
+                );
+                let dir = tempdir_private()
+                    .map_err(|e| WardError::Io("a temporary folder".into(), e.to_string()))?;
+                let result = crate::store::sqlite::rolled_back_copy(&target, &dir)
+                    .map(|mut db| check(&mut db, &target));
+                let _ = std::fs::remove_dir_all(&dir);
+                Ok(result?)
+            }
+            Err(e) => Err(e.into()),
+        };
     }
     let mut db = Db::open(&path)?;
     if let Command::Backup { file } = command {
@@ -420,6 +435,17 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
             Ok(0)
         }
     }
+}
+
+/// A new private folder under the system's temporary folder.
+fn tempdir_private() -> std::io::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "titrate-check-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    ));
+    report::create_private_dir(&dir)?;
+    Ok(dir)
 }
 
 /// SQLite's integrity check and the audit chain, said plainly; the exit status says it too.

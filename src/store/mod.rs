@@ -40,6 +40,8 @@ pub enum StoreError {
     DuplicateMrn(String),
     #[error("staff id {0} already exists")]
     DuplicateStaff(String),
+    #[error("{0} holds an unfinished transaction (a writer was stopped mid-write)")]
+    HotJournal(String),
     #[error("entry {0} was changed at the same moment at another terminal; look again and retry")]
     Conflict(EntryId),
 }

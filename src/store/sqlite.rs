@@ -105,9 +105,17 @@ impl Db {
         )
         .map_err(|e| refuse(e.to_string()))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| refuse(format!("{e} (not a titrate database)")))?;
+        let version: i64 = match conn.query_row("PRAGMA user_version", [], |r| r.get(0)) {
+            Ok(v) => v,
+            // A writer killed mid-transaction left a rollback journal that a read-only
+            // connection may not roll back.
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ReadOnly && hot_journal(path) =>
+            {
+                return Err(StoreError::HotJournal(path.display().to_string()));
+            }
+            Err(e) => return Err(refuse(format!("{e} (not a titrate database)"))),
+        };
         if version == 0 {
             return Err(refuse("it is not a titrate database".into()));
         }
@@ -135,9 +143,12 @@ impl Db {
                 "the file exists already; a backup never overwrites".into(),
             ));
         }
-        create_private_file(dest).map_err(|e| fail(e.to_string()))?;
+        // Written under a ".partial" name and renamed when complete and checked by SQLite,
+        // so a backup cut off by a crash never sits at the name asked for.
+        let partial = with_suffix(dest, ".partial");
+        create_private_file(&partial).map_err(|e| fail(e.to_string()))?;
         let copied = (|| -> Result<(), rusqlite::Error> {
-            let mut target = Connection::open(dest)?;
+            let mut target = Connection::open(&partial)?;
             {
                 let backup = rusqlite::backup::Backup::new(&self.conn, &mut target)?;
                 // All pages in one step: one read transaction, so one consistent state. A
@@ -160,9 +171,13 @@ impl Db {
         })();
         if let Err(e) = copied {
             // Only the file this call created, still incomplete, is removed.
-            let _ = std::fs::remove_file(dest);
+            let _ = std::fs::remove_file(&partial);
             return Err(fail(e.to_string()));
         }
+        // A link, not a rename: it refuses a file that appeared at `dest` meanwhile.
+        let linked = std::fs::hard_link(&partial, dest);
+        let _ = std::fs::remove_file(&partial);
+        linked.map_err(|e| fail(e.to_string()))?;
         Ok(())
     }
 
@@ -287,11 +302,15 @@ impl Db {
                 backup.display()
             ),
         };
-        // VACUUM INTO writes into an empty file, so the copy keeps the 0600 of this one.
-        create_private_file(&backup).map_err(|e| fail(e.to_string()))?;
+        // Written under a ".partial" name and renamed when complete, so that a copy cut off
+        // by a crash is never named like a real backup. VACUUM INTO writes into an empty
+        // file, so the copy keeps the 0600 of this one.
+        let partial = with_suffix(&backup, ".partial");
+        create_private_file(&partial).map_err(|e| fail(e.to_string()))?;
         self.conn
-            .execute("VACUUM INTO ?1", [backup.to_string_lossy()])
+            .execute("VACUUM INTO ?1", [partial.to_string_lossy()])
             .map_err(|e| fail(e.to_string()))?;
+        std::fs::rename(&partial, &backup).map_err(|e| fail(e.to_string()))?;
         Ok(())
     }
 
@@ -348,6 +367,40 @@ impl Db {
     pub fn raw_connection(&self) -> &Connection {
         &self.conn
     }
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn hot_journal(path: &Path) -> bool {
+    let mut j = path.as_os_str().to_owned();
+    j.push("-journal");
+    std::fs::metadata(PathBuf::from(j)).is_ok_and(|m| m.len() > 0)
+}
+
+/// A private copy of a database and its rollback journal in `dir`, opened so that SQLite
+/// rolls the unfinished transaction back there: the file itself stays as it is.
+pub fn rolled_back_copy(path: &Path, dir: &Path) -> Result<Db, StoreError> {
+    let fail = |why: String| StoreError::Open {
+        path: path.display().to_string(),
+        why,
+    };
+    let copy = dir.join("check-copy.db");
+    let mut journal = path.as_os_str().to_owned();
+    journal.push("-journal");
+    std::fs::copy(path, &copy).map_err(|e| fail(e.to_string()))?;
+    std::fs::copy(PathBuf::from(journal), dir.join("check-copy.db-journal"))
+        .map_err(|e| fail(e.to_string()))?;
+    let conn = Connection::open(&copy).map_err(|e| fail(e.to_string()))?;
+    conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(Db {
+        conn,
+        path: Some(copy),
+    })
 }
 
 #[cfg(unix)]

@@ -14,7 +14,11 @@ use crate::store::Db;
 /// hardly hide a date.
 fn random_offset() -> i64 {
     let magnitude = 30 + i64::from(OsRng.next_u32() % 336);
-    if OsRng.next_u32().is_multiple_of(2) { magnitude } else { -magnitude }
+    if OsRng.next_u32().is_multiple_of(2) {
+        magnitude
+    } else {
+        -magnitude
+    }
 }
 
 /// Every patient's study id and date shift, making those that do not exist yet (in one
