@@ -145,13 +145,19 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
     }
     let who = sign_in(&mut db, cfg, cli)?;
     let now = Utc::now();
+    let mut session = Session {
+        db: &mut db,
+        cfg,
+        who: &who,
+        now,
+    };
     match command {
         Command::Init { .. }
         | Command::Audit(_)
         | Command::Backup { .. }
         | Command::Check { .. }
         | Command::Demo { .. } => Ok(0),
-        Command::Staff(cmd) => staff(&mut db, &who, cmd),
+        Command::Staff(cmd) => staff(session.db, &who, cmd),
         Command::Patient(PatientCmd::Add(a)) => {
             let p = NewPatient {
                 mrn: crate::domain::values::mrn(&a.mrn)?,
@@ -171,42 +177,20 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
                 crps_onset: a.crps_onset.as_deref().map(Edge::date).transpose()?,
                 limb: Edge::opt_text("limb", &a.limb, 100)?,
             };
-            let id = Session {
-                db: &mut db,
-                cfg,
-                who: &who,
-                now,
-            }
-            .add_patient(&p)?;
+            let id = session.add_patient(&p)?;
             println!("patient {id} saved: MRN {}", p.mrn);
             Ok(0)
         }
         Command::Course(CourseCmd::Start { mrn, at, bed }) => {
             let at = edge.time(at)?;
             let bed = Edge::opt_text("bed", bed, 20)?;
-            print_saved(
-                &Session {
-                    db: &mut db,
-                    cfg,
-                    who: &who,
-                    now,
-                }
-                .start_course(mrn, at, bed)?,
-            );
+            print_saved(&session.start_course(mrn, at, bed)?);
             Ok(0)
         }
         Command::Course(CourseCmd::End { mrn, at, reason }) => {
             let at = edge.time(at)?;
             let reason = Edge::choice::<EndReason>(reason)?;
-            print_saved(
-                &Session {
-                    db: &mut db,
-                    cfg,
-                    who: &who,
-                    now,
-                }
-                .end_course(mrn, at, reason)?,
-            );
+            print_saved(&session.end_course(mrn, at, reason)?);
             Ok(0)
         }
         Command::Dose(a) => {
@@ -218,13 +202,7 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
                 (false, Some(_)) => return Err(WardError::ReasonWithoutConfirm),
                 (false, None) => None,
             };
-            let saved = Session {
-                db: &mut db,
-                cfg,
-                who: &who,
-                now,
-            }
-            .record_rate(&a.mrn, at, rate, confirm);
+            let saved = session.record_rate(&a.mrn, at, rate, confirm);
             match saved {
                 Err(WardError::Rule(e @ crate::domain::rules::RuleError::NeedsConfirmation(_))) => {
                     Err(WardError::NeedsConfirmationCli(e.to_string()))
@@ -243,15 +221,7 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
                 .as_deref()
                 .map(Edge::choice::<Timepoint>)
                 .transpose()?;
-            print_saved(
-                &Session {
-                    db: &mut db,
-                    cfg,
-                    who: &who,
-                    now,
-                }
-                .record_nrs(&a.mrn, at, score, tp)?,
-            );
+            print_saved(&session.record_nrs(&a.mrn, at, score, tp)?);
             Ok(0)
         }
         Command::SideEffect(a) => {
@@ -262,65 +232,35 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
                 action: Edge::choice::<Action>(&a.action)?,
             };
             let at = edge.time(&a.at)?;
-            print_saved(
-                &Session {
-                    db: &mut db,
-                    cfg,
-                    who: &who,
-                    now,
-                }
-                .record_side_effect(&a.mrn, at, input)?,
-            );
+            print_saved(&session.record_side_effect(&a.mrn, at, input)?);
             Ok(0)
         }
         Command::Success(a) => {
             let tp = Edge::choice::<Timepoint>(&a.timepoint)?;
             let value = Edge::choice::<YesNo>(&a.value)?;
             let at = edge.time(&a.at)?;
-            print_saved(
-                &Session {
-                    db: &mut db,
-                    cfg,
-                    who: &who,
-                    now,
-                }
-                .record_success(&a.mrn, at, tp, value.as_bool())?,
-            );
+            print_saved(&session.record_success(&a.mrn, at, tp, value.as_bool())?);
             Ok(0)
         }
         Command::Amend(a) => {
             let id = Edge::entry_id(&a.id)?;
             let amendment = amendment(&edge, a)?;
-            print_saved(
-                &Session {
-                    db: &mut db,
-                    cfg,
-                    who: &who,
-                    now,
-                }
-                .amend(id, &a.reason, &amendment)?,
-            );
+            print_saved(&session.amend(id, &a.reason, &amendment)?);
             Ok(0)
         }
         Command::Void { id, reason } => {
             let id = Edge::entry_id(id)?;
-            let s = Session {
-                db: &mut db,
-                cfg,
-                who: &who,
-                now,
-            }
-            .void(id, reason)?;
+            let s = session.void(id, reason)?;
             println!("entry {} voided (entered in error)", s.id);
             Ok(0)
         }
         Command::History { mrn } => {
-            let rec = db.read(|r| load_record(r, mrn))?;
+            let rec = session.db.read(|r| load_record(r, mrn))?;
             print!("{}", history::text(&rec, cfg.timezone));
             Ok(0)
         }
         Command::Status { mrn, json } => {
-            let rec = db.read(|r| load_record(r, mrn))?;
+            let rec = session.db.read(|r| load_record(r, mrn))?;
             let s = status::status(&rec, now, cfg.timezone)
                 .ok_or_else(|| WardError::NoCourseFor(mrn.clone()))?;
             if *json {
@@ -338,7 +278,7 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
             draft,
         } => {
             let course = course.as_deref().map(Edge::entry_id).transpose()?;
-            let rec = db.read(|r| load_record(r, mrn))?;
+            let rec = session.db.read(|r| load_record(r, mrn))?;
             let req = summary::Request {
                 course,
                 draft: *draft,
@@ -371,12 +311,17 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         }
         Command::Export { out, pseudonymize } => {
             let pseudo = if *pseudonymize {
-                Some(crate::ward::research::pseudonyms(&mut db, &who, now)?)
+                Some(crate::ward::research::pseudonyms(session.db, &who, now)?)
             } else {
-                authorize(&mut db, &who, crate::domain::rules::Permission::Export, now)?;
+                authorize(
+                    session.db,
+                    &who,
+                    crate::domain::rules::Permission::Export,
+                    now,
+                )?;
                 None
             };
-            let records = db.read(load_all)?;
+            let records = session.db.read(load_all)?;
             let files = crate::report::export::export(&records, pseudo.as_ref(), now);
             let io = |e: std::io::Error| WardError::Io(out.display().to_string(), e.to_string());
             report::create_private_dir(out).map_err(io)?;
@@ -425,7 +370,7 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
                     allowed: "text, markdown or json",
                 });
             }
-            let records = db.read(load_all)?;
+            let records = session.db.read(load_all)?;
             let c = cohort::cohort(&records, range, cfg.timezone);
             match format {
                 "json" => println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default()),

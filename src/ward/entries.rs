@@ -100,6 +100,26 @@ fn check_side_effect_kind(
     Ok(())
 }
 
+/// A first version of an entry, recorded now by the transaction's actor.
+fn fresh(
+    rec: &PatientRecord,
+    course: Option<i64>,
+    at: Instant,
+    p: &Protocol,
+    recorded: Instant,
+    data: EntryData,
+) -> NewEntry {
+    NewEntry {
+        patient_id: rec.patient.id,
+        course_id: course,
+        happened_at: at,
+        late: late_for(p, at, recorded),
+        supersedes: None,
+        amend_reason: None,
+        data,
+    }
+}
+
 /// A course's rate entries as points, leaving out one chain (the entry being amended).
 fn points_without(view: &CourseView, skip: Option<EntryId>) -> Vec<crate::domain::dose::RatePoint> {
     view.rates
@@ -205,15 +225,14 @@ impl Session<'_> {
             }
             let protocol_id = w.protocol_id(&cfg.protocol)?;
             let course = w.insert_course(rec.patient.id, protocol_id)?;
-            let id = w.insert_entry(&NewEntry {
-                patient_id: rec.patient.id,
-                course_id: Some(course),
-                happened_at: at,
-                late: late_for(&cfg.protocol, at, w.now()),
-                supersedes: None,
-                amend_reason: None,
-                data: EntryData::CourseStart { bed },
-            })?;
+            let id = w.insert_entry(&fresh(
+                &rec,
+                Some(course),
+                at,
+                &cfg.protocol,
+                w.now(),
+                EntryData::CourseStart { bed },
+            ))?;
             Ok(Saved {
                 id,
                 warnings: vec![],
@@ -245,19 +264,18 @@ impl Session<'_> {
             }
             let (step, warnings) =
                 validate_rate(cfg, &rec, &view, None, at, rate, confirm.is_some())?;
-            let id = w.insert_entry(&NewEntry {
-                patient_id: rec.patient.id,
-                course_id: Some(view.course.id),
-                happened_at: at,
-                late: late_for(view.protocol(), at, w.now()),
-                supersedes: None,
-                amend_reason: None,
-                data: EntryData::Rate {
+            let id = w.insert_entry(&fresh(
+                &rec,
+                Some(view.course.id),
+                at,
+                view.protocol(),
+                w.now(),
+                EntryData::Rate {
                     rate,
                     confirmed: confirm.is_some(),
                     confirm_reason: confirm,
                 },
-            })?;
+            ))?;
             Ok(Saved {
                 id,
                 warnings,
@@ -286,15 +304,14 @@ impl Session<'_> {
                 cfg.timezone,
             )?;
             let protocol = latest.as_ref().map_or(&cfg.protocol, |v| v.protocol());
-            let id = w.insert_entry(&NewEntry {
-                patient_id: rec.patient.id,
-                course_id: None,
-                happened_at: at,
-                late: late_for(protocol, at, w.now()),
-                supersedes: None,
-                amend_reason: None,
-                data: EntryData::Nrs { score, timepoint },
-            })?;
+            let id = w.insert_entry(&fresh(
+                &rec,
+                None,
+                at,
+                protocol,
+                w.now(),
+                EntryData::Nrs { score, timepoint },
+            ))?;
             Ok(Saved {
                 id,
                 warnings: vec![],
@@ -318,21 +335,20 @@ impl Session<'_> {
             let span = view.span().ok_or(RuleError::NoCourse)?;
             span.check_inside("the side effect", at, cfg.timezone)?;
             let rate_then = rate_at(&view.rate_points(), at);
-            let id = w.insert_entry(&NewEntry {
-                patient_id: rec.patient.id,
-                course_id: Some(view.course.id),
-                happened_at: at,
-                late: late_for(view.protocol(), at, w.now()),
-                supersedes: None,
-                amend_reason: None,
-                data: EntryData::SideEffect {
+            let id = w.insert_entry(&fresh(
+                &rec,
+                Some(view.course.id),
+                at,
+                view.protocol(),
+                w.now(),
+                EntryData::SideEffect {
                     effect: input.effect.clone(),
                     detail: input.detail.clone(),
                     severity: input.severity,
                     action: input.action,
                     rate_at: rate_then,
                 },
-            })?;
+            ))?;
             Ok(Saved {
                 id,
                 warnings: vec![],
@@ -360,18 +376,17 @@ impl Session<'_> {
             let rec = load_record(w, mrn)?;
             let view = latest(&rec)?;
             check_success_time(cfg, &view, at)?;
-            let id = w.insert_entry(&NewEntry {
-                patient_id: rec.patient.id,
-                course_id: Some(view.course.id),
-                happened_at: at,
-                late: late_for(view.protocol(), at, w.now()),
-                supersedes: None,
-                amend_reason: None,
-                data: EntryData::Success {
+            let id = w.insert_entry(&fresh(
+                &rec,
+                Some(view.course.id),
+                at,
+                view.protocol(),
+                w.now(),
+                EntryData::Success {
                     timepoint,
                     successful,
                 },
-            })?;
+            ))?;
             Ok(Saved {
                 id,
                 warnings: vec![],
@@ -402,15 +417,14 @@ impl Session<'_> {
                 return Err(RuleError::AlreadyEnded(local_text(end, cfg.timezone)).into());
             }
             check_end(cfg, &view, None, at)?;
-            let id = w.insert_entry(&NewEntry {
-                patient_id: rec.patient.id,
-                course_id: Some(view.course.id),
-                happened_at: at,
-                late: late_for(view.protocol(), at, w.now()),
-                supersedes: None,
-                amend_reason: None,
-                data: EntryData::CourseEnd { reason },
-            })?;
+            let id = w.insert_entry(&fresh(
+                &rec,
+                Some(view.course.id),
+                at,
+                view.protocol(),
+                w.now(),
+                EntryData::CourseEnd { reason },
+            ))?;
             Ok(Saved {
                 id,
                 warnings: vec![],
