@@ -315,3 +315,50 @@ fn database_files_are_private_and_newer_versions_refused_untouched() {
     );
     assert!(Db::open(&dir.path().join("missing.db")).is_err());
 }
+
+#[test]
+fn the_ward_reads_only_patients_with_running_or_recent_courses() {
+    for (mut db, _g) in stores() {
+        let (p, c) = seeded(&mut db);
+        // A second patient whose only course ended long ago.
+        let (old_p, old_c) = db
+            .write("AB", t(0), |w| {
+                let q = w.insert_patient(&patient("2"))?;
+                let proto = w.protocol_id(&Config::defaults().protocol)?;
+                let k = w.insert_course(q, proto)?;
+                Ok::<_, StoreError>((q, k))
+            })
+            .unwrap();
+        db.write("AB", t(1), |w| {
+            w.insert_entry(&entry(p, Some(c), 0, EntryData::CourseStart { bed: None }))?;
+            w.insert_entry(&entry(
+                old_p,
+                Some(old_c),
+                0,
+                EntryData::CourseStart { bed: None },
+            ))?;
+            w.insert_entry(&entry(
+                old_p,
+                Some(old_c),
+                1,
+                EntryData::CourseEnd {
+                    reason: EndReason::Completed,
+                },
+            ))
+        })
+        .unwrap();
+        let ids = |since: Instant, db: &mut Db| -> Vec<i64> {
+            db.read(|r| r.ward_patients(since))
+                .unwrap()
+                .into_iter()
+                .map(|p| p.id)
+                .collect()
+        };
+        assert_eq!(
+            ids(t(100), &mut db),
+            vec![p],
+            "an old ended course is not read"
+        );
+        assert_eq!(ids(t(0), &mut db), vec![p, old_p], "a recent end is");
+    }
+}

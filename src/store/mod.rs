@@ -78,6 +78,10 @@ pub trait Reader {
     fn patient_by_mrn(&self, mrn: &str) -> Result<Option<Patient>, StoreError>;
     fn patient(&self, id: PatientId) -> Result<Option<Patient>, StoreError>;
     fn patients(&self) -> Result<Vec<Patient>, StoreError>;
+    /// Patients who may be on the ward screen: a course without an end, or one that ended at
+    /// or after `ended_since`. A superset (voided ends count); the domain decides exactly.
+    /// Grows with the ward, not with twenty years of record.
+    fn ward_patients(&self, ended_since: Instant) -> Result<Vec<Patient>, StoreError>;
     /// Oldest first.
     fn courses_of(&self, patient: PatientId) -> Result<Vec<Course>, StoreError>;
     fn all_courses(&self) -> Result<Vec<Course>, StoreError>;

@@ -593,6 +593,28 @@ impl Reader for SqlTx<'_> {
         Ok(out)
     }
 
+    fn ward_patients(&self, ended_since: Instant) -> Result<Vec<Patient>, StoreError> {
+        let cols = PATIENT_COLUMNS
+            .split(", ")
+            .map(|c| format!("p.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {cols} FROM patient p WHERE p.id IN ( \
+               SELECT c.patient_id FROM course c \
+               WHERE NOT EXISTS (SELECT 1 FROM entry e WHERE e.course_id = c.id AND e.kind = 'course-end') \
+                  OR EXISTS (SELECT 1 FROM entry e WHERE e.course_id = c.id AND e.kind = 'course-end' AND e.happened_at >= ?1)) \
+             ORDER BY p.id"
+        );
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query([to_db(ended_since)])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(rows::patient(row)?);
+        }
+        Ok(out)
+    }
+
     fn courses_of(&self, patient: PatientId) -> Result<Vec<Course>, StoreError> {
         self.query_courses("WHERE c.patient_id = ?1", &[&patient])
     }

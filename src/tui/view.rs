@@ -9,7 +9,7 @@ use crate::domain::time::Instant;
 use crate::domain::watch::{Watch, watch};
 use crate::report::status::{Status, status};
 use crate::store::{Db, Reader};
-use crate::ward::{WardError, load_all, load_record, load_record_of};
+use crate::ward::{WardError, load_record, load_record_of};
 
 #[derive(Debug, Clone)]
 pub struct ActiveRow {
@@ -111,9 +111,21 @@ pub fn ward_view(records: &[PatientRecord], now: Instant) -> WardView {
 }
 
 pub fn load_ward(db: &mut Db, now: Instant) -> Result<WardView, WardError> {
-    let records = db.read(load_all)?;
+    // Follow-ups stay on the screen until four weeks after their T2 window closes; courses
+    // that ended before any window still open are not read at all.
+    let horizon = now - chrono::Duration::days(i64::from(FOLLOW_UP_HORIZON_DAYS));
+    let records = db.read(|r| {
+        r.ward_patients(horizon)?
+            .into_iter()
+            .map(|p| load_record_of(r, p))
+            .collect::<Result<Vec<_>, WardError>>()
+    })?;
     Ok(ward_view(&records, now))
 }
+
+/// Longest T2 window end (day 42 by default, at most 365 by config) plus the four weeks
+/// an overdue follow-up stays listed.
+const FOLLOW_UP_HORIZON_DAYS: u32 = 365 + 28;
 
 /// One line of a patient's timeline.
 #[derive(Debug, Clone)]
