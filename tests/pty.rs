@@ -645,3 +645,64 @@ fn ctrl_c_on_the_sign_in_screen_quits() {
     assert!(status.success(), "{status:?}");
     tui.assert_restored();
 }
+
+/// Another program holds the write lock while a nurse saves an hourly check: the form stays,
+/// says it is waiting for the database, keeps taking keys, and is saved by itself, exactly
+/// once, as soon as the lock is released.
+#[test]
+fn a_save_waits_for_a_locked_database_then_saves_once() {
+    let ward = Ward::new();
+    let before = ward.entries();
+    let mut tui = Tui::spawn(&ward, 80, 24);
+    tui.sign_in("NU", "1111");
+    tui.wait_for("Bram Jansen", WAIT);
+
+    let lock = ward.conn();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    tui.send("r");
+    tui.wait_for("hourly check, same rate", WAIT);
+    // The prefilled rate is the running one: Enter records the hourly check.
+    tui.send(ENTER);
+    let s = tui.wait_for("waiting for the database", WAIT);
+    assert!(
+        s.contains("Rate change / hourly check"),
+        "the form stays:\n{s}"
+    );
+    assert!(!s.contains("saved"), "{s}");
+
+    // Keys still work while the save waits: text typed into the reason field is echoed, and
+    // taken back out again (an hourly check carries no reason).
+    tui.send("\t\t");
+    tui.send("zqx");
+    tui.wait_for("zqx", WAIT);
+    tui.send(&BACKSPACE.repeat(3));
+    let s = tui.wait_until("the typed text to go", WAIT, |s| !s.contains("zqx"));
+    assert!(
+        s.contains("waiting for the database"),
+        "still waiting:\n{s}"
+    );
+    assert_eq!(
+        ward.entries(),
+        before,
+        "nothing is stored while the lock is held"
+    );
+
+    lock.execute_batch("ROLLBACK").unwrap();
+    let s = tui.wait_for("saved: rate 14 mg/h", WAIT);
+    assert!(
+        !s.contains("Rate change / hourly check"),
+        "the form closes once saved:\n{s}"
+    );
+    // A few more retries' worth of time: a waiting form must not be sent twice.
+    std::thread::sleep(Duration::from_millis(1000));
+    tui.send("q");
+    let status = tui.wait_exit(WAIT);
+    assert!(status.success(), "titrate exited with {status:?}");
+    tui.assert_restored();
+    assert_eq!(rate_entries_by(&ward.db, "NU", BRAM, 1400), 1);
+    assert_eq!(
+        ward.entries(),
+        before + 1,
+        "the entry is stored exactly once"
+    );
+}

@@ -272,9 +272,10 @@ impl Form {
             "when it happened",
         );
         let mut fields = match &entry.data {
-            EntryData::Rate { rate, .. } => {
-                vec![Field::text("rate", "Rate mg/h", rate.to_string(), "")]
-            }
+            EntryData::Rate { rate, .. } => vec![
+                Field::text("rate", "Rate mg/h", rate.to_string(), ""),
+                Field::choice("confirm", "Confirm", opts(&["no", "yes"]), "no"),
+            ],
             EntryData::Nrs { score, timepoint } => vec![
                 Field::text("score", "NRS 0-10", score.to_string(), ""),
                 Field::choice(
@@ -461,7 +462,32 @@ impl Form {
         let pick = |k: &'static str| if has(k) { k } else { "" };
         match e {
             WardError::Rate(_) | WardError::Rule(RuleError::AboveMax { .. }) => pick("rate"),
-            WardError::Rule(RuleError::NeedsConfirmation(_)) => pick("reason"),
+            WardError::Rule(RuleError::NeedsConfirmation(_)) => {
+                if has("confirm") {
+                    "confirm"
+                } else {
+                    pick("reason")
+                }
+            }
+            // The add-patient form has two dates and no time: the one that does not parse.
+            WardError::Time(_) if has("birth") => {
+                if Edge::date(self.value("birth")).is_err() { "birth" } else { pick("onset") }
+            }
+            WardError::Rule(RuleError::BirthOutOfRange(_)) => pick("birth"),
+            WardError::Rule(RuleError::OnsetInFuture | RuleError::OnsetBeforeBirth) => pick("onset"),
+            WardError::Value(
+                values::ValueError::Empty { what }
+                | values::ValueError::TooLong { what, .. }
+                | values::ValueError::Control { what },
+            ) => match *what {
+                "reason" if has("why") => "why",
+                "name" => pick("name"),
+                "detail" => pick("detail"),
+                "bed" => pick("bed"),
+                "limb" => pick("limb"),
+                "reason" => pick("reason"),
+                _ => "",
+            },
             WardError::Time(_)
             | WardError::Rule(
                 RuleError::BeforeStart { .. }
@@ -635,7 +661,8 @@ impl Form {
                     bed: changed("bed")
                         .map(|b| Edge::text("bed", &b, 20))
                         .transpose()?,
-                    confirm: false,
+                    // A corrected rate past a soft limit, confirmed; its reason is "why".
+                    confirm: self.value("confirm") == "yes",
                 };
                 s.amend(*id, self.value("why"), &a)
             }
