@@ -370,7 +370,7 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
                     allowed: "text, markdown or json",
                 });
             }
-            let records = session.db.read(load_all)?;
+            let records = session.db.read(crate::ward::load_outcomes)?;
             let c = cohort::cohort(&records, range, cfg.timezone);
             match format {
                 "json" => println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default()),

@@ -225,7 +225,7 @@ impl App {
     fn compute_cohort(&mut self) {
         let range = self.cohort_range;
         let zone = self.cfg.timezone;
-        match self.db.read(crate::ward::load_all) {
+        match self.db.read(crate::ward::load_outcomes) {
             Ok(records) => {
                 let c = crate::report::cohort::cohort(&records, range, zone);
                 self.cohort = crate::report::cohort::table(&c, false)

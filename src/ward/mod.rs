@@ -9,7 +9,7 @@ pub mod research;
 
 pub use error::WardError;
 
-use crate::domain::entry::EntryId;
+use crate::domain::entry::{EntryId, EntryKind};
 use crate::domain::record::PatientRecord;
 use crate::store::Reader;
 
@@ -29,12 +29,35 @@ pub fn load_record(r: &dyn Reader, mrn: &str) -> Result<PatientRecord, WardError
     load_record_of(r, patient)
 }
 
-/// Every patient's record, for the ward overview and the cohort.
+/// Every patient's record, in full.
 pub fn load_all(r: &dyn Reader) -> Result<Vec<PatientRecord>, WardError> {
     r.patients()?
         .into_iter()
         .map(|p| load_record_of(r, p))
         .collect()
+}
+
+/// Every patient's record with only what outcomes are read from (course start and end,
+/// pain scores, success reports): the cohort needs no rate entries, which are most rows.
+pub fn load_outcomes(r: &dyn Reader) -> Result<Vec<PatientRecord>, WardError> {
+    use std::collections::HashMap;
+    let mut courses: HashMap<i64, Vec<crate::domain::record::Course>> = HashMap::new();
+    for c in r.all_courses()? {
+        courses.entry(c.patient_id).or_default().push(c);
+    }
+    let kinds = [EntryKind::CourseStart, EntryKind::CourseEnd, EntryKind::Nrs, EntryKind::Success];
+    let mut entries: HashMap<i64, Vec<crate::domain::entry::Entry>> = HashMap::new();
+    for e in r.entries_of_kinds(&kinds)? {
+        entries.entry(e.patient_id).or_default().push(e);
+    }
+    Ok(r.patients()?
+        .into_iter()
+        .map(|patient| PatientRecord {
+            courses: courses.remove(&patient.id).unwrap_or_default(),
+            entries: entries.remove(&patient.id).unwrap_or_default(),
+            patient,
+        })
+        .collect())
 }
 
 pub fn load_record_of(

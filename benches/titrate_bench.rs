@@ -1,0 +1,1242 @@
+//! titrate's benchmarks (issue 6): a plain bench binary, run with
+//!
+//!     cargo bench --bench titrate_bench -- --courses 1000
+//!
+//! Options: --courses N (default 1000), --seed S (default 7), --db FILE (an existing
+//! `titrate demo` file, copied before use so it is never changed), --reps N (default 15),
+//! --writers N (default 16), --per-writer N (default 10), --tmp DIR (default the system's
+//! temporary folder), --bin PATH (the titrate binary; default the one cargo built for this
+//! bench). Every figure is a median of repeated runs measured in this run, with its baseline
+//! in the same run; nothing here asserts or compares against a stored figure. The budgets
+//! printed beside the medians are those of issue 6.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, Read, Write};
+use std::num::NonZeroU16;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant as Clock, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, anyhow, bail};
+use chrono::Utc;
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use titrate::config::Config;
+use titrate::domain::entry::EntryData;
+use titrate::domain::rate::Rate;
+use titrate::domain::record::Staff;
+use titrate::domain::values::{CrpsType, Nrs, Sex, Timepoint};
+use titrate::report::cohort::{Range, cohort};
+use titrate::store::{Db, NewEntry, NewPatient};
+use titrate::tui::app::{App, Screen};
+use titrate::tui::view;
+use titrate::ward::access::sign_in;
+use titrate::ward::entries::Session;
+use titrate::ward::{WardError, load_all, load_record};
+
+const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml");
+const BIN: &str = env!("CARGO_BIN_EXE_titrate");
+/// Active courses added to the generated record (which holds finished courses only).
+const ACTIVE: usize = 40;
+const COLS: u16 = 120;
+const ROWS: u16 = 40;
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+
+struct Args {
+    courses: usize,
+    seed: u64,
+    db: Option<PathBuf>,
+    reps: usize,
+    writers: usize,
+    per_writer: usize,
+    tmp: PathBuf,
+    bin: PathBuf,
+}
+
+fn args() -> Result<Args> {
+    let mut a = Args {
+        courses: 1000,
+        seed: 7,
+        db: None,
+        reps: 15,
+        writers: 16,
+        per_writer: 10,
+        tmp: std::env::temp_dir(),
+        bin: PathBuf::from(std::env::var("TITRATE_BIN").unwrap_or_else(|_| BIN.to_string())),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let mut val = || it.next().ok_or_else(|| anyhow!("{k} needs a value"));
+        match k.as_str() {
+            "--courses" => a.courses = val()?.parse()?,
+            "--seed" => a.seed = val()?.parse()?,
+            "--db" => a.db = Some(PathBuf::from(val()?)),
+            "--reps" => a.reps = val()?.parse::<usize>()?.max(3),
+            "--writers" => a.writers = val()?.parse()?,
+            "--per-writer" => a.per_writer = val()?.parse()?,
+            "--tmp" => a.tmp = PathBuf::from(val()?),
+            "--bin" => a.bin = PathBuf::from(val()?),
+            // cargo bench passes --bench; libtest-style filters are ignored too.
+            _ => {}
+        }
+    }
+    Ok(a)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics
+
+#[derive(Clone, Default)]
+struct Samples(Vec<f64>); // milliseconds
+
+impl Samples {
+    fn push(&mut self, d: Duration) {
+        self.0.push(d.as_secs_f64() * 1000.0);
+    }
+    fn sorted(&self) -> Vec<f64> {
+        let mut v = self.0.clone();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+    fn pct(&self, p: f64) -> f64 {
+        let v = self.sorted();
+        if v.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
+        v[i.min(v.len() - 1)]
+    }
+    fn median(&self) -> f64 {
+        let v = self.sorted();
+        match v.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => v[n / 2],
+            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        }
+    }
+    fn line(&self) -> String {
+        format!(
+            "median {} (min {}, p90 {}, n={})",
+            ms(self.median()),
+            ms(self.pct(0.0)),
+            ms(self.pct(90.0)),
+            self.0.len()
+        )
+    }
+}
+
+fn ms(v: f64) -> String {
+    if v.is_nan() {
+        "n/a".into()
+    } else if v >= 100.0 {
+        format!("{v:.0} ms")
+    } else if v >= 1.0 {
+        format!("{v:.2} ms")
+    } else {
+        format!("{:.0} µs", v * 1000.0)
+    }
+}
+
+/// Runs `f` at least 3 and at most `reps` times, stopping early once `limit` has passed
+/// (a 10,000-course load takes seconds).
+fn repeat(reps: usize, limit: Duration, mut f: impl FnMut() -> Result<Duration>) -> Result<Samples> {
+    let mut s = Samples::default();
+    let began = Clock::now();
+    for i in 0..reps {
+        s.push(f()?);
+        if i >= 2 && began.elapsed() > limit {
+            break;
+        }
+    }
+    Ok(s)
+}
+
+fn time<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let t = Clock::now();
+    let out = f();
+    (out, t.elapsed())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Result table
+
+struct Row {
+    what: String,
+    measured: String,
+    baseline: String,
+    budget: String,
+    verdict: &'static str,
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "PASS" } else { "MISS" }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Setup
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "?".into());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| s.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string()))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or("?".into(), |kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0));
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cores} cores, {cpu}, {mem} RAM")
+}
+
+fn staff(db: &mut Db, id: &str) -> Result<Staff> {
+    db.read(|r| r.staff(id))?
+        .ok_or_else(|| anyhow!("no staff {id} in the generated database"))
+}
+
+/// 40 patients on the ward now, their courses started 2 to 160 hours ago, with hourly rate
+/// entries stepping up by the protocol's increment, an NRS every 4 hours and a T0 score.
+fn add_active_courses(db: &mut Db, cfg: &Config) -> Result<()> {
+    let now = Utc::now();
+    let p = cfg.protocol.clone();
+    for i in 0..ACTIVE {
+        let hours = 2 + (i as i64 * 158) / (ACTIVE as i64 - 1);
+        let start = now - chrono::Duration::hours(hours) - chrono::Duration::minutes(30);
+        db.write("P1", now, |w| {
+            let pid = w.insert_patient(&NewPatient {
+                mrn: format!("{}", 9_000_000 + i),
+                name: format!("Ward Patient {i:02}"),
+                birth_date: chrono::NaiveDate::from_ymd_opt(1960 + (i as i32 % 40), 3, 1)
+                    .unwrap_or_default(),
+                sex: if i % 3 == 0 { Sex::Male } else { Sex::Female },
+                weight_kg: Some(70.0),
+                crps_type: Some(CrpsType::One),
+                crps_onset: chrono::NaiveDate::from_ymd_opt(2020, 1, 1),
+                limb: Some("left hand".into()),
+            })?;
+            let proto = w.protocol_id(&p)?;
+            let course = w.insert_course(pid, proto)?;
+            let e = |course_id, at, data| NewEntry {
+                patient_id: pid,
+                course_id,
+                happened_at: at,
+                late: false,
+                supersedes: None,
+                amend_reason: None,
+                data,
+            };
+            w.insert_entry(&e(
+                None,
+                start - chrono::Duration::hours(2),
+                EntryData::Nrs {
+                    score: Nrs::new(7).map_err(|e| anyhow!("{e}"))?,
+                    timepoint: Some(Timepoint::T0),
+                },
+            ))?;
+            w.insert_entry(&e(
+                Some(course),
+                start,
+                EntryData::CourseStart {
+                    bed: Some(format!("{:02}", i + 1)),
+                },
+            ))?;
+            let mut rate: u32 = 200;
+            let step_h = p.min_step_interval().num_hours().max(1);
+            for h in 0..=hours {
+                if h > 0 && h % step_h == 0 {
+                    rate = (rate + p.increment_mg_h.centi()).min(p.max_rate_mg_h.centi());
+                }
+                let at = start + chrono::Duration::hours(h);
+                w.insert_entry(&e(
+                    Some(course),
+                    at,
+                    EntryData::Rate {
+                        rate: Rate::from_centi(rate),
+                        confirmed: false,
+                        confirm_reason: None,
+                    },
+                ))?;
+                if h % 4 == 2 {
+                    w.insert_entry(&e(
+                        None,
+                        at,
+                        EntryData::Nrs {
+                            score: Nrs::new(5).map_err(|e| anyhow!("{e}"))?,
+                            timepoint: None,
+                        },
+                    ))?;
+                }
+            }
+            Ok::<_, anyhow::Error>(())
+        })?;
+    }
+    Ok(())
+}
+
+/// The MRN of a patient whose latest course ran the full protocol and was completed.
+fn full_course_mrn(db: &Db) -> Result<String> {
+    Ok(db.raw_connection().query_row(
+        "SELECT p.mrn FROM course c JOIN patient p ON p.id = c.patient_id
+           JOIN entry e ON e.course_id = c.id AND e.kind = 'course-end'
+                       AND e.end_reason = 'completed'
+          WHERE c.id = (SELECT MAX(id) FROM course c2 WHERE c2.patient_id = c.patient_id)
+            AND (SELECT COUNT(*) FROM entry r WHERE r.course_id = c.id AND r.kind = 'rate') >= 168
+          ORDER BY c.id DESC LIMIT 1",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// The overview's content as SQL: active courses with bed, latest rate, last check and T0;
+/// ended courses of the last 70 days (recent list and T2 follow-up window) with T1/T2.
+const OVERVIEW_SQL: &str = "
+SELECT p.mrn, p.name,
+  (SELECT s.bed FROM entry s WHERE s.course_id = c.id AND s.kind = 'course-start') AS bed,
+  (SELECT r.rate_centi FROM entry r WHERE r.course_id = c.id AND r.kind = 'rate'
+     ORDER BY r.happened_at DESC LIMIT 1) AS rate,
+  (SELECT MAX(r.happened_at) FROM entry r WHERE r.course_id = c.id AND r.kind = 'rate') AS last_check,
+  (SELECT n.score FROM entry n WHERE n.patient_id = p.id AND n.kind = 'nrs' AND n.timepoint = 't0'
+     ORDER BY n.happened_at DESC LIMIT 1) AS t0
+FROM course c CROSS JOIN patient p ON p.id = c.patient_id
+WHERE NOT EXISTS (SELECT 1 FROM entry e WHERE e.course_id = c.id AND e.kind = 'course-end')
+ORDER BY bed;
+SELECT p.mrn, p.name, e.happened_at AS ended,
+  (SELECT n.score FROM entry n WHERE n.patient_id = p.id AND n.kind = 'nrs' AND n.timepoint = 't1'
+     AND n.happened_at >= e.happened_at ORDER BY n.happened_at LIMIT 1) AS t1,
+  (SELECT n.score FROM entry n WHERE n.patient_id = p.id AND n.kind = 'nrs' AND n.timepoint = 't2'
+     AND n.happened_at >= e.happened_at ORDER BY n.happened_at LIMIT 1) AS t2
+FROM course c CROSS JOIN patient p ON p.id = c.patient_id
+CROSS JOIN entry e ON e.course_id = c.id AND e.kind = 'course-end'
+WHERE e.happened_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-70 days')
+ORDER BY e.happened_at DESC;
+";
+
+// ---------------------------------------------------------------------------------------------
+// 1. Durable entry
+
+const BARE_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS entry (
+    id INTEGER PRIMARY KEY, patient_id INTEGER NOT NULL, course_id INTEGER,
+    kind TEXT NOT NULL, supersedes INTEGER UNIQUE, amend_reason TEXT,
+    happened_at TEXT NOT NULL, recorded_at TEXT NOT NULL, recorded_by TEXT NOT NULL,
+    late INTEGER NOT NULL, rate_centi INTEGER, confirmed INTEGER, confirm_reason TEXT,
+    score INTEGER, timepoint TEXT, effect TEXT, detail TEXT, severity TEXT, action TEXT,
+    successful INTEGER, end_reason TEXT, bed TEXT);
+CREATE INDEX IF NOT EXISTS entry_patient ON entry (patient_id, happened_at);
+CREATE INDEX IF NOT EXISTS entry_course ON entry (course_id, kind);
+";
+
+fn bare_insert(conn: &mut rusqlite::Connection, i: i64) -> Result<Duration> {
+    let at = Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let t = Clock::now();
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.prepare_cached(
+        "INSERT INTO entry (patient_id, course_id, kind, happened_at, recorded_at, recorded_by,
+                            late, score) VALUES (?1, NULL, 'nrs', ?2, ?2, 'N1', 0, ?3)",
+    )?
+    .execute(rusqlite::params![i % 1000, at, i % 11])?;
+    tx.commit()?;
+    Ok(t.elapsed())
+}
+
+struct EntryResult {
+    nrs: Samples,
+    rate: Samples,
+    store_only: Samples,
+    load_record: Samples,
+    bare: Samples,
+    errors: Vec<String>,
+}
+
+fn bench_entry(work: &Path, dir: &Path, cfg: &Config, mrn: &str, reps: usize) -> Result<EntryResult> {
+    let n = (reps * 10).max(100);
+    let mut db = Db::open(work)?;
+    let who = staff(&mut db, "N1")?;
+    let bare_path = dir.join("bare.db");
+    let mut bare = rusqlite::Connection::open(&bare_path)?;
+    let mode: String = bare.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        bail!("bare database not in WAL mode");
+    }
+    bare.execute_batch("PRAGMA synchronous=FULL;")?;
+    bare.execute_batch(BARE_SCHEMA)?;
+    let active_mrn = format!("{}", 9_000_000 + ACTIVE - 1);
+    let active_rate: u32 = {
+        let rec = db.read(|r| load_record(r, &active_mrn))?;
+        rec.entries
+            .iter()
+            .filter_map(|e| match e.data {
+                EntryData::Rate { rate, .. } => Some((e.happened_at, rate)),
+                _ => None,
+            })
+            .max_by_key(|(t, _)| *t)
+            .map_or(200, |(_, r)| r.centi())
+    };
+    let mut r = EntryResult {
+        nrs: Samples::default(),
+        rate: Samples::default(),
+        store_only: Samples::default(),
+        load_record: Samples::default(),
+        bare: Samples::default(),
+        errors: vec![],
+    };
+    // Warm-up: both paths, a few times.
+    for i in 0..5 {
+        bare_insert(&mut bare, i)?;
+        let now = Utc::now();
+        let mut s = Session { db: &mut db, cfg, who: &who, now };
+        s.record_nrs(mrn, now, Nrs::new(4).map_err(|e| anyhow!("{e}"))?, None)?;
+    }
+    // Interleaved, so that both see the same disk and cache conditions.
+    for i in 0..n as i64 {
+        r.bare.push(bare_insert(&mut bare, i)?);
+
+        let now = Utc::now();
+        let score = Nrs::new(i % 11).map_err(|e| anyhow!("{e}"))?;
+        let t = Clock::now();
+        let out = Session { db: &mut db, cfg, who: &who, now }.record_nrs(mrn, now, score, None);
+        let d = t.elapsed();
+        match out {
+            Ok(_) => r.nrs.push(d),
+            Err(e) => r.errors.push(format!("record_nrs: {e}")),
+        }
+
+        let now = Utc::now();
+        let t = Clock::now();
+        let out = Session { db: &mut db, cfg, who: &who, now }.record_rate(
+            &active_mrn,
+            now,
+            Rate::from_centi(active_rate),
+            None,
+        );
+        let d = t.elapsed();
+        match out {
+            Ok(_) => r.rate.push(d),
+            Err(e) => r.errors.push(format!("record_rate: {e}")),
+        }
+
+        // The store's own part: one transaction with the entry and its audit row, no
+        // permission check, no record loaded, no rule checked.
+        let now = Utc::now();
+        let pid: i64 = db
+            .raw_connection()
+            .query_row("SELECT id FROM patient WHERE mrn = ?1", [mrn], |r| r.get(0))?;
+        let t = Clock::now();
+        db.write("N1", now, |w| {
+            w.insert_entry(&NewEntry {
+                patient_id: pid,
+                course_id: None,
+                happened_at: now,
+                late: false,
+                supersedes: None,
+                amend_reason: None,
+                data: EntryData::Nrs { score, timepoint: None },
+            })?;
+            Ok::<_, WardError>(())
+        })?;
+        r.store_only.push(t.elapsed());
+
+        let (_, d) = time(|| db.read(|rd| load_record(rd, mrn)));
+        r.load_record.push(d);
+    }
+    Ok(r)
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2 and 5. The binary in a pseudo-terminal
+
+struct PtyRun {
+    to_signin: Duration,
+    to_overview: Duration,
+    vm_hwm_kb: u64,
+    vm_rss_kb: u64,
+}
+
+fn proc_status_kb(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn pty_run(bin: &Path, db: &Path, dir: &Path) -> Result<PtyRun> {
+    let pair = native_pty_system()
+        .openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 })
+        .map_err(|e| anyhow!("openpty: {e}"))?;
+    let mut cmd = CommandBuilder::new(bin);
+    cmd.args(["--config", CONFIG, "--db", &db.display().to_string()]);
+    cmd.env_clear();
+    cmd.env("TERM", "xterm-256color");
+    cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.env("LANG", "C.UTF-8");
+    cmd.cwd(dir);
+    let parser = Arc::new(Mutex::new(vt100::Parser::new(
+        NonZeroU16::new(ROWS).context("rows")?,
+        NonZeroU16::new(COLS).context("cols")?,
+        0,
+    )));
+    let mut reader = pair.master.try_clone_reader().map_err(|e| anyhow!("{e}"))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let p = Arc::clone(&parser);
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 16384];
+            while !stop.load(Ordering::Relaxed) {
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => p.lock().unwrap().process(&buf[..n]),
+                }
+            }
+        });
+    }
+    let mut writer = pair.master.take_writer().map_err(|e| anyhow!("{e}"))?;
+    let wait_for = |text: &str, from: Clock| -> Result<Duration> {
+        loop {
+            if parser.lock().unwrap().screen().contents().contains(text) {
+                return Ok(from.elapsed());
+            }
+            if from.elapsed() > Duration::from_secs(300) {
+                bail!(
+                    "no {text:?} after 300 s; screen:\n{}",
+                    parser.lock().unwrap().screen().contents()
+                );
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    };
+    let t0 = Clock::now();
+    let mut child = pair.slave.spawn_command(cmd).map_err(|e| anyhow!("spawn: {e}"))?;
+    let result = (|| {
+        let to_signin = wait_for("Staff id", t0)?;
+        let pid = child.process_id().context("pid")?;
+        let t1 = Clock::now();
+        writer.write_all(b"N1\r1234\r")?;
+        writer.flush()?;
+        let to_overview = wait_for("Active courses", t1)?;
+        // One more tick of the loop, so the overview has been drawn and any per-tick work done.
+        std::thread::sleep(Duration::from_millis(600));
+        Ok(PtyRun {
+            to_signin,
+            to_overview,
+            vm_hwm_kb: proc_status_kb(pid, "VmHWM:"),
+            vm_rss_kb: proc_status_kb(pid, "VmRSS:"),
+        })
+    })();
+    stop.store(true, Ordering::Relaxed);
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(pair.slave);
+    result
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. In-process first frame
+
+struct FirstFrame {
+    open_app: Samples,
+    sign_in: Samples,
+    reload: Samples,
+    draw: Samples,
+    total: Samples,
+    total_without_pin: Samples,
+}
+
+fn bench_first_frame(work: &Path, cfg: &Config, reps: usize) -> Result<FirstFrame> {
+    let mut f = FirstFrame {
+        open_app: Samples::default(),
+        sign_in: Samples::default(),
+        reload: Samples::default(),
+        draw: Samples::default(),
+        total: Samples::default(),
+        total_without_pin: Samples::default(),
+    };
+    for _ in 0..reps {
+        let began = Clock::now();
+        let now = Utc::now();
+        let db = Db::open(work)?;
+        let mut app = App::new(cfg.clone(), db, now);
+        let open_app = began.elapsed();
+        // What App's sign-in does on Enter: check the PIN, switch screen, reload.
+        let (staff, pin) = time(|| sign_in(&mut app.db, &app.cfg, "N1", "1234", now));
+        app.user = Some(staff?);
+        app.screen = Screen::Overview;
+        let (_, reload) = time(|| app.reload());
+        let mut term = Terminal::new(TestBackend::new(COLS, ROWS))?;
+        let (r, draw) = time(|| term.draw(|fr| titrate::tui::ui::draw(fr, &app)).map(|_| ()));
+        r?;
+        let total = began.elapsed();
+        f.open_app.push(open_app);
+        f.sign_in.push(pin);
+        f.reload.push(reload);
+        f.draw.push(draw);
+        f.total.push(total);
+        f.total_without_pin.push(total - pin);
+        if began.elapsed() > Duration::from_secs(60) && f.total.0.len() >= 3 {
+            break;
+        }
+    }
+    Ok(f)
+}
+
+fn bench_shell(work: &Path, reps: usize) -> Result<(Samples, String)> {
+    let shell = Command::new("sqlite3").arg("-version").output();
+    let mut s = Samples::default();
+    if shell.as_ref().is_ok_and(|o| o.status.success()) {
+        let mut rows = 0;
+        for _ in 0..reps {
+            let t = Clock::now();
+            let out = Command::new("sqlite3")
+                .arg("-readonly")
+                .arg(work)
+                .arg(OVERVIEW_SQL)
+                .stdin(Stdio::null())
+                .output()?;
+            s.push(t.elapsed());
+            if !out.status.success() {
+                bail!("sqlite3: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            rows = out.stdout.lines().count();
+        }
+        let v = String::from_utf8_lossy(&shell?.stdout).trim().to_string();
+        Ok((s, format!("sqlite3 shell {} ({rows} rows)", v.split(' ').next().unwrap_or(""))))
+    } else {
+        // No shell: the same SQL through rusqlite, in process (no process start counted).
+        for _ in 0..reps {
+            let t = Clock::now();
+            let c = rusqlite::Connection::open(work)?;
+            for stmt in OVERVIEW_SQL.split(';').filter(|s| !s.trim().is_empty()) {
+                let mut st = c.prepare(stmt)?;
+                let n = st.column_count();
+                let mut q = st.query([])?;
+                while let Some(row) = q.next()? {
+                    for i in 0..n {
+                        let _: rusqlite::types::Value = row.get(i)?;
+                    }
+                }
+            }
+            s.push(t.elapsed());
+        }
+        Ok((s, "rusqlite (NO sqlite3 shell found), same SQL".into()))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Screens
+
+struct Screens {
+    active_rows: usize,
+    ov_reload: Samples,
+    ov_draw: Samples,
+    ov_both: Samples,
+    de_reload: Samples,
+    de_draw: Samples,
+    de_both: Samples,
+    load_ward: Samples,
+    load_detail: Samples,
+    timeline_rows: usize,
+}
+
+fn bench_screens(work: &Path, cfg: &Config, mrn: &str, reps: usize) -> Result<Screens> {
+    let now = Utc::now();
+    let mut db = Db::open(work)?;
+    let who = staff(&mut db, "N1")?;
+    let mut app = App::new(cfg.clone(), db, now);
+    app.user = Some(who);
+    app.screen = Screen::Overview;
+    app.reload();
+    let mut term = Terminal::new(TestBackend::new(COLS, ROWS))?;
+    let limit = Duration::from_secs(60);
+    let mut draw = |app: &App| -> Result<Duration> {
+        let t = Clock::now();
+        term.draw(|f| titrate::tui::ui::draw(f, app))?;
+        Ok(t.elapsed())
+    };
+    let ov_reload = repeat(reps, limit, || Ok(time(|| app.reload()).1))?;
+    let ov_draw = repeat(reps * 4, limit, || draw(&app))?;
+    let ov_both = repeat(reps, limit, || {
+        let t = Clock::now();
+        app.reload();
+        draw(&app)?;
+        Ok(t.elapsed())
+    })?;
+    let active_rows = app.ward.active.len();
+    let load_ward = repeat(reps, limit, || {
+        let (r, d) = time(|| view::load_ward(&mut app.db, now));
+        r?;
+        Ok(d)
+    })?;
+    let load_detail = repeat(reps, limit, || {
+        let (r, d) = time(|| view::load_detail(&mut app.db, cfg, mrn, now));
+        r?;
+        Ok(d)
+    })?;
+    app.detail = Some(view::load_detail(&mut app.db, cfg, mrn, now)?);
+    app.screen = Screen::Detail;
+    let timeline_rows = app.detail.as_ref().map_or(0, |d| d.timeline.len());
+    let de_reload = repeat(reps, limit, || Ok(time(|| app.reload()).1))?;
+    let de_draw = repeat(reps * 4, limit, || draw(&app))?;
+    let de_both = repeat(reps, limit, || {
+        let t = Clock::now();
+        app.reload();
+        draw(&app)?;
+        Ok(t.elapsed())
+    })?;
+    if let Some(m) = &app.message {
+        eprintln!("note: the app reported: {}", m.text);
+    }
+    Ok(Screens {
+        active_rows,
+        ov_reload,
+        ov_draw,
+        ov_both,
+        de_reload,
+        de_draw,
+        de_both,
+        load_ward,
+        load_detail,
+        timeline_rows,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Cohort and PDF
+
+struct Reports {
+    load: Samples,
+    compute: Samples,
+    total: Samples,
+    courses: usize,
+    pdf_build: Samples,
+    pdf_render: Samples,
+    pdf_total: Samples,
+    pdf_bytes: usize,
+}
+
+fn bench_reports(work: &Path, cfg: &Config, mrn: &str, reps: usize) -> Result<Reports> {
+    let mut db = Db::open(work)?;
+    let limit = Duration::from_secs(90);
+    let mut load = Samples::default();
+    let mut compute = Samples::default();
+    let mut courses = 0;
+    let total = repeat(reps, limit, || {
+        let t = Clock::now();
+        let records = db.read(load_all)?;
+        let l = t.elapsed();
+        let (c, d) = time(|| cohort(&records, Range::default(), cfg.timezone));
+        courses = c.courses;
+        load.push(l);
+        compute.push(d);
+        Ok(t.elapsed())
+    })?;
+    let rec = db.read(|r| load_record(r, mrn))?;
+    let now = Utc::now();
+    let req = titrate::report::summary::Request {
+        course: None,
+        draft: false,
+        hospital: &cfg.hospital,
+        ward: &cfg.ward_name,
+        zone: cfg.timezone,
+        generated_by: "Bench (P1)",
+        now,
+    };
+    let mut pdf_build = Samples::default();
+    let mut pdf_render = Samples::default();
+    let mut pdf_bytes = 0;
+    let pdf_total = repeat(reps, limit, || {
+        let t = Clock::now();
+        let s = titrate::report::summary::build(&rec, &req)?;
+        let b = t.elapsed();
+        let (pdf, r) = time(|| titrate::report::pdf::render(&s));
+        pdf_bytes = pdf?.len();
+        pdf_build.push(b);
+        pdf_render.push(r);
+        Ok(t.elapsed())
+    })?;
+    Ok(Reports { load, compute, total, courses, pdf_build, pdf_render, pdf_total, pdf_bytes })
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Concurrent writers
+
+struct Writers {
+    label: String,
+    ok: usize,
+    failed: usize,
+    lock_errors: usize,
+    wall: Duration,
+    latency: Samples,
+    sample_error: Option<String>,
+}
+
+fn is_lock_error(s: &str) -> bool {
+    let s = s.to_ascii_lowercase();
+    s.contains("locked") || s.contains("busy")
+}
+
+/// `writers` threads, each running `per` titrate commands one after the other.
+fn writers_cli(bin: &Path, work: &Path, writers: usize, per: usize) -> Result<Writers> {
+    let began = Clock::now();
+    let handles: Vec<_> = (0..writers)
+        .map(|w| {
+            let bin = bin.to_path_buf();
+            let work = work.to_path_buf();
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                for i in 0..per {
+                    let at = Utc::now().format("%Y-%m-%dT%H:%M:%S+00:00").to_string();
+                    let t = Clock::now();
+                    let o = Command::new(&bin)
+                        .args(["--config", CONFIG, "--db"])
+                        .arg(&work)
+                        .args(["--user", "N1", "nrs", "--mrn"])
+                        .arg(format!("{}", 1_000_000 + w))
+                        .args(["--score", &format!("{}", i % 11), "--at", &at])
+                        .env("TITRATE_PIN", "1234")
+                        .stdin(Stdio::null())
+                        .output();
+                    let d = t.elapsed();
+                    out.push(match o {
+                        Ok(o) => (d, o.status.success(), String::from_utf8_lossy(&o.stderr).to_string()),
+                        Err(e) => (d, false, e.to_string()),
+                    });
+                }
+                out
+            })
+        })
+        .collect();
+    collect(format!("{writers} titrate CLI processes × {per} `nrs`"), began, handles)
+}
+
+fn collect(
+    label: String,
+    began: Clock,
+    handles: Vec<std::thread::JoinHandle<Vec<(Duration, bool, String)>>>,
+) -> Result<Writers> {
+    let mut w = Writers {
+        label,
+        ok: 0,
+        failed: 0,
+        lock_errors: 0,
+        wall: Duration::ZERO,
+        latency: Samples::default(),
+        sample_error: None,
+    };
+    for h in handles {
+        for (d, ok, err) in h.join().map_err(|_| anyhow!("writer thread panicked"))? {
+            if ok {
+                w.ok += 1;
+                w.latency.push(d);
+            } else {
+                w.failed += 1;
+                if w.sample_error.is_none() {
+                    w.sample_error = Some(err.trim().chars().take(200).collect());
+                }
+            }
+            if is_lock_error(&err) {
+                w.lock_errors += 1;
+            }
+        }
+    }
+    w.wall = began.elapsed();
+    Ok(w)
+}
+
+/// `writers` processes of this bench binary, each opening the database once and recording
+/// `per` entries through Session::record_nrs; each reports every entry's latency.
+fn writers_inproc(work: &Path, writers: usize, per: usize) -> Result<Writers> {
+    let exe = std::env::current_exe()?;
+    // All start at the same moment, after every process has opened its connection.
+    let start_ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() + 1500;
+    let children: Vec<_> = (0..writers)
+        .map(|w| {
+            Command::new(&exe)
+                .args(["--writer-child"])
+                .arg(work)
+                .arg(format!("{}", 1_000_000 + w))
+                .arg(per.to_string())
+                .arg(start_ms.to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+        })
+        .collect::<Result<_, _>>()?;
+    let mut w = Writers {
+        label: format!("{writers} processes × {per} Session::record_nrs (one connection each)"),
+        ok: 0,
+        failed: 0,
+        lock_errors: 0,
+        wall: Duration::ZERO,
+        latency: Samples::default(),
+        sample_error: None,
+    };
+    let mut first: Option<u128> = None;
+    let mut last: u128 = 0;
+    for c in children {
+        let out = c.wait_with_output()?;
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        if !out.status.success() {
+            w.failed += 1;
+            w.sample_error.get_or_insert(err.chars().take(200).collect());
+        }
+        for line in out.stdout.lines() {
+            let line = line?;
+            let mut f = line.splitn(3, ' ');
+            match (f.next(), f.next(), f.next()) {
+                (Some("ok"), Some(us), _) => {
+                    w.ok += 1;
+                    w.latency.push(Duration::from_micros(us.parse()?));
+                }
+                (Some("err"), Some(_), msg) => {
+                    let msg = msg.unwrap_or("");
+                    w.failed += 1;
+                    if is_lock_error(msg) {
+                        w.lock_errors += 1;
+                    }
+                    w.sample_error.get_or_insert(msg.chars().take(200).collect());
+                }
+                (Some("span"), Some(a), Some(b)) => {
+                    let a: u128 = a.parse()?;
+                    let b: u128 = b.parse()?;
+                    first = Some(first.map_or(a, |f| f.min(a)));
+                    last = last.max(b);
+                }
+                _ => {}
+            }
+        }
+        if is_lock_error(&err) {
+            w.lock_errors += 1;
+        }
+    }
+    w.wall = Duration::from_micros(u64::try_from(last.saturating_sub(first.unwrap_or(last)))?);
+    Ok(w)
+}
+
+fn writer_child(mut a: impl Iterator<Item = String>) -> Result<()> {
+    let work = PathBuf::from(a.next().context("db")?);
+    let mrn = a.next().context("mrn")?;
+    let per: usize = a.next().context("per")?.parse()?;
+    let start_ms: u128 = a.next().context("start")?.parse()?;
+    let cfg = Config::load(Some(Path::new(CONFIG)))?;
+    let mut db = Db::open(&work)?;
+    let who = staff(&mut db, "N1")?;
+    while SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() < start_ms {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let micros = || SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
+    let began = micros();
+    let stdout = std::io::stdout();
+    let mut lines = Vec::new();
+    for i in 0..per {
+        let now = Utc::now();
+        let score = Nrs::new((i % 11) as i64).map_err(|e| anyhow!("{e}"))?;
+        let t = Clock::now();
+        let r = Session { db: &mut db, cfg: &cfg, who: &who, now }.record_nrs(&mrn, now, score, None);
+        let d = t.elapsed().as_micros();
+        lines.push(match r {
+            Ok(_) => format!("ok {d}"),
+            Err(e) => format!("err {d} {}", e.to_string().replace('\n', " ")),
+        });
+    }
+    let ended = micros();
+    let mut o = stdout.lock();
+    for l in lines {
+        writeln!(o, "{l}")?;
+    }
+    writeln!(o, "span {began} {ended}")?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn main() -> Result<()> {
+    let mut raw = std::env::args().skip(1);
+    if std::env::args().nth(1).as_deref() == Some("--writer-child") {
+        raw.next();
+        return writer_child(raw);
+    }
+    let a = args()?;
+    let cfg = Config::load(Some(Path::new(CONFIG)))?;
+    if !a.bin.is_file() {
+        bail!("no titrate binary at {} (cargo build --release, or --bin PATH)", a.bin.display());
+    }
+    println!("titrate benchmarks: {}", machine());
+    println!("binary: {}", a.bin.display());
+    let dir = tempfile::Builder::new().prefix("titrate-bench-").tempdir_in(&a.tmp)?;
+    let work = dir.path().join("work.db");
+    let mut rows: Vec<Row> = Vec::new();
+
+    // The record.
+    let courses;
+    if let Some(src) = &a.db {
+        let (r, d) = time(|| std::fs::copy(src, &work));
+        r.with_context(|| format!("copying {}", src.display()))?;
+        courses = Db::open(&work)?.raw_connection().query_row("SELECT COUNT(*) FROM course", [], |r| r.get::<_, i64>(0))? as usize;
+        println!("database: copy of {} ({courses} courses) in {:.1} s", src.display(), d.as_secs_f64());
+    } else {
+        println!("generating {} courses (seed {}) ...", a.courses, a.seed);
+        let t = Clock::now();
+        let out = Command::new(&a.bin)
+            .args(["--config", CONFIG, "--db"])
+            .arg(&work)
+            .args(["demo", "--courses", &a.courses.to_string(), "--seed", &a.seed.to_string()])
+            .output()?;
+        let d = t.elapsed();
+        if !out.status.success() {
+            bail!("titrate demo failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        courses = a.courses;
+        let per_10k = d.as_secs_f64() * 10_000.0 / a.courses.max(1) as f64;
+        rows.push(Row {
+            what: format!("0. generate {} courses (`titrate demo`)", a.courses),
+            measured: format!("{:.1} s (one run, {:.0} courses/s)", d.as_secs_f64(), a.courses as f64 / d.as_secs_f64()),
+            baseline: format!("≈ {per_10k:.0} s per 10,000 (linear)"),
+            budget: "10,000 in < 60 s".into(),
+            verdict: verdict(per_10k < 60.0),
+        });
+    }
+    let size = std::fs::metadata(&work)?.len();
+    {
+        let mut db = Db::open(&work)?;
+        add_active_courses(&mut db, &cfg)?;
+    }
+    let (entries, patients): (i64, i64) = Db::open(&work)?.raw_connection().query_row(
+        "SELECT (SELECT COUNT(*) FROM entry), (SELECT COUNT(*) FROM patient)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let mrn = full_course_mrn(&Db::open(&work)?)?;
+    // Generating or copying leaves up to gigabytes of dirty pages; their writeback would
+    // slow every fsync measured below. Flushed here, before any timing.
+    std::fs::File::open(&work)?.sync_all()?;
+    println!(
+        "database: {courses} generated courses + {ACTIVE} active, {patients} patients, {entries} entries, {:.0} MB; full course: MRN {mrn}",
+        size as f64 / 1e6
+    );
+
+    // 1.
+    println!("\n[1] durable entry ...");
+    let e = bench_entry(&work, dir.path(), &cfg, &mrn, a.reps)?;
+    println!("  titrate record_nrs      {}", e.nrs.line());
+    println!("  titrate record_rate     {}", e.rate.line());
+    println!("  store only (insert+audit){}", e.store_only.line());
+    println!("  load_record (read only) {}", e.load_record.line());
+    println!("  bare rusqlite INSERT    {}", e.bare.line());
+    if let Some(x) = e.errors.first() {
+        println!("  {} errors, first: {x}", e.errors.len());
+    }
+    let bare = e.bare.median();
+    for (name, s) in [("record_nrs", &e.nrs), ("record_rate", &e.rate)] {
+        let ratio = s.median() / bare;
+        rows.push(Row {
+            what: format!("1. durable entry, Session::{name}"),
+            measured: ms(s.median()),
+            baseline: format!("bare INSERT+COMMIT {} → {ratio:.2}x", ms(bare)),
+            budget: "≤ 1.5x".into(),
+            verdict: verdict(ratio <= 1.5),
+        });
+    }
+    rows.push(Row {
+        what: "1. (breakdown) store only: entry + audit row".into(),
+        measured: ms(e.store_only.median()),
+        baseline: format!("{:.2}x bare", e.store_only.median() / bare),
+        budget: "—".into(),
+        verdict: "info",
+    });
+
+    // 2 and 5.
+    println!("\n[2] first frame ...");
+    let (shell, shell_label) = bench_shell(&work, a.reps)?;
+    println!("  {shell_label}: {}", shell.line());
+    let mut signin = Samples::default();
+    let mut overview = Samples::default();
+    let mut hwm = Vec::new();
+    let pty_reps = a.reps.min(7);
+    let began = Clock::now();
+    for i in 0..pty_reps {
+        match pty_run(&a.bin, &work, dir.path()) {
+            Ok(r) => {
+                signin.push(r.to_signin);
+                overview.push(r.to_overview);
+                hwm.push((r.vm_hwm_kb, r.vm_rss_kb));
+            }
+            Err(e) => println!("  pty run failed: {e:#}"),
+        }
+        if i >= 2 && began.elapsed() > Duration::from_secs(120) {
+            break;
+        }
+    }
+    println!("  pty: spawn → sign-in screen      {}", signin.line());
+    println!("  pty: PIN Enter → overview shown  {}", overview.line());
+    let ff = bench_first_frame(&work, &cfg, a.reps.min(9))?;
+    println!("  in-process Db::open + App::new   {}", ff.open_app.line());
+    println!("  in-process sign_in (argon2)      {}", ff.sign_in.line());
+    println!("  in-process app.reload()          {}", ff.reload.line());
+    println!("  in-process first draw            {}", ff.draw.line());
+    println!("  in-process total                 {}", ff.total.line());
+    println!("  in-process total without PIN     {}", ff.total_without_pin.line());
+    let sh = shell.median();
+    rows.push(Row {
+        what: "2. pty: spawn → sign-in screen drawn".into(),
+        measured: ms(signin.median()),
+        baseline: format!("shell {} → {:.2}x", ms(sh), signin.median() / sh),
+        budget: "≤ 50 ms, ≤ 3x".into(),
+        verdict: verdict(signin.median() <= 50.0 && signin.median() <= 3.0 * sh),
+    });
+    rows.push(Row {
+        what: "2. pty: PIN Enter → overview drawn (incl. argon2)".into(),
+        measured: ms(overview.median()),
+        baseline: format!("shell {} → {:.2}x", ms(sh), overview.median() / sh),
+        budget: "≤ 50 ms, ≤ 3x".into(),
+        verdict: verdict(overview.median() <= 50.0 && overview.median() <= 3.0 * sh),
+    });
+    let t = ff.total.median();
+    rows.push(Row {
+        what: "2. in-process open → signed in → overview drawn".into(),
+        measured: ms(t),
+        baseline: format!("shell {} → {:.2}x", ms(sh), t / sh),
+        budget: "≤ 50 ms, ≤ 3x".into(),
+        verdict: verdict(t <= 50.0 && t <= 3.0 * sh),
+    });
+    let t = ff.total_without_pin.median();
+    rows.push(Row {
+        what: "2. same, without the argon2 PIN check".into(),
+        measured: ms(t),
+        baseline: format!("shell {} → {:.2}x", ms(sh), t / sh),
+        budget: "≤ 50 ms, ≤ 3x".into(),
+        verdict: verdict(t <= 50.0 && t <= 3.0 * sh),
+    });
+
+    // 3.
+    println!("\n[3] screens ...");
+    let s = bench_screens(&work, &cfg, &mrn, a.reps)?;
+    println!("  overview: {} active rows", s.active_rows);
+    println!("  overview reload()        {}", s.ov_reload.line());
+    println!("  overview draw            {}", s.ov_draw.line());
+    println!("  overview reload+draw     {}", s.ov_both.line());
+    println!("  view::load_ward          {}", s.load_ward.line());
+    println!("  view::load_detail        {}", s.load_detail.line());
+    println!("  detail ({} timeline rows) reload() {}", s.timeline_rows, s.de_reload.line());
+    println!("  detail draw              {}", s.de_draw.line());
+    println!("  detail reload+draw       {}", s.de_both.line());
+    for (what, x) in [
+        (format!("3. overview ({} active) reload + draw", s.active_rows), &s.ov_both),
+        ("3. overview draw only (every tick)".to_string(), &s.ov_draw),
+        (format!("3. detail, 168-h course ({} rows) reload + draw", s.timeline_rows), &s.de_both),
+        ("3. detail draw only (every tick)".to_string(), &s.de_draw),
+    ] {
+        rows.push(Row {
+            what,
+            measured: ms(x.median()),
+            baseline: "—".into(),
+            budget: "≤ 2 ms".into(),
+            verdict: verdict(x.median() <= 2.0),
+        });
+    }
+
+    // 4.
+    println!("\n[4] reports ...");
+    let r = bench_reports(&work, &cfg, &mrn, a.reps.min(9))?;
+    println!("  cohort load_all          {}", r.load.line());
+    println!("  cohort compute           {}", r.compute.line());
+    println!("  cohort total ({} courses) {}", r.courses, r.total.line());
+    println!("  pdf summary::build       {}", r.pdf_build.line());
+    println!("  pdf render ({} bytes)  {}", r.pdf_bytes, r.pdf_render.line());
+    println!("  pdf total                {}", r.pdf_total.line());
+    rows.push(Row {
+        what: format!("4. cohort over all records (n = {} courses in the table)", r.courses),
+        measured: ms(r.total.median()),
+        baseline: format!("load {} + compute {}", ms(r.load.median()), ms(r.compute.median())),
+        budget: "≤ 250 ms".into(),
+        verdict: verdict(r.total.median() <= 250.0),
+    });
+    rows.push(Row {
+        what: "4. PDF discharge summary, full course".into(),
+        measured: ms(r.pdf_total.median()),
+        baseline: format!("build {} + render {}", ms(r.pdf_build.median()), ms(r.pdf_render.median())),
+        budget: "≤ 100 ms".into(),
+        verdict: verdict(r.pdf_total.median() <= 100.0),
+    });
+
+    // 5.
+    let peak = hwm.iter().map(|h| h.0).max().unwrap_or(0) as f64 / 1024.0;
+    let mut hwms: Vec<u64> = hwm.iter().map(|h| h.0).collect();
+    hwms.sort_unstable();
+    let med = hwms.get(hwms.len() / 2).copied().unwrap_or(0) as f64 / 1024.0;
+    let rss = hwm.iter().map(|h| h.1).max().unwrap_or(0) as f64 / 1024.0;
+    println!("\n[5] TUI memory after sign-in + overview: VmHWM median {med:.1} MB, max {peak:.1} MB; VmRSS max {rss:.1} MB");
+    rows.push(Row {
+        what: "5. TUI peak RSS (VmHWM) after overview".into(),
+        measured: format!("{med:.1} MB"),
+        baseline: format!("VmRSS then {rss:.1} MB"),
+        budget: "≤ 40 MB".into(),
+        verdict: verdict(med > 0.0 && med <= 40.0),
+    });
+
+    // 6.
+    println!("\n[6] concurrent writers ...");
+    let single = writers_cli(&a.bin, &work, 1, 5)?;
+    println!("  1 CLI writer: per command {}", single.latency.line());
+    let runs = [
+        writers_cli(&a.bin, &work, a.writers, a.per_writer)?,
+        writers_inproc(&work, a.writers, a.per_writer * 5)?,
+    ];
+    for w in &runs {
+        let rate = w.ok as f64 / w.wall.as_secs_f64();
+        println!(
+            "  {}: {} ok, {} failed, {} lock errors, {:.1} s, {rate:.1} entries/s, p50 {} p99 {}",
+            w.label,
+            w.ok,
+            w.failed,
+            w.lock_errors,
+            w.wall.as_secs_f64(),
+            ms(w.latency.median()),
+            ms(w.latency.pct(99.0))
+        );
+        if let Some(e) = &w.sample_error {
+            println!("    first error: {e}");
+        }
+        rows.push(Row {
+            what: format!("6. {}", w.label),
+            measured: format!(
+                "{rate:.0} entries/s; p50 {} p99 {}",
+                ms(w.latency.median()),
+                ms(w.latency.pct(99.0))
+            ),
+            baseline: format!("{} lock errors, {} failed of {}", w.lock_errors, w.failed, w.ok + w.failed),
+            budget: "0 lock errors".into(),
+            verdict: verdict(w.lock_errors == 0 && w.failed == 0),
+        });
+    }
+    let n = rows.len();
+    rows[n - 2].baseline.push_str(&format!(
+        "; 1 writer alone {} per command",
+        ms(single.latency.median())
+    ));
+
+    println!("\n## Results ({courses} courses, {})\n", Utc::now().format("%Y-%m-%d %H:%M UTC"));
+    println!("| measurement | median | baseline / breakdown | budget | |");
+    println!("|---|---|---|---|---|");
+    for r in &rows {
+        println!("| {} | {} | {} | {} | {} |", r.what, r.measured, r.baseline, r.budget, r.verdict);
+    }
+    Ok(())
+}
