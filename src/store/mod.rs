@@ -85,6 +85,8 @@ pub trait Reader {
     /// Oldest first.
     fn courses_of(&self, patient: PatientId) -> Result<Vec<Course>, StoreError>;
     fn all_courses(&self) -> Result<Vec<Course>, StoreError>;
+    /// Every protocol any course ran under.
+    fn protocols(&self) -> Result<Vec<Protocol>, StoreError>;
     /// Every version of every entry of the patient, voids attached.
     fn entries_of(&self, patient: PatientId) -> Result<Vec<Entry>, StoreError>;
     /// Every version of the entries of these kinds, for cohort figures.

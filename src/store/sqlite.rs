@@ -619,6 +619,22 @@ impl Reader for SqlTx<'_> {
         self.query_courses("WHERE c.patient_id = ?1", &[&patient])
     }
 
+    fn protocols(&self) -> Result<Vec<Protocol>, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT snapshot FROM protocol ORDER BY id")?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let text: String = row.get(0)?;
+            out.push(
+                Protocol::from_snapshot(&text)
+                    .map_err(|e| StoreError::Corrupt(format!("protocol snapshot: {e}")))?,
+            );
+        }
+        Ok(out)
+    }
+
     fn all_courses(&self) -> Result<Vec<Course>, StoreError> {
         self.query_courses("", &[])
     }

@@ -196,11 +196,15 @@ impl App {
         if self.user.is_none() {
             return;
         }
-        match view::load_ward(&mut self.db, self.now) {
-            Ok(w) => self.ward = w,
-            Err(e) => self.error(format!("could not read the ward: {e}")),
+        // Only what is on the screen is read again: another terminal's entry should cost a
+        // detail screen one patient, not the whole ward.
+        if self.screen == Screen::Overview {
+            match view::load_ward(&mut self.db, self.now) {
+                Ok(w) => self.ward = w,
+                Err(e) => self.error(format!("could not read the ward: {e}")),
+            }
+            self.selected = self.selected.min(self.rows().saturating_sub(1));
         }
-        self.selected = self.selected.min(self.rows().saturating_sub(1));
         if let Some(mrn) = self
             .detail
             .as_ref()
@@ -792,6 +796,7 @@ impl App {
                     } else {
                         Screen::Overview
                     };
+                    self.reload();
                 }
                 other => self.act(other),
             }

@@ -471,10 +471,16 @@ impl Form {
             }
             // The add-patient form has two dates and no time: the one that does not parse.
             WardError::Time(_) if has("birth") => {
-                if Edge::date(self.value("birth")).is_err() { "birth" } else { pick("onset") }
+                if Edge::date(self.value("birth")).is_err() {
+                    "birth"
+                } else {
+                    pick("onset")
+                }
             }
             WardError::Rule(RuleError::BirthOutOfRange(_)) => pick("birth"),
-            WardError::Rule(RuleError::OnsetInFuture | RuleError::OnsetBeforeBirth) => pick("onset"),
+            WardError::Rule(RuleError::OnsetInFuture | RuleError::OnsetBeforeBirth) => {
+                pick("onset")
+            }
             WardError::Value(
                 values::ValueError::Empty { what }
                 | values::ValueError::TooLong { what, .. }

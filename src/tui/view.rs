@@ -90,7 +90,10 @@ pub fn ward_view(records: &[PatientRecord], now: Instant) -> WardView {
                 if now - ended <= chrono::Duration::days(14) {
                     v.recent.push(row.clone());
                 }
-                if now >= win.from && !row.t2_done && now <= win.to + chrono::Duration::days(28) {
+                if now >= win.from
+                    && !row.t2_done
+                    && now <= win.to + chrono::Duration::days(i64::from(FOLLOW_UP_DAYS))
+                {
                     v.follow_up.push(row);
                 }
             }
@@ -113,8 +116,14 @@ pub fn ward_view(records: &[PatientRecord], now: Instant) -> WardView {
 pub fn load_ward(db: &mut Db, now: Instant) -> Result<WardView, WardError> {
     // Follow-ups stay on the screen until four weeks after their T2 window closes; courses
     // that ended before any window still open are not read at all.
-    let horizon = now - chrono::Duration::days(i64::from(FOLLOW_UP_HORIZON_DAYS));
     let records = db.read(|r| {
+        let longest = r
+            .protocols()?
+            .iter()
+            .map(|p| p.t2_to_day)
+            .max()
+            .unwrap_or(0);
+        let horizon = now - chrono::Duration::days(i64::from(longest + FOLLOW_UP_DAYS));
         r.ward_patients(horizon)?
             .into_iter()
             .map(|p| load_record_of(r, p))
@@ -123,9 +132,8 @@ pub fn load_ward(db: &mut Db, now: Instant) -> Result<WardView, WardError> {
     Ok(ward_view(&records, now))
 }
 
-/// Longest T2 window end (day 42 by default, at most 365 by config) plus the four weeks
-/// an overdue follow-up stays listed.
-const FOLLOW_UP_HORIZON_DAYS: u32 = 365 + 28;
+/// How long after its T2 window has closed an overdue follow-up stays listed.
+const FOLLOW_UP_DAYS: u32 = 28;
 
 /// One line of a patient's timeline.
 #[derive(Debug, Clone)]
@@ -229,17 +237,18 @@ pub struct PatientHit {
 }
 
 /// Patients whose name or MRN contains the query (case-insensitive), active courses first.
+/// More matches than fit on any screen; typing more of the name narrows them.
+pub const SEARCH_LIMIT: usize = 100;
+
 pub fn search(r: &dyn Reader, query: &str) -> Result<Vec<PatientHit>, WardError> {
     let q = query.trim().to_lowercase();
     let mut hits = Vec::new();
-    for p in r.patients()? {
+    // Match on the patient list first; only the matches a screen can show are read further.
+    let matches = r.patients()?.into_iter().filter(|p| {
         let d = &p.data;
-        if !q.is_empty()
-            && !d.name.to_lowercase().contains(&q)
-            && !d.mrn.to_lowercase().contains(&q)
-        {
-            continue;
-        }
+        q.is_empty() || d.name.to_lowercase().contains(&q) || d.mrn.to_lowercase().contains(&q)
+    });
+    for p in matches.take(SEARCH_LIMIT) {
         let rec = load_record_of(r, p)?;
         let state = rec
             .latest_course()

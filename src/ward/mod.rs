@@ -45,7 +45,12 @@ pub fn load_outcomes(r: &dyn Reader) -> Result<Vec<PatientRecord>, WardError> {
     for c in r.all_courses()? {
         courses.entry(c.patient_id).or_default().push(c);
     }
-    let kinds = [EntryKind::CourseStart, EntryKind::CourseEnd, EntryKind::Nrs, EntryKind::Success];
+    let kinds = [
+        EntryKind::CourseStart,
+        EntryKind::CourseEnd,
+        EntryKind::Nrs,
+        EntryKind::Success,
+    ];
     let mut entries: HashMap<i64, Vec<crate::domain::entry::Entry>> = HashMap::new();
     for e in r.entries_of_kinds(&kinds)? {
         entries.entry(e.patient_id).or_default().push(e);
