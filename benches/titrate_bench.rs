@@ -37,7 +37,7 @@ use titrate::tui::app::{App, Screen};
 use titrate::tui::view;
 use titrate::ward::access::sign_in;
 use titrate::ward::entries::Session;
-use titrate::ward::{WardError, load_all, load_record};
+use titrate::ward::{WardError, load_outcomes, load_record};
 
 const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml");
 const BIN: &str = env!("CARGO_BIN_EXE_titrate");
@@ -146,7 +146,11 @@ fn ms(v: f64) -> String {
 
 /// Runs `f` at least 3 and at most `reps` times, stopping early once `limit` has passed
 /// (a 10,000-course load takes seconds).
-fn repeat(reps: usize, limit: Duration, mut f: impl FnMut() -> Result<Duration>) -> Result<Samples> {
+fn repeat(
+    reps: usize,
+    limit: Duration,
+    mut f: impl FnMut() -> Result<Duration>,
+) -> Result<Samples> {
     let mut s = Samples::default();
     let began = Clock::now();
     for i in 0..reps {
@@ -194,7 +198,11 @@ fn machine() -> String {
         .unwrap_or_else(|| "?".into());
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string()))
+        .and_then(|s| {
+            s.lines()
+                .next()
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
+        })
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or("?".into(), |kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0));
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
@@ -360,7 +368,13 @@ struct EntryResult {
     errors: Vec<String>,
 }
 
-fn bench_entry(work: &Path, dir: &Path, cfg: &Config, mrn: &str, reps: usize) -> Result<EntryResult> {
+fn bench_entry(
+    work: &Path,
+    dir: &Path,
+    cfg: &Config,
+    mrn: &str,
+    reps: usize,
+) -> Result<EntryResult> {
     let n = (reps * 10).max(100);
     let mut db = Db::open(work)?;
     let who = staff(&mut db, "N1")?;
@@ -396,7 +410,12 @@ fn bench_entry(work: &Path, dir: &Path, cfg: &Config, mrn: &str, reps: usize) ->
     for i in 0..5 {
         bare_insert(&mut bare, i)?;
         let now = Utc::now();
-        let mut s = Session { db: &mut db, cfg, who: &who, now };
+        let mut s = Session {
+            db: &mut db,
+            cfg,
+            who: &who,
+            now,
+        };
         s.record_nrs(mrn, now, Nrs::new(4).map_err(|e| anyhow!("{e}"))?, None)?;
     }
     // Interleaved, so that both see the same disk and cache conditions.
@@ -406,7 +425,13 @@ fn bench_entry(work: &Path, dir: &Path, cfg: &Config, mrn: &str, reps: usize) ->
         let now = Utc::now();
         let score = Nrs::new(i % 11).map_err(|e| anyhow!("{e}"))?;
         let t = Clock::now();
-        let out = Session { db: &mut db, cfg, who: &who, now }.record_nrs(mrn, now, score, None);
+        let out = Session {
+            db: &mut db,
+            cfg,
+            who: &who,
+            now,
+        }
+        .record_nrs(mrn, now, score, None);
         let d = t.elapsed();
         match out {
             Ok(_) => r.nrs.push(d),
@@ -415,12 +440,13 @@ fn bench_entry(work: &Path, dir: &Path, cfg: &Config, mrn: &str, reps: usize) ->
 
         let now = Utc::now();
         let t = Clock::now();
-        let out = Session { db: &mut db, cfg, who: &who, now }.record_rate(
-            &active_mrn,
+        let out = Session {
+            db: &mut db,
+            cfg,
+            who: &who,
             now,
-            Rate::from_centi(active_rate),
-            None,
-        );
+        }
+        .record_rate(&active_mrn, now, Rate::from_centi(active_rate), None);
         let d = t.elapsed();
         match out {
             Ok(_) => r.rate.push(d),
@@ -430,9 +456,9 @@ fn bench_entry(work: &Path, dir: &Path, cfg: &Config, mrn: &str, reps: usize) ->
         // The store's own part: one transaction with the entry and its audit row, no
         // permission check, no record loaded, no rule checked.
         let now = Utc::now();
-        let pid: i64 = db
-            .raw_connection()
-            .query_row("SELECT id FROM patient WHERE mrn = ?1", [mrn], |r| r.get(0))?;
+        let pid: i64 =
+            db.raw_connection()
+                .query_row("SELECT id FROM patient WHERE mrn = ?1", [mrn], |r| r.get(0))?;
         let t = Clock::now();
         db.write("N1", now, |w| {
             w.insert_entry(&NewEntry {
@@ -442,7 +468,10 @@ fn bench_entry(work: &Path, dir: &Path, cfg: &Config, mrn: &str, reps: usize) ->
                 late: false,
                 supersedes: None,
                 amend_reason: None,
-                data: EntryData::Nrs { score, timepoint: None },
+                data: EntryData::Nrs {
+                    score,
+                    timepoint: None,
+                },
             })?;
             Ok::<_, WardError>(())
         })?;
@@ -478,7 +507,12 @@ fn proc_status_kb(pid: u32, key: &str) -> u64 {
 
 fn pty_run(bin: &Path, db: &Path, dir: &Path) -> Result<PtyRun> {
     let pair = native_pty_system()
-        .openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 })
+        .openpty(PtySize {
+            rows: ROWS,
+            cols: COLS,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
         .map_err(|e| anyhow!("openpty: {e}"))?;
     let mut cmd = CommandBuilder::new(bin);
     cmd.args(["--config", CONFIG, "--db", &db.display().to_string()]);
@@ -523,7 +557,10 @@ fn pty_run(bin: &Path, db: &Path, dir: &Path) -> Result<PtyRun> {
         }
     };
     let t0 = Clock::now();
-    let mut child = pair.slave.spawn_command(cmd).map_err(|e| anyhow!("spawn: {e}"))?;
+    let mut child = pair
+        .slave
+        .spawn_command(cmd)
+        .map_err(|e| anyhow!("spawn: {e}"))?;
     let result = (|| {
         let to_signin = wait_for("Staff id", t0)?;
         let pid = child.process_id().context("pid")?;
@@ -616,7 +653,13 @@ fn bench_shell(work: &Path, reps: usize) -> Result<(Samples, String)> {
             rows = out.stdout.lines().count();
         }
         let v = String::from_utf8_lossy(&shell?.stdout).trim().to_string();
-        Ok((s, format!("sqlite3 shell {} ({rows} rows)", v.split(' ').next().unwrap_or(""))))
+        Ok((
+            s,
+            format!(
+                "sqlite3 shell {} ({rows} rows)",
+                v.split(' ').next().unwrap_or("")
+            ),
+        ))
     } else {
         // No shell: the same SQL through rusqlite, in process (no process start counted).
         for _ in 0..reps {
@@ -738,7 +781,8 @@ fn bench_reports(work: &Path, cfg: &Config, mrn: &str, reps: usize) -> Result<Re
     let mut courses = 0;
     let total = repeat(reps, limit, || {
         let t = Clock::now();
-        let records = db.read(load_all)?;
+        // What `titrate cohort` and the cohort screen read.
+        let records = db.read(load_outcomes)?;
         let l = t.elapsed();
         let (c, d) = time(|| cohort(&records, Range::default(), cfg.timezone));
         courses = c.courses;
@@ -770,7 +814,16 @@ fn bench_reports(work: &Path, cfg: &Config, mrn: &str, reps: usize) -> Result<Re
         pdf_render.push(r);
         Ok(t.elapsed())
     })?;
-    Ok(Reports { load, compute, total, courses, pdf_build, pdf_render, pdf_total, pdf_bytes })
+    Ok(Reports {
+        load,
+        compute,
+        total,
+        courses,
+        pdf_build,
+        pdf_render,
+        pdf_total,
+        pdf_bytes,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -814,7 +867,11 @@ fn writers_cli(bin: &Path, work: &Path, writers: usize, per: usize) -> Result<Wr
                         .output();
                     let d = t.elapsed();
                     out.push(match o {
-                        Ok(o) => (d, o.status.success(), String::from_utf8_lossy(&o.stderr).to_string()),
+                        Ok(o) => (
+                            d,
+                            o.status.success(),
+                            String::from_utf8_lossy(&o.stderr).to_string(),
+                        ),
                         Err(e) => (d, false, e.to_string()),
                     });
                 }
@@ -822,7 +879,11 @@ fn writers_cli(bin: &Path, work: &Path, writers: usize, per: usize) -> Result<Wr
             })
         })
         .collect();
-    collect(format!("{writers} titrate CLI processes × {per} `nrs`"), began, handles)
+    collect(
+        format!("{writers} titrate CLI processes × {per} `nrs`"),
+        began,
+        handles,
+    )
 }
 
 fn collect(
@@ -894,7 +955,8 @@ fn writers_inproc(work: &Path, writers: usize, per: usize) -> Result<Writers> {
         let err = String::from_utf8_lossy(&out.stderr).to_string();
         if !out.status.success() {
             w.failed += 1;
-            w.sample_error.get_or_insert(err.chars().take(200).collect());
+            w.sample_error
+                .get_or_insert(err.chars().take(200).collect());
         }
         for line in out.stdout.lines() {
             let line = line?;
@@ -910,7 +972,8 @@ fn writers_inproc(work: &Path, writers: usize, per: usize) -> Result<Writers> {
                     if is_lock_error(msg) {
                         w.lock_errors += 1;
                     }
-                    w.sample_error.get_or_insert(msg.chars().take(200).collect());
+                    w.sample_error
+                        .get_or_insert(msg.chars().take(200).collect());
                 }
                 (Some("span"), Some(a), Some(b)) => {
                     let a: u128 = a.parse()?;
@@ -940,7 +1003,11 @@ fn writer_child(mut a: impl Iterator<Item = String>) -> Result<()> {
     while SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() < start_ms {
         std::thread::sleep(Duration::from_millis(1));
     }
-    let micros = || SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
+    let micros = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros())
+    };
     let began = micros();
     let stdout = std::io::stdout();
     let mut lines = Vec::new();
@@ -948,7 +1015,13 @@ fn writer_child(mut a: impl Iterator<Item = String>) -> Result<()> {
         let now = Utc::now();
         let score = Nrs::new((i % 11) as i64).map_err(|e| anyhow!("{e}"))?;
         let t = Clock::now();
-        let r = Session { db: &mut db, cfg: &cfg, who: &who, now }.record_nrs(&mrn, now, score, None);
+        let r = Session {
+            db: &mut db,
+            cfg: &cfg,
+            who: &who,
+            now,
+        }
+        .record_nrs(&mrn, now, score, None);
         let d = t.elapsed().as_micros();
         lines.push(match r {
             Ok(_) => format!("ok {d}"),
@@ -975,11 +1048,16 @@ fn main() -> Result<()> {
     let a = args()?;
     let cfg = Config::load(Some(Path::new(CONFIG)))?;
     if !a.bin.is_file() {
-        bail!("no titrate binary at {} (cargo build --release, or --bin PATH)", a.bin.display());
+        bail!(
+            "no titrate binary at {} (cargo build --release, or --bin PATH)",
+            a.bin.display()
+        );
     }
     println!("titrate benchmarks: {}", machine());
     println!("binary: {}", a.bin.display());
-    let dir = tempfile::Builder::new().prefix("titrate-bench-").tempdir_in(&a.tmp)?;
+    let dir = tempfile::Builder::new()
+        .prefix("titrate-bench-")
+        .tempdir_in(&a.tmp)?;
     let work = dir.path().join("work.db");
     let mut rows: Vec<Row> = Vec::new();
 
@@ -988,26 +1066,47 @@ fn main() -> Result<()> {
     if let Some(src) = &a.db {
         let (r, d) = time(|| std::fs::copy(src, &work));
         r.with_context(|| format!("copying {}", src.display()))?;
-        courses = Db::open(&work)?.raw_connection().query_row("SELECT COUNT(*) FROM course", [], |r| r.get::<_, i64>(0))? as usize;
-        println!("database: copy of {} ({courses} courses) in {:.1} s", src.display(), d.as_secs_f64());
+        courses =
+            Db::open(&work)?
+                .raw_connection()
+                .query_row("SELECT COUNT(*) FROM course", [], |r| r.get::<_, i64>(0))?
+                as usize;
+        println!(
+            "database: copy of {} ({courses} courses) in {:.1} s",
+            src.display(),
+            d.as_secs_f64()
+        );
     } else {
         println!("generating {} courses (seed {}) ...", a.courses, a.seed);
         let t = Clock::now();
         let out = Command::new(&a.bin)
             .args(["--config", CONFIG, "--db"])
             .arg(&work)
-            .args(["demo", "--courses", &a.courses.to_string(), "--seed", &a.seed.to_string()])
+            .args([
+                "demo",
+                "--courses",
+                &a.courses.to_string(),
+                "--seed",
+                &a.seed.to_string(),
+            ])
             .output()?;
         let d = t.elapsed();
         if !out.status.success() {
-            bail!("titrate demo failed: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "titrate demo failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         print!("{}", String::from_utf8_lossy(&out.stdout));
         courses = a.courses;
         let per_10k = d.as_secs_f64() * 10_000.0 / a.courses.max(1) as f64;
         rows.push(Row {
             what: format!("0. generate {} courses (`titrate demo`)", a.courses),
-            measured: format!("{:.1} s (one run, {:.0} courses/s)", d.as_secs_f64(), a.courses as f64 / d.as_secs_f64()),
+            measured: format!(
+                "{:.1} s (one run, {:.0} courses/s)",
+                d.as_secs_f64(),
+                a.courses as f64 / d.as_secs_f64()
+            ),
             baseline: format!("≈ {per_10k:.0} s per 10,000 (linear)"),
             budget: "10,000 in < 60 s".into(),
             verdict: verdict(per_10k < 60.0),
@@ -1092,7 +1191,10 @@ fn main() -> Result<()> {
     println!("  in-process app.reload()          {}", ff.reload.line());
     println!("  in-process first draw            {}", ff.draw.line());
     println!("  in-process total                 {}", ff.total.line());
-    println!("  in-process total without PIN     {}", ff.total_without_pin.line());
+    println!(
+        "  in-process total without PIN     {}",
+        ff.total_without_pin.line()
+    );
     let sh = shell.median();
     rows.push(Row {
         what: "2. pty: spawn → sign-in screen drawn".into(),
@@ -1134,13 +1236,26 @@ fn main() -> Result<()> {
     println!("  overview reload+draw     {}", s.ov_both.line());
     println!("  view::load_ward          {}", s.load_ward.line());
     println!("  view::load_detail        {}", s.load_detail.line());
-    println!("  detail ({} timeline rows) reload() {}", s.timeline_rows, s.de_reload.line());
+    println!(
+        "  detail ({} timeline rows) reload() {}",
+        s.timeline_rows,
+        s.de_reload.line()
+    );
     println!("  detail draw              {}", s.de_draw.line());
     println!("  detail reload+draw       {}", s.de_both.line());
     for (what, x) in [
-        (format!("3. overview ({} active) reload + draw", s.active_rows), &s.ov_both),
+        (
+            format!("3. overview ({} active) reload + draw", s.active_rows),
+            &s.ov_both,
+        ),
         ("3. overview draw only (every tick)".to_string(), &s.ov_draw),
-        (format!("3. detail, 168-h course ({} rows) reload + draw", s.timeline_rows), &s.de_both),
+        (
+            format!(
+                "3. detail, 168-h course ({} rows) reload + draw",
+                s.timeline_rows
+            ),
+            &s.de_both,
+        ),
         ("3. detail draw only (every tick)".to_string(), &s.de_draw),
     ] {
         rows.push(Row {
@@ -1155,23 +1270,38 @@ fn main() -> Result<()> {
     // 4.
     println!("\n[4] reports ...");
     let r = bench_reports(&work, &cfg, &mrn, a.reps.min(9))?;
-    println!("  cohort load_all          {}", r.load.line());
+    println!("  cohort load_outcomes     {}", r.load.line());
     println!("  cohort compute           {}", r.compute.line());
     println!("  cohort total ({} courses) {}", r.courses, r.total.line());
     println!("  pdf summary::build       {}", r.pdf_build.line());
-    println!("  pdf render ({} bytes)  {}", r.pdf_bytes, r.pdf_render.line());
+    println!(
+        "  pdf render ({} bytes)  {}",
+        r.pdf_bytes,
+        r.pdf_render.line()
+    );
     println!("  pdf total                {}", r.pdf_total.line());
     rows.push(Row {
-        what: format!("4. cohort over all records (n = {} courses in the table)", r.courses),
+        what: format!(
+            "4. cohort over all records (n = {} courses in the table)",
+            r.courses
+        ),
         measured: ms(r.total.median()),
-        baseline: format!("load {} + compute {}", ms(r.load.median()), ms(r.compute.median())),
+        baseline: format!(
+            "load {} + compute {}",
+            ms(r.load.median()),
+            ms(r.compute.median())
+        ),
         budget: "≤ 250 ms".into(),
         verdict: verdict(r.total.median() <= 250.0),
     });
     rows.push(Row {
         what: "4. PDF discharge summary, full course".into(),
         measured: ms(r.pdf_total.median()),
-        baseline: format!("build {} + render {}", ms(r.pdf_build.median()), ms(r.pdf_render.median())),
+        baseline: format!(
+            "build {} + render {}",
+            ms(r.pdf_build.median()),
+            ms(r.pdf_render.median())
+        ),
         budget: "≤ 100 ms".into(),
         verdict: verdict(r.pdf_total.median() <= 100.0),
     });
@@ -1182,7 +1312,9 @@ fn main() -> Result<()> {
     hwms.sort_unstable();
     let med = hwms.get(hwms.len() / 2).copied().unwrap_or(0) as f64 / 1024.0;
     let rss = hwm.iter().map(|h| h.1).max().unwrap_or(0) as f64 / 1024.0;
-    println!("\n[5] TUI memory after sign-in + overview: VmHWM median {med:.1} MB, max {peak:.1} MB; VmRSS max {rss:.1} MB");
+    println!(
+        "\n[5] TUI memory after sign-in + overview: VmHWM median {med:.1} MB, max {peak:.1} MB; VmRSS max {rss:.1} MB"
+    );
     rows.push(Row {
         what: "5. TUI peak RSS (VmHWM) after overview".into(),
         measured: format!("{med:.1} MB"),
@@ -1221,7 +1353,12 @@ fn main() -> Result<()> {
                 ms(w.latency.median()),
                 ms(w.latency.pct(99.0))
             ),
-            baseline: format!("{} lock errors, {} failed of {}", w.lock_errors, w.failed, w.ok + w.failed),
+            baseline: format!(
+                "{} lock errors, {} failed of {}",
+                w.lock_errors,
+                w.failed,
+                w.ok + w.failed
+            ),
             budget: "0 lock errors".into(),
             verdict: verdict(w.lock_errors == 0 && w.failed == 0),
         });
@@ -1232,11 +1369,17 @@ fn main() -> Result<()> {
         ms(single.latency.median())
     ));
 
-    println!("\n## Results ({courses} courses, {})\n", Utc::now().format("%Y-%m-%d %H:%M UTC"));
+    println!(
+        "\n## Results ({courses} courses, {})\n",
+        Utc::now().format("%Y-%m-%d %H:%M UTC")
+    );
     println!("| measurement | median | baseline / breakdown | budget | |");
     println!("|---|---|---|---|---|");
     for r in &rows {
-        println!("| {} | {} | {} | {} | {} |", r.what, r.measured, r.baseline, r.budget, r.verdict);
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            r.what, r.measured, r.baseline, r.budget, r.verdict
+        );
     }
     Ok(())
 }
