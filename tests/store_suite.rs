@@ -362,3 +362,51 @@ fn the_ward_reads_only_patients_with_running_or_recent_courses() {
         assert_eq!(ids(t(0), &mut db), vec![p, old_p], "a recent end is");
     }
 }
+
+#[test]
+fn a_course_and_the_bounds_of_all_courses_are_read_on_their_own() {
+    for (mut db, _g) in stores() {
+        let (p, c) = seeded(&mut db);
+        let rate = EntryData::Rate {
+            rate: Rate::from_centi(200),
+            confirmed: false,
+            confirm_reason: None,
+        };
+        db.write("AB", t(3), |w| {
+            w.insert_entry(&entry(p, Some(c), 0, EntryData::CourseStart { bed: None }))?;
+            w.insert_entry(&entry(p, Some(c), 1, rate.clone()))?;
+            w.insert_entry(&entry(
+                p,
+                None,
+                1,
+                EntryData::Nrs {
+                    score: Nrs::new(5).unwrap(),
+                    timepoint: None,
+                },
+            ))?;
+            w.insert_entry(&entry(
+                p,
+                Some(c),
+                2,
+                EntryData::CourseEnd {
+                    reason: EndReason::Completed,
+                },
+            ))
+        })
+        .unwrap();
+        let course = db.read(|r| r.entries_of_course(c)).unwrap();
+        assert_eq!(
+            course.iter().map(|e| e.kind()).collect::<Vec<_>>(),
+            vec![
+                EntryKind::CourseStart,
+                EntryKind::Rate,
+                EntryKind::CourseEnd
+            ]
+        );
+        let bounds = db.read(|r| r.course_bounds_of(p)).unwrap();
+        assert_eq!(
+            bounds.iter().map(|e| e.kind()).collect::<Vec<_>>(),
+            vec![EntryKind::CourseStart, EntryKind::CourseEnd]
+        );
+    }
+}

@@ -91,6 +91,10 @@ pub trait Reader {
     fn entries_of(&self, patient: PatientId) -> Result<Vec<Entry>, StoreError>;
     /// Every version of the entries of these kinds, for cohort figures.
     fn entries_of_kinds(&self, kinds: &[EntryKind]) -> Result<Vec<Entry>, StoreError>;
+    /// Every version of every entry of one course.
+    fn entries_of_course(&self, course: CourseId) -> Result<Vec<Entry>, StoreError>;
+    /// Every version of one patient's course starts and ends.
+    fn course_bounds_of(&self, patient: PatientId) -> Result<Vec<Entry>, StoreError>;
     fn entry(&self, id: EntryId) -> Result<Option<Entry>, StoreError>;
     fn entry_superseded_by(&self, id: EntryId) -> Result<Option<EntryId>, StoreError>;
     fn audit_rows(&self) -> Result<Vec<AuditRow>, StoreError>;

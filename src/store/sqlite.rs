@@ -643,6 +643,17 @@ impl Reader for SqlTx<'_> {
         self.query_entries("WHERE e.patient_id = ?1", &[&patient])
     }
 
+    fn entries_of_course(&self, course: CourseId) -> Result<Vec<Entry>, StoreError> {
+        self.query_entries("WHERE e.course_id = ?1", &[&course])
+    }
+
+    fn course_bounds_of(&self, patient: PatientId) -> Result<Vec<Entry>, StoreError> {
+        self.query_entries(
+            "WHERE e.patient_id = ?1 AND e.kind IN ('course-start', 'course-end')",
+            &[&patient],
+        )
+    }
+
     fn entries_of_kinds(&self, kinds: &[EntryKind]) -> Result<Vec<Entry>, StoreError> {
         let mut out = Vec::new();
         for k in kinds {

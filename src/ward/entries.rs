@@ -4,7 +4,7 @@
 use chrono_tz::Tz;
 
 use super::access::authorize;
-use super::{Saved, WardError, load_record};
+use super::{Saved, WardError, load_for_entry};
 use crate::config::Config;
 use crate::domain::dose::rate_at;
 use crate::domain::entry::{Entry, EntryData, EntryId, EntryKind, Versions, is_late};
@@ -207,7 +207,7 @@ impl Session<'_> {
         self.authorize(Permission::Record(EntryKind::CourseStart))?;
         let at = self.check_time(at)?;
         self.write(|w, cfg| {
-            let rec = load_record(w, mrn)?;
+            let rec = load_for_entry(w, mrn)?;
             for v in rec.views() {
                 match v.state() {
                     CourseState::Active => return Err(RuleError::AlreadyActive(v.course.id).into()),
@@ -254,7 +254,7 @@ impl Session<'_> {
         self.authorize(Permission::Record(EntryKind::Rate))?;
         let at = self.check_time(at)?;
         self.write(|w, cfg| {
-            let rec = load_record(w, mrn)?;
+            let rec = load_for_entry(w, mrn)?;
             let view = latest(&rec)?;
             if let (CourseState::Ended, Some(end)) = (view.state(), view.ended_at()) {
                 return Err(RuleError::RateOnEndedCourse {
@@ -294,7 +294,7 @@ impl Session<'_> {
         self.authorize(Permission::Record(EntryKind::Nrs))?;
         let at = self.check_time(at)?;
         self.write(|w, cfg| {
-            let rec = load_record(w, mrn)?;
+            let rec = load_for_entry(w, mrn)?;
             let latest = rec.latest_course();
             check_score(
                 at,
@@ -330,7 +330,7 @@ impl Session<'_> {
         let at = self.check_time(at)?;
         check_side_effect_kind(self.cfg, &input.effect, &input.detail)?;
         self.write(|w, cfg| {
-            let rec = load_record(w, mrn)?;
+            let rec = load_for_entry(w, mrn)?;
             let view = latest(&rec)?;
             let span = view.span().ok_or(RuleError::NoCourse)?;
             span.check_inside("the side effect", at, cfg.timezone)?;
@@ -373,7 +373,7 @@ impl Session<'_> {
         }
         let at = self.check_time(at)?;
         self.write(|w, cfg| {
-            let rec = load_record(w, mrn)?;
+            let rec = load_for_entry(w, mrn)?;
             let view = latest(&rec)?;
             check_success_time(cfg, &view, at)?;
             let id = w.insert_entry(&fresh(
@@ -411,7 +411,7 @@ impl Session<'_> {
         self.authorize(Permission::Record(EntryKind::CourseEnd))?;
         let at = self.check_time(at)?;
         self.write(|w, cfg| {
-            let rec = load_record(w, mrn)?;
+            let rec = load_for_entry(w, mrn)?;
             let view = latest(&rec)?;
             if let Some(end) = view.ended_at() {
                 return Err(RuleError::AlreadyEnded(local_text(end, cfg.timezone)).into());

@@ -29,6 +29,32 @@ pub fn load_record(r: &dyn Reader, mrn: &str) -> Result<PatientRecord, WardError
     load_record_of(r, patient)
 }
 
+/// What a new entry is checked against: the starts and ends of every course of the patient
+/// (to know which course is the latest and whether it runs) and everything of the latest
+/// course. Not the patient's whole history, which a write would otherwise read while it
+/// holds the lock.
+pub fn load_for_entry(r: &dyn Reader, mrn: &str) -> Result<PatientRecord, WardError> {
+    let patient = r
+        .patient_by_mrn(mrn)?
+        .ok_or_else(|| WardError::UnknownMrn(mrn.to_string()))?;
+    let bounds = PatientRecord {
+        courses: r.courses_of(patient.id)?,
+        entries: r.course_bounds_of(patient.id)?,
+        patient,
+    };
+    let latest = bounds.latest_course().map(|v| v.course.id);
+    let mut rec = bounds;
+    if let Some(course) = latest {
+        let inner = r.entries_of_course(course)?;
+        rec.entries.extend(
+            inner
+                .into_iter()
+                .filter(|e| !matches!(e.kind(), EntryKind::CourseStart | EntryKind::CourseEnd)),
+        );
+    }
+    Ok(rec)
+}
+
 /// Every patient's record, in full.
 pub fn load_all(r: &dyn Reader) -> Result<Vec<PatientRecord>, WardError> {
     r.patients()?
