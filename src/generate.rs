@@ -4,8 +4,9 @@
 //! reports, a few amendments and voids, with a valid audit chain. Deterministic for a seed.
 //!
 //! It writes through the store's Writer (so every row has its audit row) but not through
-//! the per-entry operations: one transaction per course hour, with synchronous=OFF, because
-//! a generated file needs no durability and 10,000 courses must take under a minute.
+//! the per-entry operations: one transaction per course, each entry stamped with the time
+//! and person that would have recorded it, with synchronous=OFF, because a generated file
+//! needs no durability and 10,000 courses must take under a minute.
 
 use std::path::Path;
 
@@ -185,7 +186,8 @@ fn nrs(v: i64) -> Nrs {
     }
 }
 
-/// One course, hour by hour; returns the number of entries written.
+/// One course, hour by hour, in one transaction; each group of entries is stamped with
+/// the time and the person that would have recorded it. Returns the entries written.
 fn course(
     db: &mut Db,
     rng: &mut Rng,
@@ -203,20 +205,6 @@ fn course(
             STAFF[rng.range(3, 4) as usize].0
         }
     };
-    let t0 = rng.range(5, 10);
-    let relief_at = rng.range(4, 14) * 100; // centi-mg/h at which pain is reduced
-    let tolerance = if rng.chance(0.35) {
-        rng.range(4, 12) * 100
-    } else {
-        i64::MAX
-    }; // side effects above this
-    let early_stop = rng.chance(0.08);
-    let hours = if early_stop {
-        rng.range(24, 120)
-    } else {
-        i64::from(p.duration_days) * 24
-    };
-    let mut entries = 0;
     let entry = |course: Option<i64>, at: Instant, recorded: Instant, data: EntryData| NewEntry {
         patient_id: pid,
         course_id: course,
@@ -226,98 +214,105 @@ fn course(
         amend_reason: None,
         data,
     };
-    let t0_at = start - Duration::hours(rng.range(1, 20));
-    let by = staff(rng, true);
-    let course_id = db
-        .write(by, t0_at + Duration::minutes(5), |w| {
-            w.insert_entry(&entry(
-                None,
-                t0_at,
-                w.now(),
-                EntryData::Nrs {
-                    score: nrs(t0),
-                    timepoint: Some(Timepoint::T0),
-                },
-            ))?;
-            Ok::<_, WardError>(())
-        })
-        .and_then(|()| {
-            db.write(staff(rng, false), start + Duration::minutes(4), |w| {
-                let c = w.insert_course(pid, protocol_id)?;
-                w.insert_entry(&entry(
-                    Some(c),
-                    start,
-                    w.now(),
-                    EntryData::CourseStart {
-                        bed: Some(format!("{}", 1 + (pid % 12))),
-                    },
-                ))?;
-                Ok::<_, WardError>(c)
-            })
-        })?;
-    entries += 2;
-    let mut points: Vec<RatePoint> = Vec::new();
-    let mut rate: i64 = 200;
-    let mut last_up = start - Duration::hours(24);
-    let mut pain = t0;
-    let mut side_effects = 0;
-    for h in 0..hours {
-        let at = start + Duration::hours(h);
-        let recorded = at
-            + Duration::minutes(rng.range(1, 20))
-            + if rng.chance(0.01) {
+    db.write("GEN", start, |w| {
+        let t0 = rng.range(5, 10);
+        let relief_at = rng.range(4, 14) * 100; // centi-mg/h at which pain is reduced
+        // Side effects above this rate, for about a third of the patients.
+        let tolerance = if rng.chance(0.35) {
+            rng.range(4, 12) * 100
+        } else {
+            i64::MAX
+        };
+        let early_stop = rng.chance(0.08);
+        let hours = if early_stop {
+            rng.range(24, 120)
+        } else {
+            i64::from(p.duration_days) * 24
+        };
+        let mut entries = 0;
+
+        let t0_at = start - Duration::hours(rng.range(1, 20));
+        w.set_clock(staff(rng, true), t0_at + Duration::minutes(5));
+        w.insert_entry(&entry(
+            None,
+            t0_at,
+            w.now(),
+            EntryData::Nrs {
+                score: nrs(t0),
+                timepoint: Some(Timepoint::T0),
+            },
+        ))?;
+        w.set_clock(staff(rng, false), start + Duration::minutes(4));
+        let course_id = w.insert_course(pid, protocol_id)?;
+        w.insert_entry(&entry(
+            Some(course_id),
+            start,
+            w.now(),
+            EntryData::CourseStart {
+                bed: Some(format!("{}", 1 + (pid % 12))),
+            },
+        ))?;
+        entries += 2;
+
+        let mut points: Vec<RatePoint> = Vec::new();
+        let mut rate: i64 = 200;
+        let mut last_up = start - Duration::hours(24);
+        let mut pain = t0;
+        let mut side_effects = 0;
+        for h in 0..hours {
+            let at = start + Duration::hours(h);
+            let late = if rng.chance(0.01) {
                 Duration::hours(3)
             } else {
                 Duration::zero()
             };
-        let mut new_rate = rate;
-        let mut side: Option<(Severity, Action)> = None;
-        if h > 0 && rate > tolerance && rng.chance(0.3) {
-            let sev = if rng.chance(0.7) {
-                Severity::Mild
+            let recorded = at + Duration::minutes(rng.range(1, 20)) + late;
+            let mut new_rate = rate;
+            let mut side: Option<(Severity, Action)> = None;
+            if h > 0 && rate > tolerance && rng.chance(0.3) {
+                let sev = if rng.chance(0.7) {
+                    Severity::Mild
+                } else {
+                    Severity::Moderate
+                };
+                side = Some((sev, Action::RateLowered));
+                new_rate = (rate - i64::from(p.increment_mg_h.centi())).max(100);
+            } else if h > 0
+                && rate < relief_at
+                && at - last_up >= p.min_step_interval()
+                && rate < i64::from(p.max_rate_mg_h.centi())
+            {
+                new_rate = (rate + i64::from(p.increment_mg_h.centi()))
+                    .min(i64::from(p.max_rate_mg_h.centi()));
+            }
+            let r = Rate::from_centi(new_rate as u32);
+            // The generated step must pass the protocol's own check, unconfirmed.
+            check_rate(p, None, &points, at, r, false)?;
+            if new_rate > rate || h == 0 {
+                last_up = at;
+            }
+            pain = if new_rate < relief_at {
+                pain.max(t0 - 1)
             } else {
-                Severity::Moderate
+                (t0 - rng.range(1, 5)).max(0)
             };
-            side = Some((sev, Action::RateLowered));
-            new_rate = (rate - i64::from(p.increment_mg_h.centi())).max(100);
-        } else if h > 0
-            && rate < relief_at
-            && at - last_up >= p.min_step_interval()
-            && rate < i64::from(p.max_rate_mg_h.centi())
-        {
-            new_rate = (rate + i64::from(p.increment_mg_h.centi()))
-                .min(i64::from(p.max_rate_mg_h.centi()));
-        }
-        let r = Rate::from_centi(new_rate as u32);
-        // The generated step must pass the protocol's own check, unconfirmed.
-        check_rate(p, None, &points, at, r, false)?;
-        if new_rate > rate || h == 0 {
-            last_up = at;
-        }
-        let by = staff(rng, true);
-        let score_now = h % 4 == 2;
-        if new_rate < relief_at {
-            pain = pain.max(t0 - 1);
-        } else {
-            pain = (t0 - rng.range(1, 5)).max(0);
-        }
-        let n = db.write(by, recorded, |w| {
-            let mut n = 0;
+            w.set_clock(staff(rng, true), recorded);
             if let Some((severity, action)) = side {
-                let e = EFFECTS[(h as usize + pid as usize) % EFFECTS.len()];
+                let effect = EFFECTS[(h as usize + pid as usize) % EFFECTS.len()];
                 w.insert_entry(&entry(
                     Some(course_id),
                     at,
                     recorded,
                     EntryData::SideEffect {
-                        effect: e.into(),
+                        effect: effect.into(),
                         detail: None,
                         severity,
                         action,
                         rate_at: Rate::from_centi(rate as u32),
                     },
                 ))?;
-                n += 1;
+                entries += 1;
+                side_effects += 1;
             }
             let id = w.insert_entry(&entry(
                 Some(course_id),
@@ -329,8 +324,8 @@ fn course(
                     confirm_reason: None,
                 },
             ))?;
-            n += 1;
-            if score_now {
+            entries += 1;
+            if h % 4 == 2 {
                 w.insert_entry(&entry(
                     None,
                     at,
@@ -340,40 +335,31 @@ fn course(
                         timepoint: None,
                     },
                 ))?;
-                n += 1;
+                entries += 1;
             }
-            Ok::<_, WardError>((n, id))
-        })?;
-        entries += n.0;
-        if side.is_some() {
-            side_effects += 1;
+            let was_check = h > 0 && new_rate == rate;
+            points.push(RatePoint { at, rate: r });
+            rate = new_rate;
+            // A rare hourly check entered in error, then voided (only a check: voiding a
+            // step would move the step to the next hour and change the titration).
+            if was_check && side.is_none() && rng.chance(0.004) {
+                w.set_clock(
+                    w.actor().to_string().as_str(),
+                    recorded + Duration::minutes(30),
+                );
+                w.insert_void(id, "recorded twice")?;
+                points.pop();
+            }
         }
-        let was_check = h > 0 && new_rate == rate;
-        points.push(RatePoint { at, rate: r });
-        rate = new_rate;
-        // A rare hourly check entered in error, then voided (only a check: voiding a step
-        // would move the step to the next hour and change the titration).
-        if was_check && side.is_none() && rng.chance(0.004) {
-            db.write(by, recorded + Duration::minutes(30), |w| {
-                w.insert_void(n.1, "recorded twice")?;
-                Ok::<_, WardError>(())
-            })?;
-            points.pop();
-        }
-    }
-    let end = start + Duration::hours(hours);
-    let reason = if early_stop {
-        if side_effects > 0 {
-            EndReason::SideEffects
-        } else {
-            EndReason::PatientRequest
-        }
-    } else {
-        EndReason::Completed
-    };
-    let t1 = (pain + rng.range(-1, 1)).clamp(0, 10);
-    let physician = staff(rng, false);
-    entries += db.write(physician, end + Duration::minutes(20), |w| {
+        let end = start + Duration::hours(hours);
+        let reason = match (early_stop, side_effects > 0) {
+            (false, _) => EndReason::Completed,
+            (true, true) => EndReason::SideEffects,
+            (true, false) => EndReason::PatientRequest,
+        };
+        let t1 = (pain + rng.range(-1, 1)).clamp(0, 10);
+        let physician = staff(rng, false);
+        w.set_clock(physician, end + Duration::minutes(20));
         w.insert_entry(&entry(
             Some(course_id),
             end,
@@ -389,7 +375,7 @@ fn course(
                 timepoint: Some(Timepoint::T1),
             },
         ))?;
-        let mut n = 2;
+        entries += 2;
         if rng.chance(0.3) {
             w.insert_entry(&entry(
                 Some(course_id),
@@ -400,14 +386,12 @@ fn course(
                     successful: t0 - t1 >= 1,
                 },
             ))?;
-            n += 1;
+            entries += 1;
         }
-        Ok::<_, WardError>(n)
-    })?;
-    let t2_at = end + Duration::days(rng.range(21, 42)) + Duration::hours(rng.range(8, 16));
-    if t2_at + Duration::hours(1) < now && rng.chance(0.9) {
-        let t2 = (t1 + rng.range(-1, 2)).clamp(0, 10);
-        entries += db.write(physician, t2_at + Duration::minutes(30), |w| {
+        let t2_at = end + Duration::days(rng.range(21, 42)) + Duration::hours(rng.range(8, 16));
+        if t2_at + Duration::hours(1) < now && rng.chance(0.9) {
+            let t2 = (t1 + rng.range(-1, 2)).clamp(0, 10);
+            w.set_clock(physician, t2_at + Duration::minutes(30));
             w.insert_entry(&entry(
                 None,
                 t2_at,
@@ -417,7 +401,7 @@ fn course(
                     timepoint: Some(Timepoint::T2),
                 },
             ))?;
-            let mut n = 1;
+            entries += 1;
             if rng.chance(0.2) {
                 w.insert_entry(&entry(
                     Some(course_id),
@@ -428,12 +412,11 @@ fn course(
                         successful: t0 - t2 >= 2,
                     },
                 ))?;
-                n += 1;
+                entries += 1;
             }
-            Ok::<_, WardError>(n)
-        })?;
-    }
-    Ok(entries)
+        }
+        Ok::<_, WardError>(entries)
+    })
 }
 
 #[cfg(test)]

@@ -109,6 +109,10 @@ pub trait Reader {
 pub trait Writer: Reader {
     fn actor(&self) -> &str;
     fn now(&self) -> Instant;
+    /// Who records what follows, and when. Only for writing records whose recording is
+    /// known from elsewhere (the data generator; an import): the ward's operations never
+    /// call it, so their entries carry the signed-in person and the server's clock.
+    fn set_clock(&mut self, actor: &str, now: Instant);
     fn insert_staff(&mut self, staff: &Staff, action: &str) -> Result<(), StoreError>;
     fn update_staff(&mut self, staff: &Staff, action: &str) -> Result<(), StoreError>;
     fn insert_patient(&mut self, p: &NewPatient) -> Result<PatientId, StoreError>;

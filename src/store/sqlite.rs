@@ -755,6 +755,11 @@ impl Writer for SqlTx<'_> {
         self.now
     }
 
+    fn set_clock(&mut self, actor: &str, now: Instant) {
+        self.actor = actor.to_string();
+        self.now = whole_seconds(now);
+    }
+
     fn insert_staff(&mut self, s: &Staff, action: &str) -> Result<(), StoreError> {
         let res = self.tx.prepare_cached("INSERT INTO staff (id, name, role, pin_hash, active, failed_pins, locked, created_at, created_by) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")?.execute(params![
