@@ -879,3 +879,30 @@ fn help_fits_at_80x24() {
     assert!(text.contains("choose"), "{text}");
     assert!(text.contains("Ctrl-C"), "{text}");
 }
+
+/// Time passing with nothing written still changes the overview: an hourly check that was
+/// just done becomes overdue an hour later, without a key press and without a write.
+#[test]
+fn a_check_becomes_overdue_as_time_passes_without_any_write() {
+    let w = demo_file();
+    let mut cfg = Config::defaults();
+    cfg.idle_signout_min = 240; // the clock runs on, nobody touches the keys
+    let mut app = App::new(cfg, Db::open(&w.path).unwrap(), now());
+    app.update(Msg::Tick(now()));
+    sign_in(&mut app, "DEMO", "0000");
+    let overdue = |app: &App| {
+        app.ward
+            .active
+            .iter()
+            .find(|r| r.mrn == ANOUK)
+            .map(|r| r.watch.check_overdue)
+            .unwrap()
+    };
+    assert!(!overdue(&app), "Anouk's check was done on the hour");
+    let mut t = now();
+    for _ in 0..(62 * 2) {
+        t += chrono::Duration::seconds(30);
+        app.update(Msg::Tick(t));
+    }
+    assert!(overdue(&app), "62 minutes later the check is overdue");
+}

@@ -71,6 +71,14 @@ pub struct AuditRow {
     pub hash: String,
 }
 
+/// The newest entry, void and patient ids: what "has anything been added since?" compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Marks {
+    pub entry: i64,
+    pub void: i64,
+    pub patient: i64,
+}
+
 /// Queries, always inside one transaction so that a screen or report sees one state.
 pub trait Reader {
     fn staff(&self, id: &str) -> Result<Option<Staff>, StoreError>;
@@ -82,6 +90,9 @@ pub trait Reader {
     /// or after `ended_since`. A superset (voided ends count); the domain decides exactly.
     /// Grows with the ward, not with twenty years of record.
     fn ward_patients(&self, ended_since: Instant) -> Result<Vec<Patient>, StoreError>;
+    fn marks(&self) -> Result<Marks, StoreError>;
+    /// Patients with an entry, void or record newer than `seen`.
+    fn changed_patients(&self, seen: &Marks) -> Result<Vec<PatientId>, StoreError>;
     /// Oldest first.
     fn courses_of(&self, patient: PatientId) -> Result<Vec<Course>, StoreError>;
     fn all_courses(&self) -> Result<Vec<Course>, StoreError>;

@@ -615,6 +615,24 @@ impl Reader for SqlTx<'_> {
         Ok(out)
     }
 
+    fn marks(&self) -> Result<super::Marks, StoreError> {
+        Ok(self.tx.prepare_cached(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM entry), (SELECT COALESCE(MAX(id), 0) FROM void), \
+             (SELECT COALESCE(MAX(id), 0) FROM patient)",
+        )?
+        .query_row([], |r| Ok(super::Marks { entry: r.get(0)?, void: r.get(1)?, patient: r.get(2)? }))?)
+    }
+
+    fn changed_patients(&self, seen: &super::Marks) -> Result<Vec<PatientId>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT patient_id FROM entry WHERE id > ?1 \
+             UNION SELECT e.patient_id FROM void v JOIN entry e ON e.id = v.entry_id WHERE v.id > ?2 \
+             UNION SELECT id FROM patient WHERE id > ?3",
+        )?;
+        let rows = stmt.query_map(params![seen.entry, seen.void, seen.patient], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn courses_of(&self, patient: PatientId) -> Result<Vec<Course>, StoreError> {
         self.query_courses("WHERE c.patient_id = ?1", &[&patient])
     }

@@ -14,6 +14,10 @@ use crate::store::Db;
 use crate::ward::access;
 use crate::ward::entries::Session;
 
+/// How often the overview's flags are recomputed when nothing is written: well inside the
+/// hourly check interval, cheap because it reads no database.
+pub const WARD_RECOMPUTE_SECS: i64 = 30;
+
 #[derive(Debug)]
 pub enum Msg {
     Key(KeyEvent),
@@ -75,6 +79,10 @@ pub struct App {
     /// Sign-in: id, PIN. Setup: id, name, PIN, PIN again.
     pub creds: Credentials,
     pub ward: WardView,
+    /// The records behind `ward`, refreshed patient by patient; dropped at sign-out.
+    pub ward_cache: view::WardCache,
+    /// When `ward` was last computed: flags such as "check overdue" change with the clock.
+    pub ward_at: Instant,
     pub tab: Tab,
     pub selected: usize,
     pub detail: Option<DetailView>,
@@ -124,6 +132,8 @@ impl App {
             user: None,
             creds: Credentials::default(),
             ward: WardView::default(),
+            ward_cache: view::WardCache::default(),
+            ward_at: now,
             tab: Tab::Active,
             selected: 0,
             detail: None,
@@ -187,6 +197,13 @@ impl App {
         }
         if self.db.data_version().is_ok_and(|v| v != self.data_version) {
             self.reload();
+        } else if self.user.is_some()
+            && self.screen == Screen::Overview
+            && now - self.ward_at >= Duration::seconds(WARD_RECOMPUTE_SECS)
+        {
+            // Nothing was written, but time passed: a check may have become overdue.
+            self.ward = self.ward_cache.view(now);
+            self.ward_at = now;
         }
     }
 
@@ -199,8 +216,11 @@ impl App {
         // Only what is on the screen is read again: another terminal's entry should cost a
         // detail screen one patient, not the whole ward.
         if self.screen == Screen::Overview {
-            match view::load_ward(&mut self.db, self.now) {
-                Ok(w) => self.ward = w,
+            match self.ward_cache.refresh(&mut self.db, self.now) {
+                Ok(()) => {
+                    self.ward = self.ward_cache.view(self.now);
+                    self.ward_at = self.now;
+                }
                 Err(e) => self.error(format!("could not read the ward: {e}")),
             }
             self.selected = self.selected.min(self.rows().saturating_sub(1));
@@ -411,6 +431,7 @@ impl App {
         self.detail = None;
         self.help = false;
         self.ward = WardView::default();
+        self.ward_cache = view::WardCache::default();
         self.creds = Credentials::default();
         self.screen = Screen::SignIn;
         self.message = None;

@@ -49,7 +49,10 @@ fn bed_of(e: Option<&Entry>) -> String {
     }
 }
 
-pub fn ward_view(records: &[PatientRecord], now: Instant) -> WardView {
+pub fn ward_view<'a>(
+    records: impl IntoIterator<Item = &'a PatientRecord>,
+    now: Instant,
+) -> WardView {
     let mut v = WardView::default();
     for rec in records {
         let scores = rec.scores();
@@ -113,23 +116,60 @@ pub fn ward_view(records: &[PatientRecord], now: Instant) -> WardView {
     v
 }
 
+/// The ward overview from scratch (the benchmarks' measure of a first frame).
 pub fn load_ward(db: &mut Db, now: Instant) -> Result<WardView, WardError> {
-    // Follow-ups stay on the screen until four weeks after their T2 window closes; courses
-    // that ended before any window still open are not read at all.
-    let records = db.read(|r| {
-        let longest = r
-            .protocols()?
-            .iter()
-            .map(|p| p.t2_to_day)
-            .max()
-            .unwrap_or(0);
-        let horizon = now - chrono::Duration::days(i64::from(longest + FOLLOW_UP_DAYS));
-        r.ward_patients(horizon)?
-            .into_iter()
-            .map(|p| load_record_of(r, p))
-            .collect::<Result<Vec<_>, WardError>>()
-    })?;
-    Ok(ward_view(&records, now))
+    let mut cache = WardCache::default();
+    cache.refresh(db, now)?;
+    Ok(cache.view(now))
+}
+
+/// The records behind the overview, kept between refreshes. The first refresh reads the
+/// patients with a running or recent course; later ones read only the patients that have
+/// a new entry, void or record since, so another terminal's entry costs one patient, not
+/// the ward. The view itself is recomputed from the cache as the clock moves on.
+#[derive(Default)]
+pub struct WardCache {
+    records: std::collections::BTreeMap<i64, PatientRecord>,
+    marks: Option<crate::store::Marks>,
+}
+
+impl WardCache {
+    pub fn refresh(&mut self, db: &mut Db, now: Instant) -> Result<(), WardError> {
+        let records = &mut self.records;
+        let marks = &mut self.marks;
+        db.read(|r| {
+            let current = r.marks()?;
+            match marks {
+                None => {
+                    // Follow-ups stay on the screen until four weeks after their T2 window
+                    // closes; courses that ended before any window still open are not read.
+                    let longest = r
+                        .protocols()?
+                        .iter()
+                        .map(|p| p.t2_to_day)
+                        .max()
+                        .unwrap_or(0);
+                    let horizon = now - chrono::Duration::days(i64::from(longest + FOLLOW_UP_DAYS));
+                    for p in r.ward_patients(horizon)? {
+                        records.insert(p.id, load_record_of(r, p)?);
+                    }
+                }
+                Some(seen) => {
+                    for id in r.changed_patients(seen)? {
+                        if let Some(p) = r.patient(id)? {
+                            records.insert(id, load_record_of(r, p)?);
+                        }
+                    }
+                }
+            }
+            *marks = Some(current);
+            Ok::<_, WardError>(())
+        })
+    }
+
+    pub fn view(&self, now: Instant) -> WardView {
+        ward_view(self.records.values(), now)
+    }
 }
 
 /// How long after its T2 window has closed an overdue follow-up stays listed.
