@@ -712,9 +712,36 @@ fn bench_screens(work: &Path, cfg: &Config, mrn: &str, reps: usize) -> Result<Sc
         term.draw(|f| titrate::tui::ui::draw(f, app))?;
         Ok(t.elapsed())
     };
-    let ov_reload = repeat(reps, limit, || Ok(time(|| app.reload()).1))?;
+    // A refresh follows a write at another terminal (untimed): one NRS on an active course,
+    // through a second connection, as a nurse elsewhere would record it.
+    let mut other = Db::open(work)?;
+    let nurse = staff(&mut other, "N2")?;
+    let active_mrn = app
+        .ward
+        .active
+        .first()
+        .map(|r| r.mrn.clone())
+        .unwrap_or_default();
+    let mut k = 0;
+    let mut write_elsewhere = || -> Result<()> {
+        k += 1;
+        let at = Utc::now() - chrono::Duration::seconds(k);
+        Session {
+            db: &mut other,
+            cfg,
+            who: &nurse,
+            now: Utc::now(),
+        }
+        .record_nrs(&active_mrn, at, Nrs::new(5)?, None)?;
+        Ok(())
+    };
+    let ov_reload = repeat(reps, limit, || {
+        write_elsewhere()?;
+        Ok(time(|| app.reload()).1)
+    })?;
     let ov_draw = repeat(reps * 4, limit, || draw(&app))?;
     let ov_both = repeat(reps, limit, || {
+        write_elsewhere()?;
         let t = Clock::now();
         app.reload();
         draw(&app)?;
@@ -1245,7 +1272,10 @@ fn main() -> Result<()> {
     println!("  detail reload+draw       {}", s.de_both.line());
     for (what, x) in [
         (
-            format!("3. overview ({} active) reload + draw", s.active_rows),
+            format!(
+                "3. overview ({} active) refresh after an entry elsewhere + draw",
+                s.active_rows
+            ),
             &s.ov_both,
         ),
         ("3. overview draw only (every tick)".to_string(), &s.ov_draw),

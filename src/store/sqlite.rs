@@ -616,21 +616,41 @@ impl Reader for SqlTx<'_> {
     }
 
     fn marks(&self) -> Result<super::Marks, StoreError> {
-        Ok(self.tx.prepare_cached(
-            "SELECT (SELECT COALESCE(MAX(id), 0) FROM entry), (SELECT COALESCE(MAX(id), 0) FROM void), \
-             (SELECT COALESCE(MAX(id), 0) FROM patient)",
-        )?
-        .query_row([], |r| Ok(super::Marks { entry: r.get(0)?, void: r.get(1)?, patient: r.get(2)? }))?)
+        // Plain "SELECT max(id)" each: SQLite answers that from the end of the primary key,
+        // while max() wrapped in another expression scans the whole table.
+        let max = |table: &str| -> Result<i64, StoreError> {
+            let sql = format!("SELECT max(id) FROM {table}");
+            let v: Option<i64> = self.tx.prepare_cached(&sql)?.query_row([], |r| r.get(0))?;
+            Ok(v.unwrap_or(0))
+        };
+        Ok(super::Marks {
+            entry: max("entry")?,
+            void: max("void")?,
+            patient: max("patient")?,
+        })
     }
 
     fn changed_patients(&self, seen: &super::Marks) -> Result<Vec<PatientId>, StoreError> {
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT patient_id FROM entry WHERE id > ?1 \
-             UNION SELECT e.patient_id FROM void v JOIN entry e ON e.id = v.entry_id WHERE v.id > ?2 \
-             UNION SELECT id FROM patient WHERE id > ?3",
-        )?;
-        let rows = stmt.query_map(params![seen.entry, seen.void, seen.patient], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        // Three primary-key range reads; joined with UNION in one statement the same reads
+        // took milliseconds per thousand courses.
+        let mut out = Vec::new();
+        for (sql, mark) in [
+            ("SELECT patient_id FROM entry WHERE id > ?1", seen.entry),
+            (
+                "SELECT e.patient_id FROM void v JOIN entry e ON e.id = v.entry_id WHERE v.id > ?1",
+                seen.void,
+            ),
+            ("SELECT id FROM patient WHERE id > ?1", seen.patient),
+        ] {
+            let mut stmt = self.tx.prepare_cached(sql)?;
+            let rows = stmt.query_map([mark], |r| r.get::<_, PatientId>(0))?;
+            for id in rows {
+                out.push(id?);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
     }
 
     fn courses_of(&self, patient: PatientId) -> Result<Vec<Course>, StoreError> {
