@@ -351,18 +351,14 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
             from,
             to,
         } => {
-            let range = cohort::Range {
-                from: from.as_deref().map(Edge::date).transpose()?,
-                to: to.as_deref().map(Edge::date).transpose()?,
-            };
-            if let (Some(f), Some(t)) = (range.from, range.to)
-                && f > t
-            {
-                return Err(WardError::EmptyRange {
-                    from: f.to_string(),
-                    to: t.to_string(),
-                });
-            }
+            let range = cohort::Range::new(
+                from.as_deref().map(Edge::date).transpose()?,
+                to.as_deref().map(Edge::date).transpose()?,
+            )
+            .map_err(|e| WardError::EmptyRange {
+                from: e.from.to_string(),
+                to: e.to.to_string(),
+            })?;
             let format = if *json { "json" } else { format.as_str() };
             if !matches!(format, "text" | "markdown" | "json") {
                 return Err(WardError::BadFormat {

@@ -15,6 +15,23 @@ pub struct Range {
     pub to: Option<NaiveDate>,
 }
 
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{to} is before {from}: the range is empty")]
+pub struct EmptyRange {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl Range {
+    /// Courses started from `from` to `to`, both optional; an empty range is refused.
+    pub fn new(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Range, EmptyRange> {
+        match (from, to) {
+            (Some(from), Some(to)) if from > to => Err(EmptyRange { from, to }),
+            _ => Ok(Range { from, to }),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct NrsStat {
     pub n: usize,

@@ -690,13 +690,13 @@ impl App {
                 .map(Some)
                 .map_err(|e| (key, e.to_string()))
         };
-        let range = parse("from", form).and_then(|from| Ok((from, parse("to", form)?)));
+        let range = parse("from", form).and_then(|from| {
+            crate::report::cohort::Range::new(from, parse("to", form)?)
+                .map_err(|e| ("to", e.to_string()))
+        });
         match range {
-            Ok((Some(f), Some(t))) if f > t => {
-                form.error = Some(("to", format!("{t} is before {f}: the range is empty")))
-            }
-            Ok((from, to)) => {
-                self.cohort_range = crate::report::cohort::Range { from, to };
+            Ok(range) => {
+                self.cohort_range = range;
                 self.form = None;
                 self.cohort_scroll = 0;
                 self.compute_cohort();
