@@ -4,7 +4,7 @@
 use chrono_tz::Tz;
 
 use super::access::authorize;
-use super::{Saved, WardError, load_for_entry};
+use super::{Saved, WardError, load_course_bounds, load_for_entry};
 use crate::config::Config;
 use crate::domain::dose::rate_at;
 use crate::domain::entry::{Entry, EntryData, EntryId, EntryKind, Versions, is_late};
@@ -294,7 +294,7 @@ impl Session<'_> {
         self.authorize(Permission::Record(EntryKind::Nrs))?;
         let at = self.check_time(at)?;
         self.write(|w, cfg| {
-            let rec = load_for_entry(w, mrn)?;
+            let rec = load_course_bounds(w, mrn)?;
             let latest = rec.latest_course();
             check_score(
                 at,
@@ -373,7 +373,7 @@ impl Session<'_> {
         }
         let at = self.check_time(at)?;
         self.write(|w, cfg| {
-            let rec = load_for_entry(w, mrn)?;
+            let rec = load_course_bounds(w, mrn)?;
             let view = latest(&rec)?;
             check_success_time(cfg, &view, at)?;
             let id = w.insert_entry(&fresh(

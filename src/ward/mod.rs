@@ -34,14 +34,24 @@ pub fn load_record(r: &dyn Reader, mrn: &str) -> Result<PatientRecord, WardError
 /// course. Not the patient's whole history, which a write would otherwise read while it
 /// holds the lock.
 pub fn load_for_entry(r: &dyn Reader, mrn: &str) -> Result<PatientRecord, WardError> {
+    let rec = load_course_bounds(r, mrn)?;
+    with_latest_course(r, rec)
+}
+
+/// The patient with only the starts and ends of their courses: enough to know the latest
+/// course, whether it runs, and its protocol (a pain score needs no more).
+pub fn load_course_bounds(r: &dyn Reader, mrn: &str) -> Result<PatientRecord, WardError> {
     let patient = r
         .patient_by_mrn(mrn)?
         .ok_or_else(|| WardError::UnknownMrn(mrn.to_string()))?;
-    let bounds = PatientRecord {
+    Ok(PatientRecord {
         courses: r.courses_of(patient.id)?,
         entries: r.course_bounds_of(patient.id)?,
         patient,
-    };
+    })
+}
+
+fn with_latest_course(r: &dyn Reader, bounds: PatientRecord) -> Result<PatientRecord, WardError> {
     let latest = bounds.latest_course().map(|v| v.course.id);
     let mut rec = bounds;
     if let Some(course) = latest {
