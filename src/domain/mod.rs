@@ -1,5 +1,6 @@
 //! Pure rules of the protocol: no IO, no SQL, no terminal.
 
+pub mod course_rules;
 pub mod dose;
 pub mod entry;
 pub mod outcome;

@@ -6,6 +6,10 @@ use chrono_tz::Tz;
 use super::access::authorize;
 use super::{Saved, WardError, load_course_bounds, load_for_entry};
 use crate::config::Config;
+use crate::domain::course_rules::{
+    check_end, check_new_course, check_open_for_rates, check_side_effect_kind, check_start,
+    check_success_time,
+};
 use crate::domain::dose::rate_at;
 use crate::domain::entry::{Entry, EntryData, EntryId, EntryKind, Versions, is_late};
 use crate::domain::protocol::Protocol;
@@ -80,24 +84,6 @@ fn latest<'r>(rec: &'r PatientRecord) -> Result<CourseView<'r>, WardError> {
 
 fn late_for(p: &Protocol, at: Instant, recorded: Instant) -> bool {
     is_late(at, recorded, p.check_interval())
-}
-
-fn check_side_effect_kind(
-    cfg: &Config,
-    effect: &str,
-    detail: &Option<String>,
-) -> Result<(), WardError> {
-    if !cfg.side_effect_kinds.iter().any(|k| k == effect) {
-        return Err(RuleError::UnknownSideEffect {
-            given: effect.chars().take(40).collect(),
-            allowed: cfg.side_effect_kinds.join(", "),
-        }
-        .into());
-    }
-    if effect == "other" && detail.is_none() {
-        return Err(RuleError::OtherNeedsDetail.into());
-    }
-    Ok(())
 }
 
 /// A first version of an entry, recorded now by the transaction's actor.
@@ -208,21 +194,7 @@ impl Session<'_> {
         let at = self.check_time(at)?;
         self.write(|w, cfg| {
             let rec = load_for_entry(w, mrn)?;
-            for v in rec.views() {
-                match v.state() {
-                    CourseState::Active => return Err(RuleError::AlreadyActive(v.course.id).into()),
-                    CourseState::Ended => {
-                        if let Some(end) = v.ended_at().filter(|e| at < *e) {
-                            return Err(RuleError::OverlapsPrevious {
-                                at: local_text(at, cfg.timezone),
-                                end: local_text(end, cfg.timezone),
-                            }
-                            .into());
-                        }
-                    }
-                    CourseState::Cancelled => {}
-                }
-            }
+            check_new_course(&rec, at, cfg.timezone)?;
             let protocol_id = w.protocol_id(&cfg.protocol)?;
             let course = w.insert_course(rec.patient.id, protocol_id)?;
             let id = w.insert_entry(&fresh(
@@ -256,12 +228,7 @@ impl Session<'_> {
         self.write(|w, cfg| {
             let rec = load_for_entry(w, mrn)?;
             let view = latest(&rec)?;
-            if let (CourseState::Ended, Some(end)) = (view.state(), view.ended_at()) {
-                return Err(RuleError::RateOnEndedCourse {
-                    end: local_text(end, cfg.timezone),
-                }
-                .into());
-            }
+            check_open_for_rates(&view, cfg.timezone)?;
             let (step, warnings) =
                 validate_rate(cfg, &rec, &view, None, at, rate, confirm.is_some())?;
             let id = w.insert_entry(&fresh(
@@ -328,7 +295,7 @@ impl Session<'_> {
     ) -> Result<Saved, WardError> {
         self.authorize(Permission::Record(EntryKind::SideEffect))?;
         let at = self.check_time(at)?;
-        check_side_effect_kind(self.cfg, &input.effect, &input.detail)?;
+        check_side_effect_kind(&self.cfg.side_effect_kinds, &input.effect, &input.detail)?;
         self.write(|w, cfg| {
             let rec = load_for_entry(w, mrn)?;
             let view = latest(&rec)?;
@@ -375,7 +342,7 @@ impl Session<'_> {
         self.write(|w, cfg| {
             let rec = load_course_bounds(w, mrn)?;
             let view = latest(&rec)?;
-            check_success_time(cfg, &view, at)?;
+            check_success_time(&view, at, cfg.timezone)?;
             let id = w.insert_entry(&fresh(
                 &rec,
                 Some(view.course.id),
@@ -416,7 +383,7 @@ impl Session<'_> {
             if let Some(end) = view.ended_at() {
                 return Err(RuleError::AlreadyEnded(local_text(end, cfg.timezone)).into());
             }
-            check_end(cfg, &view, None, at)?;
+            check_end(&view, None, at, cfg.timezone)?;
             let id = w.insert_entry(&fresh(
                 &rec,
                 Some(view.course.id),
@@ -506,7 +473,7 @@ impl Session<'_> {
                     },
                     Some(v),
                 ) => {
-                    check_side_effect_kind(cfg, &effect, &detail)?;
+                    check_side_effect_kind(&cfg.side_effect_kinds, &effect, &detail)?;
                     v.span().ok_or(RuleError::NoCourse)?.check_inside(
                         "the side effect",
                         at,
@@ -533,15 +500,15 @@ impl Session<'_> {
                     d
                 }
                 (d @ EntryData::CourseEnd { .. }, Some(v)) => {
-                    check_end(cfg, v, Some(old.id), at)?;
+                    check_end(v, Some(old.id), at, cfg.timezone)?;
                     d
                 }
                 (d @ EntryData::CourseStart { .. }, Some(v)) => {
-                    check_start(cfg, &rec, v, at)?;
+                    check_start(&rec, v, at, cfg.timezone)?;
                     d
                 }
                 (d @ EntryData::Success { .. }, Some(v)) => {
-                    check_success_time(cfg, v, at)?;
+                    check_success_time(v, at, cfg.timezone)?;
                     d
                 }
                 (d, _) => d,
@@ -626,91 +593,6 @@ fn current_version(w: &dyn Writer, id: EntryId) -> Result<Entry, WardError> {
         return Err(WardError::Voided(id));
     }
     Ok(e)
-}
-
-/// A success report belongs to the course: not before it started.
-fn check_success_time(cfg: &Config, view: &CourseView, at: Instant) -> Result<(), WardError> {
-    let start = view.started_at().ok_or(RuleError::NoCourse)?;
-    if at < start {
-        return Err(RuleError::BeforeStart {
-            what: "the success report",
-            at: local_text(at, cfg.timezone),
-            start: local_text(start, cfg.timezone),
-        }
-        .into());
-    }
-    Ok(())
-}
-
-fn check_end(
-    cfg: &Config,
-    view: &CourseView,
-    skip: Option<EntryId>,
-    at: Instant,
-) -> Result<(), WardError> {
-    let start = view.started_at().ok_or(RuleError::NoCourse)?;
-    if at < start {
-        return Err(RuleError::BeforeStart {
-            what: "the course end",
-            at: local_text(at, cfg.timezone),
-            start: local_text(start, cfg.timezone),
-        }
-        .into());
-    }
-    let last = view
-        .rates
-        .iter()
-        .chain(view.side_effects.iter())
-        .filter(|e| Some(e.id) != skip)
-        .map(|e| e.happened_at)
-        .max();
-    if let Some(last) = last.filter(|l| at < *l) {
-        return Err(RuleError::EndBeforeLastRate {
-            at: local_text(at, cfg.timezone),
-            last: local_text(last, cfg.timezone),
-        }
-        .into());
-    }
-    Ok(())
-}
-
-/// A moved course start must still precede the course's entries and follow the previous course.
-fn check_start(
-    cfg: &Config,
-    rec: &PatientRecord,
-    view: &CourseView,
-    at: Instant,
-) -> Result<(), WardError> {
-    let first = view
-        .rates
-        .iter()
-        .chain(view.side_effects.iter())
-        .map(|e| e.happened_at)
-        .min();
-    if let Some(first) = first.filter(|f| at > *f) {
-        return Err(RuleError::BeforeStart {
-            what: "the first entry",
-            at: local_text(first, cfg.timezone),
-            start: local_text(at, cfg.timezone),
-        }
-        .into());
-    }
-    for v in rec.views() {
-        if v.course.id == view.course.id {
-            continue;
-        }
-        if let (Some(s), Some(e)) = (v.started_at(), v.ended_at())
-            && s < at
-            && at < e
-        {
-            return Err(RuleError::OverlapsPrevious {
-                at: local_text(at, cfg.timezone),
-                end: local_text(e, cfg.timezone),
-            }
-            .into());
-        }
-    }
-    Ok(())
 }
 
 /// The old values with the amended fields applied; a field that does not belong to the kind
