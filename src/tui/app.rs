@@ -774,28 +774,7 @@ impl App {
             self.creds.focus = 2;
             return;
         }
-        let made = crate::domain::values::staff_id(&id)
-            .map_err(crate::ward::WardError::from)
-            .and_then(|sid| {
-                crate::domain::values::pin(&pin)?;
-                let hash = access::hash_pin(&pin)?;
-                let name = crate::domain::values::text("name", &name, 100)?;
-                self.db.write(&sid, self.now, |w| {
-                    w.insert_staff(
-                        &Staff {
-                            id: sid.clone(),
-                            name,
-                            role: crate::domain::values::Role::Admin,
-                            pin_hash: hash,
-                            active: true,
-                            failed_pins: 0,
-                            locked: false,
-                        },
-                        "staff-add",
-                    )?;
-                    Ok::<_, crate::ward::WardError>(sid.clone())
-                })
-            });
+        let made = access::first_admin(&mut self.db, &id, &name, &pin, self.now);
         match made {
             Ok(sid) => {
                 self.creds = Credentials::default();

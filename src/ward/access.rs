@@ -35,12 +35,32 @@ fn pin_matches(pin: &str, hash: &str) -> bool {
 
 /// Creates the database and its first admin. Refuses an existing file.
 pub fn init(path: &Path, id: &str, name: &str, pin: &str, now: Instant) -> Result<Db, WardError> {
+    // Checked before the file is made, so that bad input leaves no file behind.
+    values::staff_id(id)?;
+    values::text("name", name, 100)?;
+    values::pin(pin)?;
+    let mut db = Db::create(path)?;
+    first_admin(&mut db, id, name, pin, now)?;
+    Ok(db)
+}
+
+/// The first admin of a database that has no staff yet (`titrate init`, and the terminal's
+/// set-up screen). Refused once anyone exists: later accounts are an admin's to make.
+pub fn first_admin(
+    db: &mut Db,
+    id: &str,
+    name: &str,
+    pin: &str,
+    now: Instant,
+) -> Result<String, WardError> {
     let id = values::staff_id(id)?;
     let name = values::text("name", name, 100)?;
     let pin = values::pin(pin)?;
     let hash = hash_pin(&pin)?;
-    let mut db = Db::create(path)?;
     db.write(&id, now, |w| {
+        if !w.staff_list()?.is_empty() {
+            return Err(WardError::HasStaff);
+        }
         w.insert_staff(
             &Staff {
                 id: id.clone(),
@@ -53,9 +73,8 @@ pub fn init(path: &Path, id: &str, name: &str, pin: &str, now: Instant) -> Resul
             },
             "staff-add",
         )?;
-        Ok::<_, WardError>(())
-    })?;
-    Ok(db)
+        Ok::<_, WardError>(id.clone())
+    })
 }
 
 /// Checks a PIN. Every failure is written to the audit log and counts toward the lockout;

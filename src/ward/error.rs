@@ -28,6 +28,8 @@ pub enum WardError {
     ReasonWithoutConfirm,
     #[error("a database already exists at {0}; `titrate init` only creates a new one")]
     AlreadyExists(String),
+    #[error("this database has staff already; an admin adds accounts with `titrate staff add`")]
+    HasStaff,
     #[error("the two PINs differ; nothing was saved")]
     PinsDiffer,
     #[error("{0}; add --confirm --reason TEXT")]
