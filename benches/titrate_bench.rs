@@ -58,6 +58,14 @@ struct Args {
     per_writer: usize,
     tmp: PathBuf,
     bin: PathBuf,
+    /// Sections to run (1, 2, 3, 4, 6; 5 comes with 2); empty runs all.
+    only: Vec<u32>,
+}
+
+impl Args {
+    fn runs(&self, section: u32) -> bool {
+        self.only.is_empty() || self.only.contains(&section)
+    }
 }
 
 fn args() -> Result<Args> {
@@ -70,6 +78,7 @@ fn args() -> Result<Args> {
         per_writer: 10,
         tmp: std::env::temp_dir(),
         bin: PathBuf::from(std::env::var("TITRATE_BIN").unwrap_or_else(|_| BIN.to_string())),
+        only: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -83,6 +92,12 @@ fn args() -> Result<Args> {
             "--per-writer" => a.per_writer = val()?.parse()?,
             "--tmp" => a.tmp = PathBuf::from(val()?),
             "--bin" => a.bin = PathBuf::from(val()?),
+            "--only" => {
+                a.only = val()?
+                    .split(',')
+                    .map(|n| n.trim().parse())
+                    .collect::<Result<_, _>>()?
+            }
             // cargo bench passes --bench; libtest-style filters are ignored too.
             _ => {}
         }
@@ -1158,247 +1173,253 @@ fn main() -> Result<()> {
         size as f64 / 1e6
     );
 
-    // 1.
-    println!("\n[1] durable entry ...");
-    let e = bench_entry(&work, dir.path(), &cfg, &mrn, a.reps)?;
-    println!("  titrate record_nrs      {}", e.nrs.line());
-    println!("  titrate record_rate     {}", e.rate.line());
-    println!("  store only (insert+audit){}", e.store_only.line());
-    println!("  load_record (read only) {}", e.load_record.line());
-    println!("  bare rusqlite INSERT    {}", e.bare.line());
-    if let Some(x) = e.errors.first() {
-        println!("  {} errors, first: {x}", e.errors.len());
-    }
-    let bare = e.bare.median();
-    for (name, s) in [("record_nrs", &e.nrs), ("record_rate", &e.rate)] {
-        let ratio = s.median() / bare;
+    let mut hwm: Vec<(u64, u64)> = Vec::new();
+    if a.runs(1) {
+        // 1.
+        println!("\n[1] durable entry ...");
+        let e = bench_entry(&work, dir.path(), &cfg, &mrn, a.reps)?;
+        println!("  titrate record_nrs      {}", e.nrs.line());
+        println!("  titrate record_rate     {}", e.rate.line());
+        println!("  store only (insert+audit){}", e.store_only.line());
+        println!("  load_record (read only) {}", e.load_record.line());
+        println!("  bare rusqlite INSERT    {}", e.bare.line());
+        if let Some(x) = e.errors.first() {
+            println!("  {} errors, first: {x}", e.errors.len());
+        }
+        let bare = e.bare.median();
+        for (name, s) in [("record_nrs", &e.nrs), ("record_rate", &e.rate)] {
+            let ratio = s.median() / bare;
+            rows.push(Row {
+                what: format!("1. durable entry, Session::{name}"),
+                measured: ms(s.median()),
+                baseline: format!("bare INSERT+COMMIT {} → {ratio:.2}x", ms(bare)),
+                budget: "≤ 1.5x".into(),
+                verdict: verdict(ratio <= 1.5),
+            });
+        }
         rows.push(Row {
-            what: format!("1. durable entry, Session::{name}"),
-            measured: ms(s.median()),
-            baseline: format!("bare INSERT+COMMIT {} → {ratio:.2}x", ms(bare)),
-            budget: "≤ 1.5x".into(),
-            verdict: verdict(ratio <= 1.5),
+            what: "1. (breakdown) store only: entry + audit row".into(),
+            measured: ms(e.store_only.median()),
+            baseline: format!("{:.2}x bare", e.store_only.median() / bare),
+            budget: "—".into(),
+            verdict: "info",
         });
     }
-    rows.push(Row {
-        what: "1. (breakdown) store only: entry + audit row".into(),
-        measured: ms(e.store_only.median()),
-        baseline: format!("{:.2}x bare", e.store_only.median() / bare),
-        budget: "—".into(),
-        verdict: "info",
-    });
-
-    // 2 and 5.
-    println!("\n[2] first frame ...");
-    let (shell, shell_label) = bench_shell(&work, a.reps)?;
-    println!("  {shell_label}: {}", shell.line());
-    let mut signin = Samples::default();
-    let mut overview = Samples::default();
-    let mut hwm = Vec::new();
-    let pty_reps = a.reps.min(7);
-    let began = Clock::now();
-    for i in 0..pty_reps {
-        match pty_run(&a.bin, &work, dir.path()) {
-            Ok(r) => {
-                signin.push(r.to_signin);
-                overview.push(r.to_overview);
-                hwm.push((r.vm_hwm_kb, r.vm_rss_kb));
+    if a.runs(2) {
+        // 2 and 5.
+        println!("\n[2] first frame ...");
+        let (shell, shell_label) = bench_shell(&work, a.reps)?;
+        println!("  {shell_label}: {}", shell.line());
+        let mut signin = Samples::default();
+        let mut overview = Samples::default();
+        let pty_reps = a.reps.min(7);
+        let began = Clock::now();
+        for i in 0..pty_reps {
+            match pty_run(&a.bin, &work, dir.path()) {
+                Ok(r) => {
+                    signin.push(r.to_signin);
+                    overview.push(r.to_overview);
+                    hwm.push((r.vm_hwm_kb, r.vm_rss_kb));
+                }
+                Err(e) => println!("  pty run failed: {e:#}"),
             }
-            Err(e) => println!("  pty run failed: {e:#}"),
+            if i >= 2 && began.elapsed() > Duration::from_secs(120) {
+                break;
+            }
         }
-        if i >= 2 && began.elapsed() > Duration::from_secs(120) {
-            break;
-        }
-    }
-    println!("  pty: spawn → sign-in screen      {}", signin.line());
-    println!("  pty: PIN Enter → overview shown  {}", overview.line());
-    let ff = bench_first_frame(&work, &cfg, a.reps.min(9))?;
-    println!("  in-process Db::open + App::new   {}", ff.open_app.line());
-    println!("  in-process sign_in (argon2)      {}", ff.sign_in.line());
-    println!("  in-process app.reload()          {}", ff.reload.line());
-    println!("  in-process first draw            {}", ff.draw.line());
-    println!("  in-process total                 {}", ff.total.line());
-    println!(
-        "  in-process total without PIN     {}",
-        ff.total_without_pin.line()
-    );
-    let sh = shell.median();
-    rows.push(Row {
-        what: "2. pty: spawn → sign-in screen drawn".into(),
-        measured: ms(signin.median()),
-        baseline: format!("shell {} → {:.2}x", ms(sh), signin.median() / sh),
-        budget: "≤ 50 ms, ≤ 3x".into(),
-        verdict: verdict(signin.median() <= 50.0 && signin.median() <= 3.0 * sh),
-    });
-    rows.push(Row {
-        what: "2. pty: PIN Enter → overview drawn (incl. argon2)".into(),
-        measured: ms(overview.median()),
-        baseline: format!("shell {} → {:.2}x", ms(sh), overview.median() / sh),
-        budget: "≤ 50 ms, ≤ 3x".into(),
-        verdict: verdict(overview.median() <= 50.0 && overview.median() <= 3.0 * sh),
-    });
-    let t = ff.total.median();
-    rows.push(Row {
-        what: "2. in-process open → signed in → overview drawn".into(),
-        measured: ms(t),
-        baseline: format!("shell {} → {:.2}x", ms(sh), t / sh),
-        budget: "≤ 50 ms, ≤ 3x".into(),
-        verdict: verdict(t <= 50.0 && t <= 3.0 * sh),
-    });
-    let t = ff.total_without_pin.median();
-    rows.push(Row {
-        what: "2. same, without the argon2 PIN check".into(),
-        measured: ms(t),
-        baseline: format!("shell {} → {:.2}x", ms(sh), t / sh),
-        budget: "≤ 50 ms, ≤ 3x".into(),
-        verdict: verdict(t <= 50.0 && t <= 3.0 * sh),
-    });
-
-    // 3.
-    println!("\n[3] screens ...");
-    let s = bench_screens(&work, &cfg, &mrn, a.reps)?;
-    println!("  overview: {} active rows", s.active_rows);
-    println!("  overview reload()        {}", s.ov_reload.line());
-    println!("  overview draw            {}", s.ov_draw.line());
-    println!("  overview reload+draw     {}", s.ov_both.line());
-    println!("  view::load_ward          {}", s.load_ward.line());
-    println!("  view::load_detail        {}", s.load_detail.line());
-    println!(
-        "  detail ({} timeline rows) reload() {}",
-        s.timeline_rows,
-        s.de_reload.line()
-    );
-    println!("  detail draw              {}", s.de_draw.line());
-    println!("  detail reload+draw       {}", s.de_both.line());
-    for (what, x) in [
-        (
-            format!(
-                "3. overview ({} active) refresh after an entry elsewhere + draw",
-                s.active_rows
-            ),
-            &s.ov_both,
-        ),
-        ("3. overview draw only (every tick)".to_string(), &s.ov_draw),
-        (
-            format!(
-                "3. detail, 168-h course ({} rows) reload + draw",
-                s.timeline_rows
-            ),
-            &s.de_both,
-        ),
-        ("3. detail draw only (every tick)".to_string(), &s.de_draw),
-    ] {
+        println!("  pty: spawn → sign-in screen      {}", signin.line());
+        println!("  pty: PIN Enter → overview shown  {}", overview.line());
+        let ff = bench_first_frame(&work, &cfg, a.reps.min(9))?;
+        println!("  in-process Db::open + App::new   {}", ff.open_app.line());
+        println!("  in-process sign_in (argon2)      {}", ff.sign_in.line());
+        println!("  in-process app.reload()          {}", ff.reload.line());
+        println!("  in-process first draw            {}", ff.draw.line());
+        println!("  in-process total                 {}", ff.total.line());
+        println!(
+            "  in-process total without PIN     {}",
+            ff.total_without_pin.line()
+        );
+        let sh = shell.median();
         rows.push(Row {
-            what,
-            measured: ms(x.median()),
-            baseline: "—".into(),
-            budget: "≤ 2 ms".into(),
-            verdict: verdict(x.median() <= 2.0),
+            what: "2. pty: spawn → sign-in screen drawn".into(),
+            measured: ms(signin.median()),
+            baseline: format!("shell {} → {:.2}x", ms(sh), signin.median() / sh),
+            budget: "≤ 50 ms, ≤ 3x".into(),
+            verdict: verdict(signin.median() <= 50.0 && signin.median() <= 3.0 * sh),
+        });
+        rows.push(Row {
+            what: "2. pty: PIN Enter → overview drawn (incl. argon2)".into(),
+            measured: ms(overview.median()),
+            baseline: format!("shell {} → {:.2}x", ms(sh), overview.median() / sh),
+            budget: "≤ 50 ms, ≤ 3x".into(),
+            verdict: verdict(overview.median() <= 50.0 && overview.median() <= 3.0 * sh),
+        });
+        let t = ff.total.median();
+        rows.push(Row {
+            what: "2. in-process open → signed in → overview drawn".into(),
+            measured: ms(t),
+            baseline: format!("shell {} → {:.2}x", ms(sh), t / sh),
+            budget: "≤ 50 ms, ≤ 3x".into(),
+            verdict: verdict(t <= 50.0 && t <= 3.0 * sh),
+        });
+        let t = ff.total_without_pin.median();
+        rows.push(Row {
+            what: "2. same, without the argon2 PIN check".into(),
+            measured: ms(t),
+            baseline: format!("shell {} → {:.2}x", ms(sh), t / sh),
+            budget: "≤ 50 ms, ≤ 3x".into(),
+            verdict: verdict(t <= 50.0 && t <= 3.0 * sh),
         });
     }
-
-    // 4.
-    println!("\n[4] reports ...");
-    let r = bench_reports(&work, &cfg, &mrn, a.reps.min(9))?;
-    println!("  cohort load_outcomes     {}", r.load.line());
-    println!("  cohort compute           {}", r.compute.line());
-    println!("  cohort total ({} courses) {}", r.courses, r.total.line());
-    println!("  pdf summary::build       {}", r.pdf_build.line());
-    println!(
-        "  pdf render ({} bytes)  {}",
-        r.pdf_bytes,
-        r.pdf_render.line()
-    );
-    println!("  pdf total                {}", r.pdf_total.line());
-    rows.push(Row {
-        what: format!(
-            "4. cohort over all records (n = {} courses in the table)",
-            r.courses
-        ),
-        measured: ms(r.total.median()),
-        baseline: format!(
-            "load {} + compute {}",
-            ms(r.load.median()),
-            ms(r.compute.median())
-        ),
-        budget: "≤ 250 ms".into(),
-        verdict: verdict(r.total.median() <= 250.0),
-    });
-    rows.push(Row {
-        what: "4. PDF discharge summary, full course".into(),
-        measured: ms(r.pdf_total.median()),
-        baseline: format!(
-            "build {} + render {}",
-            ms(r.pdf_build.median()),
-            ms(r.pdf_render.median())
-        ),
-        budget: "≤ 100 ms".into(),
-        verdict: verdict(r.pdf_total.median() <= 100.0),
-    });
-
-    // 5.
-    let peak = hwm.iter().map(|h| h.0).max().unwrap_or(0) as f64 / 1024.0;
-    let mut hwms: Vec<u64> = hwm.iter().map(|h| h.0).collect();
-    hwms.sort_unstable();
-    let med = hwms.get(hwms.len() / 2).copied().unwrap_or(0) as f64 / 1024.0;
-    let rss = hwm.iter().map(|h| h.1).max().unwrap_or(0) as f64 / 1024.0;
-    println!(
-        "\n[5] TUI memory after sign-in + overview: VmHWM median {med:.1} MB, max {peak:.1} MB; VmRSS max {rss:.1} MB"
-    );
-    rows.push(Row {
-        what: "5. TUI peak RSS (VmHWM) after overview".into(),
-        measured: format!("{med:.1} MB"),
-        baseline: format!("VmRSS then {rss:.1} MB"),
-        budget: "≤ 40 MB".into(),
-        verdict: verdict(med > 0.0 && med <= 40.0),
-    });
-
-    // 6.
-    println!("\n[6] concurrent writers ...");
-    let single = writers_cli(&a.bin, &work, 1, 5)?;
-    println!("  1 CLI writer: per command {}", single.latency.line());
-    let runs = [
-        writers_cli(&a.bin, &work, a.writers, a.per_writer)?,
-        writers_inproc(&work, a.writers, a.per_writer * 5)?,
-    ];
-    for w in &runs {
-        let rate = w.ok as f64 / w.wall.as_secs_f64();
+    if a.runs(3) {
+        // 3.
+        println!("\n[3] screens ...");
+        let s = bench_screens(&work, &cfg, &mrn, a.reps)?;
+        println!("  overview: {} active rows", s.active_rows);
+        println!("  overview reload()        {}", s.ov_reload.line());
+        println!("  overview draw            {}", s.ov_draw.line());
+        println!("  overview reload+draw     {}", s.ov_both.line());
+        println!("  view::load_ward          {}", s.load_ward.line());
+        println!("  view::load_detail        {}", s.load_detail.line());
         println!(
-            "  {}: {} ok, {} failed, {} lock errors, {:.1} s, {rate:.1} entries/s, p50 {} p99 {}",
-            w.label,
-            w.ok,
-            w.failed,
-            w.lock_errors,
-            w.wall.as_secs_f64(),
-            ms(w.latency.median()),
-            ms(w.latency.pct(99.0))
+            "  detail ({} timeline rows) reload() {}",
+            s.timeline_rows,
+            s.de_reload.line()
         );
-        if let Some(e) = &w.sample_error {
-            println!("    first error: {e}");
+        println!("  detail draw              {}", s.de_draw.line());
+        println!("  detail reload+draw       {}", s.de_both.line());
+        for (what, x) in [
+            (
+                format!(
+                    "3. overview ({} active) refresh after an entry elsewhere + draw",
+                    s.active_rows
+                ),
+                &s.ov_both,
+            ),
+            ("3. overview draw only (every tick)".to_string(), &s.ov_draw),
+            (
+                format!(
+                    "3. detail, 168-h course ({} rows) reload + draw",
+                    s.timeline_rows
+                ),
+                &s.de_both,
+            ),
+            ("3. detail draw only (every tick)".to_string(), &s.de_draw),
+        ] {
+            rows.push(Row {
+                what,
+                measured: ms(x.median()),
+                baseline: "—".into(),
+                budget: "≤ 2 ms".into(),
+                verdict: verdict(x.median() <= 2.0),
+            });
         }
+    }
+    if a.runs(4) {
+        // 4.
+        println!("\n[4] reports ...");
+        let r = bench_reports(&work, &cfg, &mrn, a.reps.min(9))?;
+        println!("  cohort load_outcomes     {}", r.load.line());
+        println!("  cohort compute           {}", r.compute.line());
+        println!("  cohort total ({} courses) {}", r.courses, r.total.line());
+        println!("  pdf summary::build       {}", r.pdf_build.line());
+        println!(
+            "  pdf render ({} bytes)  {}",
+            r.pdf_bytes,
+            r.pdf_render.line()
+        );
+        println!("  pdf total                {}", r.pdf_total.line());
         rows.push(Row {
-            what: format!("6. {}", w.label),
-            measured: format!(
-                "{rate:.0} entries/s; p50 {} p99 {}",
+            what: format!(
+                "4. cohort over all records (n = {} courses in the table)",
+                r.courses
+            ),
+            measured: ms(r.total.median()),
+            baseline: format!(
+                "load {} + compute {}",
+                ms(r.load.median()),
+                ms(r.compute.median())
+            ),
+            budget: "≤ 250 ms".into(),
+            verdict: verdict(r.total.median() <= 250.0),
+        });
+        rows.push(Row {
+            what: "4. PDF discharge summary, full course".into(),
+            measured: ms(r.pdf_total.median()),
+            baseline: format!(
+                "build {} + render {}",
+                ms(r.pdf_build.median()),
+                ms(r.pdf_render.median())
+            ),
+            budget: "≤ 100 ms".into(),
+            verdict: verdict(r.pdf_total.median() <= 100.0),
+        });
+    }
+    if !hwm.is_empty() {
+        // 5.
+        let peak = hwm.iter().map(|h| h.0).max().unwrap_or(0) as f64 / 1024.0;
+        let mut hwms: Vec<u64> = hwm.iter().map(|h| h.0).collect();
+        hwms.sort_unstable();
+        let med = hwms.get(hwms.len() / 2).copied().unwrap_or(0) as f64 / 1024.0;
+        let rss = hwm.iter().map(|h| h.1).max().unwrap_or(0) as f64 / 1024.0;
+        println!(
+            "\n[5] TUI memory after sign-in + overview: VmHWM median {med:.1} MB, max {peak:.1} MB; VmRSS max {rss:.1} MB"
+        );
+        rows.push(Row {
+            what: "5. TUI peak RSS (VmHWM) after overview".into(),
+            measured: format!("{med:.1} MB"),
+            baseline: format!("VmRSS then {rss:.1} MB"),
+            budget: "≤ 40 MB".into(),
+            verdict: verdict(med > 0.0 && med <= 40.0),
+        });
+    }
+    if a.runs(6) {
+        // 6.
+        println!("\n[6] concurrent writers ...");
+        let single = writers_cli(&a.bin, &work, 1, 5)?;
+        println!("  1 CLI writer: per command {}", single.latency.line());
+        let runs = [
+            writers_cli(&a.bin, &work, a.writers, a.per_writer)?,
+            writers_inproc(&work, a.writers, a.per_writer * 5)?,
+        ];
+        for w in &runs {
+            let rate = w.ok as f64 / w.wall.as_secs_f64();
+            println!(
+                "  {}: {} ok, {} failed, {} lock errors, {:.1} s, {rate:.1} entries/s, p50 {} p99 {}",
+                w.label,
+                w.ok,
+                w.failed,
+                w.lock_errors,
+                w.wall.as_secs_f64(),
                 ms(w.latency.median()),
                 ms(w.latency.pct(99.0))
-            ),
-            baseline: format!(
-                "{} lock errors, {} failed of {}",
-                w.lock_errors,
-                w.failed,
-                w.ok + w.failed
-            ),
-            budget: "0 lock errors".into(),
-            verdict: verdict(w.lock_errors == 0 && w.failed == 0),
-        });
+            );
+            if let Some(e) = &w.sample_error {
+                println!("    first error: {e}");
+            }
+            rows.push(Row {
+                what: format!("6. {}", w.label),
+                measured: format!(
+                    "{rate:.0} entries/s; p50 {} p99 {}",
+                    ms(w.latency.median()),
+                    ms(w.latency.pct(99.0))
+                ),
+                baseline: format!(
+                    "{} lock errors, {} failed of {}",
+                    w.lock_errors,
+                    w.failed,
+                    w.ok + w.failed
+                ),
+                budget: "0 lock errors".into(),
+                verdict: verdict(w.lock_errors == 0 && w.failed == 0),
+            });
+        }
+        let n = rows.len();
+        rows[n - 2].baseline.push_str(&format!(
+            "; 1 writer alone {} per command",
+            ms(single.latency.median())
+        ));
     }
-    let n = rows.len();
-    rows[n - 2].baseline.push_str(&format!(
-        "; 1 writer alone {} per command",
-        ms(single.latency.median())
-    ));
-
     println!(
         "\n## Results ({courses} courses, {})\n",
         Utc::now().format("%Y-%m-%d %H:%M UTC")
