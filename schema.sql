@@ -187,3 +187,14 @@ CREATE TRIGGER pseudonym_no_update BEFORE UPDATE ON pseudonym
 BEGIN SELECT RAISE(ABORT, 'pseudonyms are never changed'); END;
 CREATE TRIGGER pseudonym_no_delete BEFORE DELETE ON pseudonym
 BEGIN SELECT RAISE(ABORT, 'pseudonyms are never deleted'); END;
+
+-- migration 3
+
+-- Outcome figures (T0/T1/T2, responders, the cohort table) need each course's start, end
+-- and success reports, and the pain scores near each course: a few rows among the hourly
+-- rates. These two partial indexes hold exactly the columns those figures read, so the
+-- read is answered from the indexes alone and never walks the table's pages of rates.
+CREATE INDEX entry_score ON entry (patient_id, kind, happened_at, score, timepoint)
+    WHERE kind = 'nrs';
+CREATE INDEX entry_mark ON entry (course_id, kind, happened_at, timepoint, successful)
+    WHERE kind IN ('course-start', 'course-end', 'success');

@@ -359,6 +359,10 @@ CREATE TABLE IF NOT EXISTS entry (
     successful INTEGER, end_reason TEXT, bed TEXT);
 CREATE INDEX IF NOT EXISTS entry_patient ON entry (patient_id, happened_at);
 CREATE INDEX IF NOT EXISTS entry_course ON entry (course_id, kind);
+CREATE INDEX IF NOT EXISTS entry_score ON entry (patient_id, kind, happened_at, score, timepoint)
+    WHERE kind = 'nrs';
+CREATE INDEX IF NOT EXISTS entry_mark ON entry (course_id, kind, happened_at, timepoint, successful)
+    WHERE kind IN ('course-start', 'course-end', 'success');
 ";
 
 fn bare_insert(conn: &mut rusqlite::Connection, i: i64) -> Result<Duration> {

@@ -366,16 +366,36 @@ fn course(
             w.now(),
             EntryData::CourseEnd { reason },
         ))?;
-        w.insert_entry(&entry(
+        // Now and then the T1 score is typed wrong and corrected a few minutes later: the
+        // correction is a new version that supersedes the first.
+        let typo = rng.chance(0.03);
+        let t1_id = w.insert_entry(&entry(
             None,
             end + Duration::minutes(10),
             w.now(),
             EntryData::Nrs {
-                score: nrs(t1),
+                score: nrs(if typo { (t1 + 3) % 11 } else { t1 }),
                 timepoint: Some(Timepoint::T1),
             },
         ))?;
         entries += 2;
+        if typo {
+            w.set_clock(physician, end + Duration::minutes(25));
+            w.insert_entry(&NewEntry {
+                supersedes: Some(t1_id),
+                amend_reason: Some("typing error: wrong score".into()),
+                ..entry(
+                    None,
+                    end + Duration::minutes(10),
+                    w.now(),
+                    EntryData::Nrs {
+                        score: nrs(t1),
+                        timepoint: Some(Timepoint::T1),
+                    },
+                )
+            })?;
+            entries += 1;
+        }
         if rng.chance(0.3) {
             w.insert_entry(&entry(
                 Some(course_id),
@@ -392,16 +412,36 @@ fn course(
         if t2_at + Duration::hours(1) < now && rng.chance(0.9) {
             let t2 = (t1 + rng.range(-1, 2)).clamp(0, 10);
             w.set_clock(physician, t2_at + Duration::minutes(30));
-            w.insert_entry(&entry(
-                None,
-                t2_at,
-                w.now(),
-                EntryData::Nrs {
-                    score: nrs(t2),
-                    timepoint: Some(Timepoint::T2),
-                },
-            ))?;
+            // Now and then the follow-up visit is first recorded on the wrong day (a week
+            // early) and its time corrected the same day.
+            let wrong_day = rng.chance(0.03);
+            let t2_entry = |at: Instant, now: Instant| {
+                entry(
+                    None,
+                    at,
+                    now,
+                    EntryData::Nrs {
+                        score: nrs(t2),
+                        timepoint: Some(Timepoint::T2),
+                    },
+                )
+            };
+            let first_at = if wrong_day {
+                t2_at - Duration::days(7)
+            } else {
+                t2_at
+            };
+            let t2_id = w.insert_entry(&t2_entry(first_at, w.now()))?;
             entries += 1;
+            if wrong_day {
+                w.set_clock(physician, t2_at + Duration::minutes(50));
+                w.insert_entry(&NewEntry {
+                    supersedes: Some(t2_id),
+                    amend_reason: Some("wrong date".into()),
+                    ..t2_entry(t2_at, w.now())
+                })?;
+                entries += 1;
+            }
             if rng.chance(0.2) {
                 w.insert_entry(&entry(
                     Some(course_id),
@@ -435,8 +475,8 @@ mod tests {
         let path = dir.path().join("g.db");
         let cfg = Config::defaults();
         let now = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 3, 1, 12, 0, 0).unwrap();
-        let g = generate(&path, &cfg, 12, 42, now).unwrap();
-        assert_eq!(g.courses, 12);
+        let g = generate(&path, &cfg, 40, 42, now).unwrap();
+        assert_eq!(g.courses, 40);
         let mut db = Db::open(&path).unwrap();
         let v = db.read(|r| audit::verify(r)).unwrap();
         assert!(v.is_sound(), "{:?}", v.problems);
@@ -452,10 +492,25 @@ mod tests {
                 ended += usize::from(c.state() == CourseState::Ended);
             }
         }
-        assert_eq!(ended, 12);
+        assert_eq!(ended, 40);
+        // Corrections and voids are part of a realistic record.
+        let amended = records
+            .iter()
+            .flat_map(|r| &r.entries)
+            .filter(|e| e.supersedes.is_some())
+            .count();
+        let voided = records
+            .iter()
+            .flat_map(|r| &r.entries)
+            .filter(|e| e.void.is_some())
+            .count();
+        assert!(
+            amended > 0 && voided > 0,
+            "{amended} amended, {voided} voided"
+        );
         // Deterministic for a seed.
         let path2 = dir.path().join("g2.db");
-        let g2 = generate(&path2, &cfg, 12, 42, now).unwrap();
+        let g2 = generate(&path2, &cfg, 40, 42, now).unwrap();
         assert_eq!(g2.entries, g.entries);
     }
 }

@@ -24,14 +24,17 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use titrate::config::Config;
+use titrate::domain::marks::OutcomeRecord;
+use titrate::domain::outcome::Responder;
 use titrate::domain::rate::Rate;
 use titrate::domain::record::{NewPatient, PatientRecord, Staff};
 use titrate::domain::time::Instant;
 use titrate::domain::values::{EndReason, Nrs, Sex, Timepoint};
 use titrate::report::cohort::{Range, cohort};
 use titrate::store::Db;
+use titrate::ward::entries::Amendment;
 use titrate::ward::entries::Session;
-use titrate::ward::{WardError, access, load_record_of};
+use titrate::ward::{WardError, access, load_all, load_outcomes, load_record_of};
 
 const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml");
 const REL_TOL: f64 = 1e-9;
@@ -547,6 +550,7 @@ impl Ward {
                     .collect::<Result<Vec<PatientRecord>, WardError>>()
             })
             .unwrap();
+        let records: Vec<OutcomeRecord> = records.iter().map(OutcomeRecord::from).collect();
         serde_json::to_value(cohort(&records, Range::default(), self.cfg.timezone)).unwrap()
     }
 
@@ -761,4 +765,171 @@ fn first_ended_course_windows_and_voided_entries() {
     let bin = w.binary_json();
     check("edge, titrate cohort --json", &bin, &e);
     check_excluded("edge, titrate cohort --json", &bin, 2, 1, 1);
+}
+
+/// Each course's marks and outcome, one line per course, in patient and course order.
+fn outcome_lines(records: &[OutcomeRecord]) -> Vec<String> {
+    records
+        .iter()
+        .flat_map(|r| {
+            r.courses.iter().map(move |c| {
+                let mut c = c.clone();
+                c.reports.sort_by_key(|x| x.id);
+                format!(
+                    "patient {} course {}: {:?} {:?} {:?} -> {:?}",
+                    r.patient.id,
+                    c.course_id,
+                    c.start,
+                    c.end,
+                    c.reports,
+                    c.outcome(&r.scores)
+                )
+            })
+        })
+        .collect()
+}
+
+/// The first course whose outcome differs, rather than two whole records.
+fn assert_same_outcomes(lean: &[OutcomeRecord], full: &[OutcomeRecord]) {
+    let (a, b) = (outcome_lines(lean), outcome_lines(full));
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x, y, "read from the indexes / from the full record");
+    }
+    assert_eq!(a.len(), b.len(), "number of courses");
+}
+
+/// The cohort reads only what outcomes are computed from (course marks and the scores inside
+/// each course's windows, from two indexes). Checked against the full records, with every
+/// kind of correction that moves a figure: a generated record (typed-over T1 scores, T2
+/// visits first put on the wrong day, voided checks) and corrections made through the ward's
+/// own amend and void.
+#[test]
+fn outcomes_read_from_the_indexes_equal_outcomes_of_full_records() {
+    let mut w = Ward::new();
+    let d = Duration::days;
+    let h = Duration::hours;
+    let amend =
+        |w: &mut Ward, id: i64, a: Amendment| w.session().amend(id, "corrected", &a).unwrap().id;
+
+    // The end put a day late, then corrected: both windows move with it.
+    w.patient("END");
+    let s = day(2024, 9, 2);
+    w.nrs("END", s - d(1), 8, None);
+    w.start("END", s);
+    w.nrs("END", s + d(6) - h(3), 3, None); // T1 only with the corrected end
+    let end = w
+        .session()
+        .end_course("END", s + d(7), EndReason::Completed)
+        .unwrap()
+        .id;
+    amend(
+        &mut w,
+        end,
+        Amendment {
+            at: Some(s + d(6)),
+            ..Default::default()
+        },
+    );
+    w.nrs("END", s + d(6) + d(21) + h(1), 4, None); // T2 only with the corrected end
+
+    // A T1 score moved out of the window, a T0 score corrected twice, a report flipped and
+    // another voided.
+    w.patient("FIX");
+    let s = day(2024, 11, 4);
+    let e = s + d(7);
+    let t0 = w.nrs("FIX", s - d(1), 5, None);
+    let t0 = amend(
+        &mut w,
+        t0,
+        Amendment {
+            score: Some(Nrs::new(9).unwrap()),
+            ..Default::default()
+        },
+    );
+    amend(
+        &mut w,
+        t0,
+        Amendment {
+            score: Some(Nrs::new(8).unwrap()),
+            ..Default::default()
+        },
+    );
+    w.start("FIX", s);
+    w.nrs("FIX", e - h(30), 6, None);
+    let t1 = w.nrs("FIX", e - h(2), 2, None);
+    w.end("FIX", e);
+    amend(
+        &mut w,
+        t1,
+        Amendment {
+            at: Some(e - h(26)),
+            ..Default::default()
+        },
+    );
+    let rep = w.report("FIX", e + h(1), Timepoint::T1, true);
+    amend(
+        &mut w,
+        rep,
+        Amendment {
+            successful: Some(false),
+            ..Default::default()
+        },
+    );
+    let rep2 = w.report("FIX", e + d(28), Timepoint::T2, true);
+    w.void(rep2);
+
+    let full: Vec<OutcomeRecord> =
+        w.db.read(load_all)
+            .unwrap()
+            .iter()
+            .map(OutcomeRecord::from)
+            .collect();
+    let lean = w.db.read(load_outcomes).unwrap();
+    assert_same_outcomes(&lean, &full);
+    // FIX: T0 is the last correction (8); the T1 score moved out of the window; the T1
+    // report was corrected to "not successful"; the T2 report was voided.
+    let fix = lean.iter().find(|r| r.patient.data.mrn == "FIX").unwrap();
+    let out = fix.courses[0].outcome(&fix.scores).unwrap();
+    assert_eq!(out.timepoints.t0.map(|s| s.score.get()), Some(8));
+    assert_eq!(out.timepoints.t1, None);
+    assert_eq!(out.t1, Responder::NotByReport);
+    assert_eq!(out.t2, Responder::Unknown);
+    // END: the corrected end finds the T1 and T2 scores.
+    let end = lean.iter().find(|r| r.patient.data.mrn == "END").unwrap();
+    let out = end.courses[0].outcome(&end.scores).unwrap();
+    let got = |s: Option<titrate::domain::outcome::Score>| s.map(|s| s.score.get());
+    assert_eq!(
+        (got(out.timepoints.t1), got(out.timepoints.t2)),
+        (Some(3), Some(4))
+    );
+    let table = |r: &[OutcomeRecord]| {
+        serde_json::to_value(cohort(r, Range::default(), w.cfg.timezone)).unwrap()
+    };
+    assert_eq!(table(&lean), table(&full));
+
+    // A generated record of 80 courses, with its own corrections and voids.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.db");
+    let cfg = Config::defaults();
+    titrate::generate::generate(&path, &cfg, 80, 5, Utc::now()).unwrap();
+    let mut db = Db::open(&path).unwrap();
+    let records = db.read(load_all).unwrap();
+    let amended = records
+        .iter()
+        .flat_map(|r| &r.entries)
+        .filter(|e| e.supersedes.is_some());
+    assert!(
+        amended.count() > 0,
+        "the generated record has no corrections"
+    );
+    let full: Vec<OutcomeRecord> = records.iter().map(OutcomeRecord::from).collect();
+    let lean = db.read(load_outcomes).unwrap();
+    assert_same_outcomes(&lean, &full);
+    let range = Range::new(Some(day(2015, 1, 1).date_naive()), None).unwrap();
+    for r in [Range::default(), range] {
+        assert_eq!(
+            serde_json::to_value(cohort(&lean, r, cfg.timezone)).unwrap(),
+            serde_json::to_value(cohort(&full, r, cfg.timezone)).unwrap()
+        );
+    }
 }

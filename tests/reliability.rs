@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::{DateTime, Duration, Utc};
 use common::{CONFIG, Ward, dump, first_number, hours_ago, rfc, text};
 use rusqlite::{Connection, OpenFlags};
+use titrate::store::sqlite::schema_version;
 
 const BIN: &str = env!("CARGO_BIN_EXE_titrate");
 
@@ -916,7 +917,7 @@ fn a_schema_v1_database_is_backed_up_then_migrated_keeping_every_row() {
         "the backup holds the v1 rows"
     );
 
-    assert_eq!(user_version(&w.db), 2);
+    assert_eq!(user_version(&w.db), schema_version());
     assert!(has_table(&w.db, "pseudonym"));
     let after = dump_tables(&w.db, &V1_TABLES);
     let (audit_after, rest_after): (Vec<_>, Vec<_>) =
@@ -1014,10 +1015,10 @@ fn an_upgrade_killed_midway_is_all_or_nothing() {
             assert_check_sound(&w, &w.db, &format!("{when}, after the rollback"));
         }
         let v = user_version(&w.db);
-        moments.learn(v == 2);
+        moments.learn(v == schema_version());
         let pseudonym = has_table(&w.db, "pseudonym");
         assert!(
-            (v == 1 && !pseudonym) || (v == 2 && pseudonym),
+            (v == 1 && !pseudonym) || (v == schema_version() && pseudonym),
             "{when}: half migrated: user_version {v}, pseudonym table {pseudonym}"
         );
         assert_eq!(
@@ -1049,7 +1050,7 @@ fn an_upgrade_killed_midway_is_all_or_nothing() {
         }
         // The next open finishes the job.
         assert_fixture_status(&w);
-        assert_eq!(user_version(&w.db), 2, "{when}");
+        assert_eq!(user_version(&w.db), schema_version(), "{when}");
         assert_audit_sound(&w, &when);
         let sound_baks = backups_beside(&w)
             .iter()

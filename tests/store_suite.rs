@@ -10,7 +10,7 @@ use titrate::domain::record::Staff;
 use titrate::domain::time::Instant;
 use titrate::domain::values::{Action, EndReason, Nrs, Role, Severity, Sex, Timepoint};
 use titrate::store::sqlite::{migrations, schema_version};
-use titrate::store::{Db, NewEntry, NewPatient, StoreError, audit};
+use titrate::store::{Db, NewEntry, NewPatient, ScoreWindow, StoreError, audit};
 
 fn t(h: i64) -> Instant {
     Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap() + Duration::hours(h)
@@ -158,10 +158,33 @@ fn every_entry_kind_round_trips() {
         }
         let all = db.read(|r| r.entries_of(p)).unwrap();
         assert_eq!(all.len(), 6);
-        let some = db
-            .read(|r| r.entries_of_kinds(&[EntryKind::Nrs, EntryKind::Success]))
-            .unwrap();
-        assert_eq!(some.len(), 2);
+        // The outcome reads: marks and scores from their indexes, windows inclusive.
+        let marks = db.read(|r| r.outcome_marks()).unwrap();
+        let mut kinds: Vec<_> = marks.iter().map(|m| format!("{:?}", m.what)).collect();
+        kinds.sort();
+        assert_eq!(
+            kinds,
+            [
+                "End",
+                "Report { timepoint: T1, successful: false }",
+                "Start"
+            ],
+            "{marks:?}"
+        );
+        let window = |patient, from, to| ScoreWindow {
+            patient,
+            from: t(from),
+            to: t(to),
+        };
+        let mut scores = |w: &[ScoreWindow]| db.read(|r| r.scores_in(w)).unwrap();
+        let inside = scores(&[window(p, 0, 1)]);
+        assert_eq!(inside.len(), 1);
+        assert_eq!((inside[0].0, inside[0].1.score.get()), (p, 7));
+        assert_eq!(inside[0].1.tag, Some(Timepoint::T0));
+        assert!(scores(&[window(p, 2, 3)]).is_empty());
+        assert!(scores(&[window(p + 1, 0, 9)]).is_empty());
+        assert_eq!(scores(&[window(p, 1, 1), window(p, 0, 5)]).len(), 2);
+        assert!(db.read(|r| r.retired_entries()).unwrap().is_empty());
         assert!(db.read(|r| audit::verify(r)).unwrap().is_sound());
     }
 }

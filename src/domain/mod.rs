@@ -3,6 +3,7 @@
 pub mod course_rules;
 pub mod dose;
 pub mod entry;
+pub mod marks;
 pub mod outcome;
 pub mod protocol;
 pub mod rate;

@@ -1,18 +1,19 @@
 //! A patient's record as loaded from the store, and what follows from it: each course's
 //! state, rates, dose, timepoints and responder status. Pure: the store hands the rows in.
 
+use std::borrow::Cow;
+
 use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::dose::{DoseSummary, RatePoint, summarise};
 use super::entry::{CourseId, Entry, EntryData, EntryKind, PatientId, effective_sorted};
-use super::outcome::{
-    Responder, Score, Timepoints, Window, responder, t2_planned, t2_window, timepoints,
-};
+use super::marks::{CourseMarks, Report};
+use super::outcome::{Responder, Score, Timepoints, Window};
 use super::protocol::Protocol;
 use super::rules::Span;
 use super::time::Instant;
-use super::values::{CrpsType, Role, Sex, Timepoint};
+use super::values::{CrpsType, Role, Sex};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Staff {
@@ -66,6 +67,16 @@ pub enum CourseState {
 }
 
 impl CourseState {
+    /// A course without an effective start was entered in error; with a start and no end
+    /// it runs.
+    pub fn of(started: bool, ended: bool) -> CourseState {
+        match (started, ended) {
+            (false, _) => CourseState::Cancelled,
+            (true, false) => CourseState::Active,
+            (true, true) => CourseState::Ended,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             CourseState::Active => "active",
@@ -101,11 +112,7 @@ impl<'a> CourseView<'a> {
     }
 
     pub fn state(&self) -> CourseState {
-        match (self.start, self.end) {
-            (None, _) => CourseState::Cancelled,
-            (Some(_), None) => CourseState::Active,
-            (Some(_), Some(_)) => CourseState::Ended,
-        }
+        CourseState::of(self.start.is_some(), self.end.is_some())
     }
 
     pub fn started_at(&self) -> Option<Instant> {
@@ -148,44 +155,35 @@ impl<'a> CourseView<'a> {
         ))
     }
 
-    /// The latest effective success report for a timepoint.
-    pub fn reported(&self, tp: Timepoint) -> Option<bool> {
-        self.successes
-            .iter()
-            .filter_map(|e| match e.data {
-                EntryData::Success {
-                    timepoint,
-                    successful,
-                } if timepoint == tp => Some((e.happened_at, e.id, successful)),
-                _ => None,
-            })
-            .max()
-            .map(|(_, _, s)| s)
+    /// What its outcome is computed from.
+    pub fn marks(&self) -> CourseMarks<'a> {
+        CourseMarks {
+            course_id: self.course.id,
+            protocol: Cow::Borrowed(self.protocol()),
+            start: self.started_at(),
+            end: self.ended_at(),
+            reports: self
+                .successes
+                .iter()
+                .filter_map(|e| match e.data {
+                    EntryData::Success {
+                        timepoint,
+                        successful,
+                    } => Some(Report {
+                        id: e.id,
+                        at: e.happened_at,
+                        timepoint,
+                        successful,
+                    }),
+                    _ => None,
+                })
+                .collect(),
+        }
     }
 
     /// Timepoints and responder status, read from the patient's scores.
     pub fn outcome(&self, scores: &[Score]) -> Option<CourseOutcome> {
-        let p = self.protocol();
-        let start = self.started_at()?;
-        let end = self.ended_at();
-        let tp = timepoints(p, scores, start, end);
-        let nrs = |s: Option<Score>| s.map(|s| s.score);
-        let th = p.responder_threshold;
-        let (t1, t2) = if end.is_some() {
-            (
-                responder(nrs(tp.t0), nrs(tp.t1), self.reported(Timepoint::T1), th),
-                responder(nrs(tp.t0), nrs(tp.t2), self.reported(Timepoint::T2), th),
-            )
-        } else {
-            (Responder::Unknown, Responder::Unknown)
-        };
-        Some(CourseOutcome {
-            timepoints: tp,
-            t1,
-            t2,
-            t2_window: end.map(|e| t2_window(p, e)),
-            t2_planned: end.map(|e| t2_planned(p, e)),
-        })
+        self.marks().outcome(scores)
     }
 }
 
@@ -253,7 +251,14 @@ impl PatientRecord {
 
     /// Disease duration in years at `at` (from CRPS onset), if the onset is known.
     pub fn disease_years(&self, at: Instant) -> Option<f64> {
-        let onset = self.patient.data.crps_onset?;
+        self.patient.disease_years(at)
+    }
+}
+
+impl Patient {
+    /// Disease duration in years at `at` (from CRPS onset), if the onset is known.
+    pub fn disease_years(&self, at: Instant) -> Option<f64> {
+        let onset = self.data.crps_onset?;
         let days = (at.date_naive() - onset).num_days();
         Some(days as f64 / 365.25)
     }

@@ -6,7 +6,8 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::{fraction, num};
-use crate::domain::record::{CourseState, PatientRecord};
+use crate::domain::marks::OutcomeRecord;
+use crate::domain::record::CourseState;
 use crate::stats::{Quartiles, mcnemar_exact, mean, quartiles, wilcoxon_signed_rank};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -132,7 +133,7 @@ pub struct Cohort {
 }
 
 /// One course per patient: the first ended course that started inside the range.
-pub fn cohort(records: &[PatientRecord], range: Range, zone: Tz) -> Cohort {
+pub fn cohort(records: &[OutcomeRecord], range: Range, zone: Tz) -> Cohort {
     let mut t0s = Vec::new();
     let mut t1s = Vec::new();
     let mut t2s = Vec::new();
@@ -156,24 +157,21 @@ pub fn cohort(records: &[PatientRecord], range: Range, zone: Tz) -> Cohort {
         |d: NaiveDate| range.from.is_none_or(|f| d >= f) && range.to.is_none_or(|t| d <= t);
 
     for rec in records {
-        let views = rec.views();
+        let views = &rec.courses;
         let candidates: Vec<_> = views
             .iter()
             .filter(|v| {
-                v.started_at()
+                v.start
                     .is_some_and(|s| in_range(s.with_timezone(&zone).date_naive()))
             })
             .collect();
-        if candidates.is_empty()
-            && views.iter().all(|v| v.started_at().is_some())
-            && !views.is_empty()
-        {
+        if candidates.is_empty() && views.iter().all(|v| v.start.is_some()) && !views.is_empty() {
             continue; // every course lies outside the range: not part of this cohort at all
         }
         let first_ended = candidates
             .iter()
             .filter(|v| v.state() == CourseState::Ended)
-            .min_by_key(|v| v.started_at());
+            .min_by_key(|v| v.start);
         let Some(v) = first_ended else {
             if views.is_empty() {
                 excluded.no_course += 1;
@@ -187,8 +185,7 @@ pub fn cohort(records: &[PatientRecord], range: Range, zone: Tz) -> Cohort {
             }
             continue;
         };
-        let scores = rec.scores();
-        let Some(out) = v.outcome(&scores) else {
+        let Some(out) = v.outcome(&rec.scores) else {
             continue;
         };
         courses += 1;
@@ -213,7 +210,7 @@ pub fn cohort(records: &[PatientRecord], range: Range, zone: Tz) -> Cohort {
         if let (Some(a), Some(b)) = (a, b) {
             pairs.push((a, b));
         }
-        if let Some(y) = v.started_at().and_then(|s| rec.disease_years(s)) {
+        if let Some(y) = v.start.and_then(|s| rec.patient.disease_years(s)) {
             years.push(y);
         }
         let (s1, s2) = (out.t1.is_responder(), out.t2.is_responder());

@@ -9,7 +9,9 @@ pub mod audit;
 mod rows;
 pub mod sqlite;
 
-use crate::domain::entry::{CourseId, Entry, EntryData, EntryId, EntryKind, PatientId};
+use crate::domain::entry::{CourseId, Entry, EntryData, EntryId, PatientId};
+use crate::domain::marks::Mark;
+use crate::domain::outcome::Score;
 use crate::domain::protocol::Protocol;
 pub use crate::domain::record::{Course, NewPatient, Patient, Staff};
 use crate::domain::time::Instant;
@@ -100,8 +102,15 @@ pub trait Reader {
     fn protocols(&self) -> Result<Vec<Protocol>, StoreError>;
     /// Every version of every entry of the patient, voids attached.
     fn entries_of(&self, patient: PatientId) -> Result<Vec<Entry>, StoreError>;
-    /// Every version of the entries of these kinds, for cohort figures.
-    fn entries_of_kinds(&self, kinds: &[EntryKind]) -> Result<Vec<Entry>, StoreError>;
+    /// Every version of every course's start, end and success report, from the outcome
+    /// index alone.
+    fn outcome_marks(&self) -> Result<Vec<Mark>, StoreError>;
+    /// Every version of each window's patient's pain scores inside the window, from the
+    /// score index alone. A score inside two windows comes twice.
+    fn scores_in(&self, windows: &[ScoreWindow]) -> Result<Vec<(PatientId, Score)>, StoreError>;
+    /// The ids of every entry version that is superseded by a correction or voided: what
+    /// an effective read leaves out.
+    fn retired_entries(&self) -> Result<std::collections::HashSet<EntryId>, StoreError>;
     /// Every version of every entry of one course.
     fn entries_of_course(&self, course: CourseId) -> Result<Vec<Entry>, StoreError>;
     /// Every version of one patient's course starts and ends.
@@ -114,6 +123,14 @@ pub trait Reader {
     fn pseudonyms(&self) -> Result<Vec<(PatientId, String, i64)>, StoreError>;
     /// (key, canonical content) of every row of an audited table.
     fn table_rows(&self, table: &str) -> Result<Vec<(String, String)>, StoreError>;
+}
+
+/// A stretch of one patient's time, both ends included.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScoreWindow {
+    pub patient: PatientId,
+    pub from: Instant,
+    pub to: Instant,
 }
 
 /// The inserts of one write transaction, made by `actor` at `now`. Each adds its audit row.

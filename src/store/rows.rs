@@ -6,6 +6,8 @@ use rusqlite::types::ValueRef;
 use super::audit::sha256_hex;
 use super::{NewPatient, Patient, Staff, StoreError};
 use crate::domain::entry::{Entry, EntryData, EntryKind, Void};
+use crate::domain::marks::{Mark, MarkKind};
+use crate::domain::outcome::Score;
 use crate::domain::rate::Rate;
 use crate::domain::time::{Instant, from_db};
 use crate::domain::values::Nrs;
@@ -163,4 +165,38 @@ pub fn canonical(row: &Row) -> Result<String, StoreError> {
         }
     }
     Ok(serde_json::Value::Object(map).to_string())
+}
+
+/// id, course_id, kind, happened_at, timepoint, successful of a start, end or success entry.
+pub fn mark(row: &Row) -> Result<Mark, StoreError> {
+    let kind: String = row.get(2)?;
+    let what = match kind.as_str() {
+        "course-start" => MarkKind::Start,
+        "course-end" => MarkKind::End,
+        "success" => MarkKind::Report {
+            timepoint: word(
+                &row.get::<_, Option<String>>(4)?
+                    .ok_or_else(|| corrupt("timepoint missing"))?,
+            )?,
+            successful: row.get::<_, Option<i64>>(5)? == Some(1),
+        },
+        other => return Err(corrupt(format!("\"{other}\" is not a course mark"))),
+    };
+    Ok(Mark {
+        id: row.get(0)?,
+        course_id: row.get(1)?,
+        at: instant(&row.get::<_, String>(3)?)?,
+        what,
+    })
+}
+
+/// id, happened_at, score, timepoint of a pain score, from column `first` on.
+pub fn score(row: &Row, first: usize) -> Result<Score, StoreError> {
+    let s: i64 = row.get(first + 2)?;
+    Ok(Score {
+        id: row.get(first)?,
+        at: instant(&row.get::<_, String>(first + 1)?)?,
+        score: Nrs::new(s).map_err(|e| corrupt(e.to_string()))?,
+        tag: opt_word(row.get(first + 3)?)?,
+    })
 }

@@ -5,13 +5,17 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
+use std::collections::HashSet;
+
 use super::audit::{GENESIS, row_hash, sha256_hex};
 use super::rows::{self, ENTRY_SELECT, PATIENT_COLUMNS, STAFF_COLUMNS};
 use super::{
-    AUDITED_TABLES, AuditRow, Course, NewEntry, NewPatient, Patient, Reader, Staff, StoreError,
-    Writer,
+    AUDITED_TABLES, AuditRow, Course, NewEntry, NewPatient, Patient, Reader, ScoreWindow, Staff,
+    StoreError, Writer,
 };
-use crate::domain::entry::{CourseId, Entry, EntryData, EntryId, EntryKind, PatientId};
+use crate::domain::entry::{CourseId, Entry, EntryData, EntryId, PatientId};
+use crate::domain::marks::Mark;
+use crate::domain::outcome::Score;
 use crate::domain::protocol::Protocol;
 use crate::domain::time::{Instant, to_db, whole_seconds};
 
@@ -512,8 +516,15 @@ impl SqlTx<'_> {
         where_sql: &str,
         p: &[&dyn rusqlite::ToSql],
     ) -> Result<Vec<Entry>, StoreError> {
-        let sql = format!("{ENTRY_SELECT} {where_sql} ORDER BY e.id");
-        let mut stmt = self.tx.prepare_cached(&sql)?;
+        self.collect_entries(&format!("{ENTRY_SELECT} {where_sql} ORDER BY e.id"), p)
+    }
+
+    fn collect_entries(
+        &self,
+        sql: &str,
+        p: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<Entry>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(sql)?;
         let mut rows = stmt.query(p)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
@@ -534,14 +545,25 @@ impl SqlTx<'_> {
         let mut stmt = self.tx.prepare_cached(&sql)?;
         let mut rows = stmt.query(p)?;
         let mut out = Vec::new();
+        // A handful of protocols serve thousands of courses: each snapshot is parsed once.
+        let mut parsed: std::collections::HashMap<i64, Protocol> = Default::default();
         while let Some(row) = rows.next()? {
-            let snapshot: String = row.get(3)?;
+            let protocol_id: i64 = row.get(2)?;
+            let protocol = match parsed.get(&protocol_id) {
+                Some(p) => p.clone(),
+                None => {
+                    let snapshot: String = row.get(3)?;
+                    let p = Protocol::from_snapshot(&snapshot)
+                        .map_err(|e| StoreError::Corrupt(format!("protocol snapshot: {e}")))?;
+                    parsed.insert(protocol_id, p.clone());
+                    p
+                }
+            };
             out.push(Course {
                 id: row.get(0)?,
                 patient_id: row.get(1)?,
-                protocol_id: row.get(2)?,
-                protocol: Protocol::from_snapshot(&snapshot)
-                    .map_err(|e| StoreError::Corrupt(format!("protocol snapshot: {e}")))?,
+                protocol_id,
+                protocol,
                 created_at: rows::instant(&row.get::<_, String>(4)?)?,
             });
         }
@@ -692,12 +714,57 @@ impl Reader for SqlTx<'_> {
         )
     }
 
-    fn entries_of_kinds(&self, kinds: &[EntryKind]) -> Result<Vec<Entry>, StoreError> {
+    fn outcome_marks(&self) -> Result<Vec<Mark>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT id, course_id, kind, happened_at, timepoint, successful FROM entry \
+             WHERE kind IN ('course-start', 'course-end', 'success')",
+        )?;
+        let mut rows = stmt.query([])?;
         let mut out = Vec::new();
-        for k in kinds {
-            out.extend(self.query_entries("WHERE e.kind = ?1", &[&k.as_str()])?);
+        while let Some(row) = rows.next()? {
+            out.push(rows::mark(row)?);
         }
-        out.sort_by_key(|e| e.id);
+        Ok(out)
+    }
+
+    fn scores_in(&self, windows: &[ScoreWindow]) -> Result<Vec<(PatientId, Score)>, StoreError> {
+        // The windows travel as one JSON array, so the whole read is one statement: for
+        // each window a range on the entry_score index. CROSS JOIN keeps the windows as the
+        // outer loop.
+        let json = serde_json::Value::Array(
+            windows
+                .iter()
+                .map(|w| serde_json::json!([w.patient, to_db(w.from), to_db(w.to)]))
+                .collect(),
+        )
+        .to_string();
+        let mut stmt = self.tx.prepare_cached(
+            "WITH w (pid, lo, hi) AS ( \
+               SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1)) \
+             SELECT e.patient_id, e.id, e.happened_at, e.score, e.timepoint FROM w \
+             CROSS JOIN entry e ON e.patient_id = w.pid AND e.kind = 'nrs' \
+                 AND e.happened_at BETWEEN w.lo AND w.hi",
+        )?;
+        let mut rows = stmt.query([json])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push((row.get(0)?, rows::score(row, 1)?));
+        }
+        Ok(out)
+    }
+
+    fn retired_entries(&self) -> Result<HashSet<EntryId>, StoreError> {
+        let mut out = HashSet::new();
+        for sql in [
+            "SELECT supersedes FROM entry WHERE supersedes IS NOT NULL",
+            "SELECT entry_id FROM void",
+        ] {
+            let mut stmt = self.tx.prepare_cached(sql)?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                out.insert(row.get(0)?);
+            }
+        }
         Ok(out)
     }
 

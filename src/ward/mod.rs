@@ -9,9 +9,11 @@ pub mod research;
 
 pub use error::WardError;
 
-use crate::domain::entry::{EntryId, EntryKind};
+use crate::domain::entry::{CourseId, EntryId, EntryKind, PatientId};
+use crate::domain::marks::{CourseMarks, Mark, OutcomeRecord};
+use crate::domain::outcome::Score;
 use crate::domain::record::PatientRecord;
-use crate::store::Reader;
+use crate::store::{Reader, ScoreWindow};
 
 /// What a successful write reports back.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,30 +77,64 @@ pub fn load_all(r: &dyn Reader) -> Result<Vec<PatientRecord>, WardError> {
 
 /// Every patient's record with only what outcomes are read from (course start and end,
 /// pain scores, success reports): the cohort needs no rate entries, which are most rows.
-pub fn load_outcomes(r: &dyn Reader) -> Result<Vec<PatientRecord>, WardError> {
+/// Every patient with what their outcomes are computed from, and no more: each course's
+/// protocol, effective start, end and success reports, and the effective pain scores inside
+/// each course's T0/T1/T2 windows. Read from two covering indexes: the hourly rates and the
+/// scores between the windows are never touched. `OutcomeRecord::from(&PatientRecord)`
+/// gives the same figures from a full record; a test holds the two together.
+pub fn load_outcomes(r: &dyn Reader) -> Result<Vec<OutcomeRecord>, WardError> {
+    use std::borrow::Cow;
     use std::collections::HashMap;
-    let mut courses: HashMap<i64, Vec<crate::domain::record::Course>> = HashMap::new();
+    let retired = r.retired_entries()?;
+    let mut marks: HashMap<CourseId, Vec<Mark>> = HashMap::new();
+    for m in r.outcome_marks()? {
+        if !retired.contains(&m.id) {
+            marks.entry(m.course_id).or_default().push(m);
+        }
+    }
+    let mut courses: HashMap<PatientId, Vec<CourseMarks<'static>>> = HashMap::new();
     for c in r.all_courses()? {
-        courses.entry(c.patient_id).or_default().push(c);
+        let m = marks.remove(&c.id).unwrap_or_default();
+        courses
+            .entry(c.patient_id)
+            .or_default()
+            .push(CourseMarks::from_marks(c.id, Cow::Owned(c.protocol), &m));
     }
-    let kinds = [
-        EntryKind::CourseStart,
-        EntryKind::CourseEnd,
-        EntryKind::Nrs,
-        EntryKind::Success,
-    ];
-    let mut entries: HashMap<i64, Vec<crate::domain::entry::Entry>> = HashMap::new();
-    for e in r.entries_of_kinds(&kinds)? {
-        entries.entry(e.patient_id).or_default().push(e);
-    }
-    Ok(r.patients()?
+    let mut records: Vec<OutcomeRecord> = r
+        .patients()?
         .into_iter()
-        .map(|patient| PatientRecord {
+        .map(|patient| OutcomeRecord {
             courses: courses.remove(&patient.id).unwrap_or_default(),
-            entries: entries.remove(&patient.id).unwrap_or_default(),
+            scores: Vec::new(),
             patient,
         })
-        .collect())
+        .collect();
+    let windows: Vec<ScoreWindow> = records
+        .iter()
+        .flat_map(|rec| {
+            rec.courses.iter().flat_map(|c| {
+                c.score_windows().into_iter().map(|w| ScoreWindow {
+                    patient: rec.patient.id,
+                    from: w.from,
+                    to: w.to,
+                })
+            })
+        })
+        .collect();
+    let mut scores: HashMap<PatientId, Vec<Score>> = HashMap::new();
+    for (patient, s) in r.scores_in(&windows)? {
+        if !retired.contains(&s.id) {
+            scores.entry(patient).or_default().push(s);
+        }
+    }
+    for rec in &mut records {
+        if let Some(mut s) = scores.remove(&rec.patient.id) {
+            s.sort_by_key(|s| (s.at, s.id));
+            s.dedup_by_key(|s| s.id);
+            rec.scores = s;
+        }
+    }
+    Ok(records)
 }
 
 pub fn load_record_of(
