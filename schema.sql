@@ -198,3 +198,8 @@ CREATE INDEX entry_score ON entry (patient_id, kind, happened_at, score, timepoi
     WHERE kind = 'nrs';
 CREATE INDEX entry_mark ON entry (course_id, kind, happened_at, timepoint, successful)
     WHERE kind IN ('course-start', 'course-end', 'success');
+
+-- A new rate is checked against the course's rates so far. The course index now carries
+-- their time, rate and correction link, so that check reads the index and not the table.
+DROP INDEX entry_course;
+CREATE INDEX entry_course ON entry (course_id, kind, happened_at, rate_centi, supersedes);

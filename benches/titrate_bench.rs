@@ -358,7 +358,7 @@ CREATE TABLE IF NOT EXISTS entry (
     score INTEGER, timepoint TEXT, effect TEXT, detail TEXT, severity TEXT, action TEXT,
     successful INTEGER, end_reason TEXT, bed TEXT);
 CREATE INDEX IF NOT EXISTS entry_patient ON entry (patient_id, happened_at);
-CREATE INDEX IF NOT EXISTS entry_course ON entry (course_id, kind);
+CREATE INDEX IF NOT EXISTS entry_course ON entry (course_id, kind, happened_at, rate_centi, supersedes);
 CREATE INDEX IF NOT EXISTS entry_score ON entry (patient_id, kind, happened_at, score, timepoint)
     WHERE kind = 'nrs';
 CREATE INDEX IF NOT EXISTS entry_mark ON entry (course_id, kind, happened_at, timepoint, successful)

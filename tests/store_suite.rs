@@ -243,6 +243,41 @@ fn one_version_supersedes_another_once_and_voids_are_single() {
     }
 }
 
+/// What a new rate is checked against, read from the index: the latest version of each rate,
+/// voided ones left out, in time order (then entry order); other courses' rates not mixed in.
+#[test]
+fn rate_points_are_the_effective_rates_of_the_course_in_time_order() {
+    for (mut db, _g) in stores() {
+        let (p, c) = seeded(&mut db);
+        let other = db.write("AB", t(0), |w| w.insert_course(p, 1)).unwrap();
+        let rate = |r| EntryData::Rate {
+            rate: Rate::from_centi(r),
+            confirmed: false,
+            confirm_reason: None,
+        };
+        let mut ins = |e: NewEntry| db.write("AB", t(9), |w| w.insert_entry(&e)).unwrap();
+        ins(entry(p, Some(c), 3, rate(600)));
+        let typo = ins(entry(p, Some(c), 1, rate(2000)));
+        let mut fix = entry(p, Some(c), 2, rate(400));
+        fix.supersedes = Some(typo);
+        fix.amend_reason = Some("typo".into());
+        ins(fix);
+        ins(entry(p, Some(c), 0, rate(200)));
+        let twice = ins(entry(p, Some(c), 3, rate(800)));
+        let wrong = ins(entry(p, Some(c), 4, rate(1000)));
+        ins(entry(p, Some(other), 1, rate(1400)));
+        db.write("AB", t(9), |w| w.insert_void(wrong, "wrong patient"))
+            .unwrap();
+        let got: Vec<(i64, u32)> = db
+            .read(|r| r.rate_points_of(c))
+            .unwrap()
+            .iter()
+            .map(|p| ((p.at - t(0)).num_hours(), p.rate.centi()))
+            .collect();
+        assert_eq!(got, [(0, 200), (2, 400), (3, 600), (3, 800)], "twice = {twice}");
+    }
+}
+
 #[test]
 fn duplicates_are_named() {
     for (mut db, _g) in stores() {

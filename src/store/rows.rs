@@ -71,22 +71,21 @@ pub fn patient(row: &Row) -> Result<Patient, StoreError> {
     })
 }
 
-pub const ENTRY_SELECT: &str = "SELECT e.id, e.patient_id, e.course_id, e.kind, e.supersedes, \
+/// What `entry` decodes, from `entry e LEFT JOIN void v`.
+pub const ENTRY_COLUMNS: &str = "e.id, e.patient_id, e.course_id, e.kind, e.supersedes, \
      e.amend_reason, e.happened_at, e.recorded_at, e.recorded_by, e.late, e.rate_centi, \
      e.confirmed, e.confirm_reason, e.score, e.timepoint, e.effect, e.detail, e.severity, \
-     e.action, e.successful, e.end_reason, e.bed, v.reason, v.voided_at, v.voided_by \
-     FROM entry e LEFT JOIN void v ON v.entry_id = e.id";
+     e.action, e.successful, e.end_reason, e.bed, v.reason, v.voided_at, v.voided_by";
+
+pub fn entry_select() -> String {
+    format!("SELECT {ENTRY_COLUMNS} FROM entry e LEFT JOIN void v ON v.entry_id = e.id")
+}
 
 pub fn entry(row: &Row) -> Result<Entry, StoreError> {
     let kind_text: String = row.get(3)?;
     let kind = EntryKind::parse(&kind_text)
         .ok_or_else(|| corrupt(format!("unknown entry kind \"{kind_text}\"")))?;
-    let rate = || -> Result<Rate, StoreError> {
-        let c: i64 = row.get(10)?;
-        u32::try_from(c)
-            .map(Rate::from_centi)
-            .map_err(|_| corrupt(format!("rate {c} out of range")))
-    };
+    let rate = || rate(row.get(10)?);
     let need = |s: Option<String>, what: &str| s.ok_or_else(|| corrupt(format!("{what} missing")));
     let data = match kind {
         EntryKind::CourseStart => EntryData::CourseStart { bed: row.get(21)? },
@@ -165,6 +164,13 @@ pub fn canonical(row: &Row) -> Result<String, StoreError> {
         }
     }
     Ok(serde_json::Value::Object(map).to_string())
+}
+
+/// A stored rate in hundredths of a mg/h.
+pub fn rate(centi: i64) -> Result<Rate, StoreError> {
+    u32::try_from(centi)
+        .map(Rate::from_centi)
+        .map_err(|_| corrupt(format!("rate {centi} out of range")))
 }
 
 /// id, course_id, kind, happened_at, timepoint, successful of a start, end or success entry.

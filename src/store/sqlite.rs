@@ -8,11 +8,12 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use std::collections::HashSet;
 
 use super::audit::{GENESIS, row_hash, sha256_hex};
-use super::rows::{self, ENTRY_SELECT, PATIENT_COLUMNS, STAFF_COLUMNS};
+use super::rows::{self, PATIENT_COLUMNS, STAFF_COLUMNS};
 use super::{
     AUDITED_TABLES, AuditRow, Course, NewEntry, NewPatient, Patient, Reader, ScoreWindow, Staff,
     StoreError, Writer,
 };
+use crate::domain::dose::RatePoint;
 use crate::domain::entry::{CourseId, Entry, EntryData, EntryId, PatientId};
 use crate::domain::marks::Mark;
 use crate::domain::outcome::Score;
@@ -516,7 +517,8 @@ impl SqlTx<'_> {
         where_sql: &str,
         p: &[&dyn rusqlite::ToSql],
     ) -> Result<Vec<Entry>, StoreError> {
-        self.collect_entries(&format!("{ENTRY_SELECT} {where_sql} ORDER BY e.id"), p)
+        let select = rows::entry_select();
+        self.collect_entries(&format!("{select} {where_sql} ORDER BY e.id"), p)
     }
 
     fn collect_entries(
@@ -707,11 +709,46 @@ impl Reader for SqlTx<'_> {
         self.query_entries("WHERE e.course_id = ?1", &[&course])
     }
 
+    fn rate_points_of(&self, course: CourseId) -> Result<Vec<RatePoint>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT e.id, e.supersedes, e.happened_at, e.rate_centi, v.id IS NOT NULL \
+             FROM entry e LEFT JOIN void v ON v.entry_id = e.id \
+             WHERE e.course_id = ?1 AND e.kind = 'rate'",
+        )?;
+        let mut rows = stmt.query([course])?;
+        // A correction keeps its entry's course and kind, so every version of each rate
+        // chain is among these rows.
+        let mut versions = Vec::new();
+        let mut superseded = HashSet::new();
+        while let Some(row) = rows.next()? {
+            let id: EntryId = row.get(0)?;
+            if let Some(old) = row.get::<_, Option<EntryId>>(1)? {
+                superseded.insert(old);
+            }
+            let voided: bool = row.get(4)?;
+            let at = rows::instant(&row.get::<_, String>(2)?)?;
+            let rate = rows::rate(row.get(3)?)?;
+            versions.push((id, voided, RatePoint { at, rate }));
+        }
+        let mut points: Vec<(EntryId, RatePoint)> = versions
+            .into_iter()
+            .filter(|(id, voided, _)| !voided && !superseded.contains(id))
+            .map(|(id, _, p)| (id, p))
+            .collect();
+        points.sort_by_key(|(id, p)| (p.at, *id));
+        Ok(points.into_iter().map(|(_, p)| p).collect())
+    }
+
     fn course_bounds_of(&self, patient: PatientId) -> Result<Vec<Entry>, StoreError> {
-        self.query_entries(
-            "WHERE e.patient_id = ?1 AND e.kind IN ('course-start', 'course-end')",
-            &[&patient],
-        )
+        // Through the patient's courses: a lookup on entry_course each, rather than a walk
+        // through all of the patient's entries on entry_patient.
+        let sql = format!(
+            "SELECT {} FROM course c \
+             CROSS JOIN entry e ON e.course_id = c.id AND e.kind IN ('course-start', 'course-end') \
+             LEFT JOIN void v ON v.entry_id = e.id WHERE c.patient_id = ?1 ORDER BY e.id",
+            rows::ENTRY_COLUMNS
+        );
+        self.collect_entries(&sql, &[&patient])
     }
 
     fn outcome_marks(&self) -> Result<Vec<Mark>, StoreError> {

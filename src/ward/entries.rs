@@ -10,6 +10,7 @@ use crate::domain::course_rules::{
     check_end, check_new_course, check_open_for_rates, check_side_effect_kind, check_start,
     check_success_time,
 };
+use crate::domain::dose::RatePoint;
 use crate::domain::dose::rate_at;
 use crate::domain::entry::{Entry, EntryData, EntryId, EntryKind, Versions, is_late};
 use crate::domain::protocol::Protocol;
@@ -107,12 +108,12 @@ fn fresh(
 }
 
 /// A course's rate entries as points, leaving out one chain (the entry being amended).
-fn points_without(view: &CourseView, skip: Option<EntryId>) -> Vec<crate::domain::dose::RatePoint> {
+fn points_without(view: &CourseView, skip: Option<EntryId>) -> Vec<RatePoint> {
     view.rates
         .iter()
         .filter(|e| Some(e.id) != skip)
         .filter_map(|e| match e.data {
-            EntryData::Rate { rate, .. } => Some(crate::domain::dose::RatePoint {
+            EntryData::Rate { rate, .. } => Some(RatePoint {
                 at: e.happened_at,
                 rate,
             }),
@@ -126,18 +127,17 @@ fn validate_rate(
     cfg: &Config,
     rec: &PatientRecord,
     view: &CourseView,
-    skip: Option<EntryId>,
+    points: &[RatePoint],
     at: Instant,
     rate: Rate,
     confirmed: bool,
 ) -> Result<(Step, Vec<String>), WardError> {
     let span = view.span().ok_or(RuleError::NoCourse)?;
     span.check_inside("the rate entry", at, zone(cfg))?;
-    let points = points_without(view, skip);
     let check = check_rate(
         view.protocol(),
         rec.patient.data.weight_kg,
-        &points,
+        points,
         at,
         rate,
         confirmed,
@@ -226,11 +226,12 @@ impl Session<'_> {
         self.authorize(Permission::Record(EntryKind::Rate))?;
         let at = self.check_time(at)?;
         self.write(|w, cfg| {
-            let rec = load_for_entry(w, mrn)?;
+            let rec = load_course_bounds(w, mrn)?;
             let view = latest(&rec)?;
             check_open_for_rates(&view, cfg.timezone)?;
+            let points = w.rate_points_of(view.course.id)?;
             let (step, warnings) =
-                validate_rate(cfg, &rec, &view, None, at, rate, confirm.is_some())?;
+                validate_rate(cfg, &rec, &view, &points, at, rate, confirm.is_some())?;
             let id = w.insert_entry(&fresh(
                 &rec,
                 Some(view.course.id),
@@ -450,7 +451,8 @@ impl Session<'_> {
                     Some(v),
                 ) => {
                     let confirmed = confirmed || a.confirm;
-                    let (_, warn) = validate_rate(cfg, &rec, v, Some(old.id), at, rate, confirmed)?;
+                    let points = points_without(v, Some(old.id));
+                    let (_, warn) = validate_rate(cfg, &rec, v, &points, at, rate, confirmed)?;
                     warnings = warn;
                     let confirm_reason = if a.confirm {
                         Some(reason.clone())
