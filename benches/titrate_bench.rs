@@ -33,7 +33,7 @@ use titrate::domain::record::Staff;
 use titrate::domain::values::{CrpsType, Nrs, Sex, Timepoint};
 use titrate::report::cohort::{Range, cohort};
 use titrate::store::{Db, NewEntry, NewPatient};
-use titrate::tui::app::{App, Screen};
+use titrate::tui::app::{App, Msg, Screen};
 use titrate::tui::view;
 use titrate::ward::access::sign_in;
 use titrate::ward::entries::Session;
@@ -583,8 +583,14 @@ fn pty_run(bin: &Path, db: &Path, dir: &Path) -> Result<PtyRun> {
     let result = (|| {
         let to_signin = wait_for("Staff id", t0)?;
         let pid = child.process_id().context("pid")?;
+        // A person takes more than a tick to reach the keyboard and type; the sign-in
+        // screen reads the ward in that idle time. Timed from the Enter after the PIN.
+        std::thread::sleep(Duration::from_millis(500));
+        writer.write_all(b"N1\r1234")?;
+        writer.flush()?;
+        std::thread::sleep(Duration::from_millis(100));
         let t1 = Clock::now();
-        writer.write_all(b"N1\r1234\r")?;
+        writer.write_all(b"\r")?;
         writer.flush()?;
         let to_overview = wait_for("Active courses", t1)?;
         // One more tick of the loop, so the overview has been drawn and any per-tick work done.
@@ -613,6 +619,10 @@ struct FirstFrame {
     draw: Samples,
     total: Samples,
     total_without_pin: Samples,
+    /// The idle read of the ward while the sign-in screen waits (nobody waits on it).
+    idle_read: Samples,
+    /// Enter → overview drawn, when the sign-in screen had waited one idle tick first.
+    after_wait: Samples,
 }
 
 fn bench_first_frame(work: &Path, cfg: &Config, reps: usize) -> Result<FirstFrame> {
@@ -623,6 +633,8 @@ fn bench_first_frame(work: &Path, cfg: &Config, reps: usize) -> Result<FirstFram
         draw: Samples::default(),
         total: Samples::default(),
         total_without_pin: Samples::default(),
+        idle_read: Samples::default(),
+        after_wait: Samples::default(),
     };
     for _ in 0..reps {
         let began = Clock::now();
@@ -645,6 +657,19 @@ fn bench_first_frame(work: &Path, cfg: &Config, reps: usize) -> Result<FirstFram
         f.draw.push(draw);
         f.total.push(total);
         f.total_without_pin.push(total - pin);
+
+        // The same once the sign-in screen has waited a tick with no key, as it does
+        // before anyone types: the TUI reads the ward then.
+        let now = Utc::now();
+        let mut app = App::new(cfg.clone(), Db::open(work)?, now);
+        let (_, idle) = time(|| app.update(Msg::Idle));
+        let t = Clock::now();
+        app.user = Some(sign_in(&mut app.db, &app.cfg, "N1", "1234", now)?);
+        app.screen = Screen::Overview;
+        app.reload();
+        term.draw(|fr| titrate::tui::ui::draw(fr, &app))?;
+        f.after_wait.push(t.elapsed());
+        f.idle_read.push(idle);
         if began.elapsed() > Duration::from_secs(60) && f.total.0.len() >= 3 {
             break;
         }
@@ -1243,6 +1268,11 @@ fn main() -> Result<()> {
             "  in-process total without PIN     {}",
             ff.total_without_pin.line()
         );
+        println!("  in-process idle read of the ward {}", ff.idle_read.line());
+        println!(
+            "  in-process Enter → overview after the wait {}",
+            ff.after_wait.line()
+        );
         let sh = shell.median();
         rows.push(Row {
             what: "2. pty: spawn → sign-in screen drawn".into(),
@@ -1252,7 +1282,7 @@ fn main() -> Result<()> {
             verdict: verdict(signin.median() <= 50.0 && signin.median() <= 3.0 * sh),
         });
         rows.push(Row {
-            what: "2. pty: PIN Enter → overview drawn (incl. argon2)".into(),
+            what: "2. pty: PIN Enter → overview drawn (incl. argon2; ward read while the sign-in screen waited)".into(),
             measured: ms(overview.median()),
             baseline: format!("shell {} → {:.2}x", ms(sh), overview.median() / sh),
             budget: "≤ 50 ms, ≤ 3x".into(),
@@ -1260,7 +1290,8 @@ fn main() -> Result<()> {
         });
         let t = ff.total.median();
         rows.push(Row {
-            what: "2. in-process open → signed in → overview drawn".into(),
+            what: "2. in-process open → signed in → overview drawn, nothing read before (cold)"
+                .into(),
             measured: ms(t),
             baseline: format!("shell {} → {:.2}x", ms(sh), t / sh),
             budget: "≤ 50 ms, ≤ 3x".into(),
@@ -1271,6 +1302,19 @@ fn main() -> Result<()> {
             what: "2. same, without the argon2 PIN check".into(),
             measured: ms(t),
             baseline: format!("shell {} → {:.2}x", ms(sh), t / sh),
+            budget: "≤ 50 ms, ≤ 3x".into(),
+            verdict: verdict(t <= 50.0 && t <= 3.0 * sh),
+        });
+        let t = ff.after_wait.median();
+        rows.push(Row {
+            what: "2. in-process PIN Enter → overview drawn, ward read during the idle wait".into(),
+            measured: ms(t),
+            baseline: format!(
+                "shell {} → {:.2}x; the idle read took {}",
+                ms(sh),
+                t / sh,
+                ms(ff.idle_read.median())
+            ),
             budget: "≤ 50 ms, ≤ 3x".into(),
             verdict: verdict(t <= 50.0 && t <= 3.0 * sh),
         });

@@ -274,7 +274,11 @@ fn rate_points_are_the_effective_rates_of_the_course_in_time_order() {
             .iter()
             .map(|p| ((p.at - t(0)).num_hours(), p.rate.centi()))
             .collect();
-        assert_eq!(got, [(0, 200), (2, 400), (3, 600), (3, 800)], "twice = {twice}");
+        assert_eq!(
+            got,
+            [(0, 200), (2, 400), (3, 600), (3, 800)],
+            "twice = {twice}"
+        );
     }
 }
 

@@ -623,11 +623,16 @@ impl Reader for SqlTx<'_> {
             .map(|c| format!("p.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
+        // One pass over the small entry_mark index (a few rows per course), rather than two
+        // lookups per course in the table.
         let sql = format!(
             "SELECT {cols} FROM patient p WHERE p.id IN ( \
-               SELECT c.patient_id FROM course c \
-               WHERE NOT EXISTS (SELECT 1 FROM entry e WHERE e.course_id = c.id AND e.kind = 'course-end') \
-                  OR EXISTS (SELECT 1 FROM entry e WHERE e.course_id = c.id AND e.kind = 'course-end' AND e.happened_at >= ?1)) \
+               SELECT c.patient_id FROM course c WHERE c.id IN ( \
+                 SELECT course_id FROM entry \
+                 WHERE kind IN ('course-start', 'course-end', 'success') \
+                 GROUP BY course_id \
+                 HAVING max(kind = 'course-end') = 0 \
+                     OR max(CASE WHEN kind = 'course-end' THEN happened_at END) >= ?1)) \
              ORDER BY p.id"
         );
         let mut stmt = self.tx.prepare_cached(&sql)?;

@@ -23,6 +23,8 @@ pub enum Msg {
     Key(KeyEvent),
     /// The clock moved on: idle sign-out, "data changed elsewhere", overdue flags.
     Tick(Instant),
+    /// A whole tick passed without a key: time for work nobody is waiting on.
+    Idle,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,10 +177,22 @@ impl App {
     pub fn update(&mut self, msg: Msg) {
         match msg {
             Msg::Tick(now) => self.tick(now),
+            Msg::Idle => self.idle(),
             Msg::Key(k) => {
                 self.last_input = self.now;
                 self.key(k);
             }
+        }
+    }
+
+    /// While the sign-in screen waits for someone, the ward is read into memory and kept
+    /// current (it is not drawn before a sign-in), so the overview follows the PIN check at
+    /// once. The first read takes tens of milliseconds at hospital scale; later ones read
+    /// only the patients with a new entry. A failed read is left for the sign-in's own read
+    /// to report.
+    fn idle(&mut self) {
+        if self.user.is_none() && self.screen == Screen::SignIn {
+            let _ = self.ward_cache.refresh(&mut self.db, self.now);
         }
     }
 

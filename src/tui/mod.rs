@@ -89,6 +89,9 @@ fn event_loop(
             None
         };
         app.update(Msg::Tick(chrono::Utc::now()));
+        if event.is_none() {
+            app.update(Msg::Idle);
+        }
         // Only presses: terminals that report releases would otherwise type twice.
         if let Some(Event::Key(k)) = event
             && k.kind == KeyEventKind::Press
