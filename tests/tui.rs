@@ -906,3 +906,88 @@ fn a_check_becomes_overdue_as_time_passes_without_any_write() {
     }
     assert!(overdue(&app), "62 minutes later the check is overdue");
 }
+
+fn anouk_overdue(app: &App) -> bool {
+    app.ward
+        .active
+        .iter()
+        .find(|r| r.mrn == ANOUK)
+        .map(|r| r.watch.check_overdue)
+        .unwrap()
+}
+
+/// Another terminal's entry recomputes only its patient's row; every other row is still
+/// brought up to the clock every half minute, even on a ward where an entry arrives at
+/// every tick.
+#[test]
+fn a_check_becomes_overdue_while_other_patients_entries_keep_arriving() {
+    let w = demo_file();
+    let mut cfg = Config::defaults();
+    cfg.idle_signout_min = 240;
+    let mut app = App::new(cfg.clone(), Db::open(&w.path).unwrap(), now());
+    app.update(Msg::Tick(now()));
+    sign_in(&mut app, "DEMO", "0000");
+    assert!(!anouk_overdue(&app), "Anouk's check was done on the hour");
+    let mut other = Db::open(&w.path).unwrap();
+    let who = other
+        .read(|r| r.staff("DEMO"))
+        .map_err(|e: StoreError| e)
+        .unwrap()
+        .unwrap();
+    let mut t = now();
+    for i in 0..(62 * 2) {
+        t += Duration::seconds(30);
+        let mut s = titrate::ward::entries::Session {
+            db: &mut other,
+            cfg: &cfg,
+            who: &who,
+            now: t,
+        };
+        let score = titrate::domain::values::Nrs::new(i % 11).unwrap();
+        s.record_nrs(BRAM, t, score, None).unwrap();
+        app.update(Msg::Tick(t));
+    }
+    assert!(anouk_overdue(&app), "62 minutes later the check is overdue");
+}
+
+/// The sign-in screen reads the ward while it waits (showing none of it); what is shown at
+/// sign-in is current: another terminal's new course is there, and a check that fell due
+/// while the screen waited is overdue at once.
+#[test]
+fn the_ward_read_while_the_sign_in_screen_waited_is_current_at_sign_in() {
+    let w = demo_file();
+    let mut cfg = Config::defaults();
+    cfg.idle_signout_min = 240;
+    let mut app = App::new(cfg.clone(), Db::open(&w.path).unwrap(), now());
+    app.update(Msg::Tick(now()));
+    app.update(Msg::Idle);
+    assert!(app.ward.active.is_empty() && app.user.is_none());
+    let text = render(&app, 120, 40).backend().to_string();
+    assert!(
+        !text.contains("Anouk"),
+        "a name on the sign-in screen:\n{text}"
+    );
+
+    let mut other = Db::open(&w.path).unwrap();
+    let who = other
+        .read(|r| r.staff("DEMO"))
+        .map_err(|e: StoreError| e)
+        .unwrap()
+        .unwrap();
+    let at = now() + Duration::minutes(1);
+    titrate::ward::entries::Session {
+        db: &mut other,
+        cfg: &cfg,
+        who: &who,
+        now: at,
+    }
+    .start_course(GREET, at, Some("7".into()))
+    .unwrap();
+    let later = now() + Duration::minutes(62);
+    app.update(Msg::Tick(later));
+    app.update(Msg::Idle);
+    sign_in(&mut app, "DEMO", "0000");
+    assert_eq!(app.screen, Screen::Overview, "{:?}", app.creds.error);
+    assert!(app.ward.active.iter().any(|r| r.mrn == GREET));
+    assert!(anouk_overdue(&app), "overdue as soon as the overview shows");
+}

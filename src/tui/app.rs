@@ -84,7 +84,6 @@ pub struct App {
     /// The records behind `ward`, refreshed patient by patient; dropped at sign-out.
     pub ward_cache: view::WardCache,
     /// When `ward` was last computed: flags such as "check overdue" change with the clock.
-    pub ward_at: Instant,
     pub tab: Tab,
     pub selected: usize,
     pub detail: Option<DetailView>,
@@ -135,7 +134,6 @@ impl App {
             creds: Credentials::default(),
             ward: WardView::default(),
             ward_cache: view::WardCache::default(),
-            ward_at: now,
             tab: Tab::Active,
             selected: 0,
             detail: None,
@@ -211,13 +209,16 @@ impl App {
         }
         if self.db.data_version().is_ok_and(|v| v != self.data_version) {
             self.reload();
-        } else if self.user.is_some()
+        }
+        if self.user.is_some()
             && self.screen == Screen::Overview
-            && now - self.ward_at >= Duration::seconds(WARD_RECOMPUTE_SECS)
+            && self
+                .ward_cache
+                .stale(now, Duration::seconds(WARD_RECOMPUTE_SECS))
         {
-            // Nothing was written, but time passed: a check may have become overdue.
+            // Time passed, written to or not: a check may have become overdue.
+            self.ward_cache.recompute(now);
             self.ward = self.ward_cache.view(now);
-            self.ward_at = now;
         }
     }
 
@@ -232,8 +233,14 @@ impl App {
         if self.screen == Screen::Overview {
             match self.ward_cache.refresh(&mut self.db, self.now) {
                 Ok(()) => {
+                    // Read while the sign-in screen waited, perhaps long ago.
+                    if self
+                        .ward_cache
+                        .stale(self.now, Duration::seconds(WARD_RECOMPUTE_SECS))
+                    {
+                        self.ward_cache.recompute(self.now);
+                    }
                     self.ward = self.ward_cache.view(self.now);
-                    self.ward_at = self.now;
                 }
                 Err(e) => self.error(format!("could not read the ward: {e}")),
             }

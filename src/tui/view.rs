@@ -49,58 +49,75 @@ fn bed_of(e: Option<&Entry>) -> String {
     }
 }
 
-pub fn ward_view<'a>(
-    records: impl IntoIterator<Item = &'a PatientRecord>,
-    now: Instant,
-) -> WardView {
-    let mut v = WardView::default();
-    for rec in records {
-        let scores = rec.scores();
-        let Some(course) = rec.latest_course() else {
-            continue;
-        };
-        match course.state() {
-            CourseState::Active => {
-                if let Some(w) = watch(&course, &scores, now) {
-                    let t0 = course
-                        .outcome(&scores)
-                        .and_then(|o| o.timepoints.t0)
-                        .map(|s| s.score.get());
-                    v.active.push(ActiveRow {
-                        mrn: rec.patient.data.mrn.clone(),
-                        name: rec.patient.data.name.clone(),
-                        bed: bed_of(course.start),
-                        t0,
-                        watch: w,
-                    });
-                }
+/// What one patient contributes to the overview at a moment: a row while their latest
+/// course runs, or a follow-up row once it has ended.
+#[derive(Debug, Clone, Default)]
+pub struct PatientRows {
+    active: Option<ActiveRow>,
+    ended: Option<FollowRow>,
+}
+
+pub fn rows_of(rec: &PatientRecord, now: Instant) -> PatientRows {
+    let mut out = PatientRows::default();
+    let scores = rec.scores();
+    let Some(course) = rec.latest_course() else {
+        return out;
+    };
+    match course.state() {
+        CourseState::Active => {
+            if let Some(w) = watch(&course, &scores, now) {
+                let t0 = course
+                    .outcome(&scores)
+                    .and_then(|o| o.timepoints.t0)
+                    .map(|s| s.score.get());
+                out.active = Some(ActiveRow {
+                    mrn: rec.patient.data.mrn.clone(),
+                    name: rec.patient.data.name.clone(),
+                    bed: bed_of(course.start),
+                    t0,
+                    watch: w,
+                });
             }
-            CourseState::Ended => {
-                let (Some(out), Some(ended)) = (course.outcome(&scores), course.ended_at()) else {
-                    continue;
-                };
-                let Some(win) = out.t2_window else { continue };
-                let row = FollowRow {
+        }
+        CourseState::Ended => {
+            if let (Some(out_), Some(ended)) = (course.outcome(&scores), course.ended_at())
+                && let Some(win) = out_.t2_window
+            {
+                out.ended = Some(FollowRow {
                     mrn: rec.patient.data.mrn.clone(),
                     name: rec.patient.data.name.clone(),
                     ended,
-                    t1: out.t1,
-                    t2: out.t2,
+                    t1: out_.t1,
+                    t2: out_.t2,
                     t2_from: win.from,
                     t2_to: win.to,
-                    t2_done: out.t2.is_responder().is_some(),
-                };
-                if now - ended <= chrono::Duration::days(14) {
-                    v.recent.push(row.clone());
-                }
-                if now >= win.from
-                    && !row.t2_done
-                    && now <= win.to + chrono::Duration::days(i64::from(FOLLOW_UP_DAYS))
-                {
-                    v.follow_up.push(row);
-                }
+                    t2_done: out_.t2.is_responder().is_some(),
+                });
             }
-            CourseState::Cancelled => {}
+        }
+        CourseState::Cancelled => {}
+    }
+    out
+}
+
+/// The overview from each patient's rows: which lists an ended course belongs on depends
+/// only on the clock.
+pub fn assemble<'a>(rows: impl IntoIterator<Item = &'a PatientRows>, now: Instant) -> WardView {
+    let mut v = WardView::default();
+    for r in rows {
+        if let Some(a) = &r.active {
+            v.active.push(a.clone());
+        }
+        if let Some(row) = &r.ended {
+            if now - row.ended <= chrono::Duration::days(14) {
+                v.recent.push(row.clone());
+            }
+            if now >= row.t2_from
+                && !row.t2_done
+                && now <= row.t2_to + chrono::Duration::days(i64::from(FOLLOW_UP_DAYS))
+            {
+                v.follow_up.push(row.clone());
+            }
         }
     }
     // Rows that need attention first, then by bed.
@@ -116,6 +133,14 @@ pub fn ward_view<'a>(
     v
 }
 
+pub fn ward_view<'a>(
+    records: impl IntoIterator<Item = &'a PatientRecord>,
+    now: Instant,
+) -> WardView {
+    let rows: Vec<PatientRows> = records.into_iter().map(|r| rows_of(r, now)).collect();
+    assemble(&rows, now)
+}
+
 /// The ward overview from scratch (the benchmarks' measure of a first frame).
 pub fn load_ward(db: &mut Db, now: Instant) -> Result<WardView, WardError> {
     let mut cache = WardCache::default();
@@ -123,20 +148,25 @@ pub fn load_ward(db: &mut Db, now: Instant) -> Result<WardView, WardError> {
     Ok(cache.view(now))
 }
 
-/// The records behind the overview, kept between refreshes. The first refresh reads the
-/// patients with a running or recent course; later ones read only the patients that have
-/// a new entry, void or record since, so another terminal's entry costs one patient, not
-/// the ward. The view itself is recomputed from the cache as the clock moves on.
+/// The records behind the overview, kept between refreshes, with each patient's rows. The
+/// first refresh reads the patients with a running or recent course; later ones read only
+/// the patients that have a new entry, void or record since and recompute only their rows,
+/// so another terminal's entry costs one patient, not the ward. `recompute` brings every
+/// row up to the clock (a check turning overdue with nothing written).
 #[derive(Default)]
 pub struct WardCache {
     records: std::collections::BTreeMap<i64, PatientRecord>,
+    rows: std::collections::BTreeMap<i64, PatientRows>,
     marks: Option<crate::store::Marks>,
+    /// When every row was last computed.
+    all_at: Option<Instant>,
 }
 
 impl WardCache {
     pub fn refresh(&mut self, db: &mut Db, now: Instant) -> Result<(), WardError> {
         let records = &mut self.records;
         let marks = &mut self.marks;
+        let mut changed = Vec::new();
         db.read(|r| {
             let current = r.marks()?;
             match marks {
@@ -151,12 +181,14 @@ impl WardCache {
                         .unwrap_or(0);
                     let horizon = now - chrono::Duration::days(i64::from(longest + FOLLOW_UP_DAYS));
                     for p in r.ward_patients(horizon)? {
+                        changed.push(p.id);
                         records.insert(p.id, load_record_of(r, p)?);
                     }
                 }
                 Some(seen) => {
                     for id in r.changed_patients(seen)? {
                         if let Some(p) = r.patient(id)? {
+                            changed.push(id);
                             records.insert(id, load_record_of(r, p)?);
                         }
                     }
@@ -164,11 +196,36 @@ impl WardCache {
             }
             *marks = Some(current);
             Ok::<_, WardError>(())
-        })
+        })?;
+        if self.all_at.is_none() {
+            self.recompute(now);
+        } else {
+            for id in changed {
+                if let Some(rec) = self.records.get(&id) {
+                    self.rows.insert(id, rows_of(rec, now));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Some rows were computed more than `after` before `now`.
+    pub fn stale(&self, now: Instant, after: chrono::Duration) -> bool {
+        self.all_at.is_none_or(|t| now - t >= after)
+    }
+
+    /// Every patient's rows again, at `now`.
+    pub fn recompute(&mut self, now: Instant) {
+        self.all_at = Some(now);
+        self.rows = self
+            .records
+            .iter()
+            .map(|(id, rec)| (*id, rows_of(rec, now)))
+            .collect();
     }
 
     pub fn view(&self, now: Instant) -> WardView {
-        ward_view(self.records.values(), now)
+        assemble(self.rows.values(), now)
     }
 }
 
