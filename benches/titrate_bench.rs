@@ -736,6 +736,8 @@ struct Screens {
     de_reload: Samples,
     de_draw: Samples,
     de_both: Samples,
+    ov_clock: Samples,
+    ward_patients: usize,
     load_ward: Samples,
     load_detail: Samples,
     timeline_rows: usize,
@@ -792,6 +794,16 @@ fn bench_screens(work: &Path, cfg: &Config, mrn: &str, reps: usize) -> Result<Sc
         Ok(t.elapsed())
     })?;
     let active_rows = app.ward.active.len();
+    // Every 30 s every row is brought up to the clock (a check may have fallen due).
+    let ov_clock = repeat(reps, limit, || {
+        let t = Clock::now();
+        let now = Utc::now();
+        app.ward_cache.recompute(now);
+        app.ward = app.ward_cache.view(now);
+        draw(&app)?;
+        Ok(t.elapsed())
+    })?;
+    let ward_patients = app.ward_cache.patients();
     let load_ward = repeat(reps, limit, || {
         let (r, d) = time(|| view::load_ward(&mut app.db, now));
         r?;
@@ -824,6 +836,8 @@ fn bench_screens(work: &Path, cfg: &Config, mrn: &str, reps: usize) -> Result<Sc
         de_reload,
         de_draw,
         de_both,
+        ov_clock,
+        ward_patients,
         load_ward,
         load_detail,
         timeline_rows,
@@ -1327,6 +1341,11 @@ fn main() -> Result<()> {
         println!("  overview reload()        {}", s.ov_reload.line());
         println!("  overview draw            {}", s.ov_draw.line());
         println!("  overview reload+draw     {}", s.ov_both.line());
+        println!(
+            "  overview up to the clock ({} patients held) + draw {}",
+            s.ward_patients,
+            s.ov_clock.line()
+        );
         println!("  view::load_ward          {}", s.load_ward.line());
         println!("  view::load_detail        {}", s.load_detail.line());
         println!(
@@ -1345,6 +1364,13 @@ fn main() -> Result<()> {
                 &s.ov_both,
             ),
             ("3. overview draw only (every tick)".to_string(), &s.ov_draw),
+            (
+                format!(
+                    "3. overview brought up to the clock (every 30 s; {} patients held) + draw",
+                    s.ward_patients
+                ),
+                &s.ov_clock,
+            ),
             (
                 format!(
                     "3. detail, 168-h course ({} rows) reload + draw",

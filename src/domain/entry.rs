@@ -218,21 +218,19 @@ impl<'a> Versions<'a> {
         }
         cur
     }
-
-    /// Latest versions that are not voided: what every figure is computed from.
-    pub fn effective(&self) -> impl Iterator<Item = &'a Entry> + '_ {
-        self.by_id
-            .values()
-            .copied()
-            .filter(|e| self.is_current(e.id) && e.void.is_none())
-    }
 }
 
-/// The effective entries, ordered by when they happened (then by id, so a later-recorded entry
-/// for the same minute wins).
+/// The effective entries (latest versions, not voided: what every figure is computed from),
+/// ordered by when they happened (then by id, so a later-recorded entry for the same minute
+/// wins).
 pub fn effective_sorted(entries: &[Entry]) -> Vec<&Entry> {
-    let v = Versions::new(entries);
-    let mut out: Vec<&Entry> = v.effective().collect();
+    // No id map as `Versions` builds for `root`: screens call this for every patient on
+    // the ward, and every outcome reads it.
+    let superseded: HashSet<EntryId> = entries.iter().filter_map(|e| e.supersedes).collect();
+    let mut out: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| !superseded.contains(&e.id) && e.void.is_none())
+        .collect();
     out.sort_by_key(|e| (e.happened_at, e.id));
     out
 }

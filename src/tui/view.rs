@@ -214,6 +214,11 @@ impl WardCache {
         self.all_at.is_none_or(|t| now - t >= after)
     }
 
+    /// How many patients' records are held.
+    pub fn patients(&self) -> usize {
+        self.records.len()
+    }
+
     /// Every patient's rows again, at `now`.
     pub fn recompute(&mut self, now: Instant) {
         self.all_at = Some(now);
