@@ -16,6 +16,22 @@ fn corrupt(what: impl Into<String>) -> StoreError {
     StoreError::Corrupt(what.into())
 }
 
+/// A text column without copying it: reports decode hundreds of thousands of rows.
+fn text_at<'r>(row: &'r Row, i: usize) -> Result<Option<&'r str>, StoreError> {
+    match row.get_ref(i)? {
+        ValueRef::Null => Ok(None),
+        ValueRef::Text(t) => std::str::from_utf8(t)
+            .map(Some)
+            .map_err(|_| corrupt(format!("column {i} is not UTF-8"))),
+        _ => Err(corrupt(format!("column {i} is not text"))),
+    }
+}
+
+/// A stored time in column `i`.
+pub fn instant_at(row: &Row, i: usize) -> Result<Instant, StoreError> {
+    instant(text_at(row, i)?.ok_or_else(|| corrupt(format!("time missing in column {i}")))?)
+}
+
 pub fn instant(s: &str) -> Result<Instant, StoreError> {
     from_db(s).ok_or_else(|| corrupt(format!("\"{s}\" is not a stored time")))
 }
@@ -66,7 +82,7 @@ pub fn patient(row: &Row) -> Result<Patient, StoreError> {
                 .transpose()?,
             limb: row.get(8)?,
         },
-        created_at: instant(&row.get::<_, String>(9)?)?,
+        created_at: instant_at(row, 9)?,
         created_by: row.get(10)?,
     })
 }
@@ -119,7 +135,7 @@ pub fn entry(row: &Row) -> Result<Entry, StoreError> {
     let void = match row.get::<_, Option<String>>(22)? {
         Some(reason) => Some(Void {
             reason,
-            voided_at: instant(&row.get::<_, String>(23)?)?,
+            voided_at: instant_at(row, 23)?,
             voided_by: row.get(24)?,
         }),
         None => None,
@@ -130,8 +146,8 @@ pub fn entry(row: &Row) -> Result<Entry, StoreError> {
         course_id: row.get(2)?,
         supersedes: row.get(4)?,
         amend_reason: row.get(5)?,
-        happened_at: instant(&row.get::<_, String>(6)?)?,
-        recorded_at: instant(&row.get::<_, String>(7)?)?,
+        happened_at: instant_at(row, 6)?,
+        recorded_at: instant_at(row, 7)?,
         recorded_by: row.get(8)?,
         late: row.get::<_, i64>(9)? == 1,
         void,
@@ -175,15 +191,11 @@ pub fn rate(centi: i64) -> Result<Rate, StoreError> {
 
 /// id, course_id, kind, happened_at, timepoint, successful of a start, end or success entry.
 pub fn mark(row: &Row) -> Result<Mark, StoreError> {
-    let kind: String = row.get(2)?;
-    let what = match kind.as_str() {
+    let what = match text_at(row, 2)?.unwrap_or_default() {
         "course-start" => MarkKind::Start,
         "course-end" => MarkKind::End,
         "success" => MarkKind::Report {
-            timepoint: word(
-                &row.get::<_, Option<String>>(4)?
-                    .ok_or_else(|| corrupt("timepoint missing"))?,
-            )?,
+            timepoint: word(text_at(row, 4)?.ok_or_else(|| corrupt("timepoint missing"))?)?,
             successful: row.get::<_, Option<i64>>(5)? == Some(1),
         },
         other => return Err(corrupt(format!("\"{other}\" is not a course mark"))),
@@ -191,7 +203,7 @@ pub fn mark(row: &Row) -> Result<Mark, StoreError> {
     Ok(Mark {
         id: row.get(0)?,
         course_id: row.get(1)?,
-        at: instant(&row.get::<_, String>(3)?)?,
+        at: instant_at(row, 3)?,
         what,
     })
 }
@@ -201,8 +213,8 @@ pub fn score(row: &Row, first: usize) -> Result<Score, StoreError> {
     let s: i64 = row.get(first + 2)?;
     Ok(Score {
         id: row.get(first)?,
-        at: instant(&row.get::<_, String>(first + 1)?)?,
+        at: instant_at(row, first + 1)?,
         score: Nrs::new(s).map_err(|e| corrupt(e.to_string()))?,
-        tag: opt_word(row.get(first + 3)?)?,
+        tag: text_at(row, first + 3)?.map(word).transpose()?,
     })
 }

@@ -566,7 +566,7 @@ impl SqlTx<'_> {
                 patient_id: row.get(1)?,
                 protocol_id,
                 protocol,
-                created_at: rows::instant(&row.get::<_, String>(4)?)?,
+                created_at: rows::instant_at(row, 4)?,
             });
         }
         Ok(out)
@@ -731,7 +731,7 @@ impl Reader for SqlTx<'_> {
                 superseded.insert(old);
             }
             let voided: bool = row.get(4)?;
-            let at = rows::instant(&row.get::<_, String>(2)?)?;
+            let at = rows::instant_at(row, 2)?;
             let rate = rows::rate(row.get(3)?)?;
             versions.push((id, voided, RatePoint { at, rate }));
         }
