@@ -738,6 +738,8 @@ struct Screens {
     de_both: Samples,
     ov_clock: Samples,
     ward_patients: usize,
+    co_open: Samples,
+    co_both: Samples,
     load_ward: Samples,
     load_detail: Samples,
     timeline_rows: usize,
@@ -804,6 +806,24 @@ fn bench_screens(work: &Path, cfg: &Config, mrn: &str, reps: usize) -> Result<Sc
         Ok(t.elapsed())
     })?;
     let ward_patients = app.ward_cache.patients();
+    // The cohort screen: opened once (the whole record's outcomes), then following
+    // entries made elsewhere.
+    app.screen = Screen::Cohort;
+    let co_open = repeat(3, limit, || {
+        app.cohort_cache = Default::default();
+        let t = Clock::now();
+        app.reload();
+        draw(&app)?;
+        Ok(t.elapsed())
+    })?;
+    let co_both = repeat(reps, limit, || {
+        write_elsewhere()?;
+        let t = Clock::now();
+        app.reload();
+        draw(&app)?;
+        Ok(t.elapsed())
+    })?;
+    app.screen = Screen::Overview;
     let load_ward = repeat(reps, limit, || {
         let (r, d) = time(|| view::load_ward(&mut app.db, now));
         r?;
@@ -838,6 +858,8 @@ fn bench_screens(work: &Path, cfg: &Config, mrn: &str, reps: usize) -> Result<Sc
         de_both,
         ov_clock,
         ward_patients,
+        co_open,
+        co_both,
         load_ward,
         load_detail,
         timeline_rows,
@@ -1354,6 +1376,8 @@ fn main() -> Result<()> {
             s.de_reload.line()
         );
         println!("  detail draw              {}", s.de_draw.line());
+        println!("  cohort screen opened     {}", s.co_open.line());
+        println!("  cohort screen refresh+draw {}", s.co_both.line());
         println!("  detail reload+draw       {}", s.de_both.line());
         for (what, x) in [
             (
@@ -1370,6 +1394,10 @@ fn main() -> Result<()> {
                     s.ward_patients
                 ),
                 &s.ov_clock,
+            ),
+            (
+                "3. cohort screen: refresh after an entry elsewhere + draw".to_string(),
+                &s.co_both,
             ),
             (
                 format!(

@@ -991,3 +991,36 @@ fn the_ward_read_while_the_sign_in_screen_waited_is_current_at_sign_in() {
     assert!(app.ward.active.iter().any(|r| r.mrn == GREET));
     assert!(anouk_overdue(&app), "overdue as soon as the overview shows");
 }
+
+/// The cohort screen follows another terminal's entry, reading only the changed patient
+/// again, and shows what a fresh computation shows.
+#[test]
+fn the_cohort_screen_follows_an_entry_elsewhere() {
+    let (w, mut app) = signed_in("DEMO", "0000");
+    ch(&mut app, 't');
+    assert_eq!(app.screen, Screen::Cohort);
+    let before = app.cohort.clone();
+    let mut other = Db::open(&w.path).unwrap();
+    let cfg = Config::defaults();
+    let who = other
+        .read(|r| r.staff("DEMO"))
+        .map_err(|e: StoreError| e)
+        .unwrap()
+        .unwrap();
+    let at = now() + Duration::minutes(1);
+    titrate::ward::entries::Session {
+        db: &mut other,
+        cfg: &cfg,
+        who: &who,
+        now: at,
+    }
+    .end_course(ANOUK, at, titrate::domain::values::EndReason::Completed)
+    .unwrap();
+    app.update(Msg::Tick(at));
+    assert_ne!(app.cohort, before, "the ended course is not in the table");
+    let mut fresh = app_on(&w.path);
+    fresh.update(Msg::Tick(at));
+    sign_in(&mut fresh, "DEMO", "0000");
+    ch(&mut fresh, 't');
+    assert_eq!(app.cohort, fresh.cohort);
+}

@@ -258,10 +258,14 @@ impl PatientRecord {
 impl Patient {
     /// Disease duration in years at `at` (from CRPS onset), if the onset is known.
     pub fn disease_years(&self, at: Instant) -> Option<f64> {
-        let onset = self.data.crps_onset?;
-        let days = (at.date_naive() - onset).num_days();
-        Some(days as f64 / 365.25)
+        Some(disease_years(self.data.crps_onset?, at))
     }
+}
+
+/// Years from CRPS onset to `at`.
+pub fn disease_years(onset: NaiveDate, at: Instant) -> f64 {
+    let days = (at.date_naive() - onset).num_days();
+    days as f64 / 365.25
 }
 
 /// Age in whole years on a date.

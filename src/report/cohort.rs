@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use super::{fraction, num};
 use crate::domain::marks::OutcomeRecord;
-use crate::domain::record::CourseState;
+use crate::domain::record::{CourseOutcome, CourseState, disease_years};
+use crate::domain::time::Instant;
 use crate::stats::{Quartiles, mcnemar_exact, mean, quartiles, wilcoxon_signed_rank};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -132,8 +133,52 @@ pub struct Cohort {
     pub missing: Missing,
 }
 
+/// What the cohort table takes from one course.
+#[derive(Clone, Debug, PartialEq)]
+struct CourseFacts {
+    start: Option<Instant>,
+    state: CourseState,
+    outcome: Option<CourseOutcome>,
+}
+
+/// What the cohort table takes from one patient: each course's start, state and outcome,
+/// and the CRPS onset. Small enough to keep for a whole hospital while the cohort screen
+/// is open, and to recompute for just the patients another terminal changed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PatientOutcomes {
+    crps_onset: Option<NaiveDate>,
+    courses: Vec<CourseFacts>,
+}
+
+impl From<&OutcomeRecord> for PatientOutcomes {
+    fn from(rec: &OutcomeRecord) -> PatientOutcomes {
+        PatientOutcomes {
+            crps_onset: rec.patient.data.crps_onset,
+            courses: rec
+                .courses
+                .iter()
+                .map(|c| CourseFacts {
+                    start: c.start,
+                    state: c.state(),
+                    outcome: c.outcome(&rec.scores),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// One course per patient: the first ended course that started inside the range.
 pub fn cohort(records: &[OutcomeRecord], range: Range, zone: Tz) -> Cohort {
+    let patients: Vec<PatientOutcomes> = records.iter().map(PatientOutcomes::from).collect();
+    cohort_of(&patients, range, zone)
+}
+
+/// The same, from each patient's outcomes.
+pub fn cohort_of<'a>(
+    patients: impl IntoIterator<Item = &'a PatientOutcomes>,
+    range: Range,
+    zone: Tz,
+) -> Cohort {
     let mut t0s = Vec::new();
     let mut t1s = Vec::new();
     let mut t2s = Vec::new();
@@ -155,22 +200,26 @@ pub fn cohort(records: &[OutcomeRecord], range: Range, zone: Tz) -> Cohort {
     };
     let in_range =
         |d: NaiveDate| range.from.is_none_or(|f| d >= f) && range.to.is_none_or(|t| d <= t);
+    let unbounded = range.from.is_none() && range.to.is_none();
 
-    for rec in records {
+    for rec in patients {
         let views = &rec.courses;
-        let candidates: Vec<_> = views
-            .iter()
-            .filter(|v| {
+        // No list per patient: this runs for every patient of twenty years on each refresh
+        // of the cohort screen.
+        let candidates = || {
+            views.iter().filter(|v| {
                 v.start
-                    .is_some_and(|s| in_range(s.with_timezone(&zone).date_naive()))
+                    .is_some_and(|s| unbounded || in_range(s.with_timezone(&zone).date_naive()))
             })
-            .collect();
-        if candidates.is_empty() && views.iter().all(|v| v.start.is_some()) && !views.is_empty() {
+        };
+        if candidates().next().is_none()
+            && views.iter().all(|v| v.start.is_some())
+            && !views.is_empty()
+        {
             continue; // every course lies outside the range: not part of this cohort at all
         }
-        let first_ended = candidates
-            .iter()
-            .filter(|v| v.state() == CourseState::Ended)
+        let first_ended = candidates()
+            .filter(|v| v.state == CourseState::Ended)
             .min_by_key(|v| v.start);
         let Some(v) = first_ended else {
             if views.is_empty() {
@@ -178,14 +227,14 @@ pub fn cohort(records: &[OutcomeRecord], range: Range, zone: Tz) -> Cohort {
                 continue;
             }
             excluded.patients_without_ended_course += 1;
-            if candidates.iter().any(|v| v.state() == CourseState::Active) {
+            if candidates().any(|v| v.state == CourseState::Active) {
                 excluded.still_running += 1;
             } else {
                 excluded.cancelled_only += 1;
             }
             continue;
         };
-        let Some(out) = v.outcome(&rec.scores) else {
+        let Some(out) = &v.outcome else {
             continue;
         };
         courses += 1;
@@ -210,7 +259,11 @@ pub fn cohort(records: &[OutcomeRecord], range: Range, zone: Tz) -> Cohort {
         if let (Some(a), Some(b)) = (a, b) {
             pairs.push((a, b));
         }
-        if let Some(y) = v.start.and_then(|s| rec.patient.disease_years(s)) {
+        if let Some(y) = v
+            .start
+            .zip(rec.crps_onset)
+            .map(|(s, o)| disease_years(o, s))
+        {
             years.push(y);
         }
         let (s1, s2) = (out.t1.is_responder(), out.t2.is_responder());

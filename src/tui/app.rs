@@ -83,6 +83,7 @@ pub struct App {
     pub ward: WardView,
     /// The records behind `ward`, refreshed patient by patient; dropped at sign-out.
     pub ward_cache: view::WardCache,
+    pub cohort_cache: view::CohortCache,
     /// When `ward` was last computed: flags such as "check overdue" change with the clock.
     pub tab: Tab,
     pub selected: usize,
@@ -134,6 +135,7 @@ impl App {
             creds: Credentials::default(),
             ward: WardView::default(),
             ward_cache: view::WardCache::default(),
+            cohort_cache: view::CohortCache::default(),
             tab: Tab::Active,
             selected: 0,
             detail: None,
@@ -270,9 +272,9 @@ impl App {
     fn compute_cohort(&mut self) {
         let range = self.cohort_range;
         let zone = self.cfg.timezone;
-        match self.db.read(crate::ward::load_outcomes) {
-            Ok(records) => {
-                let c = crate::report::cohort::cohort(&records, range, zone);
+        match self.cohort_cache.refresh(&mut self.db) {
+            Ok(()) => {
+                let c = self.cohort_cache.cohort(range, zone);
                 self.cohort = crate::report::cohort::table(&c, false)
                     .lines()
                     .map(str::to_string)
@@ -453,6 +455,7 @@ impl App {
         self.help = false;
         self.ward = WardView::default();
         self.ward_cache = view::WardCache::default();
+        self.cohort_cache = view::CohortCache::default();
         self.creds = Credentials::default();
         self.screen = Screen::SignIn;
         self.message = None;

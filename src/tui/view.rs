@@ -3,13 +3,15 @@
 
 use crate::config::Config;
 use crate::domain::entry::{Entry, EntryData, Versions};
+use crate::domain::marks::OutcomeRecord;
 use crate::domain::outcome::Responder;
 use crate::domain::record::{CourseState, PatientRecord};
 use crate::domain::time::Instant;
 use crate::domain::watch::{Watch, watch};
+use crate::report::cohort::{Cohort, PatientOutcomes, Range, cohort_of};
 use crate::report::status::{Status, status};
 use crate::store::{Db, Reader};
-use crate::ward::{WardError, load_record, load_record_of};
+use crate::ward::{WardError, load_outcomes, load_record, load_record_of};
 
 #[derive(Debug, Clone)]
 pub struct ActiveRow {
@@ -231,6 +233,47 @@ impl WardCache {
 
     pub fn view(&self, now: Instant) -> WardView {
         assemble(self.rows.values(), now)
+    }
+}
+
+/// The cohort screen's figures, kept while it is open: the first refresh reads the whole
+/// record's outcomes (as `titrate cohort` does); later ones read only the patients with a
+/// new entry, void or record since, so the table follows another terminal's entry without
+/// reading twenty years again.
+#[derive(Default)]
+pub struct CohortCache {
+    patients: std::collections::BTreeMap<i64, PatientOutcomes>,
+    marks: Option<crate::store::Marks>,
+}
+
+impl CohortCache {
+    pub fn refresh(&mut self, db: &mut Db) -> Result<(), WardError> {
+        let patients = &mut self.patients;
+        let marks = &mut self.marks;
+        db.read(|r| {
+            let current = r.marks()?;
+            match marks {
+                None => {
+                    for rec in load_outcomes(r)? {
+                        patients.insert(rec.patient.id, PatientOutcomes::from(&rec));
+                    }
+                }
+                Some(seen) => {
+                    for id in r.changed_patients(seen)? {
+                        if let Some(p) = r.patient(id)? {
+                            let rec = OutcomeRecord::from(&load_record_of(r, p)?);
+                            patients.insert(id, PatientOutcomes::from(&rec));
+                        }
+                    }
+                }
+            }
+            *marks = Some(current);
+            Ok::<_, WardError>(())
+        })
+    }
+
+    pub fn cohort(&self, range: Range, zone: chrono_tz::Tz) -> Cohort {
+        cohort_of(self.patients.values(), range, zone)
     }
 }
 
