@@ -37,7 +37,7 @@ use titrate::tui::app::{App, Msg, Screen};
 use titrate::tui::view;
 use titrate::ward::access::sign_in;
 use titrate::ward::entries::Session;
-use titrate::ward::{WardError, load_outcomes, load_record};
+use titrate::ward::{WardError, load_course_bounds, load_outcomes, load_record};
 
 const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml");
 const BIN: &str = env!("CARGO_BIN_EXE_titrate");
@@ -382,7 +382,7 @@ struct EntryResult {
     nrs: Samples,
     rate: Samples,
     store_only: Samples,
-    load_record: Samples,
+    rate_reads: Samples,
     bare: Samples,
     errors: Vec<String>,
 }
@@ -421,7 +421,7 @@ fn bench_entry(
         nrs: Samples::default(),
         rate: Samples::default(),
         store_only: Samples::default(),
-        load_record: Samples::default(),
+        rate_reads: Samples::default(),
         bare: Samples::default(),
         errors: vec![],
     };
@@ -496,8 +496,17 @@ fn bench_entry(
         })?;
         r.store_only.push(t.elapsed());
 
-        let (_, d) = time(|| db.read(|rd| load_record(rd, mrn)));
-        r.load_record.push(d);
+        // What record_rate reads before it writes: the course bounds and the course's rates.
+        let (res, d) = time(|| {
+            db.read(|rd| {
+                let rec = load_course_bounds(rd, &active_mrn)?;
+                let course = rec.latest_course().map(|v| v.course.id).unwrap_or_default();
+                rd.rate_points_of(course)?;
+                Ok::<_, WardError>(())
+            })
+        });
+        res?;
+        r.rate_reads.push(d);
     }
     Ok(r)
 }
@@ -1246,7 +1255,7 @@ fn main() -> Result<()> {
         println!("  titrate record_nrs      {}", e.nrs.line());
         println!("  titrate record_rate     {}", e.rate.line());
         println!("  store only (insert+audit){}", e.store_only.line());
-        println!("  load_record (read only) {}", e.load_record.line());
+        println!("  record_rate's reads     {}", e.rate_reads.line());
         println!("  bare rusqlite INSERT    {}", e.bare.line());
         if let Some(x) = e.errors.first() {
             println!("  {} errors, first: {x}", e.errors.len());
@@ -1266,6 +1275,13 @@ fn main() -> Result<()> {
             what: "1. (breakdown) store only: entry + audit row".into(),
             measured: ms(e.store_only.median()),
             baseline: format!("{:.2}x bare", e.store_only.median() / bare),
+            budget: "—".into(),
+            verdict: "info",
+        });
+        rows.push(Row {
+            what: "1. (breakdown) record_rate's reads: course bounds + the course's rates".into(),
+            measured: ms(e.rate_reads.median()),
+            baseline: format!("{:.2}x bare", e.rate_reads.median() / bare),
             budget: "—".into(),
             verdict: "info",
         });
