@@ -3,7 +3,7 @@
 //! these through `CourseView::marks`; the cohort reads them from the store directly, so
 //! that twenty years of hourly rates are never loaded to count responders.
 
-use std::borrow::Cow;
+use std::sync::Arc;
 
 use super::entry::{CourseId, EntryId};
 use super::outcome::{
@@ -25,15 +25,16 @@ pub struct Report {
 
 /// One course as outcome figures see it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct CourseMarks<'a> {
+pub struct CourseMarks {
     pub course_id: CourseId,
-    pub protocol: Cow<'a, Protocol>,
+    /// Shared with the course it came from: thousands of courses run under one protocol.
+    pub protocol: Arc<Protocol>,
     pub start: Option<Instant>,
     pub end: Option<Instant>,
     pub reports: Vec<Report>,
 }
 
-impl CourseMarks<'_> {
+impl CourseMarks {
     pub fn state(&self) -> CourseState {
         CourseState::of(self.start.is_some(), self.end.is_some())
     }
@@ -94,7 +95,7 @@ impl CourseMarks<'_> {
 pub struct OutcomeRecord {
     pub patient: Patient,
     /// Oldest first, like `PatientRecord::views`.
-    pub courses: Vec<CourseMarks<'static>>,
+    pub courses: Vec<CourseMarks>,
     pub scores: Vec<Score>,
 }
 
@@ -102,17 +103,7 @@ impl From<&PatientRecord> for OutcomeRecord {
     fn from(rec: &PatientRecord) -> OutcomeRecord {
         OutcomeRecord {
             patient: rec.patient.clone(),
-            courses: rec
-                .views()
-                .iter()
-                .map(|v| {
-                    let m = v.marks();
-                    CourseMarks {
-                        protocol: Cow::Owned(m.protocol.into_owned()),
-                        ..m
-                    }
-                })
-                .collect(),
+            courses: rec.views().iter().map(|v| v.marks()).collect(),
             scores: rec.scores(),
         }
     }
@@ -138,15 +129,11 @@ pub enum MarkKind {
     },
 }
 
-impl<'a> CourseMarks<'a> {
+impl CourseMarks {
     /// A course from its effective marks (superseded and voided versions already left out).
     /// Of several effective starts or ends the latest by (time, id) counts, the same choice
     /// `PatientRecord::views` makes.
-    pub fn from_marks(
-        course_id: CourseId,
-        protocol: Cow<'a, Protocol>,
-        marks: &[Mark],
-    ) -> CourseMarks<'a> {
+    pub fn from_marks(course_id: CourseId, protocol: Arc<Protocol>, marks: &[Mark]) -> CourseMarks {
         let latest = |k: MarkKind| {
             marks
                 .iter()

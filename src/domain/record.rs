@@ -1,7 +1,7 @@
 //! A patient's record as loaded from the store, and what follows from it: each course's
 //! state, rates, dose, timepoints and responder status. Pure: the store hands the rows in.
 
-use std::borrow::Cow;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -53,7 +53,7 @@ pub struct Course {
     pub id: CourseId,
     pub patient_id: PatientId,
     pub protocol_id: i64,
-    pub protocol: Protocol,
+    pub protocol: Arc<Protocol>,
     pub created_at: Instant,
 }
 
@@ -156,10 +156,10 @@ impl<'a> CourseView<'a> {
     }
 
     /// What its outcome is computed from.
-    pub fn marks(&self) -> CourseMarks<'a> {
+    pub fn marks(&self) -> CourseMarks {
         CourseMarks {
             course_id: self.course.id,
-            protocol: Cow::Borrowed(self.protocol()),
+            protocol: Arc::clone(&self.course.protocol),
             start: self.started_at(),
             end: self.ended_at(),
             reports: self

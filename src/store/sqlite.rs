@@ -555,16 +555,19 @@ impl SqlTx<'_> {
         let mut rows = stmt.query(p)?;
         let mut out = Vec::new();
         // A handful of protocols serve thousands of courses: each snapshot is parsed once.
-        let mut parsed: std::collections::HashMap<i64, Protocol> = Default::default();
+        let mut parsed: std::collections::HashMap<i64, std::sync::Arc<Protocol>> =
+            Default::default();
         while let Some(row) = rows.next()? {
             let protocol_id: i64 = row.get(2)?;
             let protocol = match parsed.get(&protocol_id) {
-                Some(p) => p.clone(),
+                Some(p) => std::sync::Arc::clone(p),
                 None => {
                     let snapshot: String = row.get(3)?;
-                    let p = Protocol::from_snapshot(&snapshot)
-                        .map_err(|e| StoreError::Corrupt(format!("protocol snapshot: {e}")))?;
-                    parsed.insert(protocol_id, p.clone());
+                    let p = std::sync::Arc::new(
+                        Protocol::from_snapshot(&snapshot)
+                            .map_err(|e| StoreError::Corrupt(format!("protocol snapshot: {e}")))?,
+                    );
+                    parsed.insert(protocol_id, std::sync::Arc::clone(&p));
                     p
                 }
             };

@@ -83,7 +83,6 @@ pub fn load_all(r: &dyn Reader) -> Result<Vec<PatientRecord>, WardError> {
 /// scores between the windows are never touched. `OutcomeRecord::from(&PatientRecord)`
 /// gives the same figures from a full record; a test holds the two together.
 pub fn load_outcomes(r: &dyn Reader) -> Result<Vec<OutcomeRecord>, WardError> {
-    use std::borrow::Cow;
     use std::collections::HashMap;
     let retired = r.retired_entries()?;
     let mut marks: HashMap<CourseId, Vec<Mark>> = HashMap::new();
@@ -92,13 +91,13 @@ pub fn load_outcomes(r: &dyn Reader) -> Result<Vec<OutcomeRecord>, WardError> {
             marks.entry(m.course_id).or_default().push(m);
         }
     }
-    let mut courses: HashMap<PatientId, Vec<CourseMarks<'static>>> = HashMap::new();
+    let mut courses: HashMap<PatientId, Vec<CourseMarks>> = HashMap::new();
     for c in r.all_courses()? {
         let m = marks.remove(&c.id).unwrap_or_default();
         courses
             .entry(c.patient_id)
             .or_default()
-            .push(CourseMarks::from_marks(c.id, Cow::Owned(c.protocol), &m));
+            .push(CourseMarks::from_marks(c.id, c.protocol, &m));
     }
     let mut records: Vec<OutcomeRecord> = r
         .patients()?
