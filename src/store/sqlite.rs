@@ -23,10 +23,24 @@ use crate::domain::time::{Instant, to_db, whole_seconds};
 /// The schema, split into migrations at its "-- migration N" lines.
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 
-/// Room for every statement the store prepares (about 30); rusqlite keeps 16 by default, so
-/// a long-running terminal would parse some of them again and again. (The entry benchmark
-/// did not change measurably with it.)
+/// Room for every statement the store prepares (about 30); rusqlite keeps 16 by default.
 const STATEMENT_CACHE: usize = 64;
+
+/// Keeps prepared statements prepared. Without the query planner stability guarantee, this
+/// SQLite re-plans a statement with a join (entry LEFT JOIN void, course JOIN protocol)
+/// each time a parameter is bound to a new value: every read of an entry, a rate's check
+/// included, was parsed and planned anew (`sqlite3Reprepare` under `sqlite3_step` in a
+/// profile of the entry benchmark; the statement's reprepare counter equalled its run
+/// counter). With it, a plan depends on the SQL alone, which is also what a clinical
+/// system wants of its query plans.
+fn stable_plans(conn: &Connection) -> Result<(), StoreError> {
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    Ok(())
+}
 
 /// Long enough for a queue of terminals each holding the write lock for a few milliseconds.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -115,7 +129,7 @@ impl Db {
         )
         .map_err(|e| refuse(e.to_string()))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        stable_plans(&conn)?;
         let version: i64 = match conn.query_row("PRAGMA user_version", [], |r| r.get(0)) {
             Ok(v) => v,
             // A writer killed mid-transaction left a rollback journal that a read-only
@@ -202,7 +216,7 @@ impl Db {
 
     fn configure(conn: Connection, path: Option<PathBuf>) -> Result<Db, StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        stable_plans(&conn)?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > schema_version() {
             return Err(StoreError::TooNew {
