@@ -422,6 +422,21 @@ fn the_ward_reads_only_patients_with_running_or_recent_courses() {
             "an old ended course is not read"
         );
         assert_eq!(ids(t(0), &mut db), vec![p, old_p], "a recent end is");
+        // The old end entered in error: the course runs again and must be on the ward.
+        let end = db
+            .read(|r| r.course_bounds_of(old_p))
+            .unwrap()
+            .into_iter()
+            .find(|e| matches!(e.data, EntryData::CourseEnd { .. }))
+            .unwrap()
+            .id;
+        db.write("AB", t(2), |w| w.insert_void(end, "wrong patient"))
+            .unwrap();
+        assert_eq!(
+            ids(t(100), &mut db),
+            vec![p, old_p],
+            "a voided end does not end the course"
+        );
     }
 }
 

@@ -1024,3 +1024,40 @@ fn the_cohort_screen_follows_an_entry_elsewhere() {
     ch(&mut fresh, 't');
     assert_eq!(app.cohort, fresh.cohort);
 }
+
+/// A discharge summary left on screen is gone at an idle sign-out: the sign-in screen shows
+/// no patient's name, and a search typed before is not kept for the next person.
+#[test]
+fn idle_sign_out_leaves_no_summary_or_search_behind() {
+    let w = demo_file();
+    let reports = tempfile::tempdir().unwrap();
+    let mut cfg = Config::defaults();
+    cfg.reports_dir = reports.path().to_path_buf();
+    let mut app = App::new(cfg, Db::open(&w.path).unwrap(), now());
+    app.update(Msg::Tick(now()));
+    sign_in(&mut app, "DEMO", "0000");
+    select_row(&mut app, "Anouk de Vries");
+    enter(&mut app);
+    assert_eq!(app.screen, Screen::Detail);
+    ch(&mut app, 'p');
+    assert!(
+        app.preview.is_some(),
+        "{:?}",
+        app.message.as_ref().map(|m| &m.text)
+    );
+    let shown = render(&app, 120, 40).backend().to_string();
+    assert!(shown.contains("Anouk"), "{shown}");
+
+    let idle = i64::from(app.cfg.idle_signout_min);
+    app.update(Msg::Tick(
+        now() + Duration::minutes(idle) + Duration::seconds(1),
+    ));
+    assert_eq!(app.screen, Screen::SignIn);
+    app.update(Msg::Idle);
+    let text = render(&app, 120, 40).backend().to_string();
+    assert!(
+        !text.contains("Anouk"),
+        "a name on the sign-in screen:\n{text}"
+    );
+    assert!(app.preview.is_none() && app.hits.is_empty() && app.query.is_empty());
+}

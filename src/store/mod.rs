@@ -90,7 +90,8 @@ pub trait Reader {
     fn patient(&self, id: PatientId) -> Result<Option<Patient>, StoreError>;
     fn patients(&self) -> Result<Vec<Patient>, StoreError>;
     /// Patients who may be on the ward screen: a course without an end, or one that ended at
-    /// or after `ended_since`. A superset (voided ends count); the domain decides exactly.
+    /// or after `ended_since`. Voided ends do not count (the course runs again); superseded
+    /// versions of an end do, so this is a superset and the domain decides exactly.
     /// Grows with the ward, not with twenty years of record.
     fn ward_patients(&self, ended_since: Instant) -> Result<Vec<Patient>, StoreError>;
     fn marks(&self) -> Result<Marks, StoreError>;

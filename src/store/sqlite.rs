@@ -648,15 +648,17 @@ impl Reader for SqlTx<'_> {
             .collect::<Vec<_>>()
             .join(", ");
         // One pass over the small entry_mark index (a few rows per course), rather than two
-        // lookups per course in the table.
+        // lookups per course in the table. Only ends are looked up among the voids (CASE
+        // tests its condition lazily).
+        const VOIDED: &str = "(SELECT entry_id FROM void)";
         let sql = format!(
             "SELECT {cols} FROM patient p WHERE p.id IN ( \
                SELECT c.patient_id FROM course c WHERE c.id IN ( \
                  SELECT course_id FROM entry \
                  WHERE kind IN ('course-start', 'course-end', 'success') \
                  GROUP BY course_id \
-                 HAVING max(kind = 'course-end') = 0 \
-                     OR max(CASE WHEN kind = 'course-end' THEN happened_at END) >= ?1)) \
+                 HAVING max(CASE WHEN kind = 'course-end' AND id NOT IN {VOIDED} THEN 1 ELSE 0 END) = 0 \
+                     OR max(CASE WHEN kind = 'course-end' AND id NOT IN {VOIDED} THEN happened_at END) >= ?1)) \
              ORDER BY p.id"
         );
         let mut stmt = self.tx.prepare_cached(&sql)?;

@@ -81,10 +81,11 @@ pub struct App {
     /// Sign-in: id, PIN. Setup: id, name, PIN, PIN again.
     pub creds: Credentials,
     pub ward: WardView,
-    /// The records behind `ward`, refreshed patient by patient; dropped at sign-out.
+    /// The records behind `ward`, refreshed patient by patient. Emptied at sign-out; the
+    /// sign-in screen reads it again while it waits (never drawing it).
     pub ward_cache: view::WardCache,
+    /// The cohort screen's per-patient outcomes; emptied at sign-out.
     pub cohort_cache: view::CohortCache,
-    /// When `ward` was last computed: flags such as "check overdue" change with the clock.
     pub tab: Tab,
     pub selected: usize,
     pub detail: Option<DetailView>,
@@ -456,6 +457,12 @@ impl App {
         self.ward = WardView::default();
         self.ward_cache = view::WardCache::default();
         self.cohort_cache = view::CohortCache::default();
+        // Nothing another person looked at stays for the sign-in screen: a summary shown
+        // in the preview would otherwise be drawn over it.
+        self.preview = None;
+        self.hits.clear();
+        self.query.clear();
+        self.cohort.clear();
         self.creds = Credentials::default();
         self.screen = Screen::SignIn;
         self.message = None;

@@ -75,8 +75,6 @@ pub fn load_all(r: &dyn Reader) -> Result<Vec<PatientRecord>, WardError> {
         .collect()
 }
 
-/// Every patient's record with only what outcomes are read from (course start and end,
-/// pain scores, success reports): the cohort needs no rate entries, which are most rows.
 /// Every patient with what their outcomes are computed from, and no more: each course's
 /// protocol, effective start, end and success reports, and the effective pain scores inside
 /// each course's T0/T1/T2 windows. Read from two covering indexes: the hourly rates and the
