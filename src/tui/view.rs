@@ -54,12 +54,12 @@ fn bed_of(e: Option<&Entry>) -> String {
 /// What one patient contributes to the overview at a moment: a row while their latest
 /// course runs, or a follow-up row once it has ended.
 #[derive(Debug, Clone, Default)]
-pub struct PatientRows {
+struct PatientRows {
     active: Option<ActiveRow>,
     ended: Option<FollowRow>,
 }
 
-pub fn rows_of(rec: &PatientRecord, now: Instant) -> PatientRows {
+fn rows_of(rec: &PatientRecord, now: Instant) -> PatientRows {
     let mut out = PatientRows::default();
     let scores = rec.scores();
     let Some(course) = rec.latest_course() else {
@@ -82,18 +82,18 @@ pub fn rows_of(rec: &PatientRecord, now: Instant) -> PatientRows {
             }
         }
         CourseState::Ended => {
-            if let (Some(out_), Some(ended)) = (course.outcome(&scores), course.ended_at())
-                && let Some(win) = out_.t2_window
+            if let (Some(o), Some(ended)) = (course.outcome(&scores), course.ended_at())
+                && let Some(win) = o.t2_window
             {
                 out.ended = Some(FollowRow {
                     mrn: rec.patient.data.mrn.clone(),
                     name: rec.patient.data.name.clone(),
                     ended,
-                    t1: out_.t1,
-                    t2: out_.t2,
+                    t1: o.t1,
+                    t2: o.t2,
                     t2_from: win.from,
                     t2_to: win.to,
-                    t2_done: out_.t2.is_responder().is_some(),
+                    t2_done: o.t2.is_responder().is_some(),
                 });
             }
         }
@@ -104,7 +104,7 @@ pub fn rows_of(rec: &PatientRecord, now: Instant) -> PatientRows {
 
 /// The overview from each patient's rows: which lists an ended course belongs on depends
 /// only on the clock.
-pub fn assemble<'a>(rows: impl IntoIterator<Item = &'a PatientRows>, now: Instant) -> WardView {
+fn assemble<'a>(rows: impl IntoIterator<Item = &'a PatientRows>, now: Instant) -> WardView {
     let mut v = WardView::default();
     for r in rows {
         if let Some(a) = &r.active {
@@ -135,14 +135,6 @@ pub fn assemble<'a>(rows: impl IntoIterator<Item = &'a PatientRows>, now: Instan
     v
 }
 
-pub fn ward_view<'a>(
-    records: impl IntoIterator<Item = &'a PatientRecord>,
-    now: Instant,
-) -> WardView {
-    let rows: Vec<PatientRows> = records.into_iter().map(|r| rows_of(r, now)).collect();
-    assemble(&rows, now)
-}
-
 /// The ward overview from scratch (the benchmarks' measure of a first frame).
 pub fn load_ward(db: &mut Db, now: Instant) -> Result<WardView, WardError> {
     let mut cache = WardCache::default();
@@ -150,60 +142,97 @@ pub fn load_ward(db: &mut Db, now: Instant) -> Result<WardView, WardError> {
     Ok(cache.view(now))
 }
 
+/// Values kept per patient between reads. The first read takes what `first` returns; later
+/// ones read again only the patients with a new entry, void or record since, so another
+/// terminal's entry costs one patient, not twenty years of record.
+struct PerPatient<T> {
+    values: std::collections::BTreeMap<i64, T>,
+    marks: Option<crate::store::Marks>,
+}
+
+impl<T> Default for PerPatient<T> {
+    fn default() -> Self {
+        PerPatient {
+            values: Default::default(),
+            marks: None,
+        }
+    }
+}
+
+impl<T> PerPatient<T> {
+    /// The ids read this time.
+    fn refresh(
+        &mut self,
+        db: &mut Db,
+        first: impl FnOnce(&dyn Reader) -> Result<Vec<(i64, T)>, WardError>,
+        one: impl Fn(PatientRecord) -> T,
+    ) -> Result<Vec<i64>, WardError> {
+        let values = &mut self.values;
+        let marks = &mut self.marks;
+        db.read(|r| {
+            let current = r.marks()?;
+            let read = match marks {
+                None => first(r)?,
+                Some(seen) => {
+                    let mut read = Vec::new();
+                    for id in r.changed_patients(seen)? {
+                        if let Some(p) = r.patient(id)? {
+                            read.push((id, one(load_record_of(r, p)?)));
+                        }
+                    }
+                    read
+                }
+            };
+            *marks = Some(current);
+            Ok(read
+                .into_iter()
+                .map(|(id, v)| {
+                    values.insert(id, v);
+                    id
+                })
+                .collect())
+        })
+    }
+}
+
 /// The records behind the overview, kept between refreshes, with each patient's rows. The
 /// first refresh reads the patients with a running or recent course; later ones read only
-/// the patients that have a new entry, void or record since and recompute only their rows,
-/// so another terminal's entry costs one patient, not the ward. `recompute` brings every
-/// row up to the clock (a check turning overdue with nothing written).
+/// the changed patients and recompute only their rows. `recompute` brings every row up to
+/// the clock (a check turning overdue with nothing written).
 #[derive(Default)]
 pub struct WardCache {
-    records: std::collections::BTreeMap<i64, PatientRecord>,
+    records: PerPatient<PatientRecord>,
     rows: std::collections::BTreeMap<i64, PatientRows>,
-    marks: Option<crate::store::Marks>,
     /// When every row was last computed.
     all_at: Option<Instant>,
 }
 
 impl WardCache {
     pub fn refresh(&mut self, db: &mut Db, now: Instant) -> Result<(), WardError> {
-        let records = &mut self.records;
-        let marks = &mut self.marks;
-        let mut changed = Vec::new();
-        db.read(|r| {
-            let current = r.marks()?;
-            match marks {
-                None => {
-                    // Follow-ups stay on the screen until four weeks after their T2 window
-                    // closes; courses that ended before any window still open are not read.
-                    let longest = r
-                        .protocols()?
-                        .iter()
-                        .map(|p| p.t2_to_day)
-                        .max()
-                        .unwrap_or(0);
-                    let horizon = now - chrono::Duration::days(i64::from(longest + FOLLOW_UP_DAYS));
-                    for p in r.ward_patients(horizon)? {
-                        changed.push(p.id);
-                        records.insert(p.id, load_record_of(r, p)?);
-                    }
-                }
-                Some(seen) => {
-                    for id in r.changed_patients(seen)? {
-                        if let Some(p) = r.patient(id)? {
-                            changed.push(id);
-                            records.insert(id, load_record_of(r, p)?);
-                        }
-                    }
-                }
-            }
-            *marks = Some(current);
-            Ok::<_, WardError>(())
-        })?;
+        let changed = self.records.refresh(
+            db,
+            |r| {
+                // Follow-ups stay on the screen until four weeks after their T2 window
+                // closes; courses that ended before any window still open are not read.
+                let longest = r
+                    .protocols()?
+                    .iter()
+                    .map(|p| p.t2_to_day)
+                    .max()
+                    .unwrap_or(0);
+                let horizon = now - chrono::Duration::days(i64::from(longest + FOLLOW_UP_DAYS));
+                r.ward_patients(horizon)?
+                    .into_iter()
+                    .map(|p| Ok((p.id, load_record_of(r, p)?)))
+                    .collect()
+            },
+            |rec| rec,
+        )?;
         if self.all_at.is_none() {
             self.recompute(now);
         } else {
             for id in changed {
-                if let Some(rec) = self.records.get(&id) {
+                if let Some(rec) = self.records.values.get(&id) {
                     self.rows.insert(id, rows_of(rec, now));
                 }
             }
@@ -218,7 +247,7 @@ impl WardCache {
 
     /// How many patients' records are held.
     pub fn patients(&self) -> usize {
-        self.records.len()
+        self.records.values.len()
     }
 
     /// Every patient's rows again, at `now`.
@@ -226,6 +255,7 @@ impl WardCache {
         self.all_at = Some(now);
         self.rows = self
             .records
+            .values
             .iter()
             .map(|(id, rec)| (*id, rows_of(rec, now)))
             .collect();
@@ -236,44 +266,30 @@ impl WardCache {
     }
 }
 
-/// The cohort screen's figures, kept while it is open: the first refresh reads the whole
-/// record's outcomes (as `titrate cohort` does); later ones read only the patients with a
-/// new entry, void or record since, so the table follows another terminal's entry without
-/// reading twenty years again.
+/// The cohort screen's figures, kept while signed in: the first refresh reads the whole
+/// record's outcomes (as `titrate cohort` does); later ones only the changed patients.
 #[derive(Default)]
 pub struct CohortCache {
-    patients: std::collections::BTreeMap<i64, PatientOutcomes>,
-    marks: Option<crate::store::Marks>,
+    patients: PerPatient<PatientOutcomes>,
 }
 
 impl CohortCache {
     pub fn refresh(&mut self, db: &mut Db) -> Result<(), WardError> {
-        let patients = &mut self.patients;
-        let marks = &mut self.marks;
-        db.read(|r| {
-            let current = r.marks()?;
-            match marks {
-                None => {
-                    for rec in load_outcomes(r)? {
-                        patients.insert(rec.patient.id, PatientOutcomes::from(&rec));
-                    }
-                }
-                Some(seen) => {
-                    for id in r.changed_patients(seen)? {
-                        if let Some(p) = r.patient(id)? {
-                            let rec = OutcomeRecord::from(&load_record_of(r, p)?);
-                            patients.insert(id, PatientOutcomes::from(&rec));
-                        }
-                    }
-                }
-            }
-            *marks = Some(current);
-            Ok::<_, WardError>(())
-        })
+        self.patients.refresh(
+            db,
+            |r| {
+                Ok(load_outcomes(r)?
+                    .iter()
+                    .map(|rec| (rec.patient.id, PatientOutcomes::from(rec)))
+                    .collect())
+            },
+            |rec| PatientOutcomes::from(&OutcomeRecord::from(&rec)),
+        )?;
+        Ok(())
     }
 
     pub fn cohort(&self, range: Range, zone: chrono_tz::Tz) -> Cohort {
-        cohort_of(self.patients.values(), range, zone)
+        cohort_of(self.patients.values.values(), range, zone)
     }
 }
 
