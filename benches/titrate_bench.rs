@@ -27,7 +27,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use titrate::config::Config;
-use titrate::domain::entry::EntryData;
+use titrate::domain::entry::{EntryData, effective};
 use titrate::domain::rate::Rate;
 use titrate::domain::record::Staff;
 use titrate::domain::values::{CrpsType, Nrs, Sex, Timepoint};
@@ -501,7 +501,7 @@ fn bench_entry(
             db.read(|rd| {
                 let rec = load_course_bounds(rd, &active_mrn)?;
                 let course = rec.latest_course().map(|v| v.course.id).unwrap_or_default();
-                rd.rate_points_of(course)?;
+                effective(rd.rate_versions_of(course)?);
                 Ok::<_, WardError>(())
             })
         });

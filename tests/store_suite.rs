@@ -4,7 +4,7 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use titrate::config::Config;
-use titrate::domain::entry::{EntryData, EntryKind};
+use titrate::domain::entry::{EntryData, EntryKind, effective};
 use titrate::domain::rate::Rate;
 use titrate::domain::record::Staff;
 use titrate::domain::time::Instant;
@@ -269,7 +269,7 @@ fn rate_points_are_the_effective_rates_of_the_course_in_time_order() {
         db.write("AB", t(9), |w| w.insert_void(wrong, "wrong patient"))
             .unwrap();
         let got: Vec<(i64, u32)> = db
-            .read(|r| r.rate_points_of(c))
+            .read(|r| r.rate_versions_of(c).map(effective))
             .unwrap()
             .iter()
             .map(|p| ((p.at - t(0)).num_hours(), p.rate.centi()))

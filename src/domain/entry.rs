@@ -220,17 +220,43 @@ impl<'a> Versions<'a> {
     }
 }
 
-/// The effective entries (latest versions, not voided: what every figure is computed from),
-/// ordered by when they happened (then by id, so a later-recorded entry for the same minute
-/// wins).
-pub fn effective_sorted(entries: &[Entry]) -> Vec<&Entry> {
+/// One version of an entry, as a read that does not decode whole entries gives it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Version<T> {
+    pub id: EntryId,
+    pub supersedes: Option<EntryId>,
+    pub voided: bool,
+    pub at: Instant,
+    pub item: T,
+}
+
+/// The effective items among every version of some chains: the latest version of each,
+/// unless voided (what every figure is computed from), ordered by when they happened (then
+/// by id, so a later-recorded entry for the same minute wins).
+pub fn effective<T>(versions: Vec<Version<T>>) -> Vec<T> {
     // No id map as `Versions` builds for `root`: screens call this for every patient on
     // the ward, and every outcome reads it.
-    let superseded: HashSet<EntryId> = entries.iter().filter_map(|e| e.supersedes).collect();
-    let mut out: Vec<&Entry> = entries
-        .iter()
-        .filter(|e| !superseded.contains(&e.id) && e.void.is_none())
+    let superseded: HashSet<EntryId> = versions.iter().filter_map(|v| v.supersedes).collect();
+    let mut out: Vec<Version<T>> = versions
+        .into_iter()
+        .filter(|v| !v.voided && !superseded.contains(&v.id))
         .collect();
-    out.sort_by_key(|e| (e.happened_at, e.id));
-    out
+    out.sort_by_key(|v| (v.at, v.id));
+    out.into_iter().map(|v| v.item).collect()
+}
+
+/// The effective entries, in time order.
+pub fn effective_sorted(entries: &[Entry]) -> Vec<&Entry> {
+    effective(
+        entries
+            .iter()
+            .map(|e| Version {
+                id: e.id,
+                supersedes: e.supersedes,
+                voided: e.void.is_some(),
+                at: e.happened_at,
+                item: e,
+            })
+            .collect(),
+    )
 }

@@ -35,6 +35,40 @@ pub struct CourseMarks {
 }
 
 impl CourseMarks {
+    /// A course from its effective marks (superseded and voided versions already left out).
+    /// Of several effective starts or ends the latest by (time, id) counts, the same choice
+    /// `PatientRecord::views` makes.
+    pub fn from_marks(course_id: CourseId, protocol: Arc<Protocol>, marks: &[Mark]) -> CourseMarks {
+        let latest = |k: MarkKind| {
+            marks
+                .iter()
+                .filter(|m| m.what == k)
+                .max_by_key(|m| (m.at, m.id))
+                .map(|m| m.at)
+        };
+        CourseMarks {
+            course_id,
+            protocol,
+            start: latest(MarkKind::Start),
+            end: latest(MarkKind::End),
+            reports: marks
+                .iter()
+                .filter_map(|m| match m.what {
+                    MarkKind::Report {
+                        timepoint,
+                        successful,
+                    } => Some(Report {
+                        id: m.id,
+                        at: m.at,
+                        timepoint,
+                        successful,
+                    }),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+
     pub fn state(&self) -> CourseState {
         CourseState::of(self.start.is_some(), self.end.is_some())
     }
@@ -127,40 +161,4 @@ pub enum MarkKind {
         timepoint: Timepoint,
         successful: bool,
     },
-}
-
-impl CourseMarks {
-    /// A course from its effective marks (superseded and voided versions already left out).
-    /// Of several effective starts or ends the latest by (time, id) counts, the same choice
-    /// `PatientRecord::views` makes.
-    pub fn from_marks(course_id: CourseId, protocol: Arc<Protocol>, marks: &[Mark]) -> CourseMarks {
-        let latest = |k: MarkKind| {
-            marks
-                .iter()
-                .filter(|m| m.what == k)
-                .max_by_key(|m| (m.at, m.id))
-                .map(|m| m.at)
-        };
-        CourseMarks {
-            course_id,
-            protocol,
-            start: latest(MarkKind::Start),
-            end: latest(MarkKind::End),
-            reports: marks
-                .iter()
-                .filter_map(|m| match m.what {
-                    MarkKind::Report {
-                        timepoint,
-                        successful,
-                    } => Some(Report {
-                        id: m.id,
-                        at: m.at,
-                        timepoint,
-                        successful,
-                    }),
-                    _ => None,
-                })
-                .collect(),
-        }
-    }
 }

@@ -10,7 +10,7 @@ mod rows;
 pub mod sqlite;
 
 use crate::domain::dose::RatePoint;
-use crate::domain::entry::{CourseId, Entry, EntryData, EntryId, PatientId};
+use crate::domain::entry::{CourseId, Entry, EntryData, EntryId, PatientId, Version};
 use crate::domain::marks::Mark;
 use crate::domain::outcome::Score;
 use crate::domain::protocol::Protocol;
@@ -115,9 +115,9 @@ pub trait Reader {
     fn retired_entries(&self) -> Result<std::collections::HashSet<EntryId>, StoreError>;
     /// Every version of every entry of one course.
     fn entries_of_course(&self, course: CourseId) -> Result<Vec<Entry>, StoreError>;
-    /// The effective rates of one course (latest versions, not voided), ordered by time and
-    /// then id, read from the entry_course index alone: what a new rate is checked against.
-    fn rate_points_of(&self, course: CourseId) -> Result<Vec<RatePoint>, StoreError>;
+    /// Every version of one course's rates, read from the entry_course index alone: what a
+    /// new rate is checked against, once `entry::effective` has kept the current ones.
+    fn rate_versions_of(&self, course: CourseId) -> Result<Vec<Version<RatePoint>>, StoreError>;
     /// Every version of one patient's course starts and ends.
     fn course_bounds_of(&self, patient: PatientId) -> Result<Vec<Entry>, StoreError>;
     fn entry(&self, id: EntryId) -> Result<Option<Entry>, StoreError>;

@@ -1,11 +1,11 @@
 //! The SQLite store: one file, WAL, synchronous=FULL, one transaction per entry.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
-
-use std::collections::HashSet;
 
 use super::audit::{GENESIS, row_hash, sha256_hex};
 use super::rows::{self, PATIENT_COLUMNS, STAFF_COLUMNS};
@@ -14,7 +14,7 @@ use super::{
     StoreError, Writer,
 };
 use crate::domain::dose::RatePoint;
-use crate::domain::entry::{CourseId, Entry, EntryData, EntryId, PatientId};
+use crate::domain::entry::{CourseId, Entry, EntryData, EntryId, PatientId, Version};
 use crate::domain::marks::Mark;
 use crate::domain::outcome::Score;
 use crate::domain::protocol::Protocol;
@@ -569,19 +569,18 @@ impl SqlTx<'_> {
         let mut rows = stmt.query(p)?;
         let mut out = Vec::new();
         // A handful of protocols serve thousands of courses: each snapshot is parsed once.
-        let mut parsed: std::collections::HashMap<i64, std::sync::Arc<Protocol>> =
-            Default::default();
+        let mut parsed: HashMap<i64, Arc<Protocol>> = HashMap::new();
         while let Some(row) = rows.next()? {
             let protocol_id: i64 = row.get(2)?;
             let protocol = match parsed.get(&protocol_id) {
-                Some(p) => std::sync::Arc::clone(p),
+                Some(p) => Arc::clone(p),
                 None => {
                     let snapshot: String = row.get(3)?;
-                    let p = std::sync::Arc::new(
+                    let p = Arc::new(
                         Protocol::from_snapshot(&snapshot)
                             .map_err(|e| StoreError::Corrupt(format!("protocol snapshot: {e}")))?,
                     );
-                    parsed.insert(protocol_id, std::sync::Arc::clone(&p));
+                    parsed.insert(protocol_id, Arc::clone(&p));
                     p
                 }
             };
@@ -740,34 +739,30 @@ impl Reader for SqlTx<'_> {
         self.query_entries("WHERE e.course_id = ?1", &[&course])
     }
 
-    fn rate_points_of(&self, course: CourseId) -> Result<Vec<RatePoint>, StoreError> {
+    fn rate_versions_of(&self, course: CourseId) -> Result<Vec<Version<RatePoint>>, StoreError> {
+        // A correction keeps its entry's course and kind, so every version of each rate
+        // chain is among these rows.
         let mut stmt = self.tx.prepare_cached(
             "SELECT e.id, e.supersedes, e.happened_at, e.rate_centi, v.id IS NOT NULL \
              FROM entry e LEFT JOIN void v ON v.entry_id = e.id \
              WHERE e.course_id = ?1 AND e.kind = 'rate'",
         )?;
         let mut rows = stmt.query([course])?;
-        // A correction keeps its entry's course and kind, so every version of each rate
-        // chain is among these rows.
-        let mut versions = Vec::new();
-        let mut superseded = HashSet::new();
+        let mut out = Vec::new();
         while let Some(row) = rows.next()? {
-            let id: EntryId = row.get(0)?;
-            if let Some(old) = row.get::<_, Option<EntryId>>(1)? {
-                superseded.insert(old);
-            }
-            let voided: bool = row.get(4)?;
             let at = rows::instant_at(row, 2)?;
-            let rate = rows::rate(row.get(3)?)?;
-            versions.push((id, voided, RatePoint { at, rate }));
+            out.push(Version {
+                id: row.get(0)?,
+                supersedes: row.get(1)?,
+                voided: row.get(4)?,
+                at,
+                item: RatePoint {
+                    at,
+                    rate: rows::rate(row.get(3)?)?,
+                },
+            });
         }
-        let mut points: Vec<(EntryId, RatePoint)> = versions
-            .into_iter()
-            .filter(|(id, voided, _)| !voided && !superseded.contains(id))
-            .map(|(id, _, p)| (id, p))
-            .collect();
-        points.sort_by_key(|(id, p)| (p.at, *id));
-        Ok(points.into_iter().map(|(_, p)| p).collect())
+        Ok(out)
     }
 
     fn course_bounds_of(&self, patient: PatientId) -> Result<Vec<Entry>, StoreError> {

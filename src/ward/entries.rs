@@ -12,7 +12,7 @@ use crate::domain::course_rules::{
 };
 use crate::domain::dose::RatePoint;
 use crate::domain::dose::rate_at;
-use crate::domain::entry::{Entry, EntryData, EntryId, EntryKind, Versions, is_late};
+use crate::domain::entry::{Entry, EntryData, EntryId, EntryKind, Versions, effective, is_late};
 use crate::domain::protocol::Protocol;
 use crate::domain::rate::Rate;
 use crate::domain::record::{CourseState, CourseView, PatientRecord, Staff};
@@ -229,7 +229,7 @@ impl Session<'_> {
             let rec = load_course_bounds(w, mrn)?;
             let view = latest(&rec)?;
             check_open_for_rates(&view, cfg.timezone)?;
-            let points = w.rate_points_of(view.course.id)?;
+            let points = effective(w.rate_versions_of(view.course.id)?);
             let (step, warnings) =
                 validate_rate(cfg, &rec, &view, &points, at, rate, confirm.is_some())?;
             let id = w.insert_entry(&fresh(
