@@ -49,6 +49,17 @@ fn demo_file() -> Ward {
     Ward { _dir: dir, path }
 }
 
+/// A second connection to the same file with DEMO's staff row: another terminal.
+fn other_terminal(path: &Path) -> (Db, titrate::domain::record::Staff) {
+    let mut db = Db::open(path).unwrap();
+    let who = db
+        .read(|r| r.staff("DEMO"))
+        .map_err(|e: StoreError| e)
+        .unwrap()
+        .unwrap();
+    (db, who)
+}
+
 fn app_on(path: &Path) -> App {
     let mut app = App::new(Config::defaults(), Db::open(path).unwrap(), now());
     app.colour = true;
@@ -547,13 +558,8 @@ fn change_at_another_terminal_shows_on_next_tick() {
     let (w, mut app) = signed_in("DEMO", "0000");
     let before = app.ward.active.len();
     let bram_nrs = app.ward.active[0].watch.last_nrs.map(|s| s.score.get());
-    let mut other = Db::open(&w.path).unwrap();
+    let (mut other, who) = other_terminal(&w.path);
     let cfg = Config::defaults();
-    let who = other
-        .read(|r| r.staff("DEMO"))
-        .map_err(|e: StoreError| e)
-        .unwrap()
-        .unwrap();
     let at = now() + Duration::minutes(1);
     let mut s = titrate::ward::entries::Session {
         db: &mut other,
@@ -928,12 +934,7 @@ fn a_check_becomes_overdue_while_other_patients_entries_keep_arriving() {
     app.update(Msg::Tick(now()));
     sign_in(&mut app, "DEMO", "0000");
     assert!(!anouk_overdue(&app), "Anouk's check was done on the hour");
-    let mut other = Db::open(&w.path).unwrap();
-    let who = other
-        .read(|r| r.staff("DEMO"))
-        .map_err(|e: StoreError| e)
-        .unwrap()
-        .unwrap();
+    let (mut other, who) = other_terminal(&w.path);
     let mut t = now();
     for i in 0..(62 * 2) {
         t += Duration::seconds(30);
@@ -968,12 +969,7 @@ fn the_ward_read_while_the_sign_in_screen_waited_is_current_at_sign_in() {
         "a name on the sign-in screen:\n{text}"
     );
 
-    let mut other = Db::open(&w.path).unwrap();
-    let who = other
-        .read(|r| r.staff("DEMO"))
-        .map_err(|e: StoreError| e)
-        .unwrap()
-        .unwrap();
+    let (mut other, who) = other_terminal(&w.path);
     let at = now() + Duration::minutes(1);
     titrate::ward::entries::Session {
         db: &mut other,
@@ -1000,13 +996,8 @@ fn the_cohort_screen_follows_an_entry_elsewhere() {
     ch(&mut app, 't');
     assert_eq!(app.screen, Screen::Cohort);
     let before = app.cohort.clone();
-    let mut other = Db::open(&w.path).unwrap();
+    let (mut other, who) = other_terminal(&w.path);
     let cfg = Config::defaults();
-    let who = other
-        .read(|r| r.staff("DEMO"))
-        .map_err(|e: StoreError| e)
-        .unwrap()
-        .unwrap();
     let at = now() + Duration::minutes(1);
     titrate::ward::entries::Session {
         db: &mut other,
