@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::domain::protocol::{Protocol, StartUnit};
 use crate::domain::rate::Rate;
+use crate::domain::values;
 
 /// The shipped file; also the built-in defaults when no config.toml is found.
 pub const DEFAULT_CONFIG: &str = include_str!("../config.toml");
@@ -37,6 +38,8 @@ pub enum ConfigError {
     },
     #[error("{file}: {message}")]
     Parse { file: String, message: String },
+    #[error("{file} is not read as a configuration: {why}")]
+    NotAFile { file: String, why: String },
     #[error("{file}: {key} = {value}: {why}")]
     Invalid {
         file: String,
@@ -230,6 +233,46 @@ impl Config {
                 return Err(bad(key, "\"\"".into(), "must not be empty"));
             }
         }
+        // Every text of the file ends up on screens, in letters and in the stored protocol:
+        // none may carry a terminal escape or an invisible character.
+        let paths = [
+            ("database.path", raw.database.path.to_string_lossy()),
+            ("reports.folder", raw.reports.folder.to_string_lossy()),
+        ];
+        let texts = [
+            ("protocol.name", p.name.as_str()),
+            ("protocol.drug", &p.drug),
+            ("protocol.atc_code", &p.atc_code),
+            ("protocol.route", &p.route),
+            ("protocol.end_point", &p.end_point),
+            ("ward.name", &raw.ward.name),
+            ("ward.hospital", &raw.ward.hospital),
+            ("ward.timezone", &raw.ward.timezone),
+        ]
+        .into_iter()
+        .chain(paths.iter().map(|(k, v)| (*k, v.as_ref())))
+        .chain(
+            raw.side_effects
+                .kinds
+                .iter()
+                .map(|k| ("side_effects.kinds", k.as_str())),
+        );
+        for (key, v) in texts {
+            if let Some(code) = values::first_hidden(v) {
+                return Err(bad(
+                    key,
+                    format!("\"{}\"", values::printable(v)),
+                    &format!("holds a control or invisible character ({code}); write plain text"),
+                ));
+            }
+            if v.chars().count() > MAX_TEXT_CHARS {
+                return Err(bad(
+                    key,
+                    format!("{} characters", v.chars().count()),
+                    &format!("is longer than {MAX_TEXT_CHARS} characters"),
+                ));
+            }
+        }
         let c = &raw.checks;
         if !(1..=24 * 60).contains(&c.check_interval_min) {
             return Err(bad(
@@ -364,11 +407,54 @@ impl Config {
     }
 }
 
+/// The largest config.toml titrate reads; the shipped file is about 4 KiB.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+/// The longest single text in it (a ward name, an end point).
+const MAX_TEXT_CHARS: usize = 500;
+
+/// Reads config.toml only from a regular file of at most [`MAX_CONFIG_BYTES`]: a device
+/// (`/dev/zero`) would be read forever, a FIFO would hang the start.
 fn read(p: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-        file: p.display().to_string(),
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = p.display().to_string();
+    let refuse = |why: String| ConfigError::NotAFile {
+        file: file.clone(),
+        why,
+    };
+    let io_err = |source| ConfigError::Read {
+        file: file.clone(),
         source,
-    })
+    };
+    // Opened without blocking, so that a FIFO returns at once instead of waiting for a
+    // writer; what was opened is then checked, not what the name pointed to before.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(p)
+        .map_err(io_err)?;
+    let meta = f.metadata().map_err(io_err)?;
+    if !meta.is_file() {
+        return Err(refuse(
+            "it is not a regular file (a folder, device or pipe)".into(),
+        ));
+    }
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(refuse(format!(
+            "it is {} bytes; a configuration is at most {MAX_CONFIG_BYTES} bytes",
+            meta.len()
+        )));
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(refuse(format!(
+            "it grew past {MAX_CONFIG_BYTES} bytes while being read"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| refuse("it is not UTF-8 text".into()))
 }
 
 #[cfg(test)]

@@ -9,5 +9,6 @@ pub mod report;
 pub mod run;
 pub mod stats;
 pub mod store;
+pub mod strings;
 pub mod tui;
 pub mod ward;

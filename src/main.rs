@@ -9,6 +9,7 @@ use titrate::demo;
 use titrate::domain::values::printable;
 use titrate::run::{EXIT_REFUSED, db_path, run};
 use titrate::store::Db;
+use titrate::strings;
 use titrate::tui::{self, app::App};
 
 fn main() -> ExitCode {
@@ -24,6 +25,13 @@ fn main() -> ExitCode {
         }
     };
     if cli.command.is_none() {
+        use std::io::IsTerminal;
+        // Checked before anything is opened or created: without a terminal the screen
+        // cannot be drawn, and a script that ran this by mistake should learn why at once.
+        if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+            say(strings::NO_TERMINAL);
+            return ExitCode::from(EXIT_REFUSED);
+        }
         return match terminal(&cli, cfg) {
             // Ended by a signal: the conventional status, so a supervisor can tell.
             Ok(Some(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(1)),
@@ -71,9 +79,14 @@ fn terminal(cli: &Cli, cfg: Config) -> anyhow::Result<Option<i32>> {
         (db, Some(hint))
     } else {
         let path = db_path(cli, &cfg);
-        let db = if path.exists() {
+        let db = if std::fs::symlink_metadata(&path).is_ok() {
             Db::open(&path)
         } else {
+            // A mistyped --db must not look like an empty ward: a new database is made
+            // only when the person at the terminal says so.
+            if !confirm_new_database(&path)? {
+                return Ok(None);
+            }
             Db::create(&path)
         };
         (
@@ -84,4 +97,34 @@ fn terminal(cli: &Cli, cfg: Config) -> anyhow::Result<Option<i32>> {
     let mut app = App::new(cfg, db, now);
     app.demo_hint = hint;
     tui::run(app)
+}
+
+/// Asks, on the terminal and before the screen takes it over, whether to make a new
+/// database at `path`. Only "yes" creates it.
+fn confirm_new_database(path: &std::path::Path) -> anyhow::Result<bool> {
+    use std::io::{BufRead, Write};
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    if !folder.is_dir() {
+        anyhow::bail!(
+            "{}",
+            strings::no_such_folder(&printable(&path.display().to_string()))
+        );
+    }
+    let mut out = std::io::stdout();
+    write!(
+        out,
+        "{}",
+        strings::ask_new_database(&printable(&path.display().to_string()))
+    )?;
+    out.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    let yes = answer.trim().eq_ignore_ascii_case("yes");
+    if !yes {
+        let _ = writeln!(out, "{}", strings::NEW_DATABASE_DECLINED);
+    }
+    Ok(yes)
 }

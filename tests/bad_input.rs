@@ -2254,6 +2254,245 @@ fn config_cases(fx_dir: &Path, x: &Ctx) -> Vec<Case> {
     out
 }
 
+/// Characters that hide themselves (controls, direction marks, zero-width and invisible
+/// operators, the soft hyphen, tag characters, separators): each is refused in some text
+/// field, and every text field refuses several of them.
+const HIDDEN: [char; 24] = [
+    '\u{0}',
+    '\u{7}',
+    '\u{1b}',
+    '\u{85}',
+    '\u{ad}',
+    '\u{34f}',
+    '\u{61c}',
+    '\u{180e}',
+    '\u{200b}',
+    '\u{200e}',
+    '\u{2028}',
+    '\u{2029}',
+    '\u{2060}',
+    '\u{2061}',
+    '\u{2062}',
+    '\u{2063}',
+    '\u{2064}',
+    '\u{2067}',
+    '\u{feff}',
+    '\u{fe0f}',
+    '\u{e0001}',
+    '\u{e0041}',
+    '\u{e007f}',
+    '\u{e0100}',
+];
+
+fn hidden_text_cases(x: &Ctx) -> Vec<Case> {
+    let at = x.ago_h(1);
+    // (field, how to pass a value in it)
+    type Make = Box<dyn Fn(&str) -> Vec<String>>;
+    let at2 = at.clone();
+    let at3 = at.clone();
+    let e_nrs = x.e_nrs;
+    let e_voided = x.e_se;
+    let fields: Vec<(&str, Make)> = vec![
+        (
+            "name",
+            Box::new(|v| {
+                strings(&[
+                    "patient",
+                    "add",
+                    "--mrn",
+                    "2001",
+                    "--name",
+                    v,
+                    "--birth-date",
+                    "1970-01-01",
+                    "--sex",
+                    "male",
+                ])
+            }),
+        ),
+        (
+            "limb",
+            Box::new(|v| {
+                strings(&[
+                    "patient",
+                    "add",
+                    "--mrn",
+                    "2002",
+                    "--name",
+                    "Jan",
+                    "--birth-date",
+                    "1970-01-01",
+                    "--sex",
+                    "male",
+                    "--limb",
+                    v,
+                ])
+            }),
+        ),
+        (
+            "bed",
+            Box::new(move |v| {
+                strings(&["course", "start", "--mrn", "1002", "--at", &at2, "--bed", v])
+            }),
+        ),
+        (
+            "detail",
+            Box::new(move |v| {
+                strings(&[
+                    "side-effect",
+                    "--mrn",
+                    "1001",
+                    "--kind",
+                    "other",
+                    "--severity",
+                    "mild",
+                    "--detail",
+                    v,
+                    "--at",
+                    &at3,
+                ])
+            }),
+        ),
+        (
+            "reason",
+            Box::new(move |v| strings(&["amend", &s(e_nrs), "--reason", v, "--score", "3"])),
+        ),
+        (
+            "reason",
+            Box::new(move |v| strings(&["void", &s(e_voided), "--reason", v])),
+        ),
+        (
+            "name",
+            Box::new(|v| strings(&["staff", "add", "--id", "ZZ", "--name", v, "--role", "nurse"])),
+        ),
+    ];
+    let mut out = Vec::new();
+    for (i, c) in HIDDEN.iter().enumerate() {
+        // NUL cannot pass through an argument vector at all; it is tested in the unit tests.
+        if *c == '\u{0}' {
+            continue;
+        }
+        for f in [i % fields.len(), (i + 3) % fields.len()] {
+            let (what, make) = &fields[f];
+            let value = format!("Jan{c}sen");
+            let mut k = case(
+                &format!("{what} with U+{:04X}", u32::from(*c)),
+                &[],
+                &format!("{what} contains a control character"),
+            )
+            .and(&format!("U+{:04X}", u32::from(*c)))
+            .env("TITRATE_NEW_PIN", "2468");
+            k.args = make(&value);
+            out.push(k);
+        }
+    }
+    out
+}
+
+/// config.toml read only from a regular file of at most 1 MiB, and none of its texts may
+/// hold a hidden character.
+fn config_guard_cases(fx_dir: &Path) -> Vec<Case> {
+    let shipped = fs::read_to_string(CONFIG).unwrap();
+    let mut out = Vec::new();
+    let status = ["status", "--mrn", "1001"];
+    for (i, (from, key)) in [
+        ("name = \"Pain", "ward.name"),
+        ("hospital = \"", "ward.hospital"),
+        ("name = \"S-ketamine", "protocol.name"),
+        ("drug = \"", "protocol.drug"),
+        ("route = \"", "protocol.route"),
+        ("end_point = \"", "protocol.end_point"),
+        ("\"nausea\"", "side_effects.kinds"),
+        ("folder = \"", "reports.folder"),
+        ("path = \"", "database.path"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(shipped.contains(from), "config.toml has no {from:?}");
+        // TOML escapes, so that the file itself stays plain text.
+        let esc = ["\\u001b[31m", "\\u2060", "\\u202e", "\\u00ad", "\\u0007"][i % 5];
+        let edited = match *from {
+            "\"nausea\"" => shipped.replacen(from, &format!("\"nau{esc}sea\""), 1),
+            _ => shipped.replacen(from, &format!("{from}{esc}"), 1),
+        };
+        let p = fx_dir.join(format!("hidden-{i}.toml"));
+        fs::write(&p, edited).unwrap();
+        out.push(
+            case(
+                &format!("config: hidden character in {key}"),
+                &status,
+                "configuration error, not starting",
+            )
+            .and(key)
+            .and("control or invisible character")
+            .config(p),
+        );
+    }
+    let big = fx_dir.join("big.toml");
+    let mut text = shipped.clone();
+    text.push_str(&format!("# {}\n", "x".repeat(1024 * 1024)));
+    fs::write(&big, text).unwrap();
+    out.push(
+        case(
+            "config of more than 1 MiB",
+            &status,
+            "at most 1048576 bytes",
+        )
+        .and("big.toml")
+        .config(big),
+    );
+    out.push(case("config is a device", &status, "not a regular file").config("/dev/zero".into()));
+    let fifo = fx_dir.join("config.fifo");
+    if !fifo.exists() {
+        let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success(), "mkfifo failed");
+    }
+    out.push(case("config is a FIFO", &status, "not a regular file").config(fifo));
+    let latin1 = fx_dir.join("latin1.toml");
+    let mut bytes = shipped.into_bytes();
+    bytes.extend_from_slice(b"# caf\xe9\n");
+    fs::write(&latin1, bytes).unwrap();
+    out.push(case("config is not UTF-8", &status, "not UTF-8").config(latin1));
+    out
+}
+
+fn leap_second_cases(x: &Ctx) -> Vec<Case> {
+    // A leap second an hour ago, in each form of TIME.
+    let base = x.now - Duration::hours(1);
+    let local = base.with_timezone(&chrono_tz::Europe::Amsterdam);
+    let forms = [
+        base.format("%Y-%m-%dT%H:%M:60Z").to_string(),
+        local.format("%Y-%m-%dT%H:%M:60%:z").to_string(),
+        local.format("%Y-%m-%d %H:%M:60").to_string(),
+    ];
+    let mut out = Vec::new();
+    for (i, t) in forms.iter().enumerate() {
+        let args: Vec<&str> = match i {
+            0 => vec!["nrs", "--mrn", "1001", "--score", "5", "--at", t],
+            1 => vec!["dose", "--mrn", "1001", "--rate", "2", "--at", t],
+            _ => vec![
+                "side-effect",
+                "--mrn",
+                "1001",
+                "--kind",
+                "nausea",
+                "--severity",
+                "mild",
+                "--at",
+                t,
+            ],
+        };
+        out.push(case(&format!("leap second {t}"), &args, "leap second"));
+    }
+    out.push(case(
+        "amend to a leap second",
+        &["amend", &s(x.e_nrs), "--reason", "time", "--at", &forms[0]],
+        "leap second",
+    ));
+    out
+}
+
 // ---------------------------------------------------------------------------------------
 // The tests
 
@@ -2267,7 +2506,10 @@ fn corpus_has_at_least_150_cases() {
         + course_cases(&x).len()
         + amend_void_cases(&x).len()
         + report_staff_cli_cases(&x).len()
-        + config_cases(dir.path(), &x).len();
+        + config_cases(dir.path(), &x).len()
+        + hidden_text_cases(&x).len()
+        + config_guard_cases(dir.path()).len()
+        + leap_second_cases(&x).len();
     assert!(n >= 150, "only {n} cases");
 }
 
@@ -2305,6 +2547,25 @@ fn bad_amendments_voids_and_entry_ids_are_refused() {
 fn bad_report_staff_and_command_line_input_is_refused() {
     let fx = Fixture::build();
     run_corpus(&fx, &report_staff_cli_cases(&fx.ctx));
+}
+
+#[test]
+fn hidden_characters_are_refused_in_every_text_field() {
+    let fx = Fixture::build();
+    run_corpus(&fx, &hidden_text_cases(&fx.ctx));
+}
+
+#[test]
+fn config_is_read_only_from_a_small_regular_file_of_plain_text() {
+    let fx = Fixture::build();
+    let cases = config_guard_cases(fx.dir.path());
+    run_corpus(&fx, &cases);
+}
+
+#[test]
+fn leap_seconds_are_refused_on_every_entry_path() {
+    let fx = Fixture::build();
+    run_corpus(&fx, &leap_second_cases(&fx.ctx));
 }
 
 #[test]

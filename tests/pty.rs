@@ -706,3 +706,76 @@ fn a_save_waits_for_a_locked_database_then_saves_once() {
         "the entry is stored exactly once"
     );
 }
+
+/// A ward whose database path does not exist yet (a mistyped --db, or a new site).
+fn ward_without_database() -> Ward {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("typo.db");
+    Ward { dir, db }
+}
+
+fn nothing_at(db: &Path) -> bool {
+    let name = db.file_name().unwrap().to_str().unwrap().to_string();
+    std::fs::read_dir(db.parent().unwrap())
+        .unwrap()
+        .all(|e| !e.unwrap().file_name().to_str().unwrap().starts_with(&name))
+}
+
+#[test]
+fn a_missing_database_is_created_only_when_the_user_says_yes() {
+    for answer in ["", "no", "y", "YES please"] {
+        let ward = ward_without_database();
+        let mut tui = Tui::spawn(&ward, 80, 24);
+        tui.wait_for("There is no titrate database at", WAIT);
+        tui.send(&format!("{answer}{ENTER}"));
+        let status = tui.wait_exit(WAIT);
+        assert!(status.success(), "answer {answer:?}: {status:?}");
+        assert!(
+            nothing_at(&ward.db),
+            "answer {answer:?} created a database file"
+        );
+    }
+    let ward = ward_without_database();
+    let mut tui = Tui::spawn(&ward, 80, 24);
+    tui.wait_for("There is no titrate database at", WAIT);
+    tui.send(&format!("yes{ENTER}"));
+    tui.wait_for("Create the first admin", WAIT);
+    assert!(ward.db.exists());
+    tui.send("\x03");
+    tui.wait_exit(WAIT);
+    tui.assert_restored();
+}
+
+#[test]
+fn the_ward_terminal_without_a_terminal_says_so_in_one_line_and_creates_nothing() {
+    let ward = ward_without_database();
+    for with_db in [false, true] {
+        if with_db {
+            titrate::demo::create(
+                &ward.db,
+                &titrate::config::Config::defaults(),
+                chrono::Utc::now(),
+            )
+            .unwrap();
+        }
+        let before = std::fs::read(&ward.db).ok();
+        let out = std::process::Command::new(BIN)
+            .args(["--config", CONFIG, "--db", ward.db.to_str().unwrap()])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains("needs a terminal"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(out.stdout.is_empty());
+        if with_db {
+            assert_eq!(std::fs::read(&ward.db).ok(), before, "the database changed");
+        } else {
+            assert!(nothing_at(&ward.db), "a database was created");
+        }
+    }
+}

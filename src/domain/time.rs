@@ -38,6 +38,10 @@ pub enum TimeError {
     Future { at: String, now: String },
     #[error("\"{0}\" is not a date: write YYYY-MM-DD, e.g. 1980-04-23")]
     DateFormat(String),
+    #[error(
+        "\"{0}\" names a leap second (:60), which the record cannot hold: write :59 or the next minute"
+    )]
+    LeapSecond(String),
 }
 
 fn shown(s: &str) -> String {
@@ -47,6 +51,16 @@ fn shown(s: &str) -> String {
 /// Parses TIME as the command line and the forms accept it.
 pub fn parse_time(raw: &str, zone: Tz) -> Result<Instant, TimeError> {
     let s = raw.trim();
+    let t = parse_time_any_second(s, zone)?;
+    // chrono keeps a leap second as a nanosecond count past one second; stored, it would
+    // read back as "23:59:60", which pandas, R and most databases refuse.
+    if t.timestamp_subsec_nanos() >= 1_000_000_000 {
+        return Err(TimeError::LeapSecond(shown(s)));
+    }
+    Ok(t)
+}
+
+fn parse_time_any_second(s: &str, zone: Tz) -> Result<Instant, TimeError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
@@ -262,6 +276,25 @@ mod tests {
     }
 
     #[test]
+    fn leap_seconds_are_refused_in_every_form() {
+        let z = chrono_tz::Europe::Amsterdam;
+        for s in [
+            "2016-12-31T23:59:60Z",
+            "2016-12-31T23:59:60.5Z",
+            "2017-01-01T00:59:60+01:00",
+            "2026-03-01 08:59:60",
+            "2026-03-01T08:59:60",
+        ] {
+            assert!(
+                matches!(parse_time(s, z), Err(TimeError::LeapSecond(_))),
+                "{s}: {:?}",
+                parse_time(s, z)
+            );
+        }
+        assert!(parse_time("2026-03-01 08:59:59", z).is_ok());
+    }
+
+    #[test]
     fn future_tolerance() {
         let now = parse_time("2026-03-01 08:00", AMS).unwrap();
         let ok = now + chrono::Duration::minutes(5);
@@ -275,6 +308,22 @@ mod tests {
         fn parse_never_panics(s in "\\PC{0,40}") {
             let _ = parse_time(&s, AMS);
             let _ = parse_date(&s);
+        }
+
+        /// Whatever is accepted reads back from the stored form as the same instant.
+        #[test]
+        fn accepted_times_survive_the_stored_form(
+            d in 1u32..=28, h in 0u32..=23, m in 0u32..=59, sec in 0u32..=60, z in 0usize..3
+        ) {
+            let s = [
+                format!("2016-12-{d:02}T{h:02}:{m:02}:{sec:02}Z"),
+                format!("2016-12-{d:02}T{h:02}:{m:02}:{sec:02}+05:30"),
+                format!("2016-12-{d:02} {h:02}:{m:02}:{sec:02}"),
+            ][z].clone();
+            if let Ok(t) = parse_time(&s, AMS) {
+                proptest::prop_assert_eq!(from_db(&to_db(t)), Some(whole_seconds(t)));
+                proptest::prop_assert!(!to_db(t).contains(":60"));
+            }
         }
     }
 }

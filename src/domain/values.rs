@@ -17,8 +17,10 @@ pub enum ValueError {
         len: usize,
         max: usize,
     },
-    #[error("{what} contains a control character (such as a terminal escape); type plain text")]
-    Control { what: &'static str },
+    #[error(
+        "{what} contains a control character or an invisible one ({code}, such as a terminal escape or a direction mark); type plain text"
+    )]
+    Control { what: &'static str, code: String },
     #[error("\"{given}\" is not a valid {what}: {allowed}")]
     Choice {
         what: &'static str,
@@ -39,22 +41,38 @@ fn shown(s: &str) -> String {
     printable(&s.chars().take(40).collect::<String>())
 }
 
-/// Bidirectional overrides and zero-width characters: not control characters, but they
-/// change what a terminal shows (a reversed name, an invisible difference between MRNs).
+/// Characters that change what a terminal, a PDF or a spreadsheet shows without showing
+/// themselves: Unicode's format characters (category Cf: bidirectional marks and overrides,
+/// zero-width spaces and joiners, the soft hyphen, word joiners and invisible operators, tag
+/// characters), the other default-ignorable code points (variation selectors, fillers), and
+/// the line and paragraph separators. A name holding one can look like another name, print
+/// reversed, or hide text.
 pub fn is_invisible_format(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{0600}'..='\u{0605}' | '\u{06DD}' | '\u{070F}'
+        | '\u{0890}'..='\u{0891}' | '\u{08E2}' | '\u{115F}'..='\u{1160}' | '\u{17B4}'..='\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}'
+        | '\u{FFF0}'..='\u{FFFB}' | '\u{110BD}' | '\u{110CD}' | '\u{13430}'..='\u{1343F}'
+        | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
+}
+
+/// Whether `c` may appear in stored or shown text: no control and no invisible character.
+pub fn is_hidden(c: char) -> bool {
+    c.is_control() || is_invisible_format(c)
+}
+
+/// The first hidden character of `s`, as "U+001B", for a message that says what to remove.
+pub fn first_hidden(s: &str) -> Option<String> {
+    s.chars()
+        .find(|&c| is_hidden(c))
+        .map(|c| format!("U+{:04X}", u32::from(c)))
 }
 
 /// Text made safe to print on a terminal: control and invisible format characters become '?'.
 pub fn printable(s: &str) -> String {
     s.chars()
-        .map(|c| {
-            if c.is_control() || is_invisible_format(c) {
-                '?'
-            } else {
-                c
-            }
-        })
+        .map(|c| if is_hidden(c) { '?' } else { c })
         .collect()
 }
 
@@ -107,8 +125,8 @@ pub fn text(what: &'static str, raw: &str, max: usize) -> Result<String, ValueEr
     if len > max {
         return Err(ValueError::TooLong { what, len, max });
     }
-    if t.chars().any(|c| c.is_control() || is_invisible_format(c)) {
-        return Err(ValueError::Control { what });
+    if let Some(code) = first_hidden(t) {
+        return Err(ValueError::Control { what, code });
     }
     Ok(t.to_string())
 }
@@ -247,6 +265,43 @@ mod tests {
         assert!(text("name", "Jan \u{1b}[31mRed", 100).is_err());
         assert!(text("name", "Jan \u{202e}Red", 100).is_err());
         assert_eq!(printable("a\u{1b}[31mb\u{202e}"), "a?[31mb?");
+        // One of each kind that hides itself: every one is refused and shown as '?'.
+        for c in [
+            '\u{0}',
+            '\u{7}',
+            '\u{1b}',
+            '\u{7f}',
+            '\u{85}',
+            '\u{ad}',
+            '\u{34f}',
+            '\u{61c}',
+            '\u{180e}',
+            '\u{200b}',
+            '\u{200d}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{2060}',
+            '\u{2061}',
+            '\u{2062}',
+            '\u{2063}',
+            '\u{2064}',
+            '\u{2066}',
+            '\u{feff}',
+            '\u{fe0f}',
+            '\u{e0001}',
+            '\u{e0041}',
+            '\u{e007f}',
+            '\u{e0100}',
+        ] {
+            let typed = format!("Jan{c}sen");
+            let e = text("name", &typed, 100).unwrap_err().to_string();
+            assert!(e.contains(&format!("U+{:04X}", u32::from(c))), "{e}");
+            assert_eq!(printable(&typed), "Jan?sen");
+        }
+        // Letters of other scripts are text, not hidden characters.
+        for ok in ["דוד כהן", "محمد", "Zoë", "Ærøskøbing", "李小龙", "Đặng"] {
+            assert_eq!(text("name", ok, 100).unwrap(), ok);
+        }
         assert!(text("name", "  ", 100).is_err());
         assert!(text("name", &"x".repeat(101), 100).is_err());
         assert_eq!(text("name", " Zoë O'Brien ", 100).unwrap(), "Zoë O'Brien");

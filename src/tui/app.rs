@@ -757,7 +757,10 @@ impl App {
                     self.sign_in();
                 }
             }
-            KeyCode::Char(ch) if !ch.is_control() && c.fields[c.focus].chars().count() < 100 => {
+            KeyCode::Char(ch)
+                if !crate::domain::values::is_hidden(ch)
+                    && c.fields[c.focus].chars().count() < 100 =>
+            {
                 c.fields[c.focus].push(ch)
             }
             _ => {}
@@ -838,7 +841,7 @@ impl App {
                 self.query.pop();
             }
             KeyCode::Char(c)
-                if !c.is_control()
+                if !crate::domain::values::is_hidden(c)
                     && !k.modifiers.contains(KeyModifiers::CONTROL)
                     && self.query.len() < 60 =>
             {

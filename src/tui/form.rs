@@ -414,7 +414,7 @@ impl Form {
     }
 
     pub fn type_char(&mut self, ch: char) {
-        if ch.is_control() {
+        if crate::domain::values::is_hidden(ch) {
             return;
         }
         if let Some(f) = self.focused() {
@@ -484,7 +484,7 @@ impl Form {
             WardError::Value(
                 values::ValueError::Empty { what }
                 | values::ValueError::TooLong { what, .. }
-                | values::ValueError::Control { what },
+                | values::ValueError::Control { what, .. },
             ) => match *what {
                 "reason" if has("why") => "why",
                 "name" => pick("name"),

@@ -20,9 +20,7 @@ use crate::domain::time::local_text;
 
 /// Text from the record, made safe for a terminal: no control characters or escapes.
 pub fn safe(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+    crate::domain::values::printable(s)
 }
 
 pub struct Theme {

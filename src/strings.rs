@@ -1,0 +1,19 @@
+//! User-facing wording that belongs to no error type: the start of the one catalogue that
+//! the Dutch translation will fill (gitui's `strings.rs`). New wording goes here.
+
+/// Started as the ward terminal, but stdin or stdout is not a terminal.
+pub const NO_TERMINAL: &str = "titrate: the ward terminal needs a terminal to draw on (stdin and stdout are not one); run it in a terminal window or over `ssh -t`, or give a command (see titrate --help)";
+
+pub fn ask_new_database(path: &str) -> String {
+    format!(
+        "There is no titrate database at {path}.\nA mistyped --db would show an empty ward: check the path.\nType yes to create a new, empty ward database there; anything else quits: "
+    )
+}
+
+pub const NEW_DATABASE_DECLINED: &str = "Nothing was created.";
+
+pub fn no_such_folder(path: &str) -> String {
+    format!(
+        "there is no titrate database at {path}, and its folder does not exist: check the path (--db, TITRATE_DB or database.path)"
+    )
+}
