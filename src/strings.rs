@@ -17,3 +17,8 @@ pub fn no_such_folder(path: &str) -> String {
         "there is no titrate database at {path}, and its folder does not exist: check the path (--db, TITRATE_DB or database.path)"
     )
 }
+
+/// The highlighted patient is no longer on the list (their course ended elsewhere): the
+/// highlight now stands on someone else, which the nurse must know before the next key.
+pub const SELECTED_PATIENT_LEFT: &str =
+    "the patient you had selected is no longer on this list: check the highlighted row";

@@ -1052,3 +1052,133 @@ fn idle_sign_out_leaves_no_summary_or_search_behind() {
     );
     assert!(app.preview.is_none() && app.hits.is_empty() && app.query.is_empty());
 }
+
+// ---------------------------------------------------------------------------------------
+// The highlight follows the patient
+
+fn highlighted(app: &App) -> String {
+    app.ward.active[app.selected].mrn.clone()
+}
+
+/// Seen: the cursor on Bram (first, overdue); his check and NRS saved, he lost his `!` and
+/// moved to row 2, and the highlight stayed on row 1, now Anouk. The next `r` went to her.
+#[test]
+fn the_highlight_stays_on_the_patient_when_a_save_re_sorts_the_list() {
+    let (_w, mut app) = signed_in("DEMO", "0000");
+    assert_eq!(highlighted(&app), BRAM);
+    let row_before = app.selected;
+    ch(&mut app, 'r');
+    enter(&mut app);
+    assert!(app.form.is_none(), "the check was saved");
+    ch(&mut app, 'n');
+    typ(&mut app, "5");
+    enter(&mut app);
+    assert!(app.form.is_none(), "the score was saved");
+    let bram_row = app.ward.active.iter().position(|r| r.mrn == BRAM).unwrap();
+    assert_ne!(
+        bram_row, row_before,
+        "the save re-sorted the list (the case)"
+    );
+    assert_eq!(highlighted(&app), BRAM);
+    ch(&mut app, 'r');
+    assert_eq!(
+        app.form.as_ref().unwrap().mrn,
+        BRAM,
+        "the next entry is Bram's"
+    );
+}
+
+/// Other members of the class: another terminal's entries that re-sort the list, a new
+/// patient added above the cursor, the clock's recompute, and a trip to the other tab.
+#[test]
+fn the_highlight_follows_the_patient_through_entries_elsewhere_and_the_clock() {
+    let (w, mut app) = signed_in("DEMO", "0000");
+    let (mut other, who) = other_terminal(&w.path);
+    let cfg = Config::defaults();
+    let mut t = now();
+    let names: Vec<String> = app.ward.active.iter().map(|r| r.name.clone()).collect();
+    for (i, name) in names.iter().enumerate() {
+        select_row(&mut app, name);
+        let mrn = highlighted(&app);
+        // An entry elsewhere that moves Bram (his overdue check is answered by a score).
+        t += Duration::minutes(1);
+        let mut s = titrate::ward::entries::Session {
+            db: &mut other,
+            cfg: &cfg,
+            who: &who,
+            now: t,
+        };
+        s.record_rate(
+            BRAM,
+            t,
+            titrate::domain::rate::Rate::from_centi(1400 - 200 * i as u32),
+            None,
+        )
+        .unwrap();
+        app.update(Msg::Tick(t));
+        assert_eq!(highlighted(&app), mrn, "after an entry elsewhere");
+        // Time passes in steps shorter than the idle sign-out: the recompute flags checks
+        // that fall due, and rows re-sort.
+        for _ in 0..8 {
+            t += Duration::minutes(9);
+            app.update(Msg::Tick(t));
+            // A key that does nothing on the overview keeps the session alive.
+            ch(&mut app, 'z');
+            assert_eq!(highlighted(&app), mrn, "after the clock's recompute");
+        }
+        press(&mut app, KeyCode::Tab);
+        press(&mut app, KeyCode::Tab);
+        assert_eq!(app.tab, Tab::Active);
+    }
+    // A course started elsewhere, in a bed that sorts first: the new row lands above.
+    select_row(&mut app, "Bram Jansen");
+    t += Duration::minutes(1);
+    let mut s = titrate::ward::entries::Session {
+        db: &mut other,
+        cfg: &cfg,
+        who: &who,
+        now: t,
+    };
+    s.start_course(GREET, t, Some("0".into())).unwrap();
+    app.update(Msg::Tick(t));
+    assert!(app.ward.active.iter().any(|r| r.mrn == GREET));
+    assert_eq!(highlighted(&app), BRAM, "after a row was added above");
+}
+
+/// The timeline row highlighted on the detail screen follows its entry when another
+/// terminal adds newer entries above it: `m` and `v` never act on a different entry.
+#[test]
+fn the_detail_highlight_follows_its_entry_when_entries_arrive() {
+    let (w, mut app) = signed_in("DEMO", "0000");
+    select_row(&mut app, "Bram Jansen");
+    enter(&mut app);
+    assert_eq!(app.screen, Screen::Detail);
+    ch(&mut app, 'j');
+    ch(&mut app, 'j');
+    let d = app.detail.as_ref().unwrap();
+    let id = d.timeline[app.detail_sel].entry.id;
+    let (mut other, who) = other_terminal(&w.path);
+    let cfg = Config::defaults();
+    let at = now() + Duration::minutes(1);
+    let mut s = titrate::ward::entries::Session {
+        db: &mut other,
+        cfg: &cfg,
+        who: &who,
+        now: at,
+    };
+    s.record_nrs(
+        BRAM,
+        at,
+        titrate::domain::values::Nrs::new(4).unwrap(),
+        None,
+    )
+    .unwrap();
+    app.update(Msg::Tick(at));
+    let d = app.detail.as_ref().unwrap();
+    assert_eq!(d.timeline[app.detail_sel].entry.id, id);
+    ch(&mut app, 'v');
+    match app.form.as_ref().unwrap().kind {
+        FormKind::Void { id: v } => assert_eq!(v, id),
+        ref k => panic!("{k:?}"),
+    }
+}

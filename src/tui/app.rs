@@ -8,6 +8,7 @@ use super::form::{FieldKind, Form, FormContext, FormKind};
 use super::keys::{self, Action};
 use super::view::{self, DetailView, PatientHit, WardView};
 use crate::config::Config;
+use crate::domain::entry::{EntryId, PatientId};
 use crate::domain::record::Staff;
 use crate::domain::time::Instant;
 use crate::store::Db;
@@ -87,9 +88,14 @@ pub struct App {
     /// The cohort screen's per-patient outcomes; emptied at sign-out.
     pub cohort_cache: view::CohortCache,
     pub tab: Tab,
+    /// The highlighted row, re-found after every change of the list from the patient it
+    /// shows (`selected_patient`): a re-sort must never move an entry to another patient.
     pub selected: usize,
+    pub selected_patient: Option<PatientId>,
     pub detail: Option<DetailView>,
+    /// Likewise the highlighted timeline row follows its entry (`detail_entry`).
     pub detail_sel: usize,
+    pub detail_entry: Option<EntryId>,
     pub query: String,
     pub hits: Vec<PatientHit>,
     pub hit_sel: usize,
@@ -139,8 +145,10 @@ impl App {
             cohort_cache: view::CohortCache::default(),
             tab: Tab::Active,
             selected: 0,
+            selected_patient: None,
             detail: None,
             detail_sel: 0,
+            detail_entry: None,
             query: String::new(),
             hits: vec![],
             hit_sel: 0,
@@ -222,6 +230,7 @@ impl App {
             // Time passed, written to or not: a check may have become overdue.
             self.ward_cache.recompute(now);
             self.ward = self.ward_cache.view(now);
+            self.follow_selection();
         }
     }
 
@@ -247,7 +256,7 @@ impl App {
                 }
                 Err(e) => self.error(format!("could not read the ward: {e}")),
             }
-            self.selected = self.selected.min(self.rows().saturating_sub(1));
+            self.follow_selection();
         }
         if let Some(mrn) = self
             .detail
@@ -257,6 +266,13 @@ impl App {
             match view::load_detail(&mut self.db, &self.cfg, &mrn, self.now) {
                 Ok(d) => {
                     self.detail_sel = self.detail_sel.min(d.timeline.len().saturating_sub(1));
+                    if let Some(i) = self
+                        .detail_entry
+                        .and_then(|id| d.timeline.iter().position(|r| r.entry.id == id))
+                    {
+                        self.detail_sel = i;
+                    }
+                    self.detail_entry = d.timeline.get(self.detail_sel).map(|r| r.entry.id);
                     self.detail = Some(d);
                 }
                 Err(e) => self.error(format!("could not read the patient: {e}")),
@@ -347,6 +363,40 @@ impl App {
             Tab::Active => self.ward.active.len(),
             Tab::FollowUp => self.ward.follow_up.len() + self.ward.recent.len(),
         }
+    }
+
+    /// The patient shown in row `i` of the current tab.
+    fn row_patient(&self, i: usize) -> Option<PatientId> {
+        match self.tab {
+            Tab::Active => self.ward.active.get(i).map(|r| r.patient),
+            Tab::FollowUp => self
+                .ward
+                .follow_up
+                .iter()
+                .chain(self.ward.recent.iter())
+                .nth(i)
+                .map(|r| r.patient),
+        }
+    }
+
+    /// Puts the highlight back on the patient it was on, wherever the list now shows them.
+    /// If they left the list (their course ended elsewhere), the highlight stays in place on
+    /// another patient, and the screen says so.
+    fn follow_selection(&mut self) {
+        let n = self.rows();
+        let found = self
+            .selected_patient
+            .and_then(|p| (0..n).find(|&i| self.row_patient(i) == Some(p)));
+        match found {
+            Some(i) => self.selected = i,
+            None => {
+                self.selected = self.selected.min(n.saturating_sub(1));
+                if self.selected_patient.is_some() && n > 0 {
+                    self.info(crate::strings::SELECTED_PATIENT_LEFT);
+                }
+            }
+        }
+        self.selected_patient = self.row_patient(self.selected);
     }
 
     fn selected_mrn(&self) -> Option<String> {
@@ -530,6 +580,7 @@ impl App {
                     Tab::Active
                 };
                 self.selected = 0;
+                self.selected_patient = self.row_patient(0);
             }
             Action::Rate => self.open_form(FormKind::Rate),
             Action::Nrs => self.open_form(FormKind::Nrs),
@@ -597,11 +648,18 @@ impl App {
         }
         let next = (*sel as i64 + by).clamp(0, len as i64 - 1);
         *sel = next as usize;
+        self.selected_patient = self.row_patient(self.selected);
+        self.detail_entry = self
+            .detail
+            .as_ref()
+            .and_then(|d| d.timeline.get(self.detail_sel))
+            .map(|r| r.entry.id);
     }
 
     fn open_patient(&mut self, mrn: &str) {
         match view::load_detail(&mut self.db, &self.cfg, mrn, self.now) {
             Ok(d) => {
+                self.detail_entry = d.timeline.first().map(|r| r.entry.id);
                 self.detail = Some(d);
                 self.detail_sel = 0;
                 self.screen = Screen::Detail;
@@ -776,6 +834,7 @@ impl App {
                 self.screen = Screen::Overview;
                 self.tab = Tab::Active;
                 self.selected = 0;
+                self.selected_patient = None;
                 // Only its author gets a stashed form back; it waits for them otherwise.
                 let restored = match self.stash.take() {
                     Some((owner, form)) if owner == staff.id => Some(form),

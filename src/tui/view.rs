@@ -2,7 +2,7 @@
 //! Drawing code reads these and nothing else.
 
 use crate::config::Config;
-use crate::domain::entry::{Entry, EntryData, Versions};
+use crate::domain::entry::{Entry, EntryData, PatientId, Versions};
 use crate::domain::marks::OutcomeRecord;
 use crate::domain::outcome::Responder;
 use crate::domain::record::{CourseState, PatientRecord};
@@ -15,6 +15,8 @@ use crate::ward::{WardError, load_outcomes, load_record, load_record_of};
 
 #[derive(Debug, Clone)]
 pub struct ActiveRow {
+    /// What the selection follows: rows move when the list re-sorts.
+    pub patient: PatientId,
     pub mrn: String,
     pub name: String,
     pub bed: String,
@@ -24,6 +26,7 @@ pub struct ActiveRow {
 
 #[derive(Debug, Clone)]
 pub struct FollowRow {
+    pub patient: PatientId,
     pub mrn: String,
     pub name: String,
     pub ended: Instant,
@@ -73,6 +76,7 @@ fn rows_of(rec: &PatientRecord, now: Instant) -> PatientRows {
                     .and_then(|o| o.timepoints.t0)
                     .map(|s| s.score.get());
                 out.active = Some(ActiveRow {
+                    patient: rec.patient.id,
                     mrn: rec.patient.data.mrn.clone(),
                     name: rec.patient.data.name.clone(),
                     bed: bed_of(course.start),
@@ -86,6 +90,7 @@ fn rows_of(rec: &PatientRecord, now: Instant) -> PatientRows {
                 && let Some(win) = o.t2_window
             {
                 out.ended = Some(FollowRow {
+                    patient: rec.patient.id,
                     mrn: rec.patient.data.mrn.clone(),
                     name: rec.patient.data.name.clone(),
                     ended,
