@@ -30,9 +30,12 @@ pub struct Cli {
     /// Staff id to sign in as
     #[arg(long, env = "TITRATE_USER", global = true, value_name = "ID")]
     pub user: Option<String>,
-    /// Open a seeded demo ward in a new temporary database
+    /// Open a seeded demo ward in a new temporary database, removed when titrate quits
     #[arg(long)]
     pub demo: bool,
+    /// With --demo: keep the demo database when titrate quits
+    #[arg(long, requires = "demo")]
+    pub keep: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -62,12 +62,16 @@ fn say(msg: &str) {
 /// user through the first admin), or on a fresh demo ward.
 fn terminal(cli: &Cli, cfg: Config) -> anyhow::Result<Option<i32>> {
     let now = chrono::Utc::now();
+    let mut demo_file = None;
     let (db, hint) = if cli.demo {
         let path = std::env::temp_dir().join(format!(
             "titrate-demo-{}.db",
             now.format("%Y%m%d-%H%M%S-%f")
         ));
         let db = demo::create(&path, &cfg, now).context("creating the demo ward")?;
+        if !cli.keep {
+            demo_file = Some(path.clone());
+        }
         let hint = format!(
             "Demo ward: sign in as {} with PIN {} (nurse: {} / {}). Demo database: {}",
             demo::DEMO_USER,
@@ -96,7 +100,16 @@ fn terminal(cli: &Cli, cfg: Config) -> anyhow::Result<Option<i32>> {
     };
     let mut app = App::new(cfg, db, now);
     app.demo_hint = hint;
-    tui::run(app)
+    let ended = tui::run(app);
+    // The demo ward is made up, but it is still a file of "patients" nobody asked to keep.
+    if let Some(path) = demo_file {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = path.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    ended
 }
 
 /// Asks, on the terminal and before the screen takes it over, whether to make a new

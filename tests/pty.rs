@@ -73,6 +73,12 @@ struct Tui {
 
 impl Tui {
     fn spawn(ward: &Ward, cols: u16, rows: u16) -> Tui {
+        let args = ["--config", CONFIG, "--db", ward.db.to_str().unwrap()];
+        Tui::spawn_with(&args, ward.dir.path(), cols, rows)
+    }
+
+    /// titrate with these arguments, in `dir` (also its TMPDIR).
+    fn spawn_with(args: &[&str], dir: &Path, cols: u16, rows: u16) -> Tui {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows,
@@ -82,13 +88,14 @@ impl Tui {
             })
             .unwrap();
         let mut cmd = CommandBuilder::new(BIN);
-        cmd.args(["--config", CONFIG, "--db", ward.db.to_str().unwrap()]);
+        cmd.args(args);
         // Nothing from the developer's shell (TITRATE_*, NO_COLOR) leaks in.
         cmd.env_clear();
         cmd.env("TERM", "xterm-256color");
         cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
         cmd.env("LANG", "C.UTF-8");
-        cmd.cwd(ward.dir.path());
+        cmd.env("TMPDIR", dir);
+        cmd.cwd(dir);
         let child = pair.slave.spawn_command(cmd).unwrap();
         // Only the child holds the slave now: when it exits, reading the master ends.
         drop(pair.slave);
@@ -776,6 +783,36 @@ fn the_ward_terminal_without_a_terminal_says_so_in_one_line_and_creates_nothing(
             assert_eq!(std::fs::read(&ward.db).ok(), before, "the database changed");
         } else {
             assert!(nothing_at(&ward.db), "a database was created");
+        }
+    }
+}
+
+#[test]
+fn the_demo_ward_is_removed_when_titrate_quits_unless_kept() {
+    for keep in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = vec!["--config", CONFIG, "--demo"];
+        if keep {
+            args.push("--keep");
+        }
+        let mut tui = Tui::spawn_with(&args, dir.path(), 80, 24);
+        tui.sign_in("DEMO", "0000");
+        let files = || -> Vec<String> {
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("titrate-demo-"))
+                .collect()
+        };
+        assert!(!files().is_empty(), "the demo database is in TMPDIR");
+        tui.send("q");
+        tui.send("y");
+        let status = tui.wait_exit(WAIT);
+        assert!(status.success(), "{status:?}");
+        if keep {
+            assert!(files().iter().any(|f| f.ends_with(".db")), "{:?}", files());
+        } else {
+            assert_eq!(files(), Vec::<String>::new(), "demo files left behind");
         }
     }
 }

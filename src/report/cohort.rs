@@ -98,7 +98,8 @@ pub struct Responders {
 pub struct McNemarOut {
     pub lost: u64,
     pub gained: u64,
-    pub p: f64,
+    /// None when no patient is known at both T1 and T2: there is nothing to test.
+    pub p: Option<f64>,
     /// Both responders / both non-responders, to complete the 2x2 table.
     pub kept: u64,
     pub never: u64,
@@ -323,7 +324,7 @@ pub fn cohort_of<'a>(
         mcnemar_t1_t2: McNemarOut {
             lost: m.lost,
             gained: m.gained,
-            p: m.p,
+            p: (kept + never + m.lost + m.gained > 0).then_some(m.p),
             kept,
             never,
         },
@@ -399,7 +400,13 @@ pub fn table(c: &Cohort, markdown: bool) -> String {
                 m.kept, m.lost, m.gained, m.never
             ),
         ),
-        ("McNemar T1 vs T2 (exact)".into(), p_text(Some(m.p))),
+        (
+            "McNemar T1 vs T2 (exact)".into(),
+            match m.p {
+                Some(p) => p_text(Some(p)),
+                None => "no patient known at both T1 and T2".into(),
+            },
+        ),
         (
             "Missing in included courses".into(),
             format!(
