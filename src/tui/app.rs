@@ -815,10 +815,7 @@ impl App {
                     self.sign_in();
                 }
             }
-            KeyCode::Char(ch)
-                if !crate::domain::values::is_hidden(ch)
-                    && c.fields[c.focus].chars().count() < 100 =>
-            {
+            KeyCode::Char(ch) if !ch.is_control() && c.fields[c.focus].chars().count() < 100 => {
                 c.fields[c.focus].push(ch)
             }
             _ => {}
@@ -900,7 +897,7 @@ impl App {
                 self.query.pop();
             }
             KeyCode::Char(c)
-                if !crate::domain::values::is_hidden(c)
+                if !c.is_control()
                     && !k.modifiers.contains(KeyModifiers::CONTROL)
                     && self.query.len() < 60 =>
             {

@@ -414,7 +414,7 @@ impl Form {
     }
 
     pub fn type_char(&mut self, ch: char) {
-        if crate::domain::values::is_hidden(ch) {
+        if ch.is_control() {
             return;
         }
         if let Some(f) = self.focused() {
