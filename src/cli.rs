@@ -296,9 +296,13 @@ pub struct AmendArgs {
     pub end_reason: Option<String>,
     #[arg(long)]
     pub bed: Option<String>,
-    /// Confirm a soft limit the corrected rate passes (the amend reason is kept)
+    /// Confirm a soft limit the corrected rate passes (needs --confirm-reason); a
+    /// confirmation of the corrected version does not carry over
     #[arg(long)]
     pub confirm: bool,
+    /// Why the soft limit is passed (kept with the rate, like dose --reason)
+    #[arg(long, value_name = "TEXT")]
+    pub confirm_reason: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

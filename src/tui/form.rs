@@ -274,7 +274,14 @@ impl Form {
         let mut fields = match &entry.data {
             EntryData::Rate { rate, .. } => vec![
                 Field::text("rate", "Rate mg/h", rate.to_string(), ""),
-                Field::choice("confirm", "Confirm", opts(&["no", "yes"]), "no"),
+                // As in the rate form: a reason confirms a soft limit. The corrected
+                // version's confirmation does not carry over, so this starts empty.
+                Field::text(
+                    "confirm",
+                    "Confirm reason",
+                    "",
+                    "only to confirm a soft limit (kept with the rate)",
+                ),
             ],
             EntryData::Nrs { score, timepoint } => vec![
                 Field::text("score", "NRS 0-10", score.to_string(), ""),
@@ -487,6 +494,7 @@ impl Form {
                 | values::ValueError::Control { what },
             ) => match *what {
                 "reason" if has("why") => "why",
+                "confirm reason" => pick("confirm"),
                 "name" => pick("name"),
                 "detail" => pick("detail"),
                 "bed" => pick("bed"),
@@ -499,8 +507,10 @@ impl Form {
                 RuleError::BeforeStart { .. }
                 | RuleError::AfterEnd { .. }
                 | RuleError::OverlapsPrevious { .. }
+                | RuleError::CoursesOverlap { .. }
                 | RuleError::EndBeforeLastRate { .. },
             ) => pick("time"),
+            WardError::Rule(RuleError::BedOccupied { .. }) => pick("bed"),
             WardError::Value(values::ValueError::Nrs { .. }) => pick("score"),
             WardError::Value(values::ValueError::Mrn(_)) => pick("mrn"),
             WardError::Value(values::ValueError::Weight(_)) => pick("weight"),
@@ -667,8 +677,11 @@ impl Form {
                     bed: changed("bed")
                         .map(|b| Edge::text("bed", &b, 20))
                         .transpose()?,
-                    // A corrected rate past a soft limit, confirmed; its reason is "why".
-                    confirm: self.value("confirm") == "yes",
+                    // A corrected rate past a soft limit is confirmed by a reason of its own.
+                    confirm: self
+                        .opt("confirm")
+                        .map(|r| Edge::text("confirm reason", &r, 500))
+                        .transpose()?,
                 };
                 s.amend(*id, self.value("why"), &a)
             }
