@@ -258,3 +258,55 @@ pub fn check_bed_free(bed: Option<&str>, others: &[Occupant]) -> Result<(), Rule
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    fn day(n: i64) -> Instant {
+        chrono::Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap() + Duration::days(n)
+    }
+    fn span(id: i64, s: i64, e: Option<i64>) -> CourseSpan {
+        CourseSpan {
+            course: Some(id),
+            start: day(s),
+            end: e.map(day),
+        }
+    }
+
+    #[test]
+    fn courses_follow_one_another() {
+        let z = chrono_tz::Europe::Amsterdam;
+        let ok = |v: &[CourseSpan]| check_courses_apart(v, z).is_ok();
+        assert!(ok(&[span(1, 0, Some(7)), span(2, 9, Some(16))]));
+        // Touching is not overlapping: a course may start when the last one ended.
+        assert!(ok(&[span(1, 0, Some(7)), span(2, 7, None)]));
+        // The Seen case: 1-12 Nov and 10-17 Nov.
+        let e = check_courses_apart(&[span(1, 0, Some(11)), span(2, 9, Some(16))], z).unwrap_err();
+        assert!(e.to_string().contains("course 1 (2026-11-01 10:00"), "{e}");
+        // A running course behind a later one, in either order given.
+        assert!(!ok(&[span(2, 9, Some(16)), span(1, 0, None)]));
+        // Two running courses.
+        assert!(!ok(&[span(1, 0, None), span(2, 9, None)]));
+        // One inside another.
+        assert!(!ok(&[span(1, 0, Some(20)), span(2, 9, Some(16))]));
+        assert!(ok(&[span(1, 0, None)]));
+    }
+
+    #[test]
+    fn beds_compare_trimmed_and_caseless() {
+        let others = [Occupant {
+            bed: "Bed 4".into(),
+            name: "Jan Jansen".into(),
+            mrn: "1001".into(),
+        }];
+        for same in ["bed 4", " BED  4 ", "Bed\t4"] {
+            let e = check_bed_free(Some(same), &others).unwrap_err();
+            assert!(e.to_string().contains("Jan Jansen (MRN 1001)"), "{e}");
+        }
+        assert!(check_bed_free(Some("bed 40"), &others).is_ok());
+        assert!(check_bed_free(None, &others).is_ok());
+    }
+}

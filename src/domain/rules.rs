@@ -587,8 +587,66 @@ mod tests {
         let c = check_rate(&p, None, &[], t(0), rate("2"), false).unwrap();
         assert_eq!(c.step, Step::Start);
         assert!(c.warnings.is_empty());
-        let c = check_rate(&p, None, &[], t(0), rate("3"), false).unwrap();
+        let c = check_rate(&p, None, &[], t(0), rate("1"), false).unwrap();
         assert_eq!(c.warnings.len(), 1);
+        // Above the starting rate is a soft limit, not a warning.
+        let e = check_rate(&p, None, &[], t(0), rate("3"), false).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("above the protocol's starting rate of 2 mg/h"),
+            "{e}"
+        );
+        let c = check_rate(&p, None, &[], t(0), rate("3"), true).unwrap();
+        assert_eq!(c.overridden.len(), 1);
+    }
+
+    fn entries(list: &[(i64, i64, &str)]) -> Vec<RateEntry> {
+        list.iter()
+            .map(|(id, m, r)| RateEntry {
+                id: *id,
+                at: t(*m),
+                rate: rate(r),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_change_is_checked_on_both_sides() {
+        let p = Config::defaults().protocol;
+        let cur = entries(&[(1, 0, "2"), (2, 240, "4")]);
+        let add = |at: i64, r: &str| RateChange {
+            removed: None,
+            added: Some((t(at), rate(r))),
+        };
+        // Before the first rate: it would become the start.
+        let e = check_rate_change(&p, None, &cur, add(-30, "2"), false).unwrap_err();
+        assert!(e.to_string().contains("becomes the course's start"), "{e}");
+        // Between: the step into entry 2 comes one hour after a step up.
+        let e = check_rate_change(&p, None, &cur, add(180, "3"), false).unwrap_err();
+        assert!(e.to_string().contains("later rate entry 2"), "{e}");
+        // An hourly check at the running rate changes nothing after it.
+        assert!(check_rate_change(&p, None, &cur, add(120, "2"), false).is_ok());
+        // Appending after the last entry looks at nothing later.
+        assert!(check_rate_change(&p, None, &cur, add(480, "6"), false).is_ok());
+        // A void of the first entry makes entry 2 a start above the starting rate.
+        let (_, limits) = check_rate_change(
+            &p,
+            None,
+            &cur,
+            RateChange {
+                removed: Some(1),
+                added: None,
+            },
+            true,
+        )
+        .unwrap();
+        assert!(
+            matches!(&limits[..], [SoftLimit::Later { id: 2, limit, .. }] if matches!(**limit, SoftLimit::AboveStartRate { .. })),
+            "{limits:?}"
+        );
+        // A limit the later entry already passed (and was confirmed for) is not asked again.
+        let cur = entries(&[(1, 0, "2"), (2, 240, "8")]);
+        assert!(check_rate_change(&p, None, &cur, add(120, "2"), false).is_ok());
     }
 
     #[test]
@@ -730,6 +788,42 @@ mod tests {
     }
 
     proptest! {
+        /// Whatever order entries are added, moved and voided in, every change accepted
+        /// without a confirmation leaves a course in which each rate passes its own check
+        /// unconfirmed: no path makes a step past a soft limit without a confirmation.
+        #[test]
+        fn no_unconfirmed_soft_limit_survives_any_change(ops in proptest::collection::vec((0u8..3, 0i64..1500, 0u32..=8, 0usize..20), 1..40)) {
+            let p = Config::defaults().protocol;
+            let mut cur: Vec<RateEntry> = Vec::new();
+            let mut next_id = 1;
+            for (op, m, r, pick) in ops {
+                let target = (!cur.is_empty()).then(|| cur[pick % cur.len()].id);
+                let added = Some((t(m), Rate::from_centi(r * 100)));
+                let change = match op {
+                    0 => RateChange { removed: None, added },
+                    1 => RateChange { removed: target, added },
+                    _ => RateChange { removed: target, added: None },
+                };
+                let ok = check_rate_change(&p, None, &cur, change, false).is_ok();
+                if !ok {
+                    continue;
+                }
+                cur.retain(|e| Some(e.id) != change.removed);
+                if let Some((at, rate)) = change.added {
+                    cur.push(RateEntry { id: next_id, at, rate });
+                    next_id += 1;
+                }
+                cur.sort_by_key(|e| (e.at, e.id));
+                for i in 0..cur.len() {
+                    let prior: Vec<RatePoint> = cur[..i].iter().map(|e| RatePoint { at: e.at, rate: e.rate }).collect();
+                    prop_assert!(
+                        check_rate(&p, None, &prior, cur[i].at, cur[i].rate, false).is_ok(),
+                        "entry {:?} passes a soft limit unconfirmed in {:?}", cur[i], cur
+                    );
+                }
+            }
+        }
+
         #[test]
         fn nothing_above_the_maximum_is_ever_accepted(c in 0u32..100_000, confirmed in any::<bool>(), hist in proptest::collection::vec((0i64..10_000, 0u32..=1400), 0..10)) {
             let p = Config::defaults().protocol;
