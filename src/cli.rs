@@ -71,6 +71,12 @@ pub enum Command {
         id: String,
         #[arg(long)]
         reason: String,
+        /// Confirm a soft limit a later rate passes once this rate is gone (needs
+        /// --confirm-reason; kept with the void)
+        #[arg(long)]
+        confirm: bool,
+        #[arg(long, value_name = "TEXT")]
+        confirm_reason: Option<String>,
     },
     /// Every entry of a patient, with versions, late and voided marks
     History {

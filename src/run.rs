@@ -255,9 +255,20 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
                 }
             }
         }
-        Command::Void { id, reason } => {
+        Command::Void {
+            id,
+            reason,
+            confirm,
+            confirm_reason,
+        } => {
             let id = Edge::entry_id(id)?;
-            let s = session.void(id, reason)?;
+            let confirm = match (confirm, confirm_reason) {
+                (true, Some(r)) => Some(Edge::text("confirm reason", r, 500)?),
+                (true, None) => return Err(WardError::AmendConfirmNeedsReason),
+                (false, Some(_)) => return Err(WardError::AmendReasonWithoutConfirm),
+                (false, None) => None,
+            };
+            let s = session.void_confirmed(id, reason, confirm)?;
             println!("entry {} voided (entered in error)", s.id);
             Ok(0)
         }

@@ -245,7 +245,22 @@ fn a_first_rate_above_the_starting_rate_needs_a_confirmation() {
     refused_unchanged(
         &w,
         &["void", &one.to_string(), "--reason", "wrong patient"],
-        "cannot confirm a soft limit",
+        "above the protocol's starting rate",
+    );
+    // A confirmed void is saved, the confirmation kept in its reason.
+    w.ok(&[
+        "void",
+        &one.to_string(),
+        "--reason",
+        "wrong patient",
+        "--confirm",
+        "--confirm-reason",
+        "started at 3 mg/h",
+    ]);
+    let h = history(&w, "1001");
+    assert!(
+        h.contains("wrong patient (confirmed: started at 3 mg/h; the later rate entry"),
+        "{h}"
     );
 }
 
@@ -307,13 +322,18 @@ fn a_rate_put_between_two_others_is_checked_on_both_sides() {
         &["amend", &four.to_string(), "--reason", "was 2", "--rate", "2"],
         &format!("the later rate entry {six}"),
     );
-    // Voiding it does too, and a void cannot confirm: the message says what can.
+    // Voiding it does too, unless the void is confirmed.
     let msg = refused_unchanged(
         &w,
         &["void", &four.to_string(), "--reason", "entered in error"],
         "--confirm --confirm-reason",
     );
     assert!(msg.contains(&format!("later rate entry {six}")), "{msg}");
+    refused_unchanged(
+        &w,
+        &["void", &four.to_string(), "--reason", "entered in error", "--confirm"],
+        "--confirm needs --confirm-reason",
+    );
     // The amendment confirmed: saved, with its own reason.
     let id = first_number(&w.ok(&[
         "amend",

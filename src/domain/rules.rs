@@ -114,7 +114,7 @@ pub enum RuleError {
         name: String,
         mrn: String,
     },
-    #[error("a void of a rate entry cannot confirm a soft limit: {}; amend entry {id} instead (e.g. to the rate that ran) with --confirm --confirm-reason TEXT", join(.limits))]
+    #[error("voiding entry {id}: {}; to void it anyway, confirm it and give a reason (--confirm --confirm-reason TEXT)", join(.limits))]
     VoidPassesLimit { id: EntryId, limits: Vec<SoftLimit> },
     #[error("the course cannot end at {at}: the last rate entry is at {last}")]
     EndBeforeLastRate { at: String, last: String },

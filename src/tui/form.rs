@@ -236,12 +236,15 @@ impl Form {
                 Field::text("onset", "CRPS onset", "", "YYYY-MM-DD, optional"),
                 Field::text("limb", "Limb", "", "optional"),
             ],
-            FormKind::Void { .. } => vec![Field::text(
-                "why",
-                "Reason",
-                "",
-                "why it was entered in error",
-            )],
+            FormKind::Void { .. } => vec![
+                Field::text("why", "Reason", "", "why it was entered in error"),
+                Field::text(
+                    "confirm",
+                    "Confirm reason",
+                    "",
+                    "only if a later rate then passes a soft limit",
+                ),
+            ],
             FormKind::Amend { .. } => vec![],
             FormKind::CohortRange => vec![
                 Field::text("from", "From", "", "YYYY-MM-DD, empty for the first course"),
@@ -469,7 +472,7 @@ impl Form {
         let pick = |k: &'static str| if has(k) { k } else { "" };
         match e {
             WardError::Rate(_) | WardError::Rule(RuleError::AboveMax { .. }) => pick("rate"),
-            WardError::Rule(RuleError::NeedsConfirmation(_)) => {
+            WardError::Rule(RuleError::NeedsConfirmation(_) | RuleError::VoidPassesLimit { .. }) => {
                 if has("confirm") {
                     "confirm"
                 } else {
@@ -630,7 +633,13 @@ impl Form {
                     summary: format!("patient {} added", p.mrn),
                 })
             }
-            FormKind::Void { id } => s.void(*id, self.value("why")),
+            FormKind::Void { id } => {
+                let confirm = self
+                    .opt("confirm")
+                    .map(|r| Edge::text("confirm reason", &r, 500))
+                    .transpose()?;
+                s.void_confirmed(*id, self.value("why"), confirm)
+            }
             // Handled by the app: a range is not an entry.
             FormKind::CohortRange => Err(WardError::NothingToAmend),
             FormKind::Amend { id, .. } => {

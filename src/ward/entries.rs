@@ -603,7 +603,18 @@ impl Session<'_> {
     }
 
     pub fn void(&mut self, id: EntryId, reason: &str) -> Result<Saved, WardError> {
-        let reason = crate::domain::values::text("reason", reason, 500)?;
+        self.void_confirmed(id, reason, None)
+    }
+
+    /// A void, confirming (with a reason kept in the void's reason) a soft limit a later
+    /// rate passes once the voided rate is gone.
+    pub fn void_confirmed(
+        &mut self,
+        id: EntryId,
+        reason: &str,
+        confirm: Option<String>,
+    ) -> Result<Saved, WardError> {
+        let mut reason = crate::domain::values::text("reason", reason, 500)?;
         self.authorize_change(id)?;
         self.write(|w, cfg| {
             let old = current_version(w, id)?;
@@ -651,7 +662,19 @@ impl Session<'_> {
                             true,
                         )?;
                         if !limits.is_empty() {
-                            return Err(RuleError::VoidPassesLimit { id: old.id, limits }.into());
+                            let Some(why) = &confirm else {
+                                return Err(RuleError::VoidPassesLimit { id: old.id, limits }.into());
+                            };
+                            // The void row holds one reason: the confirmation is kept in it, as
+                            // a rate keeps its own, naming what was passed.
+                            reason = format!(
+                                "{reason} (confirmed: {why}; {})",
+                                limits
+                                    .iter()
+                                    .map(|l| l.to_string())
+                                    .collect::<Vec<_>>()
+                                    .join("; ")
+                            );
                         }
                     }
                 }
