@@ -1574,7 +1574,10 @@ fn amend_void_cases(x: &Ctx) -> Vec<Case> {
         ),
         (
             "amend --confirm with a blank confirm reason".into(),
-            amend(x.e_rate, &["--rate", "3", "--confirm", "--confirm-reason", "  "]),
+            amend(
+                x.e_rate,
+                &["--rate", "3", "--confirm", "--confirm-reason", "  "],
+            ),
             "confirm reason".into(),
         ),
         (

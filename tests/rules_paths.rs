@@ -30,7 +30,16 @@ fn patient(w: &Ward, mrn: &str, name: &str) {
 }
 
 fn start(w: &Ward, mrn: &str, t: DateTime<Utc>, bed: &str) -> i64 {
-    w.entry(&["course", "start", "--mrn", mrn, "--at", &at(t), "--bed", bed])
+    w.entry(&[
+        "course",
+        "start",
+        "--mrn",
+        mrn,
+        "--at",
+        &at(t),
+        "--bed",
+        bed,
+    ])
 }
 
 fn dose(w: &Ward, mrn: &str, rate: &str, t: DateTime<Utc>) -> i64 {
@@ -106,7 +115,16 @@ fn an_amendment_is_checked_as_the_entry_it_becomes_and_confirms_for_itself() {
     );
     refused_unchanged(
         &w,
-        &["amend", &id, "--reason", "r", "--rate", "14", "--confirm-reason", "x"],
+        &[
+            "amend",
+            &id,
+            "--reason",
+            "r",
+            "--rate",
+            "14",
+            "--confirm-reason",
+            "x",
+        ],
         "only given with --confirm",
     );
     // The hard maximum cannot be confirmed away on an amendment either.
@@ -138,7 +156,10 @@ fn an_amendment_is_checked_as_the_entry_it_becomes_and_confirms_for_itself() {
     ]));
     let h = history(&w, "1001");
     let l = line_of(&h, fourteen);
-    assert!(l.contains("rate 14 mg/h (confirmed: physician order 14)"), "{l}");
+    assert!(
+        l.contains("rate 14 mg/h (confirmed: physician order 14)"),
+        "{l}"
+    );
     assert!(!l.contains("order 6"), "{l}");
     // A correction that passes no soft limit stores no confirmation.
     let four = first_number(&w.ok(&[
@@ -174,7 +195,10 @@ fn back_dating_cannot_turn_a_step_into_a_start() {
         ],
         "before the course's first rate entry",
     );
-    assert!(msg.contains("above the protocol's starting rate of 2 mg/h"), "{msg}");
+    assert!(
+        msg.contains("above the protocol's starting rate of 2 mg/h"),
+        "{msg}"
+    );
     // Even the protocol's starting rate, back-dated, needs a confirmation.
     refused_unchanged(
         &w,
@@ -237,7 +261,14 @@ fn a_first_rate_above_the_starting_rate_needs_a_confirmation() {
     // Amending the start above the starting rate is the same limit.
     refused_unchanged(
         &w,
-        &["amend", &one.to_string(), "--reason", "was 6", "--rate", "6"],
+        &[
+            "amend",
+            &one.to_string(),
+            "--reason",
+            "was 6",
+            "--rate",
+            "6",
+        ],
         "above the protocol's starting rate",
     );
     // A void that makes a later rate the start is refused too: 1 then 4 two hours on.
@@ -319,7 +350,14 @@ fn a_rate_put_between_two_others_is_checked_on_both_sides() {
     // Lowering it does the same.
     refused_unchanged(
         &w,
-        &["amend", &four.to_string(), "--reason", "was 2", "--rate", "2"],
+        &[
+            "amend",
+            &four.to_string(),
+            "--reason",
+            "was 2",
+            "--rate",
+            "2",
+        ],
         &format!("the later rate entry {six}"),
     );
     // Voiding it does too, unless the void is confirmed.
@@ -331,7 +369,13 @@ fn a_rate_put_between_two_others_is_checked_on_both_sides() {
     assert!(msg.contains(&format!("later rate entry {six}")), "{msg}");
     refused_unchanged(
         &w,
-        &["void", &four.to_string(), "--reason", "entered in error", "--confirm"],
+        &[
+            "void",
+            &four.to_string(),
+            "--reason",
+            "entered in error",
+            "--confirm",
+        ],
         "--confirm needs --confirm-reason",
     );
     // The amendment confirmed: saved, with its own reason.
@@ -357,11 +401,25 @@ fn two_courses(w: &Ward) -> (i64, i64, i64, i64) {
     let d = |n: i64| hours_ago(24 * n);
     let s1 = start(w, "1001", d(20), "1");
     let e1 = w.entry(&[
-        "course", "end", "--mrn", "1001", "--at", &at(d(13)), "--reason", "completed",
+        "course",
+        "end",
+        "--mrn",
+        "1001",
+        "--at",
+        &at(d(13)),
+        "--reason",
+        "completed",
     ]);
     let s2 = start(w, "1001", d(10), "1");
     let e2 = w.entry(&[
-        "course", "end", "--mrn", "1001", "--at", &at(d(3)), "--reason", "completed",
+        "course",
+        "end",
+        "--mrn",
+        "1001",
+        "--at",
+        &at(d(3)),
+        "--reason",
+        "completed",
     ]);
     (s1, e1, s2, e2)
 }
@@ -372,9 +430,16 @@ fn courses_never_overlap_on_any_path() {
     let (s1, e1, s2, e2) = two_courses(&w);
     let d = |n: i64| at(hours_ago(24 * n));
     let amend_at = |id: i64, t: &str| -> Vec<String> {
-        ["amend", &id.to_string(), "--reason", "wrong date", "--at", t]
-            .map(String::from)
-            .to_vec()
+        [
+            "amend",
+            &id.to_string(),
+            "--reason",
+            "wrong date",
+            "--at",
+            t,
+        ]
+        .map(String::from)
+        .to_vec()
     };
     let cases: Vec<(Vec<String>, &str)> = vec![
         // The Seen case, either way round.
@@ -421,17 +486,49 @@ fn courses_never_overlap_on_any_path() {
     dose(&w, "1001", "2", t);
     refused_unchanged(
         &w,
-        &["course", "end", "--mrn", "1001", "--at", &at(t - Duration::hours(1)), "--reason", "completed"],
+        &[
+            "course",
+            "end",
+            "--mrn",
+            "1001",
+            "--at",
+            &at(t - Duration::hours(1)),
+            "--reason",
+            "completed",
+        ],
         "the last rate entry is at",
     );
     refused_unchanged(
         &w,
-        &["amend", &s2.to_string(), "--reason", "r", "--at", &at(t + Duration::minutes(30))],
+        &[
+            "amend",
+            &s2.to_string(),
+            "--reason",
+            "r",
+            "--at",
+            &at(t + Duration::minutes(30)),
+        ],
         "before the course started",
     );
     // Moving bounds where no course is crossed is allowed, and the patient is never stuck.
-    w.ok(&["amend", &e1.to_string(), "--reason", "ended later", "--at", &d(11)]);
-    w.ok(&["course", "end", "--mrn", "1001", "--at", &at(hours_ago(1)), "--reason", "completed"]);
+    w.ok(&[
+        "amend",
+        &e1.to_string(),
+        "--reason",
+        "ended later",
+        "--at",
+        &d(11),
+    ]);
+    w.ok(&[
+        "course",
+        "end",
+        "--mrn",
+        "1001",
+        "--at",
+        &at(hours_ago(1)),
+        "--reason",
+        "completed",
+    ]);
     start(&w, "1001", hours_ago(0) - Duration::minutes(30), "1");
 }
 
@@ -446,7 +543,16 @@ fn one_running_course_per_bed_on_every_path() {
     for bed in ["4a", " 4A ", "4A"] {
         let msg = refused_unchanged(
             &w,
-            &["course", "start", "--mrn", "1002", "--at", &at(hours_ago(5)), "--bed", bed],
+            &[
+                "course",
+                "start",
+                "--mrn",
+                "1002",
+                "--at",
+                &at(hours_ago(5)),
+                "--bed",
+                bed,
+            ],
             "bed 4a is taken by Jan Jansen (MRN 1001)",
         );
         assert!(msg.contains("choose another bed"), "{msg}");
@@ -455,12 +561,26 @@ fn one_running_course_per_bed_on_every_path() {
     // Moving a running course into the occupied bed.
     refused_unchanged(
         &w,
-        &["amend", &s2.to_string(), "--reason", "wrong bed", "--bed", "4A"],
+        &[
+            "amend",
+            &s2.to_string(),
+            "--reason",
+            "wrong bed",
+            "--bed",
+            "4A",
+        ],
         "taken by Jan Jansen (MRN 1001)",
     );
     // A void of an end that would reopen a course in a bed taken since.
     let e2 = w.entry(&[
-        "course", "end", "--mrn", "1002", "--at", &at(hours_ago(3)), "--reason", "other",
+        "course",
+        "end",
+        "--mrn",
+        "1002",
+        "--at",
+        &at(hours_ago(3)),
+        "--reason",
+        "other",
     ]);
     start(&w, "1003", hours_ago(2), "5");
     refused_unchanged(
@@ -469,7 +589,23 @@ fn one_running_course_per_bed_on_every_path() {
         "bed 5 is taken by Wim Mulder (MRN 1003)",
     );
     // An ended course frees its bed; its own bed may be corrected.
-    w.ok(&["course", "end", "--mrn", "1001", "--at", &at(hours_ago(1)), "--reason", "completed"]);
+    w.ok(&[
+        "course",
+        "end",
+        "--mrn",
+        "1001",
+        "--at",
+        &at(hours_ago(1)),
+        "--reason",
+        "completed",
+    ]);
     start(&w, "1002", hours_ago(0) - Duration::minutes(30), "4A");
-    w.ok(&["amend", &s2.to_string(), "--reason", "bed was 6", "--bed", "6"]);
+    w.ok(&[
+        "amend",
+        &s2.to_string(),
+        "--reason",
+        "bed was 6",
+        "--bed",
+        "6",
+    ]);
 }

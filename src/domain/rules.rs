@@ -408,7 +408,10 @@ fn later_limits(
             .map(|c| c.overridden)
     };
     let mut out = Vec::new();
-    for e in after.iter().filter(|e| e.at >= from && e.id != EntryId::MAX) {
+    for e in after
+        .iter()
+        .filter(|e| e.at >= from && e.id != EntryId::MAX)
+    {
         let now = limits_in(after, e.id).unwrap_or_default();
         let was = limits_in(before, e.id).unwrap_or_default();
         for limit in now {

@@ -472,7 +472,9 @@ impl Form {
         let pick = |k: &'static str| if has(k) { k } else { "" };
         match e {
             WardError::Rate(_) | WardError::Rule(RuleError::AboveMax { .. }) => pick("rate"),
-            WardError::Rule(RuleError::NeedsConfirmation(_) | RuleError::VoidPassesLimit { .. }) => {
+            WardError::Rule(
+                RuleError::NeedsConfirmation(_) | RuleError::VoidPassesLimit { .. },
+            ) => {
                 if has("confirm") {
                     "confirm"
                 } else {

@@ -505,14 +505,8 @@ impl Session<'_> {
                         removed: Some(old.id),
                         added: Some((at, rate)),
                     };
-                    let (_, warn) = validate_rate(
-                        cfg,
-                        &rec,
-                        v,
-                        &rate_entries(v),
-                        change,
-                        a.confirm.is_some(),
-                    )?;
+                    let (_, warn) =
+                        validate_rate(cfg, &rec, v, &rate_entries(v), change, a.confirm.is_some())?;
                     warnings = warn;
                     EntryData::Rate {
                         rate,
@@ -663,7 +657,9 @@ impl Session<'_> {
                         )?;
                         if !limits.is_empty() {
                             let Some(why) = &confirm else {
-                                return Err(RuleError::VoidPassesLimit { id: old.id, limits }.into());
+                                return Err(
+                                    RuleError::VoidPassesLimit { id: old.id, limits }.into()
+                                );
                             };
                             // The void row holds one reason: the confirmation is kept in it, as
                             // a rate keeps its own, naming what was passed.

@@ -34,9 +34,13 @@ pub enum WardError {
     PinsDiffer,
     #[error("{0}; add --confirm --reason TEXT")]
     NeedsConfirmationCli(String),
-    #[error("{0}; add --confirm --confirm-reason TEXT (a confirmation of the corrected version does not carry over)")]
+    #[error(
+        "{0}; add --confirm --confirm-reason TEXT (a confirmation of the corrected version does not carry over)"
+    )]
     AmendNeedsConfirmationCli(String),
-    #[error("--confirm needs --confirm-reason: say why the soft limit is passed (--reason is why the entry is corrected)")]
+    #[error(
+        "--confirm needs --confirm-reason: say why the soft limit is passed (--reason is why the entry is corrected)"
+    )]
     AmendConfirmNeedsReason,
     #[error("--confirm-reason is only given with --confirm")]
     AmendReasonWithoutConfirm,
