@@ -74,6 +74,12 @@ pub enum Command {
         id: String,
         #[arg(long)]
         reason: String,
+        /// Confirm a soft limit a later rate passes once this rate is gone (needs
+        /// --confirm-reason; kept with the void)
+        #[arg(long)]
+        confirm: bool,
+        #[arg(long, value_name = "TEXT")]
+        confirm_reason: Option<String>,
     },
     /// Every entry of a patient, with versions, late and voided marks
     History {
@@ -299,9 +305,13 @@ pub struct AmendArgs {
     pub end_reason: Option<String>,
     #[arg(long)]
     pub bed: Option<String>,
-    /// Confirm a soft limit the corrected rate passes (the amend reason is kept)
+    /// Confirm a soft limit the corrected rate passes (needs --confirm-reason); a
+    /// confirmation of the corrected version does not carry over
     #[arg(long)]
     pub confirm: bool,
+    /// Why the soft limit is passed (kept with the rate, like dose --reason)
+    #[arg(long, value_name = "TEXT")]
+    pub confirm_reason: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -245,12 +245,30 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         Command::Amend(a) => {
             let id = Edge::entry_id(&a.id)?;
             let amendment = amendment(&edge, a)?;
-            print_saved(&session.amend(id, &a.reason, &amendment)?);
-            Ok(0)
+            match session.amend(id, &a.reason, &amendment) {
+                Err(WardError::Rule(e @ crate::domain::rules::RuleError::NeedsConfirmation(_))) => {
+                    Err(WardError::AmendNeedsConfirmationCli(e.to_string()))
+                }
+                other => {
+                    print_saved(&other?);
+                    Ok(0)
+                }
+            }
         }
-        Command::Void { id, reason } => {
+        Command::Void {
+            id,
+            reason,
+            confirm,
+            confirm_reason,
+        } => {
             let id = Edge::entry_id(id)?;
-            let s = session.void(id, reason)?;
+            let confirm = match (confirm, confirm_reason) {
+                (true, Some(r)) => Some(Edge::text("confirm reason", r, 500)?),
+                (true, None) => return Err(WardError::AmendConfirmNeedsReason),
+                (false, Some(_)) => return Err(WardError::AmendReasonWithoutConfirm),
+                (false, None) => None,
+            };
+            let s = session.void_confirmed(id, reason, confirm)?;
             println!("entry {} voided (entered in error)", s.id);
             Ok(0)
         }
@@ -495,6 +513,11 @@ fn amendment(edge: &Edge, a: &AmendArgs) -> Result<Amendment, WardError> {
             .map(Edge::choice::<EndReason>)
             .transpose()?,
         bed: Edge::opt_text("bed", &a.bed, 20)?,
-        confirm: a.confirm,
+        confirm: match (a.confirm, &a.confirm_reason) {
+            (true, Some(r)) => Some(Edge::text("confirm reason", r, 500)?),
+            (true, None) => return Err(WardError::AmendConfirmNeedsReason),
+            (false, Some(_)) => return Err(WardError::AmendReasonWithoutConfirm),
+            (false, None) => None,
+        },
     })
 }

@@ -1563,13 +1563,31 @@ fn amend_void_cases(x: &Ctx) -> Vec<Case> {
             "no entry 99999".into(),
         ),
         (
+            "amend --confirm without --confirm-reason".into(),
+            amend(x.e_rate, &["--rate", "3", "--confirm"]),
+            "--confirm needs --confirm-reason".into(),
+        ),
+        (
+            "amend --confirm-reason without --confirm".into(),
+            amend(x.e_rate, &["--rate", "3", "--confirm-reason", "x"]),
+            "--confirm-reason is only given with --confirm".into(),
+        ),
+        (
+            "amend --confirm with a blank confirm reason".into(),
+            amend(
+                x.e_rate,
+                &["--rate", "3", "--confirm", "--confirm-reason", "  "],
+            ),
+            "confirm reason".into(),
+        ),
+        (
             "amend with no field".into(),
             amend(x.e_rate, &[]),
             "nothing to amend".into(),
         ),
         (
             "amend with only --confirm".into(),
-            amend(x.e_rate, &["--confirm"]),
+            amend(x.e_rate, &["--confirm", "--confirm-reason", "x"]),
             "nothing to amend".into(),
         ),
         (
@@ -1609,7 +1627,10 @@ fn amend_void_cases(x: &Ctx) -> Vec<Case> {
         ),
         (
             "amend rate to 14.01 confirmed".into(),
-            amend(x.e_rate, &["--rate", "14.01", "--confirm"]),
+            amend(
+                x.e_rate,
+                &["--rate", "14.01", "--confirm", "--confirm-reason", "x"],
+            ),
             MAX.into(),
         ),
         (

@@ -306,12 +306,23 @@ fn amendments_change_figures_and_keep_history() {
     let h = w.ok(&["history", "--mrn", "3001"]);
     assert!(h.contains("SUPERSEDED"), "{h}");
     assert!(h.contains(&format!("amends {up}: pump showed 3")), "{h}");
-    // Voiding the first rate: the course ran at 0 until the (amended) step.
+    // Voiding the first rate: the course ran at 0 until the (amended) step, which then is
+    // a start above the protocol's starting rate: the void confirms it.
+    let e = w.refused(&[
+        "void",
+        &first.to_string(),
+        "--reason",
+        "entered on the wrong patient",
+    ]);
+    assert!(e.contains("above the protocol's starting rate"), "{e}");
     w.ok(&[
         "void",
         &first.to_string(),
         "--reason",
         "entered on the wrong patient",
+        "--confirm",
+        "--confirm-reason",
+        "started at 3 mg/h",
     ]);
     let s: serde_json::Value =
         serde_json::from_str(&w.ok(&["status", "--mrn", "3001", "--json"])).unwrap();

@@ -515,6 +515,13 @@ fn corpus() -> Vec<Case> {
             frag,
         ));
     }
+    v.push(case(
+        "course start in a bed another patient's running course holds",
+        Open::Patient(GREET, 'c'),
+        vec![typed("bed", " 1 ")],
+        &["bed"],
+        "(MRN 100234), whose course is running",
+    ));
     let mut c = case(
         "course start with a 21-character bed",
         Open::Patient(GREET, 'c'),
@@ -926,31 +933,39 @@ fn a_nurse_ending_a_course_is_denied_and_only_audited() {
 
 /// A correction that passes a soft limit (here: Anouk's last rate of 6 mg/h was really
 /// 12 mg/h, a step up of 6 from the previous 6 mg/h) is refused with "confirm it and give a
-/// reason", but the amend form has no field to confirm with (`Amendment::confirm` is always
-/// false), so the correction cannot be recorded from the terminal at all.
+/// reason"; as in the rate form, a reason of its own confirms it, and that reason (not the
+/// correction's "why", nor a confirmation of the corrected version) is kept with the rate.
 #[test]
 fn an_amendment_past_a_soft_limit_can_be_confirmed() {
     let w = ward();
     let mut app = signed_in(&w, "DEMO", "0000");
     navigate(&mut app, &Open::Entry(ANOUK, "rate", 'm')).unwrap();
     ch(&mut app, 'm');
+    let form = app.form.as_ref().expect("the amend form is open");
+    assert_eq!(
+        form.value("confirm"),
+        "",
+        "a confirmation does not carry over from the corrected version"
+    );
     fill(&mut app, &typed("rate", "12")).unwrap();
     fill(&mut app, &typed("why", "the pump ran at 12 mg/h")).unwrap();
     enter(&mut app);
     let form = app.form.as_ref().expect("a soft limit keeps the form open");
     let (key, msg) = form.error.clone().expect("the soft limit is explained");
     assert!(msg.contains("give a reason"), "{msg}");
-    let keys: Vec<&str> = form.fields.iter().map(|f| f.key).collect();
-    assert!(
-        key.is_empty() || keys.contains(&key),
-        "the message is attached to {key:?}, which the form {keys:?} does not have"
-    );
-    // The correction's reason ("why") is kept as the confirmation's reason.
-    assert!(
-        keys.contains(&"confirm"),
-        "no field to confirm the soft limit with in {keys:?}"
-    );
-    fill(&mut app, &typed("confirm", "yes")).unwrap();
+    assert_eq!(key, "confirm", "the message sits next to the confirm field");
+    fill(&mut app, &typed("confirm", "physician ordered 12")).unwrap();
     enter(&mut app);
     assert!(app.form.is_none(), "{:?}", app.form.as_ref().unwrap().error);
+    let conn = rusqlite::Connection::open(&w.path).unwrap();
+    let (rate, reason, why): (i64, Option<String>, Option<String>) = conn
+        .query_row(
+            "SELECT rate_centi, confirm_reason, amend_reason FROM entry ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(rate, 1200);
+    assert_eq!(reason.as_deref(), Some("physician ordered 12"));
+    assert_eq!(why.as_deref(), Some("the pump ran at 12 mg/h"));
 }

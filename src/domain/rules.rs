@@ -4,7 +4,7 @@ use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
 
 use super::dose::{RatePoint, last_step_up_before, rate_at};
-use super::entry::EntryKind;
+use super::entry::{EntryId, EntryKind};
 use super::protocol::Protocol;
 use super::rate::Rate;
 use super::time::{Instant, local_text};
@@ -12,8 +12,31 @@ use super::values::{Role, Timepoint};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum SoftLimit {
-    LargeStep { step: Rate, increment: Rate },
-    TooSoon { minutes: i64, min_interval_min: u32 },
+    LargeStep {
+        step: Rate,
+        increment: Rate,
+    },
+    TooSoon {
+        minutes: i64,
+        min_interval_min: u32,
+    },
+    /// Back-dated before the course's first rate entry: it would become the start.
+    BeforeFirstRate {
+        minutes: i64,
+        first: Rate,
+    },
+    /// A starting rate above the protocol's.
+    AboveStartRate {
+        rate: Rate,
+        start: Rate,
+    },
+    /// A limit that a later rate entry passes only because of this change (an entry put
+    /// before it, moved, corrected or voided changes the step into it).
+    Later {
+        id: EntryId,
+        rate: Rate,
+        limit: Box<SoftLimit>,
+    },
 }
 
 impl std::fmt::Display for SoftLimit {
@@ -29,6 +52,19 @@ impl std::fmt::Display for SoftLimit {
             } => write!(
                 f,
                 "a step up {minutes} min after the last one is sooner than the protocol interval of {min_interval_min} min"
+            ),
+            SoftLimit::BeforeFirstRate { minutes, first } => write!(
+                f,
+                "a rate entry {minutes} min before the course's first rate entry ({first} mg/h) becomes the course's start"
+            ),
+            SoftLimit::AboveStartRate { rate, start } => write!(
+                f,
+                "a starting rate of {rate} mg/h is above the protocol's starting rate of {start} mg/h"
+            ),
+            SoftLimit::Later { id, rate, limit } => write!(
+                f,
+                "the later rate entry {id} ({rate} mg/h) would then be {}",
+                limit.as_later()
             ),
         }
     }
@@ -66,6 +102,20 @@ pub enum RuleError {
     AlreadyEnded(String),
     #[error("the new course starts at {at}, before the previous course ended ({end})")]
     OverlapsPrevious { at: String, end: String },
+    #[error(
+        "{first} and {second} would overlap: a patient's courses follow one another, and only the latest may run"
+    )]
+    CoursesOverlap { first: String, second: String },
+    #[error(
+        "bed {bed} is taken by {name} (MRN {mrn}), whose course is running; choose another bed or end that course first"
+    )]
+    BedOccupied {
+        bed: String,
+        name: String,
+        mrn: String,
+    },
+    #[error("voiding entry {id}: {}; to void it anyway, confirm it and give a reason (--confirm --confirm-reason TEXT)", join(.limits))]
+    VoidPassesLimit { id: EntryId, limits: Vec<SoftLimit> },
     #[error("the course cannot end at {at}: the last rate entry is at {last}")]
     EndBeforeLastRate { at: String, last: String },
     #[error("a success report is given at t1 or t2, not t0")]
@@ -90,6 +140,16 @@ pub enum RuleError {
     TagWithoutCourse { tp: &'static str },
     #[error("a t2 score is the follow-up after the course ended; {why}")]
     T2TooEarly { why: String },
+}
+
+impl SoftLimit {
+    /// The limit as said of another entry ("a step up of 4 mg/h ...").
+    fn as_later(&self) -> String {
+        match self {
+            SoftLimit::Later { limit, .. } => limit.as_later(),
+            other => other.to_string(),
+        }
+    }
 }
 
 fn join(limits: &[SoftLimit]) -> String {
@@ -181,10 +241,23 @@ pub fn check_rate(
     };
 
     let mut soft = Vec::new();
+    // Back-dating cannot make a start of a step silently: the course's first entry so far
+    // would no longer be its first.
+    if let Some(first) = points.first().filter(|p| at < p.at) {
+        soft.push(SoftLimit::BeforeFirstRate {
+            minutes: (first.at - at).num_minutes(),
+            first: first.rate,
+        });
+    }
     match step {
         Step::Start => {
             if let Some(expected) = protocol.start_rate_for(weight_kg) {
-                if expected != rate {
+                if rate > expected {
+                    soft.push(SoftLimit::AboveStartRate {
+                        rate,
+                        start: expected,
+                    });
+                } else if expected != rate {
                     warnings.push(format!(
                         "the protocol's starting rate is {expected} mg/h ({}); {rate} mg/h recorded",
                         protocol.start_rate_text()
@@ -226,6 +299,133 @@ pub fn check_rate(
         overridden: soft,
         warnings,
     })
+}
+
+/// A rate entry of a course, with its id: what a change to the course's rates is checked
+/// against.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateEntry {
+    pub id: EntryId,
+    pub at: Instant,
+    pub rate: Rate,
+}
+
+/// A change to a course's rates: a new entry (`removed` None), an amendment (one entry
+/// replaced by another) or a void (`added` None).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateChange {
+    pub removed: Option<EntryId>,
+    pub added: Option<(Instant, Rate)>,
+}
+
+/// What a change to a course's rates passes: the rate it adds checked as an entry of the
+/// course without the one it removes, and every later entry whose step into it changes.
+/// Steps depend on the entries before them, so a rate put between two others, moved, or
+/// removed changes the step (and the interval since the last step up, and which entry is
+/// the start) of the entries after it: a soft limit one of them passes only because of the
+/// change needs the change's own confirmation. `current`: the course's effective rates,
+/// in time order.
+pub fn check_rate_change(
+    protocol: &Protocol,
+    weight_kg: Option<f64>,
+    current: &[RateEntry],
+    change: RateChange,
+    confirmed: bool,
+) -> Result<(Option<RateCheck>, Vec<SoftLimit>), RuleError> {
+    let others: Vec<RateEntry> = current
+        .iter()
+        .copied()
+        .filter(|e| Some(e.id) != change.removed)
+        .collect();
+    let points = |list: &[RateEntry]| -> Vec<RatePoint> {
+        list.iter()
+            .map(|e| RatePoint {
+                at: e.at,
+                rate: e.rate,
+            })
+            .collect()
+    };
+    let mut soft = Vec::new();
+    let mut check = None;
+    let mut after = others.clone();
+    if let Some((at, rate)) = change.added {
+        let c = check_rate(protocol, weight_kg, &points(&others), at, rate, true)?;
+        soft.extend(c.overridden.iter().cloned());
+        check = Some(c);
+        // A new version sorts after entries of the same minute (it has the highest id).
+        let pos = after.partition_point(|e| e.at <= at);
+        after.insert(
+            pos,
+            RateEntry {
+                id: EntryId::MAX,
+                at,
+                rate,
+            },
+        );
+    }
+    let from = [
+        change.added.map(|(at, _)| at),
+        change
+            .removed
+            .and_then(|id| current.iter().find(|e| e.id == id).map(|e| e.at)),
+    ]
+    .into_iter()
+    .flatten()
+    .min();
+    if let Some(from) = from {
+        soft.extend(later_limits(protocol, weight_kg, current, &after, from));
+    }
+    if !soft.is_empty() && !confirmed {
+        return Err(RuleError::NeedsConfirmation(soft));
+    }
+    if let Some(c) = check.as_mut() {
+        c.overridden = soft.clone();
+    }
+    Ok((check, soft))
+}
+
+/// The soft limits entries of `after` (from `from` on) pass that they did not pass in
+/// `before`.
+fn later_limits(
+    protocol: &Protocol,
+    weight_kg: Option<f64>,
+    before: &[RateEntry],
+    after: &[RateEntry],
+    from: Instant,
+) -> Vec<SoftLimit> {
+    let limits_in = |list: &[RateEntry], id: EntryId| -> Option<Vec<SoftLimit>> {
+        let i = list.iter().position(|e| e.id == id)?;
+        let prior: Vec<RatePoint> = list[..i]
+            .iter()
+            .map(|e| RatePoint {
+                at: e.at,
+                rate: e.rate,
+            })
+            .collect();
+        let e = list[i];
+        check_rate(protocol, weight_kg, &prior, e.at, e.rate, true)
+            .ok()
+            .map(|c| c.overridden)
+    };
+    let mut out = Vec::new();
+    for e in after
+        .iter()
+        .filter(|e| e.at >= from && e.id != EntryId::MAX)
+    {
+        let now = limits_in(after, e.id).unwrap_or_default();
+        let was = limits_in(before, e.id).unwrap_or_default();
+        for limit in now {
+            let kind = std::mem::discriminant(&limit);
+            if !was.iter().any(|w| std::mem::discriminant(w) == kind) {
+                out.push(SoftLimit::Later {
+                    id: e.id,
+                    rate: e.rate,
+                    limit: Box::new(limit),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Plausible patient dates: born from 1900 up to today, onset between birth and today.
@@ -390,8 +590,66 @@ mod tests {
         let c = check_rate(&p, None, &[], t(0), rate("2"), false).unwrap();
         assert_eq!(c.step, Step::Start);
         assert!(c.warnings.is_empty());
-        let c = check_rate(&p, None, &[], t(0), rate("3"), false).unwrap();
+        let c = check_rate(&p, None, &[], t(0), rate("1"), false).unwrap();
         assert_eq!(c.warnings.len(), 1);
+        // Above the starting rate is a soft limit, not a warning.
+        let e = check_rate(&p, None, &[], t(0), rate("3"), false).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("above the protocol's starting rate of 2 mg/h"),
+            "{e}"
+        );
+        let c = check_rate(&p, None, &[], t(0), rate("3"), true).unwrap();
+        assert_eq!(c.overridden.len(), 1);
+    }
+
+    fn entries(list: &[(i64, i64, &str)]) -> Vec<RateEntry> {
+        list.iter()
+            .map(|(id, m, r)| RateEntry {
+                id: *id,
+                at: t(*m),
+                rate: rate(r),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_change_is_checked_on_both_sides() {
+        let p = Config::defaults().protocol;
+        let cur = entries(&[(1, 0, "2"), (2, 240, "4")]);
+        let add = |at: i64, r: &str| RateChange {
+            removed: None,
+            added: Some((t(at), rate(r))),
+        };
+        // Before the first rate: it would become the start.
+        let e = check_rate_change(&p, None, &cur, add(-30, "2"), false).unwrap_err();
+        assert!(e.to_string().contains("becomes the course's start"), "{e}");
+        // Between: the step into entry 2 comes one hour after a step up.
+        let e = check_rate_change(&p, None, &cur, add(180, "3"), false).unwrap_err();
+        assert!(e.to_string().contains("later rate entry 2"), "{e}");
+        // An hourly check at the running rate changes nothing after it.
+        assert!(check_rate_change(&p, None, &cur, add(120, "2"), false).is_ok());
+        // Appending after the last entry looks at nothing later.
+        assert!(check_rate_change(&p, None, &cur, add(480, "6"), false).is_ok());
+        // A void of the first entry makes entry 2 a start above the starting rate.
+        let (_, limits) = check_rate_change(
+            &p,
+            None,
+            &cur,
+            RateChange {
+                removed: Some(1),
+                added: None,
+            },
+            true,
+        )
+        .unwrap();
+        assert!(
+            matches!(&limits[..], [SoftLimit::Later { id: 2, limit, .. }] if matches!(**limit, SoftLimit::AboveStartRate { .. })),
+            "{limits:?}"
+        );
+        // A limit the later entry already passed (and was confirmed for) is not asked again.
+        let cur = entries(&[(1, 0, "2"), (2, 240, "8")]);
+        assert!(check_rate_change(&p, None, &cur, add(120, "2"), false).is_ok());
     }
 
     #[test]
@@ -533,6 +791,42 @@ mod tests {
     }
 
     proptest! {
+        /// Whatever order entries are added, moved and voided in, every change accepted
+        /// without a confirmation leaves a course in which each rate passes its own check
+        /// unconfirmed: no path makes a step past a soft limit without a confirmation.
+        #[test]
+        fn no_unconfirmed_soft_limit_survives_any_change(ops in proptest::collection::vec((0u8..3, 0i64..1500, 0u32..=8, 0usize..20), 1..40)) {
+            let p = Config::defaults().protocol;
+            let mut cur: Vec<RateEntry> = Vec::new();
+            let mut next_id = 1;
+            for (op, m, r, pick) in ops {
+                let target = (!cur.is_empty()).then(|| cur[pick % cur.len()].id);
+                let added = Some((t(m), Rate::from_centi(r * 100)));
+                let change = match op {
+                    0 => RateChange { removed: None, added },
+                    1 => RateChange { removed: target, added },
+                    _ => RateChange { removed: target, added: None },
+                };
+                let ok = check_rate_change(&p, None, &cur, change, false).is_ok();
+                if !ok {
+                    continue;
+                }
+                cur.retain(|e| Some(e.id) != change.removed);
+                if let Some((at, rate)) = change.added {
+                    cur.push(RateEntry { id: next_id, at, rate });
+                    next_id += 1;
+                }
+                cur.sort_by_key(|e| (e.at, e.id));
+                for i in 0..cur.len() {
+                    let prior: Vec<RatePoint> = cur[..i].iter().map(|e| RatePoint { at: e.at, rate: e.rate }).collect();
+                    prop_assert!(
+                        check_rate(&p, None, &prior, cur[i].at, cur[i].rate, false).is_ok(),
+                        "entry {:?} passes a soft limit unconfirmed in {:?}", cur[i], cur
+                    );
+                }
+            }
+        }
+
         #[test]
         fn nothing_above_the_maximum_is_ever_accepted(c in 0u32..100_000, confirmed in any::<bool>(), hist in proptest::collection::vec((0i64..10_000, 0u32..=1400), 0..10)) {
             let p = Config::defaults().protocol;

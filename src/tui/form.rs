@@ -236,12 +236,15 @@ impl Form {
                 Field::text("onset", "CRPS onset", "", "YYYY-MM-DD, optional"),
                 Field::text("limb", "Limb", "", "optional"),
             ],
-            FormKind::Void { .. } => vec![Field::text(
-                "why",
-                "Reason",
-                "",
-                "why it was entered in error",
-            )],
+            FormKind::Void { .. } => vec![
+                Field::text("why", "Reason", "", "why it was entered in error"),
+                Field::text(
+                    "confirm",
+                    "Confirm reason",
+                    "",
+                    "only if a later rate then passes a soft limit",
+                ),
+            ],
             FormKind::Amend { .. } => vec![],
             FormKind::CohortRange => vec![
                 Field::text("from", "From", "", "YYYY-MM-DD, empty for the first course"),
@@ -274,7 +277,14 @@ impl Form {
         let mut fields = match &entry.data {
             EntryData::Rate { rate, .. } => vec![
                 Field::text("rate", "Rate mg/h", rate.to_string(), ""),
-                Field::choice("confirm", "Confirm", opts(&["no", "yes"]), "no"),
+                // As in the rate form: a reason confirms a soft limit. The corrected
+                // version's confirmation does not carry over, so this starts empty.
+                Field::text(
+                    "confirm",
+                    "Confirm reason",
+                    "",
+                    "only to confirm a soft limit (kept with the rate)",
+                ),
             ],
             EntryData::Nrs { score, timepoint } => vec![
                 Field::text("score", "NRS 0-10", score.to_string(), ""),
@@ -462,7 +472,9 @@ impl Form {
         let pick = |k: &'static str| if has(k) { k } else { "" };
         match e {
             WardError::Rate(_) | WardError::Rule(RuleError::AboveMax { .. }) => pick("rate"),
-            WardError::Rule(RuleError::NeedsConfirmation(_)) => {
+            WardError::Rule(
+                RuleError::NeedsConfirmation(_) | RuleError::VoidPassesLimit { .. },
+            ) => {
                 if has("confirm") {
                     "confirm"
                 } else {
@@ -487,6 +499,7 @@ impl Form {
                 | values::ValueError::Control { what, .. },
             ) => match *what {
                 "reason" if has("why") => "why",
+                "confirm reason" => pick("confirm"),
                 "name" => pick("name"),
                 "detail" => pick("detail"),
                 "bed" => pick("bed"),
@@ -499,8 +512,10 @@ impl Form {
                 RuleError::BeforeStart { .. }
                 | RuleError::AfterEnd { .. }
                 | RuleError::OverlapsPrevious { .. }
+                | RuleError::CoursesOverlap { .. }
                 | RuleError::EndBeforeLastRate { .. },
             ) => pick("time"),
+            WardError::Rule(RuleError::BedOccupied { .. }) => pick("bed"),
             WardError::Value(values::ValueError::Nrs { .. }) => pick("score"),
             WardError::Value(values::ValueError::Mrn(_)) => pick("mrn"),
             WardError::Value(values::ValueError::Weight(_)) => pick("weight"),
@@ -620,7 +635,13 @@ impl Form {
                     summary: format!("patient {} added", p.mrn),
                 })
             }
-            FormKind::Void { id } => s.void(*id, self.value("why")),
+            FormKind::Void { id } => {
+                let confirm = self
+                    .opt("confirm")
+                    .map(|r| Edge::text("confirm reason", &r, 500))
+                    .transpose()?;
+                s.void_confirmed(*id, self.value("why"), confirm)
+            }
             // Handled by the app: a range is not an entry.
             FormKind::CohortRange => Err(WardError::NothingToAmend),
             FormKind::Amend { id, .. } => {
@@ -667,8 +688,11 @@ impl Form {
                     bed: changed("bed")
                         .map(|b| Edge::text("bed", &b, 20))
                         .transpose()?,
-                    // A corrected rate past a soft limit, confirmed; its reason is "why".
-                    confirm: self.value("confirm") == "yes",
+                    // A corrected rate past a soft limit is confirmed by a reason of its own.
+                    confirm: self
+                        .opt("confirm")
+                        .map(|r| Edge::text("confirm reason", &r, 500))
+                        .transpose()?,
                 };
                 s.amend(*id, self.value("why"), &a)
             }

@@ -7,17 +7,20 @@ use super::access::authorize;
 use super::{Saved, WardError, load_course_bounds, load_for_entry};
 use crate::config::Config;
 use crate::domain::course_rules::{
-    check_end, check_new_course, check_open_for_rates, check_side_effect_kind, check_start,
-    check_success_time,
+    Occupant, check_bed_free, check_courses_apart, check_end, check_new_course,
+    check_open_for_rates, check_side_effect_kind, check_start, check_success_time, occupants,
+    spans_with,
 };
-use crate::domain::dose::RatePoint;
 use crate::domain::dose::rate_at;
-use crate::domain::entry::{Entry, EntryData, EntryId, EntryKind, Versions, effective, is_late};
+use crate::domain::entry::{
+    Entry, EntryData, EntryId, EntryKind, Version, Versions, effective, is_late,
+};
 use crate::domain::protocol::Protocol;
 use crate::domain::rate::Rate;
 use crate::domain::record::{CourseState, CourseView, PatientRecord, Staff};
 use crate::domain::rules::{
-    Permission, RuleError, Step, check_patient_dates, check_rate, check_score,
+    Permission, RateChange, RateEntry, RuleError, Step, check_patient_dates, check_rate_change,
+    check_score,
 };
 use crate::domain::time::{Instant, check_not_future, local_text, whole_seconds};
 use crate::domain::values::{Action, EndReason, Nrs, Severity, Timepoint};
@@ -53,8 +56,9 @@ pub struct Amendment {
     pub successful: Option<bool>,
     pub end_reason: Option<EndReason>,
     pub bed: Option<String>,
-    /// Confirms a soft limit the corrected rate passes.
-    pub confirm: bool,
+    /// Confirms a soft limit the corrected rate passes, with the reason kept with it. A
+    /// confirmation of the version it corrects does not carry over.
+    pub confirm: Option<String>,
 }
 
 impl Amendment {
@@ -107,13 +111,13 @@ fn fresh(
     }
 }
 
-/// A course's rate entries as points, leaving out one chain (the entry being amended).
-fn points_without(view: &CourseView, skip: Option<EntryId>) -> Vec<RatePoint> {
+/// A course's effective rate entries, in time order.
+fn rate_entries(view: &CourseView) -> Vec<RateEntry> {
     view.rates
         .iter()
-        .filter(|e| Some(e.id) != skip)
         .filter_map(|e| match e.data {
-            EntryData::Rate { rate, .. } => Some(RatePoint {
+            EntryData::Rate { rate, .. } => Some(RateEntry {
+                id: e.id,
                 at: e.happened_at,
                 rate,
             }),
@@ -122,31 +126,63 @@ fn points_without(view: &CourseView, skip: Option<EntryId>) -> Vec<RatePoint> {
         .collect()
 }
 
-/// Checks a rate entry on a course; returns warnings for the confirmation message.
+/// Checks a change to a course's rates: the rate it adds must fall inside the course and
+/// pass the protocol, and the entries after it must not pass a soft limit unconfirmed.
+/// Returns the step of the added rate and warnings for the confirmation message.
 fn validate_rate(
     cfg: &Config,
     rec: &PatientRecord,
     view: &CourseView,
-    points: &[RatePoint],
-    at: Instant,
-    rate: Rate,
+    current: &[RateEntry],
+    change: RateChange,
     confirmed: bool,
 ) -> Result<(Step, Vec<String>), WardError> {
     let span = view.span().ok_or(RuleError::NoCourse)?;
-    span.check_inside("the rate entry", at, zone(cfg))?;
-    let check = check_rate(
+    if let Some((at, _)) = change.added {
+        span.check_inside("the rate entry", at, zone(cfg))?;
+    }
+    let (check, _) = check_rate_change(
         view.protocol(),
         rec.patient.data.weight_kg,
-        points,
-        at,
-        rate,
+        current,
+        change,
         confirmed,
     )?;
+    let Some(check) = check else {
+        return Ok((Step::Same, vec![]));
+    };
     let mut warnings = check.warnings;
     for s in &check.overridden {
         warnings.push(format!("confirmed: {s}"));
     }
     Ok((check.step, warnings))
+}
+
+/// The beds other patients' running courses hold (the ward's running courses only: a write
+/// reads no more than the ward).
+fn occupied_beds(
+    w: &dyn Writer,
+    except: crate::domain::entry::PatientId,
+) -> Result<Vec<Occupant>, WardError> {
+    let mut records = Vec::new();
+    for patient in w.ward_patients(w.now())? {
+        if patient.id == except {
+            continue;
+        }
+        records.push(PatientRecord {
+            courses: w.courses_of(patient.id)?,
+            entries: w.course_bounds_of(patient.id)?,
+            patient,
+        });
+    }
+    Ok(occupants(&records))
+}
+
+fn bed_of(view: &CourseView) -> Option<String> {
+    match view.start.map(|e| &e.data) {
+        Some(EntryData::CourseStart { bed }) => bed.clone(),
+        _ => None,
+    }
 }
 
 fn step_word(step: Step) -> &'static str {
@@ -195,6 +231,7 @@ impl Session<'_> {
         self.write(|w, cfg| {
             let rec = load_for_entry(w, mrn)?;
             check_new_course(&rec, at, cfg.timezone)?;
+            check_bed_free(bed.as_deref(), &occupied_beds(w, rec.patient.id)?)?;
             let protocol_id = w.protocol_id(&cfg.protocol)?;
             let course = w.insert_course(rec.patient.id, protocol_id)?;
             let id = w.insert_entry(&fresh(
@@ -229,9 +266,28 @@ impl Session<'_> {
             let rec = load_course_bounds(w, mrn)?;
             let view = latest(&rec)?;
             check_open_for_rates(&view, cfg.timezone)?;
-            let points = effective(w.rate_versions_of(view.course.id)?);
+            let current = effective(
+                w.rate_versions_of(view.course.id)?
+                    .into_iter()
+                    .map(|v| Version {
+                        item: RateEntry {
+                            id: v.id,
+                            at: v.item.at,
+                            rate: v.item.rate,
+                        },
+                        id: v.id,
+                        supersedes: v.supersedes,
+                        voided: v.voided,
+                        at: v.at,
+                    })
+                    .collect(),
+            );
+            let change = RateChange {
+                removed: None,
+                added: Some((at, rate)),
+            };
             let (step, warnings) =
-                validate_rate(cfg, &rec, &view, &points, at, rate, confirm.is_some())?;
+                validate_rate(cfg, &rec, &view, &current, change, confirm.is_some())?;
             let id = w.insert_entry(&fresh(
                 &rec,
                 Some(view.course.id),
@@ -442,27 +498,20 @@ impl Session<'_> {
             let view = old.course_id.and_then(|c| rec.course(c));
             let mut warnings = vec![];
             let data = match (data, &view) {
-                (
-                    EntryData::Rate {
-                        rate,
-                        confirmed,
-                        confirm_reason,
-                    },
-                    Some(v),
-                ) => {
-                    let confirmed = confirmed || a.confirm;
-                    let points = points_without(v, Some(old.id));
-                    let (_, warn) = validate_rate(cfg, &rec, v, &points, at, rate, confirmed)?;
-                    warnings = warn;
-                    let confirm_reason = if a.confirm {
-                        Some(reason.clone())
-                    } else {
-                        confirm_reason
+                (EntryData::Rate { rate, .. }, Some(v)) => {
+                    // Checked as the entry it becomes, in the course as it would be: its own
+                    // confirmation or none, never the corrected version's.
+                    let change = RateChange {
+                        removed: Some(old.id),
+                        added: Some((at, rate)),
                     };
+                    let (_, warn) =
+                        validate_rate(cfg, &rec, v, &rate_entries(v), change, a.confirm.is_some())?;
+                    warnings = warn;
                     EntryData::Rate {
                         rate,
-                        confirmed,
-                        confirm_reason,
+                        confirmed: a.confirm.is_some(),
+                        confirm_reason: a.confirm.clone(),
                     }
                 }
                 (
@@ -503,11 +552,19 @@ impl Session<'_> {
                 }
                 (d @ EntryData::CourseEnd { .. }, Some(v)) => {
                     check_end(v, Some(old.id), at, cfg.timezone)?;
+                    let start = v.started_at().ok_or(RuleError::NoCourse)?;
+                    check_courses_apart(
+                        &spans_with(&rec, v.course.id, Some((start, Some(at)))),
+                        cfg.timezone,
+                    )?;
                     d
                 }
-                (d @ EntryData::CourseStart { .. }, Some(v)) => {
+                (EntryData::CourseStart { bed }, Some(v)) => {
                     check_start(&rec, v, at, cfg.timezone)?;
-                    d
+                    if v.state() == CourseState::Active {
+                        check_bed_free(bed.as_deref(), &occupied_beds(w, rec.patient.id)?)?;
+                    }
+                    EntryData::CourseStart { bed }
                 }
                 (d @ EntryData::Success { .. }, Some(v)) => {
                     check_success_time(v, at, cfg.timezone)?;
@@ -540,14 +597,26 @@ impl Session<'_> {
     }
 
     pub fn void(&mut self, id: EntryId, reason: &str) -> Result<Saved, WardError> {
-        let reason = crate::domain::values::text("reason", reason, 500)?;
+        self.void_confirmed(id, reason, None)
+    }
+
+    /// A void, confirming (with a reason kept in the void's reason) a soft limit a later
+    /// rate passes once the voided rate is gone.
+    pub fn void_confirmed(
+        &mut self,
+        id: EntryId,
+        reason: &str,
+        confirm: Option<String>,
+    ) -> Result<Saved, WardError> {
+        let mut reason = crate::domain::values::text("reason", reason, 500)?;
         self.authorize_change(id)?;
-        self.write(|w, _| {
+        self.write(|w, cfg| {
             let old = current_version(w, id)?;
             let patient = w
                 .patient(old.patient_id)?
                 .ok_or(WardError::UnknownEntry(id))?;
             let rec = super::load_record_of(w, patient)?;
+            let view = old.course_id.and_then(|c| rec.course(c));
             match old.kind() {
                 EntryKind::CourseStart => {
                     let course = old.course_id.unwrap_or_default();
@@ -562,11 +631,47 @@ impl Session<'_> {
                     }
                 }
                 EntryKind::CourseEnd => {
-                    let other_active = rec.views().iter().any(|v| {
-                        Some(v.course.id) != old.course_id && v.state() == CourseState::Active
-                    });
-                    if other_active {
-                        return Err(WardError::WouldReopenTwo);
+                    // The course runs again: it must be the patient's latest, in a free bed.
+                    if let Some(v) = &view {
+                        let start = v.started_at().ok_or(RuleError::NoCourse)?;
+                        check_courses_apart(
+                            &spans_with(&rec, v.course.id, Some((start, None))),
+                            cfg.timezone,
+                        )?;
+                        check_bed_free(bed_of(v).as_deref(), &occupied_beds(w, rec.patient.id)?)?;
+                    }
+                }
+                EntryKind::Rate => {
+                    // The entries after it step from the one before it now.
+                    if let Some(v) = &view {
+                        let change = RateChange {
+                            removed: Some(old.id),
+                            added: None,
+                        };
+                        let (_, limits) = check_rate_change(
+                            v.protocol(),
+                            rec.patient.data.weight_kg,
+                            &rate_entries(v),
+                            change,
+                            true,
+                        )?;
+                        if !limits.is_empty() {
+                            let Some(why) = &confirm else {
+                                return Err(
+                                    RuleError::VoidPassesLimit { id: old.id, limits }.into()
+                                );
+                            };
+                            // The void row holds one reason: the confirmation is kept in it, as
+                            // a rate keeps its own, naming what was passed.
+                            reason = format!(
+                                "{reason} (confirmed: {why}; {})",
+                                limits
+                                    .iter()
+                                    .map(|l| l.to_string())
+                                    .collect::<Vec<_>>()
+                                    .join("; ")
+                            );
+                        }
                     }
                 }
                 _ => {}

@@ -34,6 +34,16 @@ pub enum WardError {
     PinsDiffer,
     #[error("{0}; add --confirm --reason TEXT")]
     NeedsConfirmationCli(String),
+    #[error(
+        "{0}; add --confirm --confirm-reason TEXT (a confirmation of the corrected version does not carry over)"
+    )]
+    AmendNeedsConfirmationCli(String),
+    #[error(
+        "--confirm needs --confirm-reason: say why the soft limit is passed (--reason is why the entry is corrected)"
+    )]
+    AmendConfirmNeedsReason,
+    #[error("--confirm-reason is only given with --confirm")]
+    AmendReasonWithoutConfirm,
     #[error("MRN {0} has no course")]
     NoCourseFor(String),
     #[error("format \"{given}\" is not known: use {allowed}")]
@@ -87,8 +97,6 @@ pub enum WardError {
     AmendSame(EntryId),
     #[error("course {course} has other entries; void them before voiding its start")]
     CourseNotEmpty { course: i64 },
-    #[error("voiding this end would leave two active courses for the patient")]
-    WouldReopenTwo,
     #[error("no staff id given: use --user ID or set TITRATE_USER")]
     NoUser,
     #[error("no PIN given: set TITRATE_PIN or type it at the prompt")]
