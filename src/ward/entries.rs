@@ -17,7 +17,7 @@ use crate::domain::protocol::Protocol;
 use crate::domain::rate::Rate;
 use crate::domain::record::{CourseState, CourseView, PatientRecord, Staff};
 use crate::domain::rules::{
-    Permission, RuleError, Step, check_patient_dates, check_rate, check_score,
+    Permission, RuleError, Step, check_rate, check_score,
 };
 use crate::domain::time::{Instant, check_not_future, local_text, whole_seconds};
 use crate::domain::values::{Action, EndReason, Nrs, Severity, Timepoint};
@@ -136,7 +136,7 @@ fn validate_rate(
     span.check_inside("the rate entry", at, zone(cfg))?;
     let check = check_rate(
         view.protocol(),
-        rec.patient.data.weight_kg,
+        rec.weight_at(at),
         points,
         at,
         rate,
@@ -160,11 +160,11 @@ fn step_word(step: Step) -> &'static str {
 }
 
 impl Session<'_> {
-    fn authorize(&mut self, p: Permission) -> Result<(), WardError> {
+    pub(super) fn authorize(&mut self, p: Permission) -> Result<(), WardError> {
         authorize(self.db, self.who, p, self.now)
     }
 
-    fn write<T>(
+    pub(super) fn write<T>(
         &mut self,
         f: impl FnOnce(&mut dyn Writer, &Config) -> Result<T, WardError>,
     ) -> Result<T, WardError> {
@@ -179,7 +179,7 @@ impl Session<'_> {
 
     pub fn add_patient(&mut self, p: &crate::store::NewPatient) -> Result<i64, WardError> {
         let today = self.now.with_timezone(&self.cfg.timezone).date_naive();
-        check_patient_dates(p.birth_date, p.crps_onset, today)?;
+        crate::domain::patient::check(p, today)?;
         self.authorize(Permission::AddPatient)?;
         self.write(|w, _| Ok(w.insert_patient(p)?))
     }
