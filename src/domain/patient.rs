@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 
 use super::record::{NewPatient, PatientVersion};
 use super::rules::{RuleError, check_patient_dates};
-use super::time::{Instant, TimeError, parse_date};
+use super::time::{TimeError, parse_date};
 use super::values::{self, CrpsType, Sex, ValueError};
 
 /// The longest name and limb text a patient's details hold.
@@ -171,19 +171,6 @@ pub fn differences_text(old: &NewPatient, new: &NewPatient) -> String {
         .join("; ")
 }
 
-/// The weight that mg/kg/h figures for time `at` use: the details as they were recorded at
-/// that time. A correction made at T counts from T on; a figure for a time before T keeps
-/// the weight that was on record then. Before the patient was recorded, the first details.
-/// `versions` are oldest first, as the store gives them.
-pub fn weight_at(versions: &[PatientVersion], at: Instant) -> Option<f64> {
-    versions
-        .iter()
-        .rev()
-        .find(|v| v.recorded_at <= at)
-        .or(versions.first())
-        .and_then(|v| v.data.weight_kg)
-}
-
 /// When an MRN that is no longer the patient's own was last changed away: (the MRN it was
 /// changed to then, when). `None` if the patient never had it.
 pub fn mrn_change<'v>(versions: &'v [PatientVersion], mrn: &str) -> Option<&'v PatientVersion> {
@@ -279,17 +266,6 @@ mod tests {
             "weight 70 kg -> 80 kg; limb not recorded -> right foot"
         );
         assert!(differences(&p, &p).is_empty());
-    }
-
-    #[test]
-    fn weight_counts_from_the_time_of_its_correction() {
-        let v = [version(0, 8, "M-1", 70.0), version(1, 12, "M-1", 80.0)];
-        let at = |h| chrono::Utc.with_ymd_and_hms(2026, 3, 1, h, 0, 0).unwrap();
-        assert_eq!(weight_at(&v, at(7)), Some(70.0));
-        assert_eq!(weight_at(&v, at(11)), Some(70.0));
-        assert_eq!(weight_at(&v, at(12)), Some(80.0));
-        assert_eq!(weight_at(&v, at(20)), Some(80.0));
-        assert_eq!(weight_at(&[], at(20)), None);
     }
 
     #[test]

@@ -270,14 +270,6 @@ impl PatientRecord {
         self.patient.disease_years(at)
     }
 
-    /// The weight mg/kg/h figures for time `at` use (see `patient::weight_at`).
-    pub fn weight_at(&self, at: Instant) -> Option<f64> {
-        if self.versions.is_empty() {
-            return self.patient.data.weight_kg;
-        }
-        super::patient::weight_at(&self.versions, at)
-    }
-
     /// The corrections of the patient's details: (version before, version after).
     pub fn corrections(&self) -> impl Iterator<Item = (&PatientVersion, &PatientVersion)> {
         self.versions.windows(2).map(|w| (&w[0], &w[1]))

@@ -136,7 +136,9 @@ fn validate_rate(
     span.check_inside("the rate entry", at, zone(cfg))?;
     let check = check_rate(
         view.protocol(),
-        rec.weight_at(at),
+        // The weight as it now stands: a correction made before this check applies to it,
+        // whatever time the entry is for (README, "Correcting a patient's details").
+        rec.patient.data.weight_kg,
         points,
         at,
         rate,
