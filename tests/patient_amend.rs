@@ -363,7 +363,12 @@ fn the_version_table_refuses_change_and_a_second_version_n() {
     let w = Ward::new();
     add(&w, "1001");
     add(&w, "2002");
-    amend(&w, "1001", "typo", &["--name", "Jan Janssen"]);
+    amend(
+        &w,
+        "1001",
+        "typo",
+        &["--name", "Jan Janssen", "--new-mrn", "1001-B"],
+    );
     let conn = rusqlite::Connection::open(w.path()).unwrap();
     for sql in [
         // The MRN triggers hold even for a writer that is not titrate.
@@ -371,11 +376,11 @@ fn the_version_table_refuses_change_and_a_second_version_n() {
          recorded_at, recorded_by) VALUES (2, 1, '1001', 'X', '1970-01-01', 'male', 'r', \
          '2026-01-01T00:00:00Z', 'AB')",
         "INSERT INTO patient (mrn, name, birth_date, sex, created_at, created_by) \
-         VALUES ('1001', 'X', '1970-01-01', 'male', '2026-01-01T00:00:00Z', 'AB')",
+         VALUES ('1001-B', 'X', '1970-01-01', 'male', '2026-01-01T00:00:00Z', 'AB')",
         "UPDATE patient_version SET weight_kg = 90",
         "DELETE FROM patient_version",
         "INSERT INTO patient_version (patient_id, version, mrn, name, birth_date, sex, reason, \
-         recorded_at, recorded_by) VALUES (1, 1, '1001', 'X', '1970-01-01', 'male', 'r', \
+         recorded_at, recorded_by) VALUES (1, 1, '1001-B', 'X', '1970-01-01', 'male', 'r', \
          '2026-01-01T00:00:00Z', 'AB')",
     ] {
         assert!(conn.execute(sql, []).is_err(), "{sql} was allowed");
