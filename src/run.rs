@@ -6,8 +6,8 @@ use chrono::Utc;
 
 use crate::cli::{AmendArgs, AuditCmd, Cli, Command, CourseCmd, Edge, PatientCmd, StaffCmd};
 use crate::config::Config;
-use crate::domain::record::Staff;
 use crate::domain::patient::{PatientChanges, PatientText};
+use crate::domain::record::Staff;
 use crate::domain::values::{Action, EndReason, Role, Severity, Timepoint, YesNo};
 use crate::report::{self, cohort, history, pdf, status, summary};
 use crate::store::{Db, audit};

@@ -1313,7 +1313,11 @@ fn patient_amend_cases(x: &Ctx) -> Vec<Case> {
         .collect();
     out.push(Case {
         args: amend(&["--weight-kg=-70"]),
-        ..case("patient amend: weight=-70", &[], "weight \"-70\" is not valid")
+        ..case(
+            "patient amend: weight=-70",
+            &[],
+            "weight \"-70\" is not valid",
+        )
     });
     let with_reason = |reason: &str, extra: &[&str]| -> Vec<String> {
         let mut a = strings(&["patient", "amend", "--mrn", "1001", "--reason", reason]);
@@ -1321,7 +1325,11 @@ fn patient_amend_cases(x: &Ctx) -> Vec<Case> {
         a
     };
     for (name, args, expect) in [
-        ("no field", amend(&[]), "nothing to correct: give the corrected detail"),
+        (
+            "no field",
+            amend(&[]),
+            "nothing to correct: give the corrected detail",
+        ),
         (
             "the weight it has",
             amend(&["--weight-kg", "70.0"]),
@@ -1355,7 +1363,14 @@ fn patient_amend_cases(x: &Ctx) -> Vec<Case> {
         (
             "unknown MRN",
             strings(&[
-                "patient", "amend", "--mrn", "9999", "--reason", "typo", "--weight-kg", "80",
+                "patient",
+                "amend",
+                "--mrn",
+                "9999",
+                "--reason",
+                "typo",
+                "--weight-kg",
+                "80",
             ]),
             "no patient with MRN 9999",
         ),

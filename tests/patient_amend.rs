@@ -172,9 +172,18 @@ fn an_old_mrn_says_what_it_became_and_is_nobody_else_s() {
             "{e}"
         );
     }
-    assert_eq!(before, dump(w.path()), "a refused write changed the database");
+    assert_eq!(
+        before,
+        dump(w.path()),
+        "a refused write changed the database"
+    );
     // A patient may take back their own former MRN (the change itself was the mistake).
-    amend(&w, "1003", "the old label was right", &["--new-mrn", "1001"]);
+    amend(
+        &w,
+        "1003",
+        "the old label was right",
+        &["--new-mrn", "1001"],
+    );
     let h = w.ok(&["history", "--mrn", "1001"]);
     assert!(h.contains("MRN 1003 -> 1001"), "{h}");
     let e = w.refused(&["history", "--mrn", "1003"]);
@@ -239,7 +248,10 @@ fn per_kg_ward() -> Ward {
     let cfg = std::fs::read_to_string(common::CONFIG).unwrap();
     let cfg = cfg
         .replace("start_rate = 2.0", "start_rate = 0.05")
-        .replace("start_rate_unit = \"mg/h\"", "start_rate_unit = \"mg/kg/h\"");
+        .replace(
+            "start_rate_unit = \"mg/h\"",
+            "start_rate_unit = \"mg/kg/h\"",
+        );
     assert!(cfg.contains("mg/kg/h"));
     std::fs::write(w.dir.path().join("perkg.toml"), cfg).unwrap();
     w
@@ -280,7 +292,9 @@ fn a_weight_correction_feeds_the_starting_rate_from_then_on() {
     run(&["course", "start", "--mrn", "1001", "--at", &start2]);
     let old = run(&["dose", "--mrn", "1001", "--rate", "3.5", "--at", &start2]);
     assert!(
-        old.contains("warning: the protocol's starting rate is 4 mg/h (0.05 mg/kg/h); 3.5 mg/h recorded"),
+        old.contains(
+            "warning: the protocol's starting rate is 4 mg/h (0.05 mg/kg/h); 3.5 mg/h recorded"
+        ),
         "{old}"
     );
     // The hard maximum stays 14 mg/h whatever the weight.
@@ -346,7 +360,10 @@ fn parallel_corrections_of_one_patient_form_one_chain() {
     assert_eq!(versions, (1..=saved).collect::<Vec<i64>>());
     // Each is based on the one before: its old weight is the previous version's new one.
     let h = w.ok(&["history", "--mrn", "1001"]);
-    let lines: Vec<&str> = h.lines().filter(|l| l.starts_with("details version")).collect();
+    let lines: Vec<&str> = h
+        .lines()
+        .filter(|l| l.starts_with("details version"))
+        .collect();
     assert_eq!(lines.len() as i64, saved, "{h}");
     let mut was = "70 kg".to_string();
     for l in lines {

@@ -509,12 +509,16 @@ fn patient_corrections_are_versions_read_as_the_current_details() {
             data: data.clone(),
             reason: "typo".into(),
         };
-        db.write("AB", t(2), |w| w.insert_patient_version(&version(1, &fixed)))
-            .unwrap();
+        db.write("AB", t(2), |w| {
+            w.insert_patient_version(&version(1, &fixed))
+        })
+        .unwrap();
         // Built on version 0 again, or on one that does not exist: a conflict.
         for n in [1, 3] {
             let e = db
-                .write("AB", t(3), |w| w.insert_patient_version(&version(n, &fixed)))
+                .write("AB", t(3), |w| {
+                    w.insert_patient_version(&version(n, &fixed))
+                })
                 .unwrap_err();
             assert!(matches!(e, StoreError::PatientConflict { .. }), "{e}");
         }

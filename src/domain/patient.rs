@@ -206,7 +206,9 @@ mod tests {
             version: n,
             data,
             reason: None,
-            recorded_at: chrono::Utc.with_ymd_and_hms(2026, 3, 1, hour, 0, 0).unwrap(),
+            recorded_at: chrono::Utc
+                .with_ymd_and_hms(2026, 3, 1, hour, 0, 0)
+                .unwrap(),
             recorded_by: "AB".into(),
         }
     }

@@ -4,11 +4,11 @@
 use crate::cli::Edge;
 use crate::config::Config;
 use crate::domain::entry::{Entry, EntryData, EntryId, EntryKind};
+use crate::domain::patient::PatientText;
 use crate::domain::rate::Rate;
 use crate::domain::rules::RuleError;
 use crate::domain::time::{Instant, local_text};
 use crate::domain::values::{self, Action, EndReason, Severity, Timepoint, YesNo};
-use crate::domain::patient::PatientText;
 use crate::ward::entries::{Amendment, Session, SideEffectInput};
 use crate::ward::{Saved, WardError};
 

@@ -16,9 +16,7 @@ use crate::domain::entry::{Entry, EntryData, EntryId, EntryKind, Versions, effec
 use crate::domain::protocol::Protocol;
 use crate::domain::rate::Rate;
 use crate::domain::record::{CourseState, CourseView, PatientRecord, Staff};
-use crate::domain::rules::{
-    Permission, RuleError, Step, check_rate, check_score,
-};
+use crate::domain::rules::{Permission, RuleError, Step, check_rate, check_score};
 use crate::domain::time::{Instant, check_not_future, local_text, whole_seconds};
 use crate::domain::values::{Action, EndReason, Nrs, Severity, Timepoint};
 use crate::store::{Db, NewEntry, Writer};

@@ -4,8 +4,8 @@
 
 pub mod access;
 pub mod entries;
-pub mod patients;
 mod error;
+pub mod patients;
 pub mod research;
 
 pub use error::WardError;
