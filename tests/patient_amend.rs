@@ -404,3 +404,20 @@ fn the_version_table_refuses_change_and_a_second_version_n() {
     }
     sound(&w);
 }
+
+#[test]
+fn a_correction_changed_behind_titrate_s_back_is_found() {
+    let w = Ward::new();
+    add(&w, "1001");
+    amend(&w, "1001", "typo", &["--weight-kg", "80"]);
+    let conn = rusqlite::Connection::open(w.path()).unwrap();
+    conn.execute_batch(
+        "DROP TRIGGER patient_version_no_update; UPDATE patient_version SET weight_kg = 140;",
+    )
+    .unwrap();
+    drop(conn);
+    let out = w.run_with("AB", "1234", &[], &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    let report = text(&out.stdout) + &text(&out.stderr);
+    assert!(report.contains("patient_version row 1 differs"), "{report}");
+}
