@@ -203,3 +203,62 @@ CREATE INDEX entry_mark ON entry (course_id, kind, happened_at, timepoint, succe
 -- their time, rate and correction link, so that check reads the index and not the table.
 DROP INDEX entry_course;
 CREATE INDEX entry_course ON entry (course_id, kind, happened_at, rate_centi, supersedes);
+
+-- migration 4
+
+-- Corrections of a patient's details. The patient row holds the details as first recorded
+-- and is never changed; each correction adds a row here with every detail as it now stands
+-- (not only the changed ones), who made it, when and why. Version 1 corrects the patient
+-- row, version N corrects version N-1: UNIQUE (patient_id, version) lets only one of two
+-- corrections made from the same version be stored. The current details are the newest
+-- version, or the patient row when there is none (view patient_current).
+CREATE TABLE patient_version (
+    id          INTEGER PRIMARY KEY,
+    patient_id  INTEGER NOT NULL REFERENCES patient (id),
+    version     INTEGER NOT NULL CHECK (version >= 1),
+    mrn         TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    birth_date  TEXT NOT NULL,                 -- YYYY-MM-DD
+    sex         TEXT NOT NULL CHECK (sex IN ('female', 'male', 'other')),
+    weight_kg   REAL CHECK (weight_kg IS NULL OR (weight_kg >= 20 AND weight_kg <= 400)),
+    crps_type   TEXT CHECK (crps_type IS NULL OR crps_type IN ('1', '2')),
+    crps_onset  TEXT,                          -- YYYY-MM-DD
+    limb        TEXT,
+    reason      TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    recorded_by TEXT NOT NULL REFERENCES staff (id),
+    UNIQUE (patient_id, version)
+);
+CREATE INDEX patient_version_mrn ON patient_version (mrn);
+
+CREATE TRIGGER patient_version_no_update BEFORE UPDATE ON patient_version
+BEGIN SELECT RAISE(ABORT, 'patient versions are never changed: add a correction'); END;
+CREATE TRIGGER patient_version_no_delete BEFORE DELETE ON patient_version
+BEGIN SELECT RAISE(ABORT, 'patient versions are never deleted'); END;
+
+-- An MRN, current or former, names one patient only: an old label or letter must never
+-- lead to somebody else. The store checks this first with a readable message; these
+-- triggers hold it for any other writer.
+CREATE TRIGGER patient_version_mrn_owned BEFORE INSERT ON patient_version
+WHEN EXISTS (SELECT 1 FROM patient WHERE mrn = NEW.mrn AND id <> NEW.patient_id)
+  OR EXISTS (SELECT 1 FROM patient_version WHERE mrn = NEW.mrn AND patient_id <> NEW.patient_id)
+BEGIN SELECT RAISE(ABORT, 'this MRN belongs to another patient'); END;
+CREATE TRIGGER patient_mrn_owned BEFORE INSERT ON patient
+WHEN EXISTS (SELECT 1 FROM patient_version WHERE mrn = NEW.mrn)
+BEGIN SELECT RAISE(ABORT, 'this MRN belongs to another patient'); END;
+
+-- Each patient's details as they now stand.
+CREATE VIEW patient_current AS
+SELECT p.id,
+       CASE WHEN v.id IS NULL THEN p.mrn ELSE v.mrn END AS mrn,
+       CASE WHEN v.id IS NULL THEN p.name ELSE v.name END AS name,
+       CASE WHEN v.id IS NULL THEN p.birth_date ELSE v.birth_date END AS birth_date,
+       CASE WHEN v.id IS NULL THEN p.sex ELSE v.sex END AS sex,
+       CASE WHEN v.id IS NULL THEN p.weight_kg ELSE v.weight_kg END AS weight_kg,
+       CASE WHEN v.id IS NULL THEN p.crps_type ELSE v.crps_type END AS crps_type,
+       CASE WHEN v.id IS NULL THEN p.crps_onset ELSE v.crps_onset END AS crps_onset,
+       CASE WHEN v.id IS NULL THEN p.limb ELSE v.limb END AS limb,
+       p.created_at, p.created_by
+FROM patient p
+LEFT JOIN patient_version v ON v.patient_id = p.id
+    AND v.version = (SELECT max(version) FROM patient_version WHERE patient_id = p.id);

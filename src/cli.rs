@@ -178,6 +178,35 @@ pub enum StaffCmd {
 #[derive(Debug, Subcommand)]
 pub enum PatientCmd {
     Add(PatientArgs),
+    /// Correct a patient's details: a new version with who, when and why (the old values
+    /// stay in history and in the summary's corrections)
+    Amend(PatientAmendArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PatientAmendArgs {
+    /// The patient's current MRN
+    #[arg(long)]
+    pub mrn: String,
+    /// Why the details are corrected
+    #[arg(long)]
+    pub reason: String,
+    #[arg(long)]
+    pub new_mrn: Option<String>,
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub birth_date: Option<String>,
+    #[arg(long)]
+    pub sex: Option<String>,
+    #[arg(long, value_name = "KG", allow_hyphen_values = true)]
+    pub weight_kg: Option<String>,
+    #[arg(long, value_name = "1|2")]
+    pub crps_type: Option<String>,
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub crps_onset: Option<String>,
+    #[arg(long)]
+    pub limb: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -6,10 +6,11 @@ use chrono::Utc;
 
 use crate::cli::{AmendArgs, AuditCmd, Cli, Command, CourseCmd, Edge, PatientCmd, StaffCmd};
 use crate::config::Config;
+use crate::domain::patient::{PatientChanges, PatientText};
 use crate::domain::record::Staff;
-use crate::domain::values::{Action, CrpsType, EndReason, Role, Severity, Sex, Timepoint, YesNo};
+use crate::domain::values::{Action, EndReason, Role, Severity, Timepoint, YesNo};
 use crate::report::{self, cohort, history, pdf, status, summary};
-use crate::store::{Db, NewPatient, audit};
+use crate::store::{Db, audit};
 use crate::ward::access::{self, authorize};
 use crate::ward::entries::{Amendment, Session, SideEffectInput};
 use crate::ward::{Saved, WardError, load_all, load_record};
@@ -159,26 +160,37 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         | Command::Demo { .. } => Ok(0),
         Command::Staff(cmd) => staff(session.db, &who, cmd),
         Command::Patient(PatientCmd::Add(a)) => {
-            let p = NewPatient {
-                mrn: crate::domain::values::mrn(&a.mrn)?,
-                name: Edge::text("name", &a.name, 100)?,
-                birth_date: Edge::date(&a.birth_date)?,
-                sex: Edge::choice::<Sex>(&a.sex)?,
-                weight_kg: a
-                    .weight_kg
-                    .as_deref()
-                    .map(crate::domain::values::weight_kg)
-                    .transpose()?,
-                crps_type: a
-                    .crps_type
-                    .as_deref()
-                    .map(Edge::choice::<CrpsType>)
-                    .transpose()?,
-                crps_onset: a.crps_onset.as_deref().map(Edge::date).transpose()?,
-                limb: Edge::opt_text("limb", &a.limb, 100)?,
-            };
+            let p = PatientText {
+                mrn: &a.mrn,
+                name: &a.name,
+                birth_date: &a.birth_date,
+                sex: &a.sex,
+                weight_kg: a.weight_kg.as_deref(),
+                crps_type: a.crps_type.as_deref(),
+                crps_onset: a.crps_onset.as_deref(),
+                limb: a.limb.as_deref(),
+            }
+            .parse()?;
             let id = session.add_patient(&p)?;
             println!("patient {id} saved: MRN {}", p.mrn);
+            Ok(0)
+        }
+        Command::Patient(PatientCmd::Amend(a)) => {
+            let changes = PatientChanges {
+                mrn: a.new_mrn.as_deref(),
+                name: a.name.as_deref(),
+                birth_date: a.birth_date.as_deref(),
+                sex: a.sex.as_deref(),
+                weight_kg: a.weight_kg.as_deref(),
+                crps_type: a.crps_type.as_deref(),
+                crps_onset: a.crps_onset.as_deref(),
+                limb: a.limb.as_deref(),
+            };
+            let c = session.amend_patient(&a.mrn, &a.reason, &changes)?;
+            println!(
+                "patient {} corrected (version {}) saved: MRN {}: {}",
+                c.patient_id, c.version, c.mrn, c.changes
+            );
             Ok(0)
         }
         Command::Course(CourseCmd::Start { mrn, at, bed }) => {

@@ -22,7 +22,7 @@ use tempfile::TempDir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_titrate");
 const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml");
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 10] = [
     "staff",
     "protocol",
     "patient",
@@ -32,6 +32,7 @@ const TABLES: [&str; 9] = [
     "audit",
     "audit_head",
     "pseudonym",
+    "patient_version",
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -1007,33 +1008,10 @@ fn score_and_time_cases(x: &Ctx) -> Vec<Case> {
     out
 }
 
-fn patient_cases(x: &Ctx) -> Vec<Case> {
+/// Each patient detail given wrong: (case, option, value, what stderr says). Used for a new
+/// patient and for a correction alike, which share one parser.
+fn patient_field_table(x: &Ctx) -> Vec<(&'static str, &'static str, String, &'static str)> {
     let tomorrow = (x.now + Duration::days(2)).format("%Y-%m-%d").to_string();
-    let base = [
-        ("--mrn", "2001"),
-        ("--name", "Els de Vries"),
-        ("--birth-date", "1980-04-23"),
-        ("--sex", "female"),
-    ];
-    // patient add with one option replaced (or added)
-    let add = |key: &str, value: &str| -> Vec<String> {
-        let mut a = strings(&["patient", "add"]);
-        let mut replaced = false;
-        for (k, v) in base {
-            a.push(k.to_string());
-            if k == key {
-                a.push(value.to_string());
-                replaced = true;
-            } else {
-                a.push(v.to_string());
-            }
-        }
-        if !replaced {
-            a.push(key.to_string());
-            a.push(value.to_string());
-        }
-        a
-    };
     let long = "x".repeat(10_000);
     let table: Vec<(&str, &str, &str, &str)> = vec![
         (
@@ -1232,6 +1210,39 @@ fn patient_cases(x: &Ctx) -> Vec<Case> {
             "limb contains a control character",
         ),
     ];
+    table
+        .into_iter()
+        .map(|(n, k, v, e)| (n, k, v.to_string(), e))
+        .collect()
+}
+
+fn patient_cases(x: &Ctx) -> Vec<Case> {
+    let base = [
+        ("--mrn", "2001"),
+        ("--name", "Els de Vries"),
+        ("--birth-date", "1980-04-23"),
+        ("--sex", "female"),
+    ];
+    // patient add with one option replaced (or added)
+    let add = |key: &str, value: &str| -> Vec<String> {
+        let mut a = strings(&["patient", "add"]);
+        let mut replaced = false;
+        for (k, v) in base {
+            a.push(k.to_string());
+            if k == key {
+                a.push(value.to_string());
+                replaced = true;
+            } else {
+                a.push(v.to_string());
+            }
+        }
+        if !replaced {
+            a.push(key.to_string());
+            a.push(value.to_string());
+        }
+        a
+    };
+    let table = patient_field_table(x);
     let mut out: Vec<Case> = table
         .iter()
         .map(|(name, k, v, expect)| Case {
@@ -1269,6 +1280,104 @@ fn patient_cases(x: &Ctx) -> Vec<Case> {
                 &[],
                 "birth date",
             )
+        });
+    }
+    out
+}
+
+/// `patient amend` refuses what `patient add` refuses, and a correction that is not one.
+fn patient_amend_cases(x: &Ctx) -> Vec<Case> {
+    let amend = |extra: &[&str]| -> Vec<String> {
+        let mut a = strings(&["patient", "amend", "--mrn", "1001", "--reason", "typo"]);
+        a.extend(strings(extra));
+        a
+    };
+    let mut out: Vec<Case> = patient_field_table(x)
+        .into_iter()
+        .map(|(name, k, v, expect)| {
+            let (k, v, expect) = match (k, v.trim()) {
+                // Its own MRN is no change; another patient's is the duplicate.
+                ("--mrn", "1001") => (
+                    "--new-mrn",
+                    "1002".to_string(),
+                    "MRN 1002 already belongs to another patient",
+                ),
+                ("--mrn", _) => ("--new-mrn", v, expect),
+                _ => (k, v, expect),
+            };
+            Case {
+                args: amend(&[k, &v]),
+                ..case(&format!("patient amend: {name}"), &[], expect)
+            }
+        })
+        .collect();
+    out.push(Case {
+        args: amend(&["--weight-kg=-70"]),
+        ..case(
+            "patient amend: weight=-70",
+            &[],
+            "weight \"-70\" is not valid",
+        )
+    });
+    let with_reason = |reason: &str, extra: &[&str]| -> Vec<String> {
+        let mut a = strings(&["patient", "amend", "--mrn", "1001", "--reason", reason]);
+        a.extend(strings(extra));
+        a
+    };
+    for (name, args, expect) in [
+        (
+            "no field",
+            amend(&[]),
+            "nothing to correct: give the corrected detail",
+        ),
+        (
+            "the weight it has",
+            amend(&["--weight-kg", "70.0"]),
+            "the correction changes nothing: MRN 1001 already holds these details",
+        ),
+        (
+            "the name it has",
+            amend(&["--name", " Jan Jansen "]),
+            "changes nothing",
+        ),
+        (
+            "one good field and one bad",
+            amend(&["--weight-kg", "80", "--sex", "x"]),
+            "\"x\" is not a valid sex",
+        ),
+        (
+            "empty reason",
+            with_reason("  ", &["--weight-kg", "80"]),
+            "reason is empty",
+        ),
+        (
+            "reason with an escape",
+            with_reason("typo\u{1b}[2J", &["--weight-kg", "80"]),
+            "reason contains a control character",
+        ),
+        (
+            "reason of 10,000 characters",
+            with_reason(&"x".repeat(10_000), &["--weight-kg", "80"]),
+            "at most 500",
+        ),
+        (
+            "unknown MRN",
+            strings(&[
+                "patient",
+                "amend",
+                "--mrn",
+                "9999",
+                "--reason",
+                "typo",
+                "--weight-kg",
+                "80",
+            ]),
+            "no patient with MRN 9999",
+        ),
+    ] {
+        out.push(Case {
+            args,
+            ..case(&format!("patient amend: {name}"), &[], expect)
         });
     }
     out
@@ -2524,6 +2633,7 @@ fn corpus_has_at_least_150_cases() {
     let n = rate_cases(&x).len()
         + score_and_time_cases(&x).len()
         + patient_cases(&x).len()
+        + patient_amend_cases(&x).len()
         + course_cases(&x).len()
         + amend_void_cases(&x).len()
         + report_staff_cli_cases(&x).len()
@@ -2550,6 +2660,12 @@ fn bad_scores_and_times_are_refused() {
 fn bad_patients_are_refused() {
     let fx = Fixture::build();
     run_corpus(&fx, &patient_cases(&fx.ctx));
+}
+
+#[test]
+fn bad_patient_corrections_are_refused() {
+    let fx = Fixture::build();
+    run_corpus(&fx, &patient_amend_cases(&fx.ctx));
 }
 
 #[test]

@@ -487,3 +487,88 @@ fn a_course_and_the_bounds_of_all_courses_are_read_on_their_own() {
         );
     }
 }
+
+#[test]
+fn patient_corrections_are_versions_read_as_the_current_details() {
+    use titrate::store::NewPatientVersion;
+    for (mut db, _g) in stores() {
+        let (p, c) = seeded(&mut db);
+        // A course that runs, so the patient is on the ward.
+        db.write("AB", t(1), |w| {
+            w.insert_entry(&entry(p, Some(c), 1, EntryData::CourseStart { bed: None }))
+        })
+        .unwrap();
+        let other = db
+            .write("AB", t(1), |w| w.insert_patient(&patient("2")))
+            .unwrap();
+        let mut fixed = patient("1-B");
+        fixed.weight_kg = Some(80.0);
+        let version = |n: u32, data: &NewPatient| NewPatientVersion {
+            patient_id: p,
+            version: n,
+            data: data.clone(),
+            reason: "typo".into(),
+        };
+        db.write("AB", t(2), |w| {
+            w.insert_patient_version(&version(1, &fixed))
+        })
+        .unwrap();
+        // Built on version 0 again, or on one that does not exist: a conflict.
+        for n in [1, 3] {
+            let e = db
+                .write("AB", t(3), |w| {
+                    w.insert_patient_version(&version(n, &fixed))
+                })
+                .unwrap_err();
+            assert!(matches!(e, StoreError::PatientConflict { .. }), "{e}");
+        }
+        // Another patient's MRN, current or former, is refused; so is a new patient's.
+        for mrn in ["1", "1-B"] {
+            let e = db
+                .write("AB", t(3), |w| {
+                    w.insert_patient_version(&NewPatientVersion {
+                        patient_id: other,
+                        version: 1,
+                        data: patient(mrn),
+                        reason: "x".into(),
+                    })
+                })
+                .unwrap_err();
+            assert!(matches!(e, StoreError::DuplicateMrn(_)), "{e}");
+        }
+        for mrn in ["1", "1-B"] {
+            let e = db
+                .write("AB", t(3), |w| w.insert_patient(&patient(mrn)))
+                .unwrap_err();
+            assert!(matches!(e, StoreError::DuplicateMrn(_)), "{e}");
+        }
+        db.read(|r| {
+            let now = r.patient(p)?.unwrap();
+            assert_eq!(now.data, fixed);
+            assert_eq!(r.patient_by_mrn("1-B")?.unwrap(), now);
+            assert!(r.patient_by_mrn("1")?.is_none());
+            assert_eq!(r.mrn_owner("1")?, Some(p));
+            assert_eq!(r.mrn_owner("1-B")?, Some(p));
+            assert_eq!(r.mrn_owner("9")?, None);
+            assert!(r.patients()?.contains(&now));
+            assert_eq!(r.ward_patients(t(0))?, vec![now.clone()]);
+            let v = r.patient_versions(p)?;
+            assert_eq!(v.len(), 2);
+            assert_eq!((v[0].version, v[1].version), (0, 1));
+            assert_eq!(v[0].data, patient("1"));
+            assert_eq!(v[0].reason, None);
+            assert_eq!((v[1].recorded_by.as_str(), v[1].recorded_at), ("AB", t(2)));
+            assert_eq!(v[1].reason.as_deref(), Some("typo"));
+            let m = r.marks()?;
+            assert!(r.changed_patients(&m)?.is_empty());
+            let before = titrate::store::Marks {
+                patient_version: 0,
+                ..m
+            };
+            assert_eq!(r.changed_patients(&before)?, vec![p]);
+            assert!(audit::verify(r)?.is_sound());
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    }
+}

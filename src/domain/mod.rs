@@ -5,6 +5,7 @@ pub mod dose;
 pub mod entry;
 pub mod marks;
 pub mod outcome;
+pub mod patient;
 pub mod protocol;
 pub mod rate;
 pub mod record;

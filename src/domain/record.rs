@@ -48,6 +48,19 @@ pub struct Patient {
     pub created_by: String,
 }
 
+/// One version of a patient's details: version 0 is the patient as first recorded, each
+/// correction adds the next with every detail as it then stood.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PatientVersion {
+    pub version: u32,
+    #[serde(flatten)]
+    pub data: NewPatient,
+    /// Why it was corrected; `None` for version 0.
+    pub reason: Option<String>,
+    pub recorded_at: Instant,
+    pub recorded_by: String,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Course {
     pub id: CourseId,
@@ -190,7 +203,10 @@ impl<'a> CourseView<'a> {
 /// A patient with every course and every version of every entry.
 #[derive(Clone, Debug)]
 pub struct PatientRecord {
+    /// The details as they now stand.
     pub patient: Patient,
+    /// Every version of the details, oldest first (version 0 first).
+    pub versions: Vec<PatientVersion>,
     pub courses: Vec<Course>,
     pub entries: Vec<Entry>,
 }
@@ -252,6 +268,11 @@ impl PatientRecord {
     /// Disease duration in years at `at` (from CRPS onset), if the onset is known.
     pub fn disease_years(&self, at: Instant) -> Option<f64> {
         self.patient.disease_years(at)
+    }
+
+    /// The corrections of the patient's details: (version before, version after).
+    pub fn corrections(&self) -> impl Iterator<Item = (&PatientVersion, &PatientVersion)> {
+        self.versions.windows(2).map(|w| (&w[0], &w[1]))
     }
 }
 

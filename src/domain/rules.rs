@@ -489,6 +489,8 @@ pub fn check_score(
 pub enum Permission {
     Record(EntryKind),
     AddPatient,
+    /// Correct a patient's details (a new version, with a reason).
+    AmendPatient,
     AmendOthers,
     ManageStaff,
     /// A research export holds every patient's record.
@@ -499,7 +501,8 @@ impl Permission {
     pub fn needs(self) -> Role {
         match self {
             Permission::Record(EntryKind::Rate | EntryKind::Nrs | EntryKind::SideEffect)
-            | Permission::AddPatient => Role::Nurse,
+            | Permission::AddPatient
+            | Permission::AmendPatient => Role::Nurse,
             Permission::Record(
                 EntryKind::CourseStart | EntryKind::CourseEnd | EntryKind::Success,
             )
@@ -513,6 +516,7 @@ impl Permission {
         match self {
             Permission::Record(k) => format!("record a {} entry", k.as_str()),
             Permission::AddPatient => "add a patient".into(),
+            Permission::AmendPatient => "correct a patient's details".into(),
             Permission::AmendOthers => "amend or void another person's entry".into(),
             Permission::ManageStaff => "manage staff accounts".into(),
             Permission::Export => "copy or export the whole record".into(),

@@ -3,12 +3,14 @@
 use chrono_tz::Tz;
 
 use crate::domain::entry::Versions;
+use crate::domain::patient::differences_text;
 use crate::domain::record::PatientRecord;
 use crate::domain::time::local_text;
 
 pub fn text(rec: &PatientRecord, zone: Tz) -> String {
     let p = &rec.patient.data;
     let mut out = format!("{} (MRN {}), born {}\n", p.name, p.mrn, p.birth_date);
+    out.push_str(&corrections(rec, zone));
     if rec.entries.is_empty() {
         out.push_str("no entries\n");
         return out;
@@ -53,6 +55,31 @@ pub fn text(rec: &PatientRecord, zone: Tz) -> String {
             out.push_str(&format!("  [{}]", marks.join("; ")));
         }
         out.push('\n');
+    }
+    out
+}
+
+/// The patient's details as first recorded and each correction, old and new values side by
+/// side with who, when and why. Empty when the details were never corrected.
+pub fn corrections(rec: &PatientRecord, zone: Tz) -> String {
+    let mut out = String::new();
+    for (old, new) in rec.corrections() {
+        if out.is_empty() {
+            let first = &rec.versions[0];
+            out.push_str(&format!(
+                "details first recorded by {} at {}\n",
+                first.recorded_by,
+                local_text(first.recorded_at, zone)
+            ));
+        }
+        out.push_str(&format!(
+            "details version {} by {} at {}: {} [reason: {}]\n",
+            new.version,
+            new.recorded_by,
+            local_text(new.recorded_at, zone),
+            differences_text(&old.data, &new.data),
+            new.reason.as_deref().unwrap_or_default()
+        ));
     }
     out
 }

@@ -351,6 +351,19 @@ pub fn build(rec: &PatientRecord, req: &Request) -> Result<Summary, SummaryError
         }
     }
 
+    // Corrections of the patient's details: every one, whichever course (the details are
+    // the patient's, and this summary prints them as they now stand).
+    for (old, new) in rec.corrections() {
+        corrections.push(format!(
+            "Patient details were corrected by {} on {} (version {}): {}: {}",
+            new.recorded_by,
+            t(new.recorded_at),
+            new.version,
+            crate::domain::patient::differences_text(&old.data, &new.data),
+            new.reason.clone().unwrap_or_default()
+        ));
+    }
+
     let line = crate::domain::dose::step_line(&points, start, until, end.is_some());
     let hours = |i: Instant| (i - start).num_seconds() as f64 / 3600.0;
     let span = hours(until).max(f64::from(proto.duration_days) * 24.0);

@@ -14,7 +14,7 @@ use crate::domain::entry::{CourseId, Entry, EntryData, EntryId, PatientId, Versi
 use crate::domain::marks::Mark;
 use crate::domain::outcome::Score;
 use crate::domain::protocol::Protocol;
-pub use crate::domain::record::{Course, NewPatient, Patient, Staff};
+pub use crate::domain::record::{Course, NewPatient, Patient, PatientVersion, Staff};
 use crate::domain::time::Instant;
 
 pub use sqlite::Db;
@@ -47,6 +47,20 @@ pub enum StoreError {
     HotJournal(String),
     #[error("entry {0} was changed at the same moment at another terminal; look again and retry")]
     Conflict(EntryId),
+    #[error(
+        "patient {patient}'s details were corrected at the same moment at another terminal (version {version} exists already); look again and retry"
+    )]
+    PatientConflict { patient: PatientId, version: u32 },
+}
+
+/// A correction of a patient's details, as validated by the domain: every detail as it now
+/// stands, and which version it is (the one it corrects plus one).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewPatientVersion {
+    pub patient_id: PatientId,
+    pub version: u32,
+    pub data: NewPatient,
+    pub reason: String,
 }
 
 /// A new version of an entry, as validated by the domain; the store adds id and audit.
@@ -80,15 +94,22 @@ pub struct Marks {
     pub entry: i64,
     pub void: i64,
     pub patient: i64,
+    pub patient_version: i64,
 }
 
 /// Queries, always inside one transaction so that a screen or report sees one state.
 pub trait Reader {
     fn staff(&self, id: &str) -> Result<Option<Staff>, StoreError>;
     fn staff_list(&self) -> Result<Vec<Staff>, StoreError>;
+    /// Patient reads give the details as they now stand (after every correction).
+    /// By the current MRN only: a former MRN finds nobody here (see `mrn_owner`).
     fn patient_by_mrn(&self, mrn: &str) -> Result<Option<Patient>, StoreError>;
     fn patient(&self, id: PatientId) -> Result<Option<Patient>, StoreError>;
     fn patients(&self) -> Result<Vec<Patient>, StoreError>;
+    /// Every version of the patient's details, oldest first; version 0 is the patient row.
+    fn patient_versions(&self, patient: PatientId) -> Result<Vec<PatientVersion>, StoreError>;
+    /// The patient whose current or former MRN this is.
+    fn mrn_owner(&self, mrn: &str) -> Result<Option<PatientId>, StoreError>;
     /// Patients who may be on the ward screen: a course without an end, or one that ended at
     /// or after `ended_since`. Voided ends do not count (the course runs again); superseded
     /// versions of an end do, so this is a superset and the domain decides exactly.
@@ -148,7 +169,11 @@ pub trait Writer: Reader {
     fn set_clock(&mut self, actor: &str, now: Instant);
     fn insert_staff(&mut self, staff: &Staff, action: &str) -> Result<(), StoreError>;
     fn update_staff(&mut self, staff: &Staff, action: &str) -> Result<(), StoreError>;
+    /// Refuses an MRN that is any patient's current or former MRN.
     fn insert_patient(&mut self, p: &NewPatient) -> Result<PatientId, StoreError>;
+    /// Refuses an MRN that is another patient's current or former MRN, and a version that
+    /// exists already (`PatientConflict`).
+    fn insert_patient_version(&mut self, v: &NewPatientVersion) -> Result<i64, StoreError>;
     /// The id of this exact protocol, stored on first use.
     fn protocol_id(&mut self, p: &Protocol) -> Result<i64, StoreError>;
     fn insert_course(
@@ -177,4 +202,5 @@ pub const AUDITED_TABLES: &[(&str, &str)] = &[
     ("entry", "id"),
     ("void", "id"),
     ("pseudonym", "patient_id"),
+    ("patient_version", "id"),
 ];

@@ -4,7 +4,7 @@ use rusqlite::Row;
 use rusqlite::types::ValueRef;
 
 use super::audit::sha256_hex;
-use super::{NewPatient, Patient, Staff, StoreError};
+use super::{NewPatient, Patient, PatientVersion, Staff, StoreError};
 use crate::domain::entry::{Entry, EntryData, EntryKind, Void};
 use crate::domain::marks::{Mark, MarkKind};
 use crate::domain::outcome::Score;
@@ -84,6 +84,33 @@ pub fn patient(row: &Row) -> Result<Patient, StoreError> {
         },
         created_at: instant_at(row, 9)?,
         created_by: row.get(10)?,
+    })
+}
+
+/// The columns of `patient_version` that `patient_version` decodes; the patient row as
+/// version 0 is selected into the same shape.
+pub const PATIENT_VERSION_COLUMNS: &str = "version, mrn, name, birth_date, sex, weight_kg, crps_type, crps_onset, limb, reason, recorded_at, recorded_by";
+
+pub fn patient_version(row: &Row) -> Result<PatientVersion, StoreError> {
+    Ok(PatientVersion {
+        version: u32::try_from(row.get::<_, i64>(0)?)
+            .map_err(|_| corrupt("patient version out of range"))?,
+        data: NewPatient {
+            mrn: row.get(1)?,
+            name: row.get(2)?,
+            birth_date: date(&row.get::<_, String>(3)?)?,
+            sex: word(&row.get::<_, String>(4)?)?,
+            weight_kg: row.get(5)?,
+            crps_type: opt_word(row.get(6)?)?,
+            crps_onset: row
+                .get::<_, Option<String>>(7)?
+                .map(|s| date(&s))
+                .transpose()?,
+            limb: row.get(8)?,
+        },
+        reason: row.get(9)?,
+        recorded_at: instant_at(row, 10)?,
+        recorded_by: row.get(11)?,
     })
 }
 

@@ -8,10 +8,10 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::audit::{GENESIS, row_hash, sha256_hex};
-use super::rows::{self, PATIENT_COLUMNS, STAFF_COLUMNS};
+use super::rows::{self, PATIENT_COLUMNS, PATIENT_VERSION_COLUMNS, STAFF_COLUMNS};
 use super::{
-    AUDITED_TABLES, AuditRow, Course, NewEntry, NewPatient, Patient, Reader, ScoreWindow, Staff,
-    StoreError, Writer,
+    AUDITED_TABLES, AuditRow, Course, NewEntry, NewPatient, NewPatientVersion, Patient,
+    PatientVersion, Reader, ScoreWindow, Staff, StoreError, Writer,
 };
 use crate::domain::dose::RatePoint;
 use crate::domain::entry::{CourseId, Entry, EntryData, EntryId, PatientId, Version};
@@ -616,21 +616,27 @@ impl Reader for SqlTx<'_> {
     }
 
     fn patient_by_mrn(&self, mrn: &str) -> Result<Option<Patient>, StoreError> {
-        let sql = format!("SELECT {PATIENT_COLUMNS} FROM patient WHERE mrn = ?1");
+        // The candidates from the two MRN indexes, then their current details.
+        let sql = format!(
+            "SELECT {PATIENT_COLUMNS} FROM patient_current WHERE id IN ( \
+               SELECT id FROM patient WHERE mrn = ?1 \
+               UNION SELECT patient_id FROM patient_version WHERE mrn = ?1) \
+             AND mrn = ?1"
+        );
         let mut stmt = self.tx.prepare_cached(&sql)?;
         let mut rows = stmt.query([mrn])?;
         rows.next()?.map(rows::patient).transpose()
     }
 
     fn patient(&self, id: PatientId) -> Result<Option<Patient>, StoreError> {
-        let sql = format!("SELECT {PATIENT_COLUMNS} FROM patient WHERE id = ?1");
+        let sql = format!("SELECT {PATIENT_COLUMNS} FROM patient_current WHERE id = ?1");
         let mut stmt = self.tx.prepare_cached(&sql)?;
         let mut rows = stmt.query([id])?;
         rows.next()?.map(rows::patient).transpose()
     }
 
     fn patients(&self) -> Result<Vec<Patient>, StoreError> {
-        let sql = format!("SELECT {PATIENT_COLUMNS} FROM patient ORDER BY id");
+        let sql = format!("SELECT {PATIENT_COLUMNS} FROM patient_current ORDER BY id");
         let mut stmt = self.tx.prepare_cached(&sql)?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
@@ -651,7 +657,7 @@ impl Reader for SqlTx<'_> {
         // tests its condition lazily).
         const VOIDED: &str = "(SELECT entry_id FROM void)";
         let sql = format!(
-            "SELECT {cols} FROM patient p WHERE p.id IN ( \
+            "SELECT {cols} FROM patient_current p WHERE p.id IN ( \
                SELECT c.patient_id FROM course c WHERE c.id IN ( \
                  SELECT course_id FROM entry \
                  WHERE kind IN ('course-start', 'course-end', 'success') \
@@ -669,6 +675,33 @@ impl Reader for SqlTx<'_> {
         Ok(out)
     }
 
+    fn patient_versions(&self, patient: PatientId) -> Result<Vec<PatientVersion>, StoreError> {
+        let sql = format!(
+            "SELECT 0, mrn, name, birth_date, sex, weight_kg, crps_type, crps_onset, limb, \
+                    NULL, created_at, created_by FROM patient WHERE id = ?1 \
+             UNION ALL SELECT {PATIENT_VERSION_COLUMNS} FROM patient_version WHERE patient_id = ?1 \
+             ORDER BY 1"
+        );
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query([patient])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(rows::patient_version(row)?);
+        }
+        Ok(out)
+    }
+
+    fn mrn_owner(&self, mrn: &str) -> Result<Option<PatientId>, StoreError> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT id FROM patient WHERE mrn = ?1 \
+                 UNION SELECT patient_id FROM patient_version WHERE mrn = ?1 LIMIT 1",
+            )?
+            .query_row([mrn], |r| r.get(0))
+            .optional()?)
+    }
+
     fn marks(&self) -> Result<super::Marks, StoreError> {
         // Plain "SELECT max(id)" each: SQLite answers that from the end of the primary key,
         // while max() wrapped in another expression scans the whole table.
@@ -681,6 +714,7 @@ impl Reader for SqlTx<'_> {
             entry: max("entry")?,
             void: max("void")?,
             patient: max("patient")?,
+            patient_version: max("patient_version")?,
         })
     }
 
@@ -695,6 +729,10 @@ impl Reader for SqlTx<'_> {
                 seen.void,
             ),
             ("SELECT id FROM patient WHERE id > ?1", seen.patient),
+            (
+                "SELECT patient_id FROM patient_version WHERE id > ?1",
+                seen.patient_version,
+            ),
         ] {
             let mut stmt = self.tx.prepare_cached(sql)?;
             let rows = stmt.query_map([mark], |r| r.get::<_, PatientId>(0))?;
@@ -965,6 +1003,9 @@ impl Writer for SqlTx<'_> {
     }
 
     fn insert_patient(&mut self, p: &NewPatient) -> Result<PatientId, StoreError> {
+        if self.mrn_owner(&p.mrn)?.is_some() {
+            return Err(StoreError::DuplicateMrn(p.mrn.clone()));
+        }
         let res = self.tx.prepare_cached("INSERT INTO patient (mrn, name, birth_date, sex, weight_kg, crps_type, crps_onset, limb, created_at, created_by) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?.execute(params![
                 p.mrn,
@@ -986,6 +1027,65 @@ impl Writer for SqlTx<'_> {
         };
         let id = self.tx.last_insert_rowid();
         self.audit_row_write("create", "patient", &id.to_string())?;
+        Ok(id)
+    }
+
+    fn insert_patient_version(&mut self, v: &NewPatientVersion) -> Result<i64, StoreError> {
+        // Checked inside the write transaction, so that two terminals giving one MRN to two
+        // patients at the same moment cannot both succeed.
+        if self
+            .mrn_owner(&v.data.mrn)?
+            .is_some_and(|owner| owner != v.patient_id)
+        {
+            return Err(StoreError::DuplicateMrn(v.data.mrn.clone()));
+        }
+        let newest: i64 = self
+            .tx
+            .prepare_cached(
+                "SELECT coalesce(max(version), 0) FROM patient_version WHERE patient_id = ?1",
+            )?
+            .query_row([v.patient_id], |r| r.get(0))?;
+        if i64::from(v.version) != newest + 1 {
+            // Built on a version that is no longer the newest (or on none that exists).
+            return Err(StoreError::PatientConflict {
+                patient: v.patient_id,
+                version: v.version,
+            });
+        }
+        let p = &v.data;
+        let res = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO patient_version (patient_id, version, mrn, name, birth_date, sex, \
+                 weight_kg, crps_type, crps_onset, limb, reason, recorded_at, recorded_by) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?
+            .execute(params![
+                v.patient_id,
+                v.version,
+                p.mrn,
+                p.name,
+                p.birth_date.format("%Y-%m-%d").to_string(),
+                p.sex.as_str(),
+                p.weight_kg,
+                p.crps_type.map(|t| t.as_str()),
+                p.crps_onset.map(|d| d.format("%Y-%m-%d").to_string()),
+                p.limb,
+                v.reason,
+                to_db(self.now),
+                self.actor
+            ]);
+        match res {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::PatientConflict {
+                    patient: v.patient_id,
+                    version: v.version,
+                });
+            }
+            other => other?,
+        };
+        let id = self.tx.last_insert_rowid();
+        self.audit_row_write("amend", "patient_version", &id.to_string())?;
         Ok(id)
     }
 

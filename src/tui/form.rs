@@ -4,11 +4,11 @@
 use crate::cli::Edge;
 use crate::config::Config;
 use crate::domain::entry::{Entry, EntryData, EntryId, EntryKind};
+use crate::domain::patient::PatientText;
 use crate::domain::rate::Rate;
 use crate::domain::rules::RuleError;
 use crate::domain::time::{Instant, local_text};
-use crate::domain::values::{self, Action, CrpsType, EndReason, Severity, Sex, Timepoint, YesNo};
-use crate::store::NewPatient;
+use crate::domain::values::{self, Action, EndReason, Severity, Timepoint, YesNo};
 use crate::ward::entries::{Amendment, Session, SideEffectInput};
 use crate::ward::{Saved, WardError};
 
@@ -609,25 +609,23 @@ impl Form {
                 s.end_course(&mrn, at, Edge::choice::<EndReason>(self.value("reason"))?)
             }
             FormKind::AddPatient => {
-                let p = NewPatient {
-                    mrn: values::mrn(self.value("mrn"))?,
-                    name: Edge::text("name", self.value("name"), 100)?,
-                    birth_date: Edge::date(self.value("birth"))?,
-                    sex: Edge::choice::<Sex>(self.value("sex"))?,
-                    weight_kg: self
-                        .opt("weight")
-                        .map(|w| values::weight_kg(&w))
-                        .transpose()?,
-                    crps_type: self
-                        .opt("crps")
-                        .map(|t| Edge::choice::<CrpsType>(&t))
-                        .transpose()?,
-                    crps_onset: self.opt("onset").map(|d| Edge::date(&d)).transpose()?,
-                    limb: self
-                        .opt("limb")
-                        .map(|l| Edge::text("limb", &l, 100))
-                        .transpose()?,
-                };
+                let (weight, crps, onset, limb) = (
+                    self.opt("weight"),
+                    self.opt("crps"),
+                    self.opt("onset"),
+                    self.opt("limb"),
+                );
+                let p = PatientText {
+                    mrn: self.value("mrn"),
+                    name: self.value("name"),
+                    birth_date: self.value("birth"),
+                    sex: self.value("sex"),
+                    weight_kg: weight.as_deref(),
+                    crps_type: crps.as_deref(),
+                    crps_onset: onset.as_deref(),
+                    limb: limb.as_deref(),
+                }
+                .parse()?;
                 let id = s.add_patient(&p)?;
                 Ok(Saved {
                     id,

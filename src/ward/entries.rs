@@ -19,7 +19,7 @@ use crate::domain::protocol::Protocol;
 use crate::domain::rate::Rate;
 use crate::domain::record::{CourseState, CourseView, PatientRecord, Staff};
 use crate::domain::rules::{
-    Permission, RateChange, RateEntry, RuleError, Step, check_patient_dates, check_rate_change,
+    Permission, RateChange, RateEntry, RuleError, Step, check_rate_change,
     check_score,
 };
 use crate::domain::time::{Instant, check_not_future, local_text, whole_seconds};
@@ -143,6 +143,8 @@ fn validate_rate(
     }
     let (check, _) = check_rate_change(
         view.protocol(),
+        // The weight as it now stands: a correction made before this check applies to it,
+        // whatever time the entry is for (README, "Correcting a patient's details").
         rec.patient.data.weight_kg,
         current,
         change,
@@ -172,6 +174,8 @@ fn occupied_beds(
         records.push(PatientRecord {
             courses: w.courses_of(patient.id)?,
             entries: w.course_bounds_of(patient.id)?,
+            // Beds need no history of the patient's details.
+            versions: Vec::new(),
             patient,
         });
     }
@@ -196,11 +200,11 @@ fn step_word(step: Step) -> &'static str {
 }
 
 impl Session<'_> {
-    fn authorize(&mut self, p: Permission) -> Result<(), WardError> {
+    pub(super) fn authorize(&mut self, p: Permission) -> Result<(), WardError> {
         authorize(self.db, self.who, p, self.now)
     }
 
-    fn write<T>(
+    pub(super) fn write<T>(
         &mut self,
         f: impl FnOnce(&mut dyn Writer, &Config) -> Result<T, WardError>,
     ) -> Result<T, WardError> {
@@ -215,7 +219,7 @@ impl Session<'_> {
 
     pub fn add_patient(&mut self, p: &crate::store::NewPatient) -> Result<i64, WardError> {
         let today = self.now.with_timezone(&self.cfg.timezone).date_naive();
-        check_patient_dates(p.birth_date, p.crps_onset, today)?;
+        crate::domain::patient::check(p, today)?;
         self.authorize(Permission::AddPatient)?;
         self.write(|w, _| Ok(w.insert_patient(p)?))
     }

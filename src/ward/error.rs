@@ -20,6 +20,19 @@ pub enum WardError {
     Store(#[from] StoreError),
     #[error("no patient with MRN {0}")]
     UnknownMrn(String),
+    #[error("MRN {old} was changed to {new} on {on} ({why}); use MRN {new}")]
+    MrnChanged {
+        old: String,
+        new: String,
+        on: String,
+        why: String,
+    },
+    #[error(
+        "nothing to correct: give the corrected detail, e.g. --weight-kg, --name, --birth-date or --new-mrn"
+    )]
+    NothingToAmendPatient,
+    #[error("the correction changes nothing: MRN {0} already holds these details")]
+    PatientUnchanged(String),
     #[error("\"{0}\" is not an entry id: give the number that history shows, e.g. 1234")]
     BadEntryId(String),
     #[error("--confirm needs --reason: say why the soft limit is passed")]
@@ -103,6 +116,17 @@ pub enum WardError {
     NoPin,
     #[error("PIN hashing failed: {0}")]
     Hash(String),
+}
+
+impl From<crate::domain::patient::PatientError> for WardError {
+    fn from(e: crate::domain::patient::PatientError) -> WardError {
+        use crate::domain::patient::PatientError;
+        match e {
+            PatientError::Value(e) => WardError::Value(e),
+            PatientError::Time(e) => WardError::Time(e),
+            PatientError::Rule(e) => WardError::Rule(e),
+        }
+    }
 }
 
 impl WardError {

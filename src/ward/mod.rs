@@ -5,6 +5,7 @@
 pub mod access;
 pub mod entries;
 mod error;
+pub mod patients;
 pub mod research;
 
 pub use error::WardError;
@@ -25,10 +26,37 @@ pub struct Saved {
 }
 
 pub fn load_record(r: &dyn Reader, mrn: &str) -> Result<PatientRecord, WardError> {
-    let patient = r
-        .patient_by_mrn(mrn)?
-        .ok_or_else(|| WardError::UnknownMrn(mrn.to_string()))?;
-    load_record_of(r, patient)
+    load_record_of(r, patient_by_mrn(r, mrn)?)
+}
+
+/// The patient whose current MRN this is. A former MRN is refused with what it became, so
+/// that an old label leads to the right record knowingly, never silently.
+pub fn patient_by_mrn(
+    r: &dyn Reader,
+    mrn: &str,
+) -> Result<crate::domain::record::Patient, WardError> {
+    if let Some(p) = r.patient_by_mrn(mrn)? {
+        return Ok(p);
+    }
+    let unknown = || WardError::UnknownMrn(mrn.to_string());
+    let owner = r.mrn_owner(mrn)?.ok_or_else(unknown)?;
+    let versions = r.patient_versions(owner)?;
+    let (Some(change), Some(now)) = (
+        crate::domain::patient::mrn_change(&versions, mrn),
+        versions.last(),
+    ) else {
+        return Err(unknown());
+    };
+    Err(WardError::MrnChanged {
+        old: mrn.to_string(),
+        new: now.data.mrn.clone(),
+        on: change.recorded_at.format("%Y-%m-%d").to_string(),
+        why: format!(
+            "by {}: {}",
+            change.recorded_by,
+            change.reason.as_deref().unwrap_or_default()
+        ),
+    })
 }
 
 /// What a new entry is checked against: the starts and ends of every course of the patient
@@ -43,12 +71,11 @@ pub fn load_for_entry(r: &dyn Reader, mrn: &str) -> Result<PatientRecord, WardEr
 /// The patient with only the starts and ends of their courses: enough to know the latest
 /// course, whether it runs, and its protocol (a pain score needs no more).
 pub fn load_course_bounds(r: &dyn Reader, mrn: &str) -> Result<PatientRecord, WardError> {
-    let patient = r
-        .patient_by_mrn(mrn)?
-        .ok_or_else(|| WardError::UnknownMrn(mrn.to_string()))?;
+    let patient = patient_by_mrn(r, mrn)?;
     Ok(PatientRecord {
         courses: r.courses_of(patient.id)?,
         entries: r.course_bounds_of(patient.id)?,
+        versions: r.patient_versions(patient.id)?,
         patient,
     })
 }
@@ -141,6 +168,7 @@ pub fn load_record_of(
     Ok(PatientRecord {
         courses: r.courses_of(patient.id)?,
         entries: r.entries_of(patient.id)?,
+        versions: r.patient_versions(patient.id)?,
         patient,
     })
 }
