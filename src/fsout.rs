@@ -385,6 +385,21 @@ impl Pending {
         }
     }
 
+    /// Makes and removes the temporary file: a folder that cannot be written is said so
+    /// before a long job (generating a database) starts.
+    pub fn probe(&self) -> Result<(), FileError> {
+        drop(self.create_temp()?);
+        #[cfg(unix)]
+        let _ = rustix::fs::unlinkat(
+            &self.dir,
+            self.tmp.as_os_str(),
+            rustix::fs::AtFlags::empty(),
+        );
+        #[cfg(not(unix))]
+        let _ = std::fs::remove_file(self.temp_path());
+        Ok(())
+    }
+
     /// Writes the whole temporary file and syncs it.
     pub fn write_temp(&self, bytes: &[u8]) -> Result<(), FileError> {
         let mut f = self.create_temp()?;

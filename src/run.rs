@@ -95,7 +95,15 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         // Generated at a temporary name beside it (created exclusively by `Db::create`),
         // closed, then moved into place: a killed run never leaves a half record at `path`.
         let pending = crate::fsout::prepare(&path, *force, &crate::fsout::Protected::none())?;
-        let g = crate::generate::generate(&pending.temp_path(), cfg, *courses, *seed, Utc::now())?;
+        pending.probe()?;
+        let g = crate::generate::generate(&pending.temp_path(), cfg, *courses, *seed, Utc::now())
+            .map_err(|e| match e {
+            // A full disk while generating is said as one.
+            WardError::Store(crate::store::StoreError::Sql(s)) => {
+                WardError::File(pending.sqlite_error(&s))
+            }
+            e => e,
+        })?;
         pending.commit()?;
         println!(
             "{} courses of {} patients, {} entries written to {} in {:.1} s (staff N1-N3 nurses, P1-P2 physicians, PIN 1234; GEN admin, PIN 0000)",
