@@ -108,6 +108,9 @@ pub enum Command {
         /// Allow a summary of a running course, marked DRAFT on every page
         #[arg(long)]
         draft: bool,
+        /// Replace an existing file (never the database, its -wal/-shm, or any database)
+        #[arg(long)]
+        force: bool,
     },
     /// Research export: events, courses, codebook and data quality as CSV (physician)
     Export {
@@ -116,6 +119,9 @@ pub enum Command {
         /// Study ids instead of names and MRNs, age instead of birth date, dates shifted
         #[arg(long)]
         pseudonymize: bool,
+        /// Replace the four CSV files if the folder holds them already
+        #[arg(long)]
+        force: bool,
     },
     /// The study's cohort table
     Cohort {
@@ -139,13 +145,19 @@ pub enum Command {
     Backup {
         #[arg(value_name = "FILE")]
         file: PathBuf,
+        /// Replace an existing file (never the database, its -wal/-shm, or any database)
+        #[arg(long)]
+        force: bool,
     },
-    /// Generate a realistic database (for benchmarks and trials) at --db; refuses an existing file
+    /// Generate a realistic database (for benchmarks and trials) at --db; refuses an existing file unless --force (never a database)
     Demo {
         #[arg(long, default_value_t = 100)]
         courses: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Replace an existing file (never the database, its -wal/-shm, or any database)
+        #[arg(long)]
+        force: bool,
     },
     /// Check any database file: SQLite integrity and the audit chain; changes nothing
     Check {

@@ -4,6 +4,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod fsout;
 pub mod generate;
 pub mod report;
 pub mod run;

@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::domain::patient::{PatientChanges, PatientText};
 use crate::domain::record::Staff;
 use crate::domain::values::{Action, EndReason, Role, Severity, Timepoint, YesNo};
-use crate::report::{self, cohort, history, pdf, status, summary};
+use crate::report::{cohort, history, pdf, status, summary};
 use crate::store::{Db, audit};
 use crate::ward::access::{self, authorize};
 use crate::ward::entries::{Amendment, Session, SideEffectInput};
@@ -69,7 +69,16 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
             return Err(WardError::AlreadyExists(path.display().to_string()));
         }
         let pin = new_pin(admin)?;
-        access::init(&path, admin, name, &pin, Utc::now())?;
+        // Made at a temporary name beside it and moved into place only when whole.
+        let pending = crate::fsout::prepare(&path, false, &crate::fsout::Protected::none())?;
+        drop(access::init(
+            &pending.temp_path(),
+            admin,
+            name,
+            &pin,
+            Utc::now(),
+        )?);
+        pending.commit()?;
         println!(
             "database {} created; admin {} can sign in",
             path.display(),
@@ -77,12 +86,26 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         );
         return Ok(0);
     }
-    if let Command::Demo { courses, seed } = command {
-        if path.exists() {
-            return Err(WardError::AlreadyExists(path.display().to_string()));
-        }
+    if let Command::Demo {
+        courses,
+        seed,
+        force,
+    } = command
+    {
         let started = std::time::Instant::now();
-        let g = crate::generate::generate(&path, cfg, *courses, *seed, Utc::now())?;
+        // Generated at a temporary name beside it (created exclusively by `Db::create`),
+        // closed, then moved into place: a killed run never leaves a half record at `path`.
+        let pending = crate::fsout::prepare(&path, *force, &crate::fsout::Protected::none())?;
+        pending.probe()?;
+        let g = crate::generate::generate(&pending.temp_path(), cfg, *courses, *seed, Utc::now())
+            .map_err(|e| match e {
+            // A full disk while generating is said as one.
+            WardError::Store(crate::store::StoreError::Sql(s)) => {
+                WardError::File(pending.sqlite_error(&s))
+            }
+            e => e,
+        })?;
+        pending.commit()?;
         println!(
             "{} courses of {} patients, {} entries written to {} in {:.1} s (staff N1-N3 nurses, P1-P2 physicians, PIN 1234; GEN admin, PIN 0000)",
             g.courses,
@@ -114,16 +137,19 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         };
     }
     let mut db = Db::open(&path)?;
-    if let Command::Backup { file } = command {
+    if let Command::Backup { file, force } = command {
         // A backup holds every patient's record: it is attributable like an export.
         let who = sign_in(&mut db, cfg, cli)?;
         let now = Utc::now();
         authorize(&mut db, &who, crate::domain::rules::Permission::Export, now)?;
+        // Refused targets are refused before anything is recorded.
+        let pending = crate::fsout::prepare(file, *force, &db.protected())?;
         let target = file.display().to_string();
         db.write(&who.id, now, |w| {
             w.audit_event("backup", &serde_json::json!({ "file": target }))
         })?;
-        db.backup_to(file)?;
+        db.copy_into(&pending)?;
+        pending.commit()?;
         println!("backup written to {}", file.display());
         let mut copy = Db::open_read_only(file)?;
         return Ok(check(&mut copy, file));
@@ -306,7 +332,10 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
             format,
             out,
             draft,
+            force,
         } => {
+            // Refused before the summary is built.
+            crate::fsout::prepare(out, *force, &session.db.protected())?;
             let course = course.as_deref().map(Edge::entry_id).transpose()?;
             let rec = session.db.read(|r| load_record(r, mrn))?;
             let req = summary::Request {
@@ -329,8 +358,7 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
                     });
                 }
             };
-            report::write_private(out, &bytes)
-                .map_err(|e| WardError::Io(out.display().to_string(), e.to_string()))?;
+            crate::fsout::write(out, &bytes, *force, &session.db.protected())?;
             println!(
                 "summary of course {} written to {}{}",
                 s.course_id,
@@ -339,7 +367,11 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
             );
             Ok(0)
         }
-        Command::Export { out, pseudonymize } => {
+        Command::Export {
+            out,
+            pseudonymize,
+            force,
+        } => {
             let pseudo = if *pseudonymize {
                 Some(crate::ward::research::pseudonyms(session.db, &who, now)?)
             } else {
@@ -353,15 +385,25 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
             };
             let records = session.db.read(load_all)?;
             let files = crate::report::export::export(&records, pseudo.as_ref(), now);
-            let io = |e: std::io::Error| WardError::Io(out.display().to_string(), e.to_string());
-            report::create_private_dir(out).map_err(io)?;
-            for (name, text) in [
+            let files = [
                 ("events.csv", &files.events),
                 ("courses.csv", &files.courses),
                 ("codebook.csv", &files.codebook),
                 ("data_quality.csv", &files.data_quality),
-            ] {
-                report::write_private(&out.join(name), text.as_bytes()).map_err(io)?;
+            ];
+            crate::fsout::folder(out)?;
+            // Every target checked and every temporary file written before any is moved into
+            // place: a refusal or a full disk leaves the folder as it was.
+            let protect = session.db.protected();
+            let mut pending = Vec::new();
+            for (name, _) in &files {
+                pending.push(crate::fsout::prepare(&out.join(name), *force, &protect)?);
+            }
+            for (p, (_, text)) in pending.iter().zip(&files) {
+                p.write_temp(text.as_bytes())?;
+            }
+            for p in pending {
+                p.commit()?;
             }
             println!(
                 "export of {} patients written to {}{}",
@@ -408,15 +450,10 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
     }
 }
 
-/// A new private folder under the system's temporary folder.
+/// A new private folder under the system's temporary folder: an unpredictable name,
+/// created exclusively (an existing folder of that name, someone else's, is never used).
 fn tempdir_private() -> std::io::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!(
-        "titrate-check-{}-{}",
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap_or(0)
-    ));
-    report::create_private_dir(&dir)?;
-    Ok(dir)
+    crate::fsout::private_temp_dir()
 }
 
 /// SQLite's integrity check and the audit chain, said plainly; the exit status says it too.

@@ -887,6 +887,7 @@ fn running_course_only_as_draft() {
         "1234",
         &["course", "end", "--mrn", "4001", "--at", &at(29)],
     );
+    // The draft is there: replacing it takes --force.
     let o = w.ok(&[
         "summary",
         "--mrn",
@@ -896,6 +897,7 @@ fn running_course_only_as_draft() {
         "--out",
         md_path.to_str().unwrap(),
         "--draft",
+        "--force",
     ]);
     assert!(!o.contains("DRAFT"), "{o}");
     let md = std::fs::read_to_string(&md_path).unwrap();

@@ -12,43 +12,44 @@ use chrono_tz::Tz;
 
 use crate::domain::time::Instant;
 
-/// Writes a report file readable by its owner only (it holds patient data), through a
-/// temporary file and a rename so that a reader never sees half a file.
-pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
+/// Writes `base.md` and `base.pdf` into `dir` (made 0700 if missing) through the one file
+/// writer, never over an existing report: when either name is taken, `base-2`, `base-3`...
+/// Returns the base name used.
+pub fn write_pair(
+    dir: &std::path::Path,
+    base: &str,
+    md: &[u8],
+    pdf: &[u8],
+    protect: &crate::fsout::Protected,
+) -> Result<String, crate::fsout::FileError> {
+    use crate::fsout::{FileError, folder, prepare};
+    folder(dir)?;
+    for n in 1..1000 {
+        let name = if n == 1 {
+            base.to_string()
+        } else {
+            format!("{base}-{n}")
+        };
+        let pair = prepare(&dir.join(format!("{name}.md")), false, protect).and_then(|a| {
+            prepare(&dir.join(format!("{name}.pdf")), false, protect).map(|b| (a, b))
+        });
+        let (a, b) = match pair {
+            Ok(p) => p,
+            Err(FileError::Exists(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        a.write_temp(md)?;
+        b.write_temp(pdf)?;
+        match a.commit().and_then(|()| b.commit()) {
+            // Taken by another terminal between the check and the move: the next name.
+            Err(FileError::Exists(_)) => continue,
+            Err(e) => return Err(e),
+            Ok(()) => return Ok(name),
+        }
     }
-    let mut f = opts.open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)
-}
-
-/// Creates a folder for report files, readable by its owner only.
-pub fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(path)
+    Err(FileError::Exists(
+        dir.join(format!("{base}-999.md")).display().to_string(),
+    ))
 }
 
 /// RFC 3339 in the ward's zone, with its offset: unambiguous and readable.

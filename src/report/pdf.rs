@@ -83,13 +83,17 @@ fn width(bold: bool, text: &str, size: f32) -> f32 {
         .sum()
 }
 
-/// Greedy word wrap to `max` points.
+/// Greedy word wrap to `max` points. A word wider than a line is broken between
+/// characters, so that nothing runs off the page.
 fn wrap(bold: bool, text: &str, size: f32, max: f32) -> Vec<String> {
     let mut lines = Vec::new();
     let mut cur = String::new();
-    for word in text.split_whitespace() {
+    for word in text
+        .split_whitespace()
+        .flat_map(|w| break_word(bold, w, size, max))
+    {
         let candidate = if cur.is_empty() {
-            word.to_string()
+            word.clone()
         } else {
             format!("{cur} {word}")
         };
@@ -97,13 +101,73 @@ fn wrap(bold: bool, text: &str, size: f32, max: f32) -> Vec<String> {
             cur = candidate;
         } else {
             lines.push(std::mem::take(&mut cur));
-            cur = word.to_string();
+            cur = word;
         }
     }
     if !cur.is_empty() || lines.is_empty() {
         lines.push(cur);
     }
     lines
+}
+
+/// `word` in pieces each at most `max` points wide (one character at the least).
+fn break_word(bold: bool, word: &str, size: f32, max: f32) -> Vec<String> {
+    if width(bold, word, size) <= max {
+        return vec![word.to_string()];
+    }
+    let mut pieces = Vec::new();
+    let mut cur = String::new();
+    for c in word.chars() {
+        cur.push(c);
+        if width(bold, &cur, size) > max && cur.chars().count() > 1 {
+            cur.pop();
+            pieces.push(std::mem::replace(&mut cur, c.to_string()));
+        }
+    }
+    if !cur.is_empty() {
+        pieces.push(cur);
+    }
+    pieces
+}
+
+/// Hebrew, Arabic and the other right-to-left scripts (with their presentation forms).
+fn is_rtl(c: char) -> bool {
+    matches!(c as u32, 0x0590..=0x08FF | 0xFB1D..=0xFDFF | 0xFE70..=0xFEFF)
+}
+
+/// A line cut into runs drawn left to right: each run of right-to-left text (its words and
+/// the spaces and punctuation between them, not digits) is shaped right to left on its own,
+/// the rest left to right. krilla's simple text shapes one string in one direction and has
+/// no bidirectional algorithm: this is the part of it a line of labels with a name needs.
+fn runs(text: &str) -> Vec<(bool, String)> {
+    let mut out: Vec<(bool, String)> = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if is_rtl(chars[i]) {
+            // Extend over neutrals as long as another right-to-left letter follows.
+            let mut end = i + 1;
+            let mut j = i + 1;
+            while j < chars.len() {
+                let c = chars[j];
+                if is_rtl(c) {
+                    end = j + 1;
+                } else if c.is_alphanumeric() {
+                    break;
+                }
+                j += 1;
+            }
+            out.push((true, chars[i..end].iter().collect()));
+            i = end;
+        } else {
+            let start = i;
+            while i < chars.len() && !is_rtl(chars[i]) {
+                i += 1;
+            }
+            out.push((false, chars[start..i].iter().collect()));
+        }
+    }
+    out
 }
 
 struct Layout {
@@ -359,14 +423,16 @@ impl Layout {
 
 fn layout(s: &Summary) -> Vec<Vec<Op>> {
     let mut l = Layout::new();
-    l.text(
-        MARGIN,
-        8.5,
+    for line in wrap(
         false,
-        GREY,
         &format!("{} · {}", s.hospital, s.ward),
-    );
-    l.y += 20.0;
+        8.5,
+        PAGE_W - 2.0 * MARGIN,
+    ) {
+        l.text(MARGIN, 8.5, false, GREY, &line);
+        l.y += 11.0;
+    }
+    l.y += 9.0;
     l.text(
         MARGIN,
         16.0,
@@ -375,13 +441,15 @@ fn layout(s: &Summary) -> Vec<Vec<Op>> {
         "Discharge summary: S-ketamine infusion",
     );
     l.y += 16.0;
-    l.text(
-        MARGIN,
-        9.0,
-        false,
-        GREY,
-        &format!("MRN {} · course {} · {}", s.mrn, s.course_id, s.zone_note),
-    );
+    let ids = format!("MRN {} · course {} · {}", s.mrn, s.course_id, s.zone_note);
+    let ids = wrap(false, &ids, 9.0, PAGE_W - 2.0 * MARGIN);
+    let last = ids.len().saturating_sub(1);
+    for (i, line) in ids.iter().enumerate() {
+        l.text(MARGIN, 9.0, false, GREY, line);
+        if i < last {
+            l.y += 11.0;
+        }
+    }
     l.y += 6.0;
     if s.draft {
         l.y += 8.0;
@@ -476,14 +544,23 @@ fn paint(surface: &mut Surface, op: &Op, fonts: &(Font, Font)) {
             } else {
                 fonts.0.clone()
             };
-            surface.draw_text(
-                Point::from_xy(*x, *y),
-                font,
-                *size,
-                text,
-                false,
-                TextDirection::Auto,
-            );
+            let mut x = *x;
+            for (rtl, run) in runs(text) {
+                let direction = if rtl {
+                    TextDirection::RightToLeft
+                } else {
+                    TextDirection::LeftToRight
+                };
+                surface.draw_text(
+                    Point::from_xy(x, *y),
+                    font.clone(),
+                    *size,
+                    &run,
+                    false,
+                    direction,
+                );
+                x += width(*bold, &run, *size);
+            }
         }
         Op::Line {
             pts,
@@ -604,4 +681,38 @@ pub fn render(s: &Summary) -> Result<Vec<u8>, PdfError> {
         page.finish();
     }
     doc.finish().map_err(|e| PdfError::Write(format!("{e:?}")))
+}
+
+#[cfg(test)]
+mod wrap_tests {
+    use super::*;
+
+    #[test]
+    fn a_word_wider_than_the_line_is_broken_to_fit() {
+        let word = "W".repeat(100);
+        let max = 200.0;
+        let lines = wrap(false, &format!("before {word} after"), BODY, max);
+        assert!(lines.len() > 2, "{lines:?}");
+        for line in &lines {
+            assert!(width(false, line, BODY) <= max, "{line}");
+        }
+        assert_eq!(
+            lines.concat().replace(' ', ""),
+            format!("before{word}after")
+        );
+    }
+
+    #[test]
+    fn right_to_left_words_are_runs_of_their_own() {
+        assert_eq!(
+            runs("Name: דוד כהן, MRN 12"),
+            vec![
+                (false, "Name: ".to_string()),
+                (true, "דוד כהן".to_string()),
+                (false, ", MRN 12".to_string()),
+            ]
+        );
+        assert_eq!(runs("محمد علي"), vec![(true, "محمد علي".to_string())]);
+        assert_eq!(runs("plain"), vec![(false, "plain".to_string())]);
+    }
 }

@@ -33,6 +33,8 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("cannot open the database {path}: {why}")]
     Open { path: String, why: String },
+    #[error(transparent)]
+    File(#[from] crate::fsout::FileError),
     #[error(
         "the database was written by a newer titrate (schema version {found}; this titrate knows up to {known}); it was not touched: use the newer titrate"
     )]

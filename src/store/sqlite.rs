@@ -109,7 +109,15 @@ impl Db {
             why,
         };
         create_private_file(path).map_err(|e| open_err(e.to_string()))?;
-        let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        // The file just made exclusively, never a link put in its place since.
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW
+                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(|e| open_err(e.to_string()))?;
         Db::configure(conn, Some(path.to_path_buf()))
     }
 
@@ -157,23 +165,38 @@ impl Db {
     }
 
     /// Copies the database to `dest` with SQLite's online backup, in one step so the copy is
-    /// one consistent state even while other terminals write. The copy is created 0600.
-    pub fn backup_to(&self, dest: &Path) -> Result<(), StoreError> {
-        let fail = |why: String| StoreError::Open {
-            path: dest.display().to_string(),
-            why,
-        };
-        if dest.exists() {
-            return Err(fail(
-                "the file exists already; a backup never overwrites".into(),
-            ));
+    /// one consistent state even while other terminals write. Written through
+    /// [`crate::fsout`]: 0600, at a temporary name beside `dest`, moved into place only when
+    /// complete; an existing `dest` is refused unless `force`, and never when it is a
+    /// database.
+    pub fn backup_to(&self, dest: &Path, force: bool) -> Result<(), StoreError> {
+        let pending = crate::fsout::prepare(dest, force, &self.protected())?;
+        self.copy_into(&pending)?;
+        pending.commit()?;
+        Ok(())
+    }
+
+    /// What a file written beside this database may never replace.
+    pub fn protected(&self) -> crate::fsout::Protected {
+        match &self.path {
+            Some(p) => crate::fsout::Protected::database(p),
+            None => crate::fsout::Protected::none(),
         }
-        // Written under a ".partial" name and renamed when complete and checked by SQLite,
-        // so a backup cut off by a crash never sits at the name asked for.
-        let partial = with_suffix(dest, ".partial");
-        create_private_file(&partial).map_err(|e| fail(e.to_string()))?;
+    }
+
+    /// The whole database into `pending`'s temporary file, standing alone (no WAL beside it).
+    pub fn copy_into(&self, pending: &crate::fsout::Pending) -> Result<(), StoreError> {
+        let mine = pending.create_temp()?;
+        let tmp = pending.temp_path();
         let copied = (|| -> Result<(), rusqlite::Error> {
-            let mut target = Connection::open(&partial)?;
+            // Opened by name, as SQLite must, but never through a link and never created:
+            // it is the empty file made exclusively above.
+            let mut target = Connection::open_with_flags(
+                &tmp,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
             {
                 let backup = rusqlite::backup::Backup::new(&self.conn, &mut target)?;
                 // All pages in one step: one read transaction, so one consistent state. A
@@ -192,17 +215,16 @@ impl Db {
             }
             // The copy stands alone: one file, no WAL beside it.
             target.query_row("PRAGMA journal_mode=DELETE", [], |_| Ok(()))?;
-            Ok(())
+            target.close().map_err(|(_, e)| e)
         })();
-        if let Err(e) = copied {
-            // Only the file this call created, still incomplete, is removed.
-            let _ = std::fs::remove_file(&partial);
-            return Err(fail(e.to_string()));
+        copied.map_err(|e| pending.sqlite_error(&e))?;
+        if !pending.temp_is(&mine) {
+            return Err(crate::fsout::FileError::Other {
+                path: pending.target().display().to_string(),
+                why: "its temporary file was replaced while it was written".into(),
+            }
+            .into());
         }
-        // A link, not a rename: it refuses a file that appeared at `dest` meanwhile.
-        let linked = std::fs::hard_link(&partial, dest);
-        let _ = std::fs::remove_file(&partial);
-        linked.map_err(|e| fail(e.to_string()))?;
         Ok(())
     }
 
@@ -324,19 +346,16 @@ impl Db {
         let fail = |why: String| StoreError::Open {
             path: path.display().to_string(),
             why: format!(
-                "could not write the backup {} before upgrading: {why}",
+                "could not write the backup {} before upgrading, so it was not upgraded: {why}",
                 backup.display()
             ),
         };
-        // Written under a ".partial" name and renamed when complete, so that a copy cut off
-        // by a crash is never named like a real backup. VACUUM INTO writes into an empty
-        // file, so the copy keeps the 0600 of this one.
-        let partial = with_suffix(&backup, ".partial");
-        create_private_file(&partial).map_err(|e| fail(e.to_string()))?;
-        self.conn
-            .execute("VACUUM INTO ?1", [partial.to_string_lossy()])
+        // Through the one file writer: a temporary name beside it, moved into place when
+        // complete, so that a copy cut off by a crash is never named like a real backup.
+        let pending = crate::fsout::prepare(&backup, false, &self.protected())
             .map_err(|e| fail(e.to_string()))?;
-        std::fs::rename(&partial, &backup).map_err(|e| fail(e.to_string()))?;
+        self.copy_into(&pending).map_err(|e| fail(e.to_string()))?;
+        pending.commit().map_err(|e| fail(e.to_string()))?;
         Ok(())
     }
 
@@ -393,12 +412,6 @@ impl Db {
     pub fn raw_connection(&self) -> &Connection {
         &self.conn
     }
-}
-
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
 }
 
 fn hot_journal(path: &Path) -> bool {

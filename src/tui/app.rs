@@ -328,19 +328,14 @@ impl App {
             if s.draft { "-DRAFT" } else { "" }
         );
         let dir = self.cfg.reports_dir.clone();
-        let written = crate::report::create_private_dir(&dir)
+        let written = crate::report::pdf::render(&s)
             .map_err(|e| e.to_string())
-            .and_then(|()| {
-                crate::report::write_private(&dir.join(format!("{base}.md")), md.as_bytes())
-                    .map_err(|e| e.to_string())
-            })
-            .and_then(|()| crate::report::pdf::render(&s).map_err(|e| e.to_string()))
             .and_then(|pdf| {
-                crate::report::write_private(&dir.join(format!("{base}.pdf")), &pdf)
+                crate::report::write_pair(&dir, &base, md.as_bytes(), &pdf, &self.db.protected())
                     .map_err(|e| e.to_string())
             });
         match written {
-            Ok(()) => {
+            Ok(base) => {
                 self.info(format!(
                     "summary written: {}",
                     dir.join(format!("{base}.md / .pdf")).display()

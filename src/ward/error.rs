@@ -76,6 +76,8 @@ pub enum WardError {
     Pdf(#[from] crate::report::pdf::PdfError),
     #[error("cannot write {0}: {1}")]
     Io(String, String),
+    #[error(transparent)]
+    File(#[from] crate::fsout::FileError),
     #[error("no entry {0}")]
     UnknownEntry(EntryId),
     #[error(
