@@ -1013,12 +1013,13 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
     let p2 = c.export(("AB", "1234"), "pseudo2", true);
     assert_eq!(c.pseudonyms(), made, "a re-export changed the pseudonyms");
 
-    // Study ids S00001.., distinct, never the MRN.
+    // Study ids: "S" and digits, random (the unit tests of ward::research show they do not
+    // count up), distinct, never the MRN.
     let ids: BTreeSet<_> = made.values().map(|(s, _)| s.clone()).collect();
     assert_eq!(ids.len(), made.len());
     for (mrn, (sid, off)) in &made {
         assert!(
-            sid.len() == 6 && sid.starts_with('S') && sid[1..].parse::<u32>().is_ok(),
+            sid.len() >= 7 && sid.starts_with('S') && sid[1..].parse::<u32>().is_ok(),
             "{sid}"
         );
         assert!(!sid.contains(mrn.as_str()));
@@ -1032,17 +1033,16 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
         assert_eq!(e.courses.rows.len(), plain.courses.rows.len());
         assert_eq!(e.quality.rows.len(), plain.quality.rows.len());
         assert!(e.courses.column("birth_date").iter().all(|b| is_na(b)));
-        assert_eq!(
-            e.courses.column("age_at_start"),
-            plain.courses.column("age_at_start")
-        );
-        for col in ["patient"] {
-            for f in DATA_FILES {
-                for v in e.table(f).column(col) {
-                    assert!(ids.contains(v), "{f}: patient {v:?} is not a study id");
-                }
+        for f in DATA_FILES {
+            for v in e.table(f).column("patient") {
+                assert!(ids.contains(v), "{f}: patient {v:?} is not a study id");
             }
         }
+        // Staff are their role, never their id.
+        for v in e.events.column("recorded_by") {
+            assert!(["nurse", "physician", "admin"].contains(&v), "{v}");
+        }
+        check_pseudonymised_ids(e);
     }
 
     // No name, MRN or birth date anywhere; no real date (of any patient) unless it is the
@@ -1083,14 +1083,12 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
                     }
                 }
             }
-            assert!(
-                !s.contains("felt"),
-                "{f}: free text in a pseudonymised export"
-            );
-            assert!(
-                !s.contains("pump 2"),
-                "{f}: free text in a pseudonymised export"
-            );
+            for typed in ["felt", "pump 2", "typed 6", "bed 3"] {
+                assert!(
+                    !s.contains(typed),
+                    "{f}: free text {typed:?} in a pseudonymised export"
+                );
+            }
             if f == "codebook.csv" {
                 assert!(dates_in(s).is_empty(), "a date in the codebook");
                 continue;
@@ -1123,45 +1121,93 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
         );
     }
 
-    // Field by field: every time is the real one shifted by the patient's offset in whole
-    // days, so no real time of an event is in its own row and every interval is exact.
+    // Field by field. The ids are renumbered, so each plain row is found by what it holds:
+    // its patient's study id, its times shifted by that patient's offset in whole days
+    // (no real time of an event is in its own row, every interval is exact), its event and
+    // value. Exactly one pseudonymised row must match.
     let sid_of_mrn: HashMap<&str, (&str, i64)> = made
         .iter()
         .map(|(m, (s, o))| (m.as_str(), (s.as_str(), *o)))
         .collect();
-    let pe = p1.events.by("entry_id");
+    let role = |staff: &str| match staff {
+        "AB" => "admin",
+        "NU" => "nurse",
+        "PH" => "physician",
+        other => panic!("unknown staff {other}"),
+    };
+    let pev = &p1.events;
     let ev = &plain.events;
+    let mut entry_map: HashMap<String, String> = HashMap::new();
+    let mut course_map: HashMap<String, String> = HashMap::new();
     let mut times: BTreeMap<String, Vec<Pair>> = BTreeMap::new();
     for r in &ev.rows {
         let id = ev.get(r, "entry_id");
-        let p = &pe[id];
         let (sid, off) = sid_of_mrn[ev.get(r, "patient")];
-        assert_eq!(p1.events.get(p, "patient"), sid);
+        let shifted = |col: &str| ts(ev.get(r, col)) + Duration::days(off);
+        let found: Vec<&Vec<String>> = pev
+            .rows
+            .iter()
+            .filter(|p| {
+                pev.get(p, "patient") == sid
+                    && ts(pev.get(p, "happened_at")) == shifted("happened_at")
+                    && ts(pev.get(p, "recorded_at")) == shifted("recorded_at")
+                    && ["event", "value", "version"]
+                        .iter()
+                        .all(|c| pev.get(p, c) == ev.get(r, c))
+            })
+            .collect();
+        assert_eq!(found.len(), 1, "entry {id}: {found:?}");
+        let p = found[0];
         for col in ["happened_at", "recorded_at"] {
-            let (real, shifted) = (ts(ev.get(r, col)), ts(p1.events.get(p, col)));
-            assert_eq!(shifted - real, Duration::days(off), "entry {id} {col}");
-            assert_ne!(real.date_naive(), shifted.date_naive());
+            assert_ne!(
+                ts(ev.get(r, col)).date_naive(),
+                ts(pev.get(p, col)).date_naive()
+            );
         }
-        times.entry(sid.to_string()).or_default().push((
-            ts(ev.get(r, "happened_at")),
-            ts(p1.events.get(p, "happened_at")),
-        ));
-        for col in [
-            "course_id",
-            "event",
-            "value",
-            "unit",
-            "version",
-            "supersedes",
-            "current",
-            "voided",
-            "late",
-            "recorded_by",
-        ] {
-            assert_eq!(ev.get(r, col), p1.events.get(p, col), "entry {id} {col}");
+        assert!(
+            entry_map
+                .insert(id.to_string(), pev.get(p, "entry_id").to_string())
+                .is_none()
+        );
+        let (a, b) = (ev.get(r, "course_id"), pev.get(p, "course_id"));
+        assert_eq!(is_na(a), is_na(b), "entry {id} course");
+        if !is_na(a) {
+            let prev = course_map.insert(a.to_string(), b.to_string());
+            assert!(
+                prev.as_deref().is_none_or(|x| x == b),
+                "course {a} is {b} and {prev:?}"
+            );
+        }
+        times
+            .entry(sid.to_string())
+            .or_default()
+            .push((ts(ev.get(r, "happened_at")), ts(pev.get(p, "happened_at"))));
+        for col in ["unit", "current", "voided", "late"] {
+            assert_eq!(ev.get(r, col), pev.get(p, col), "entry {id} {col}");
+        }
+        assert_eq!(pev.get(p, "recorded_by"), role(ev.get(r, "recorded_by")));
+    }
+    // Corrections point at the same versions, by their new ids.
+    for r in &ev.rows {
+        let p = &p1.events.by("entry_id")[&entry_map[ev.get(r, "entry_id")]];
+        let sup = ev.get(r, "supersedes");
+        let want = if is_na(sup) { "NA" } else { &entry_map[sup] };
+        assert_eq!(pev.get(p, "supersedes"), want);
+    }
+    // The details keep coded parts only.
+    for r in &pev.rows {
+        let d = pev.get(r, "details");
+        match pev.get(r, "event") {
+            "course-start" | "course-end" => assert_eq!(d, "NA"),
+            "rate" => assert!(d == "NA" || d == "confirmed", "{d}"),
+            "nrs" | "success" => assert!(is_na(d) || ["t0", "t1", "t2"].contains(&d), "{d}"),
+            "side-effect" => assert_eq!(d, "severity moderate; action rate-lowered; rate 6 mg/h"),
+            other => panic!("{other}"),
         }
     }
     for (sid, ts) in &times {
+        let mut ts = ts.clone();
+        ts.sort();
         for w in ts.windows(2) {
             assert_eq!(
                 w[1].0 - w[0].0,
@@ -1169,14 +1215,12 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
                 "{sid}: an interval changed"
             );
         }
-        let (first, last) = (ts.first().unwrap(), ts.last().unwrap());
-        assert_eq!(last.0 - first.0, last.1 - first.1, "{sid}");
     }
     let pc = p1.courses.by("course_id");
     let co = &plain.courses;
     for r in &co.rows {
         let id = co.get(r, "course_id");
-        let p = &pc[id];
+        let p = &pc[&course_map[id]];
         let (sid, off) = sid_of_mrn[co.get(r, "patient")];
         assert_eq!(p1.courses.get(p, "patient"), sid);
         for col in ["started_at", "ended_at"] {
@@ -1187,6 +1231,11 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
                 assert_eq!(ts(b) - ts(a), Duration::days(off), "course {id} {col}");
             }
         }
+        assert!(
+            p1.courses.get(p, "protocol").starts_with("sha256:"),
+            "the protocol's name is typed text"
+        );
+        // One course each: the age at the first course is the age at this one.
         for col in [
             "age_at_start",
             "sex",
@@ -1207,43 +1256,124 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
         ] {
             assert_eq!(co.get(r, col), p1.courses.get(p, col), "course {id} {col}");
         }
-    }
-    // Data quality: the same issues, their times shifted likewise.
-    let q = &plain.quality;
-    for (r, p) in q.rows.iter().zip(&p1.quality.rows) {
-        let (sid, off) = sid_of_mrn[q.get(r, "patient")];
-        assert_eq!(p1.quality.get(p, "patient"), sid);
-        for col in ["course_id", "issue", "entry_id"] {
-            assert_eq!(q.get(r, col), p1.quality.get(p, col));
+        if co.get(r, "state") == "ended" {
+            for col in ["duration_h", "total_dose_mg", "hours_at_max"] {
+                assert_eq!(co.get(r, col), p1.courses.get(p, col), "course {id} {col}");
+            }
         }
+    }
+    // The running course is measured to its patient's latest entry, never to the export.
+    let run = &pc[&course_map[&c.running_course.to_string()]];
+    let sid = p1.courses.get(run, "patient");
+    let latest = pev
+        .rows
+        .iter()
+        .filter(|r| pev.get(r, "patient") == sid)
+        .flat_map(|r| [ts(pev.get(r, "happened_at")), ts(pev.get(r, "recorded_at"))])
+        .max()
+        .unwrap();
+    let hours = (latest - ts(p1.courses.get(run, "started_at"))).num_seconds() as f64 / 3600.0;
+    let got: f64 = p1.courses.get(run, "duration_h").parse().unwrap();
+    assert!(
+        (got - hours).abs() < 1e-3,
+        "{got} h, the latest entry is at {hours} h"
+    );
+
+    // Data quality: the same issues, their times shifted likewise, their ids renumbered.
+    let q = &plain.quality;
+    let pq = &p1.quality;
+    for r in &q.rows {
+        let (sid, off) = sid_of_mrn[q.get(r, "patient")];
+        let course = q.get(r, "course_id");
+        let course = if is_na(course) {
+            "NA"
+        } else {
+            &course_map[course]
+        };
+        let entry = q.get(r, "entry_id");
+        let entry = if is_na(entry) {
+            "NA"
+        } else {
+            &entry_map[entry]
+        };
+        let found: Vec<_> = pq
+            .rows
+            .iter()
+            .filter(|p| {
+                pq.get(p, "patient") == sid
+                    && pq.get(p, "course_id") == course
+                    && pq.get(p, "issue") == q.get(r, "issue")
+                    && pq.get(p, "entry_id") == entry
+            })
+            .collect();
+        assert_eq!(found.len(), 1, "{r:?}: {found:?}");
+        let p = found[0];
         let (a, b) = (
             stamps_in(q.get(r, "details")),
-            stamps_in(p1.quality.get(p, "details")),
+            stamps_in(pq.get(p, "details")),
         );
         assert_eq!(a.len(), b.len(), "{r:?} / {p:?}");
         for (a, b) in a.iter().zip(&b) {
             assert_eq!(*b - *a, Duration::days(off), "{r:?} / {p:?}");
         }
+        if q.get(r, "issue") == "voided_entry" {
+            assert_eq!(pq.get(p, "details"), "rate", "no void reason");
+        }
     }
 
-    // Re-export: the same ids and the same shifted times; events are byte-identical (the
-    // courses file holds the running course's duration up to now).
-    assert_eq!(p1.raw[0], p2.raw[0], "events.csv differs between exports");
-    for col in [
-        "course_id",
-        "patient",
-        "started_at",
-        "ended_at",
-        "age_at_start",
-    ] {
-        assert_eq!(p1.courses.column(col), p2.courses.column(col), "{col}");
+    // Re-export, seconds later in real time: every file is byte-identical (nothing is
+    // measured to the real time of the export).
+    for (a, b) in p1.raw.iter().zip(&p2.raw) {
+        assert_eq!(a, b, "{} differs between exports", a.0);
     }
-    assert_eq!(p1.raw[2], p2.raw[2], "codebook differs");
 
     // The audit trail is sound after all this.
     let v = c.w.ok(&["audit", "verify"]);
     assert!(v.contains("audit chain sound"), "{v}");
     run_pandas_check(&c, &p1);
+}
+
+/// A pseudonymised export's ids are its own: entries and courses numbered 1, 2, ... in file
+/// order; patients in study-id order, each patient's rows together and in time order. So
+/// they follow neither the database's ids nor the order of recording across patients.
+fn check_pseudonymised_ids(e: &Export) {
+    let ev = &e.events;
+    let ids: Vec<i64> = ev
+        .column("entry_id")
+        .iter()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(ids, (1..=ids.len() as i64).collect::<Vec<_>>(), "entry ids");
+    let patients: Vec<&str> = ev.column("patient");
+    let mut blocks = patients.clone();
+    blocks.dedup();
+    let mut sorted = blocks.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(blocks, sorted, "patients in study-id order, each once");
+    for w in ev.rows.windows(2) {
+        if ev.get(&w[0], "patient") == ev.get(&w[1], "patient") {
+            assert!(
+                ts(ev.get(&w[0], "happened_at")) <= ts(ev.get(&w[1], "happened_at")),
+                "{w:?}"
+            );
+        }
+    }
+    let co = &e.courses;
+    let ids: Vec<i64> = co
+        .column("course_id")
+        .iter()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        (1..=ids.len() as i64).collect::<Vec<_>>(),
+        "course ids"
+    );
+    let mut course_patients = co.column("patient");
+    let before = course_patients.clone();
+    course_patients.sort();
+    assert_eq!(before, course_patients, "courses in study-id order");
 }
 
 // ---------------------------------------------------------------------------------------------
