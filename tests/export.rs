@@ -123,8 +123,12 @@ impl Table {
     fn read(dir: &Path, name: &str) -> Table {
         let bytes = std::fs::read(dir.join(name)).unwrap();
         let s = String::from_utf8(bytes).unwrap_or_else(|_| panic!("{name}: not UTF-8"));
+        Table::parse(name, &s)
+    }
+
+    fn parse(name: &str, s: &str) -> Table {
         assert!(!s.starts_with('\u{feff}'), "{name}: a byte-order mark");
-        let mut recs = parse_csv(name, &s);
+        let mut recs = parse_csv(name, s);
         let header = recs.remove(0);
         for (i, r) in recs.iter().enumerate() {
             assert_eq!(
@@ -1412,4 +1416,546 @@ fn run_pandas_check(c: &Cohort, e: &Export) {
         text(&out.stdout),
         text(&out.stderr)
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A pseudonymised export tells nothing it must hide. Rather than guess which column might
+// give something away, these tests change what must stay secret and ask for the same bytes:
+// the real time of the export, the real dates (with the secret shift changed to match, so
+// the shifted dates stay), the database's ids and the order things were recorded in across
+// patients, who recorded them, and every piece of typed text. A column that leaks any of
+// these, now or added later, makes a file differ.
+
+use titrate::config::Config;
+use titrate::domain::record::PatientRecord;
+use titrate::report::export::{Files, Pseudonymise, export};
+use titrate::store::Db;
+use titrate::ward::{load_all, research};
+
+fn files(f: &Files) -> [(&'static str, &str); 4] {
+    [
+        ("events.csv", &f.events),
+        ("courses.csv", &f.courses),
+        ("codebook.csv", &f.codebook),
+        ("data_quality.csv", &f.data_quality),
+    ]
+}
+
+fn same(what: &str, a: &Files, b: &Files) {
+    for ((name, x), (_, y)) in files(a).iter().zip(files(b)) {
+        if *x != y {
+            let line = x
+                .lines()
+                .zip(y.lines())
+                .find(|(l, m)| l != m)
+                .map(|(l, m)| format!("\n  {l}\n  {m}"))
+                .unwrap_or_default();
+            panic!("{what}: {name} differs{line}");
+        }
+    }
+}
+
+fn differs(what: &str, a: &Files, b: &Files) {
+    assert!(
+        files(a)
+            .iter()
+            .zip(files(b))
+            .any(|((_, x), (_, y))| *x != y),
+        "{what}: the change did not reach the plain export, so it proves nothing"
+    );
+}
+
+/// Every real time and date of patient `i` moved by `-days`: what the record would hold
+/// had everything happened that much earlier.
+fn move_dates(rec: &mut PatientRecord, days: i64) {
+    let d = Duration::days(days);
+    let p = &mut rec.patient;
+    p.created_at -= d;
+    p.data.birth_date -= d;
+    p.data.crps_onset = p.data.crps_onset.map(|o| o - d);
+    for c in &mut rec.courses {
+        c.created_at -= d;
+    }
+    for e in &mut rec.entries {
+        e.happened_at -= d;
+        e.recorded_at -= d;
+        if let Some(v) = &mut e.void {
+            v.voided_at -= d;
+        }
+    }
+}
+
+/// New database ids: patients, courses and entries numbered again with the patients taken
+/// in reverse order, so that the order of recording across patients is turned round (within
+/// a patient it stays: the record's own rules read it there).
+fn renumber(records: &mut [PatientRecord], pz: &mut Pseudonymise) {
+    let mut next = 5000;
+    let mut take = || {
+        next += 7;
+        next
+    };
+    let mut pseudonyms = HashMap::new();
+    for rec in records.iter_mut().rev() {
+        let pid = take();
+        pseudonyms.insert(pid, pz.pseudonyms[&rec.patient.id].clone());
+        rec.patient.id = pid;
+        let mut courses = HashMap::new();
+        for c in &mut rec.courses {
+            let id = take();
+            courses.insert(c.id, id);
+            c.id = id;
+            c.patient_id = pid;
+            c.protocol_id += 1000;
+        }
+        let mut sorted: Vec<i64> = rec.entries.iter().map(|e| e.id).collect();
+        sorted.sort();
+        let entries: HashMap<i64, i64> = sorted.into_iter().map(|id| (id, take())).collect();
+        for e in &mut rec.entries {
+            e.id = entries[&e.id];
+            e.patient_id = pid;
+            e.course_id = e.course_id.map(|c| courses[&c]);
+            e.supersedes = e.supersedes.map(|s| entries[&s]);
+        }
+    }
+    pz.pseudonyms = pseudonyms;
+    // The store hands patients over in id order.
+    records.reverse();
+}
+
+/// Other staff ids with the same roles.
+fn rename_staff(records: &mut [PatientRecord], pz: &mut Pseudonymise) {
+    let other = |id: &str| format!("Z{id}9");
+    for rec in records.iter_mut() {
+        rec.patient.created_by = other(&rec.patient.created_by);
+        for e in &mut rec.entries {
+            e.recorded_by = other(&e.recorded_by);
+            if let Some(v) = &mut e.void {
+                v.voided_by = other(&v.voided_by);
+            }
+        }
+    }
+    pz.roles = pz.roles.iter().map(|(id, r)| (other(id), *r)).collect();
+}
+
+/// Every piece of typed text replaced: names, MRNs, limbs, beds, reasons, descriptions.
+fn retype(records: &mut [PatientRecord]) {
+    use titrate::domain::entry::EntryData;
+    let t = |s: &mut String| *s = format!("{} retyped, Maria J 12", s.len());
+    for rec in records.iter_mut() {
+        let p = &mut rec.patient.data;
+        t(&mut p.name);
+        t(&mut p.mrn);
+        p.limb = Some("right leg".into());
+        for e in &mut rec.entries {
+            e.amend_reason = Some("another reason".into());
+            if let Some(v) = &mut e.void {
+                t(&mut v.reason);
+            }
+            match &mut e.data {
+                EntryData::CourseStart { bed } => *bed = Some("Maria J 12".into()),
+                EntryData::Rate { confirm_reason, .. } => {
+                    *confirm_reason = confirm_reason.as_ref().map(|r| format!("{r} (by phone)"))
+                }
+                EntryData::SideEffect { detail, .. } => *detail = Some("said \"Jan\" twice".into()),
+                _ => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn pseudonymised_export_depends_on_nothing_it_must_hide() {
+    let c = cohort();
+    let cfg = Config::load(Some(Path::new(common::CONFIG))).unwrap();
+    let mut db = Db::open(c.w.path()).unwrap();
+    let admin = db.read(|r| r.staff("AB")).unwrap().unwrap();
+    let now = Utc::now();
+    let pz = research::pseudonymisation(&mut db, &admin, &cfg.side_effect_kinds, now).unwrap();
+    let mut records = db.read(load_all).unwrap();
+    assert_eq!(records.len(), 4);
+    // 3001's course ended 33 days ago: without her T2 score, her T2 window (days 21 to 42)
+    // is open now and closed in a week. Whether it has closed must not show.
+    for rec in &mut records {
+        if rec.patient.data.mrn == "3001" {
+            rec.entries.retain(|e| {
+                !matches!(
+                    e.data,
+                    titrate::domain::entry::EntryData::Nrs {
+                        timepoint: Some(titrate::domain::values::Timepoint::T2),
+                        ..
+                    }
+                )
+            });
+        }
+    }
+    let base = export(&records, Some(&pz), now);
+    let plain = export(&records, None, now);
+    let pz_again = || Pseudonymise {
+        pseudonyms: pz.pseudonyms.clone(),
+        roles: pz.roles.clone(),
+        side_effect_kinds: pz.side_effect_kinds.clone(),
+    };
+
+    // 1. The real time of the export: a second, a year or three years later.
+    for later in [
+        Duration::seconds(1),
+        Duration::days(400),
+        Duration::days(1100),
+    ] {
+        same(
+            &format!("exported {later} later"),
+            &base,
+            &export(&records, Some(&pz), now + later),
+        );
+        differs("export time", &plain, &export(&records, None, now + later));
+    }
+
+    // 2. The real dates, each patient by a different amount, the secret shift changed to
+    // match. Whole four-year cycles keep every birthday on its calendar day, so the real
+    // ages are the same; the weekday and the year of every real date change.
+    let mut moved = records.clone();
+    let mut pz2 = pz_again();
+    for (i, rec) in moved.iter_mut().enumerate() {
+        let days = 1461 * (i as i64 + 1) * if i % 2 == 0 { 1 } else { -1 };
+        move_dates(rec, days);
+        pz2.pseudonyms.get_mut(&rec.patient.id).unwrap().1 += days;
+    }
+    same("real dates moved", &base, &export(&moved, Some(&pz2), now));
+    differs("real dates", &plain, &export(&moved, None, now));
+
+    // 3. The database's ids and the order of recording across patients.
+    let mut renumbered = records.clone();
+    let mut pz3 = pz_again();
+    renumber(&mut renumbered, &mut pz3);
+    same(
+        "ids and recording order",
+        &base,
+        &export(&renumbered, Some(&pz3), now),
+    );
+    differs("ids", &plain, &export(&renumbered, None, now));
+
+    // 4. Who recorded it, with the same roles.
+    let mut renamed = records.clone();
+    let mut pz4 = pz_again();
+    rename_staff(&mut renamed, &mut pz4);
+    same("staff ids", &base, &export(&renamed, Some(&pz4), now));
+    differs("staff ids", &plain, &export(&renamed, None, now));
+
+    // 5. Every piece of typed text.
+    let mut retyped = records.clone();
+    retype(&mut retyped);
+    same("typed text", &base, &export(&retyped, Some(&pz), now));
+    differs("typed text", &plain, &export(&retyped, None, now));
+
+    // All at once, at another time.
+    let mut all = records.clone();
+    let mut pz5 = pz_again();
+    for (i, rec) in all.iter_mut().enumerate() {
+        let days = -1461 * (i as i64 + 2);
+        move_dates(rec, days);
+        pz5.pseudonyms.get_mut(&rec.patient.id).unwrap().1 += days;
+    }
+    renumber(&mut all, &mut pz5);
+    rename_staff(&mut all, &mut pz5);
+    retype(&mut all);
+    same(
+        "everything secret changed",
+        &base,
+        &export(&all, Some(&pz5), now + Duration::days(77)),
+    );
+
+    // And what the binary writes is what this function gives, on another day.
+    let e = c.export(PHYSICIAN, "pseudo", true);
+    let records = db.read(load_all).unwrap();
+    let later = export(&records, Some(&pz), now + Duration::days(30));
+    for (name, text) in files(&later) {
+        let written = &e.raw.iter().find(|(f, _)| f == name).unwrap().1;
+        assert_eq!(written, text, "{name}: the binary's export differs");
+    }
+}
+
+/// A second course for a patient, 200 days after the first with a birthday in between: the
+/// ages of a pseudonymised export do not put the birthday between the two courses (with a
+/// known birth date, that would narrow the shift to those 200 days).
+#[test]
+fn ages_do_not_date_a_birthday_between_courses() {
+    let c = cohort();
+    let cfg = Config::load(Some(Path::new(common::CONFIG))).unwrap();
+    let mut db = Db::open(c.w.path()).unwrap();
+    let admin = db.read(|r| r.staff("AB")).unwrap().unwrap();
+    let now = Utc::now();
+    let pz = research::pseudonymisation(&mut db, &admin, &cfg.side_effect_kinds, now).unwrap();
+    let mut records = db.read(load_all).unwrap();
+    // 3001's course started 40 days ago; give her a birthday 20 days later and a second
+    // course (a copy of the first) 200 days after the first.
+    let rec = records
+        .iter_mut()
+        .find(|r| r.patient.data.mrn == "3001")
+        .unwrap();
+    let first = rec
+        .entries
+        .iter()
+        .filter(|e| e.kind() == titrate::domain::entry::EntryKind::CourseStart)
+        .map(|e| e.happened_at)
+        .min()
+        .unwrap();
+    use chrono::Datelike;
+    let bday = (first + Duration::days(20)).date_naive();
+    rec.patient.data.birth_date = bday.with_year(bday.year() - 40).unwrap();
+    let mut copy = rec.clone();
+    move_dates(&mut copy, -200);
+    let course = copy.courses[0].clone();
+    let max_entry = rec.entries.iter().map(|e| e.id).max().unwrap();
+    for e in &mut copy.entries {
+        e.id += max_entry;
+        e.supersedes = e.supersedes.map(|s| s + max_entry);
+        e.course_id = e.course_id.map(|_| course.id + 1000);
+    }
+    let mut course2 = course;
+    course2.id += 1000;
+    course2.created_at += Duration::days(200);
+    rec.courses.push(course2);
+    rec.entries.extend(copy.entries);
+    let rec = records
+        .iter()
+        .find(|r| r.patient.data.mrn == "3001")
+        .unwrap();
+    assert_eq!(rec.views().len(), 2);
+
+    let plain = export(&records, None, now);
+    let p = Table::parse("courses.csv", &plain.courses);
+    let ages: Vec<&str> = p
+        .rows
+        .iter()
+        .filter(|r| p.get(r, "patient") == "3001")
+        .map(|r| p.get(r, "age_at_start"))
+        .collect();
+    assert_eq!(
+        ages,
+        ["39", "40"],
+        "the real ages: a birthday between the courses"
+    );
+    let pseudo = export(&records, Some(&pz), now);
+    let sid = &pz.pseudonyms[&rec.patient.id].0;
+    let t = Table::parse("courses.csv", &pseudo.courses);
+    let ages: Vec<&str> = t
+        .rows
+        .iter()
+        .filter(|r| t.get(r, "patient") == sid)
+        .map(|r| t.get(r, "age_at_start"))
+        .collect();
+    assert_eq!(
+        ages,
+        ["39", "39"],
+        "the first course's age and the whole years since"
+    );
+}
+
+/// Every text field the command line takes, filled with a marker that is stored (checked in
+/// the database), and none of it in any file of a pseudonymised export: not as typed, not
+/// in part, not in any case.
+#[test]
+fn no_typed_text_reaches_a_pseudonymised_export() {
+    let w = Ward::new();
+    let nurse = w.run_with(
+        "AB",
+        "1234",
+        &[("TITRATE_NEW_PIN", "5678")],
+        &[
+            "staff",
+            "add",
+            "--id",
+            "QZNU",
+            "--name",
+            "Qzstaffname",
+            "--role",
+            "nurse",
+        ],
+    );
+    assert!(nurse.status.success(), "{}", text(&nurse.stderr));
+    w.ok(&[
+        "patient",
+        "add",
+        "--mrn",
+        "QZMRN-12",
+        "--name",
+        "Qzname Maria",
+        "--birth-date",
+        "1970-01-02",
+        "--sex",
+        "female",
+        "--weight-kg",
+        "70",
+        "--crps-type",
+        "2",
+        "--crps-onset",
+        "2020-05-05",
+        "--limb",
+        "Qzlimb left",
+    ]);
+    let s = hours_ago(30);
+    let at = |h: i64| rfc(s + Duration::hours(h));
+    fn m<'a>(args: &[&'a str]) -> Vec<&'a str> {
+        let mut a = args.to_vec();
+        a.extend(["--mrn", "QZMRN-12"]);
+        a
+    }
+    w.ok(&m(&[
+        "nrs",
+        "--score",
+        "7",
+        "--timepoint",
+        "t0",
+        "--at",
+        &at(-1),
+    ]));
+    let start = w.entry(&m(&[
+        "course",
+        "start",
+        "--at",
+        &at(0),
+        "--bed",
+        "Qzbed Maria J 12",
+    ]));
+    w.ok(&m(&["dose", "--rate", "2", "--at", &at(0)]));
+    let confirmed = w.entry(&m(&[
+        "dose",
+        "--rate",
+        "4",
+        "--at",
+        &at(1),
+        "--confirm",
+        "--reason",
+        "Qzconfirm",
+    ]));
+    let effect = w.entry(&m(&[
+        "side-effect",
+        "--kind",
+        "other",
+        "--detail",
+        "Qzdetail",
+        "--severity",
+        "mild",
+        "--action",
+        "none",
+        "--at",
+        &at(2),
+    ]));
+    w.ok(&[
+        "amend",
+        &effect.to_string(),
+        "--detail",
+        "Qzamenddetail",
+        "--reason",
+        "Qzamendreason one",
+    ]);
+    w.ok(&[
+        "amend",
+        &start.to_string(),
+        "--bed",
+        "Qzamendbed 7",
+        "--reason",
+        "Qzamendreason two",
+    ]);
+    w.ok(&[
+        "amend",
+        &confirmed.to_string(),
+        "--rate",
+        "6",
+        "--confirm",
+        "--reason",
+        "Qzamendconfirm",
+    ]);
+    let twice = w.entry(&m(&["dose", "--rate", "6", "--at", &at(3)]));
+    w.ok(&["void", &twice.to_string(), "--reason", "Qzvoid twice"]);
+    let out = w.run_with(
+        "QZNU",
+        "5678",
+        &[],
+        &m(&["nrs", "--score", "5", "--at", &at(4)]),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    w.ok(&m(&["course", "end", "--at", &at(20), "--reason", "other"]));
+
+    let markers = [
+        "qzstaffname",
+        "qzname",
+        "qzmrn",
+        "qzlimb",
+        "qzbed",
+        "qzconfirm",
+        "qzdetail",
+        "qzamenddetail",
+        "qzamendreason",
+        "qzamendbed",
+        "qzamendconfirm",
+        "qzvoid",
+        "maria",
+        "qznu",
+    ];
+    // Each is in the record: the test would prove nothing otherwise.
+    let stored = stored_text(w.path()).to_lowercase();
+    for mark in markers {
+        assert!(stored.contains(mark), "{mark} is not in the database");
+    }
+    let dir = w.dir.path().join("pseudo");
+    let out = w.run_with(
+        "AB",
+        "1234",
+        &[],
+        &["export", "--out", dir.to_str().unwrap(), "--pseudonymize"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let e = Export::read(&dir);
+    for (f, s) in &e.raw {
+        let s = s.to_lowercase();
+        for mark in markers.iter().chain(&["qz", "anna", "boer"]) {
+            assert!(!s.contains(mark), "{f} holds {mark:?}:\n{s}");
+        }
+    }
+    assert!(!e.events.column("recorded_by").contains(&"AB"));
+    let roles: BTreeSet<&str> = e.events.column("recorded_by").into_iter().collect();
+    assert_eq!(roles, BTreeSet::from(["admin", "nurse"]));
+    // The plain export does hold what it always held: the markers were there to leak.
+    let plain = w.dir.path().join("plain");
+    w.ok(&["export", "--out", plain.to_str().unwrap()]);
+    let p = Export::read(&plain);
+    let all: String = p.raw.iter().map(|(_, s)| s.to_lowercase()).collect();
+    for mark in [
+        "qzbed",
+        "qzconfirm",
+        "qzamenddetail",
+        "qzvoid",
+        "qzmrn",
+        "qznu",
+    ] {
+        assert!(all.contains(mark), "the plain export lost {mark}");
+    }
+}
+
+/// Every text value of every table, one after another.
+fn stored_text(db: &Path) -> String {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let mut out = String::new();
+    for t in tables {
+        let mut st = conn.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
+        let n = st.column_count();
+        let mut rows = st.query([]).unwrap();
+        while let Some(r) = rows.next().unwrap() {
+            for i in 0..n {
+                if let rusqlite::types::ValueRef::Text(b) = r.get_ref(i).unwrap() {
+                    out.push_str(&String::from_utf8_lossy(b));
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    out
 }
