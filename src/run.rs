@@ -373,7 +373,12 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
             force,
         } => {
             let pseudo = if *pseudonymize {
-                Some(crate::ward::research::pseudonyms(session.db, &who, now)?)
+                Some(crate::ward::research::pseudonymisation(
+                    session.db,
+                    &who,
+                    &cfg.side_effect_kinds,
+                    now,
+                )?)
             } else {
                 authorize(
                     session.db,

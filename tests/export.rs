@@ -123,8 +123,12 @@ impl Table {
     fn read(dir: &Path, name: &str) -> Table {
         let bytes = std::fs::read(dir.join(name)).unwrap();
         let s = String::from_utf8(bytes).unwrap_or_else(|_| panic!("{name}: not UTF-8"));
+        Table::parse(name, &s)
+    }
+
+    fn parse(name: &str, s: &str) -> Table {
         assert!(!s.starts_with('\u{feff}'), "{name}: a byte-order mark");
-        let mut recs = parse_csv(name, &s);
+        let mut recs = parse_csv(name, s);
         let header = recs.remove(0);
         for (i, r) in recs.iter().enumerate() {
             assert_eq!(
@@ -1013,12 +1017,13 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
     let p2 = c.export(("AB", "1234"), "pseudo2", true);
     assert_eq!(c.pseudonyms(), made, "a re-export changed the pseudonyms");
 
-    // Study ids S00001.., distinct, never the MRN.
+    // Study ids: "S" and digits, random (the unit tests of ward::research show they do not
+    // count up), distinct, never the MRN.
     let ids: BTreeSet<_> = made.values().map(|(s, _)| s.clone()).collect();
     assert_eq!(ids.len(), made.len());
     for (mrn, (sid, off)) in &made {
         assert!(
-            sid.len() == 6 && sid.starts_with('S') && sid[1..].parse::<u32>().is_ok(),
+            sid.len() >= 7 && sid.starts_with('S') && sid[1..].parse::<u32>().is_ok(),
             "{sid}"
         );
         assert!(!sid.contains(mrn.as_str()));
@@ -1032,17 +1037,16 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
         assert_eq!(e.courses.rows.len(), plain.courses.rows.len());
         assert_eq!(e.quality.rows.len(), plain.quality.rows.len());
         assert!(e.courses.column("birth_date").iter().all(|b| is_na(b)));
-        assert_eq!(
-            e.courses.column("age_at_start"),
-            plain.courses.column("age_at_start")
-        );
-        for col in ["patient"] {
-            for f in DATA_FILES {
-                for v in e.table(f).column(col) {
-                    assert!(ids.contains(v), "{f}: patient {v:?} is not a study id");
-                }
+        for f in DATA_FILES {
+            for v in e.table(f).column("patient") {
+                assert!(ids.contains(v), "{f}: patient {v:?} is not a study id");
             }
         }
+        // Staff are their role, never their id.
+        for v in e.events.column("recorded_by") {
+            assert!(["nurse", "physician", "admin"].contains(&v), "{v}");
+        }
+        check_pseudonymised_ids(e);
     }
 
     // No name, MRN or birth date anywhere; no real date (of any patient) unless it is the
@@ -1083,14 +1087,12 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
                     }
                 }
             }
-            assert!(
-                !s.contains("felt"),
-                "{f}: free text in a pseudonymised export"
-            );
-            assert!(
-                !s.contains("pump 2"),
-                "{f}: free text in a pseudonymised export"
-            );
+            for typed in ["felt", "pump 2", "typed 6", "bed 3"] {
+                assert!(
+                    !s.contains(typed),
+                    "{f}: free text {typed:?} in a pseudonymised export"
+                );
+            }
             if f == "codebook.csv" {
                 assert!(dates_in(s).is_empty(), "a date in the codebook");
                 continue;
@@ -1123,45 +1125,93 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
         );
     }
 
-    // Field by field: every time is the real one shifted by the patient's offset in whole
-    // days, so no real time of an event is in its own row and every interval is exact.
+    // Field by field. The ids are renumbered, so each plain row is found by what it holds:
+    // its patient's study id, its times shifted by that patient's offset in whole days
+    // (no real time of an event is in its own row, every interval is exact), its event and
+    // value. Exactly one pseudonymised row must match.
     let sid_of_mrn: HashMap<&str, (&str, i64)> = made
         .iter()
         .map(|(m, (s, o))| (m.as_str(), (s.as_str(), *o)))
         .collect();
-    let pe = p1.events.by("entry_id");
+    let role = |staff: &str| match staff {
+        "AB" => "admin",
+        "NU" => "nurse",
+        "PH" => "physician",
+        other => panic!("unknown staff {other}"),
+    };
+    let pev = &p1.events;
     let ev = &plain.events;
+    let mut entry_map: HashMap<String, String> = HashMap::new();
+    let mut course_map: HashMap<String, String> = HashMap::new();
     let mut times: BTreeMap<String, Vec<Pair>> = BTreeMap::new();
     for r in &ev.rows {
         let id = ev.get(r, "entry_id");
-        let p = &pe[id];
         let (sid, off) = sid_of_mrn[ev.get(r, "patient")];
-        assert_eq!(p1.events.get(p, "patient"), sid);
+        let shifted = |col: &str| ts(ev.get(r, col)) + Duration::days(off);
+        let found: Vec<&Vec<String>> = pev
+            .rows
+            .iter()
+            .filter(|p| {
+                pev.get(p, "patient") == sid
+                    && ts(pev.get(p, "happened_at")) == shifted("happened_at")
+                    && ts(pev.get(p, "recorded_at")) == shifted("recorded_at")
+                    && ["event", "value", "version"]
+                        .iter()
+                        .all(|c| pev.get(p, c) == ev.get(r, c))
+            })
+            .collect();
+        assert_eq!(found.len(), 1, "entry {id}: {found:?}");
+        let p = found[0];
         for col in ["happened_at", "recorded_at"] {
-            let (real, shifted) = (ts(ev.get(r, col)), ts(p1.events.get(p, col)));
-            assert_eq!(shifted - real, Duration::days(off), "entry {id} {col}");
-            assert_ne!(real.date_naive(), shifted.date_naive());
+            assert_ne!(
+                ts(ev.get(r, col)).date_naive(),
+                ts(pev.get(p, col)).date_naive()
+            );
         }
-        times.entry(sid.to_string()).or_default().push((
-            ts(ev.get(r, "happened_at")),
-            ts(p1.events.get(p, "happened_at")),
-        ));
-        for col in [
-            "course_id",
-            "event",
-            "value",
-            "unit",
-            "version",
-            "supersedes",
-            "current",
-            "voided",
-            "late",
-            "recorded_by",
-        ] {
-            assert_eq!(ev.get(r, col), p1.events.get(p, col), "entry {id} {col}");
+        assert!(
+            entry_map
+                .insert(id.to_string(), pev.get(p, "entry_id").to_string())
+                .is_none()
+        );
+        let (a, b) = (ev.get(r, "course_id"), pev.get(p, "course_id"));
+        assert_eq!(is_na(a), is_na(b), "entry {id} course");
+        if !is_na(a) {
+            let prev = course_map.insert(a.to_string(), b.to_string());
+            assert!(
+                prev.as_deref().is_none_or(|x| x == b),
+                "course {a} is {b} and {prev:?}"
+            );
+        }
+        times
+            .entry(sid.to_string())
+            .or_default()
+            .push((ts(ev.get(r, "happened_at")), ts(pev.get(p, "happened_at"))));
+        for col in ["unit", "current", "voided", "late"] {
+            assert_eq!(ev.get(r, col), pev.get(p, col), "entry {id} {col}");
+        }
+        assert_eq!(pev.get(p, "recorded_by"), role(ev.get(r, "recorded_by")));
+    }
+    // Corrections point at the same versions, by their new ids.
+    for r in &ev.rows {
+        let p = &p1.events.by("entry_id")[&entry_map[ev.get(r, "entry_id")]];
+        let sup = ev.get(r, "supersedes");
+        let want = if is_na(sup) { "NA" } else { &entry_map[sup] };
+        assert_eq!(pev.get(p, "supersedes"), want);
+    }
+    // The details keep coded parts only.
+    for r in &pev.rows {
+        let d = pev.get(r, "details");
+        match pev.get(r, "event") {
+            "course-start" | "course-end" => assert_eq!(d, "NA"),
+            "rate" => assert!(d == "NA" || d == "confirmed", "{d}"),
+            "nrs" | "success" => assert!(is_na(d) || ["t0", "t1", "t2"].contains(&d), "{d}"),
+            "side-effect" => assert_eq!(d, "severity moderate; action rate-lowered; rate 6 mg/h"),
+            other => panic!("{other}"),
         }
     }
     for (sid, ts) in &times {
+        let mut ts = ts.clone();
+        ts.sort();
         for w in ts.windows(2) {
             assert_eq!(
                 w[1].0 - w[0].0,
@@ -1169,14 +1219,12 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
                 "{sid}: an interval changed"
             );
         }
-        let (first, last) = (ts.first().unwrap(), ts.last().unwrap());
-        assert_eq!(last.0 - first.0, last.1 - first.1, "{sid}");
     }
     let pc = p1.courses.by("course_id");
     let co = &plain.courses;
     for r in &co.rows {
         let id = co.get(r, "course_id");
-        let p = &pc[id];
+        let p = &pc[&course_map[id]];
         let (sid, off) = sid_of_mrn[co.get(r, "patient")];
         assert_eq!(p1.courses.get(p, "patient"), sid);
         for col in ["started_at", "ended_at"] {
@@ -1187,6 +1235,11 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
                 assert_eq!(ts(b) - ts(a), Duration::days(off), "course {id} {col}");
             }
         }
+        assert!(
+            p1.courses.get(p, "protocol").starts_with("sha256:"),
+            "the protocol's name is typed text"
+        );
+        // One course each: the age at the first course is the age at this one.
         for col in [
             "age_at_start",
             "sex",
@@ -1207,43 +1260,124 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
         ] {
             assert_eq!(co.get(r, col), p1.courses.get(p, col), "course {id} {col}");
         }
-    }
-    // Data quality: the same issues, their times shifted likewise.
-    let q = &plain.quality;
-    for (r, p) in q.rows.iter().zip(&p1.quality.rows) {
-        let (sid, off) = sid_of_mrn[q.get(r, "patient")];
-        assert_eq!(p1.quality.get(p, "patient"), sid);
-        for col in ["course_id", "issue", "entry_id"] {
-            assert_eq!(q.get(r, col), p1.quality.get(p, col));
+        if co.get(r, "state") == "ended" {
+            for col in ["duration_h", "total_dose_mg", "hours_at_max"] {
+                assert_eq!(co.get(r, col), p1.courses.get(p, col), "course {id} {col}");
+            }
         }
+    }
+    // The running course is measured to its patient's latest entry, never to the export.
+    let run = &pc[&course_map[&c.running_course.to_string()]];
+    let sid = p1.courses.get(run, "patient");
+    let latest = pev
+        .rows
+        .iter()
+        .filter(|r| pev.get(r, "patient") == sid)
+        .flat_map(|r| [ts(pev.get(r, "happened_at")), ts(pev.get(r, "recorded_at"))])
+        .max()
+        .unwrap();
+    let hours = (latest - ts(p1.courses.get(run, "started_at"))).num_seconds() as f64 / 3600.0;
+    let got: f64 = p1.courses.get(run, "duration_h").parse().unwrap();
+    assert!(
+        (got - hours).abs() < 1e-3,
+        "{got} h, the latest entry is at {hours} h"
+    );
+
+    // Data quality: the same issues, their times shifted likewise, their ids renumbered.
+    let q = &plain.quality;
+    let pq = &p1.quality;
+    for r in &q.rows {
+        let (sid, off) = sid_of_mrn[q.get(r, "patient")];
+        let course = q.get(r, "course_id");
+        let course = if is_na(course) {
+            "NA"
+        } else {
+            &course_map[course]
+        };
+        let entry = q.get(r, "entry_id");
+        let entry = if is_na(entry) {
+            "NA"
+        } else {
+            &entry_map[entry]
+        };
+        let found: Vec<_> = pq
+            .rows
+            .iter()
+            .filter(|p| {
+                pq.get(p, "patient") == sid
+                    && pq.get(p, "course_id") == course
+                    && pq.get(p, "issue") == q.get(r, "issue")
+                    && pq.get(p, "entry_id") == entry
+            })
+            .collect();
+        assert_eq!(found.len(), 1, "{r:?}: {found:?}");
+        let p = found[0];
         let (a, b) = (
             stamps_in(q.get(r, "details")),
-            stamps_in(p1.quality.get(p, "details")),
+            stamps_in(pq.get(p, "details")),
         );
         assert_eq!(a.len(), b.len(), "{r:?} / {p:?}");
         for (a, b) in a.iter().zip(&b) {
             assert_eq!(*b - *a, Duration::days(off), "{r:?} / {p:?}");
         }
+        if q.get(r, "issue") == "voided_entry" {
+            assert_eq!(pq.get(p, "details"), "rate", "no void reason");
+        }
     }
 
-    // Re-export: the same ids and the same shifted times; events are byte-identical (the
-    // courses file holds the running course's duration up to now).
-    assert_eq!(p1.raw[0], p2.raw[0], "events.csv differs between exports");
-    for col in [
-        "course_id",
-        "patient",
-        "started_at",
-        "ended_at",
-        "age_at_start",
-    ] {
-        assert_eq!(p1.courses.column(col), p2.courses.column(col), "{col}");
+    // Re-export, seconds later in real time: every file is byte-identical (nothing is
+    // measured to the real time of the export).
+    for (a, b) in p1.raw.iter().zip(&p2.raw) {
+        assert_eq!(a, b, "{} differs between exports", a.0);
     }
-    assert_eq!(p1.raw[2], p2.raw[2], "codebook differs");
 
     // The audit trail is sound after all this.
     let v = c.w.ok(&["audit", "verify"]);
     assert!(v.contains("audit chain sound"), "{v}");
     run_pandas_check(&c, &p1);
+}
+
+/// A pseudonymised export's ids are its own: entries and courses numbered 1, 2, ... in file
+/// order; patients in study-id order, each patient's rows together and in time order. So
+/// they follow neither the database's ids nor the order of recording across patients.
+fn check_pseudonymised_ids(e: &Export) {
+    let ev = &e.events;
+    let ids: Vec<i64> = ev
+        .column("entry_id")
+        .iter()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(ids, (1..=ids.len() as i64).collect::<Vec<_>>(), "entry ids");
+    let patients: Vec<&str> = ev.column("patient");
+    let mut blocks = patients.clone();
+    blocks.dedup();
+    let mut sorted = blocks.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(blocks, sorted, "patients in study-id order, each once");
+    for w in ev.rows.windows(2) {
+        if ev.get(&w[0], "patient") == ev.get(&w[1], "patient") {
+            assert!(
+                ts(ev.get(&w[0], "happened_at")) <= ts(ev.get(&w[1], "happened_at")),
+                "{w:?}"
+            );
+        }
+    }
+    let co = &e.courses;
+    let ids: Vec<i64> = co
+        .column("course_id")
+        .iter()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        (1..=ids.len() as i64).collect::<Vec<_>>(),
+        "course ids"
+    );
+    let mut course_patients = co.column("patient");
+    let before = course_patients.clone();
+    course_patients.sort();
+    assert_eq!(before, course_patients, "courses in study-id order");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1282,4 +1416,546 @@ fn run_pandas_check(c: &Cohort, e: &Export) {
         text(&out.stdout),
         text(&out.stderr)
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A pseudonymised export tells nothing it must hide. Rather than guess which column might
+// give something away, these tests change what must stay secret and ask for the same bytes:
+// the real time of the export, the real dates (with the secret shift changed to match, so
+// the shifted dates stay), the database's ids and the order things were recorded in across
+// patients, who recorded them, and every piece of typed text. A column that leaks any of
+// these, now or added later, makes a file differ.
+
+use titrate::config::Config;
+use titrate::domain::record::PatientRecord;
+use titrate::report::export::{Files, Pseudonymise, export};
+use titrate::store::Db;
+use titrate::ward::{load_all, research};
+
+fn files(f: &Files) -> [(&'static str, &str); 4] {
+    [
+        ("events.csv", &f.events),
+        ("courses.csv", &f.courses),
+        ("codebook.csv", &f.codebook),
+        ("data_quality.csv", &f.data_quality),
+    ]
+}
+
+fn same(what: &str, a: &Files, b: &Files) {
+    for ((name, x), (_, y)) in files(a).iter().zip(files(b)) {
+        if *x != y {
+            let line = x
+                .lines()
+                .zip(y.lines())
+                .find(|(l, m)| l != m)
+                .map(|(l, m)| format!("\n  {l}\n  {m}"))
+                .unwrap_or_default();
+            panic!("{what}: {name} differs{line}");
+        }
+    }
+}
+
+fn differs(what: &str, a: &Files, b: &Files) {
+    assert!(
+        files(a)
+            .iter()
+            .zip(files(b))
+            .any(|((_, x), (_, y))| *x != y),
+        "{what}: the change did not reach the plain export, so it proves nothing"
+    );
+}
+
+/// Every real time and date of patient `i` moved by `-days`: what the record would hold
+/// had everything happened that much earlier.
+fn move_dates(rec: &mut PatientRecord, days: i64) {
+    let d = Duration::days(days);
+    let p = &mut rec.patient;
+    p.created_at -= d;
+    p.data.birth_date -= d;
+    p.data.crps_onset = p.data.crps_onset.map(|o| o - d);
+    for c in &mut rec.courses {
+        c.created_at -= d;
+    }
+    for e in &mut rec.entries {
+        e.happened_at -= d;
+        e.recorded_at -= d;
+        if let Some(v) = &mut e.void {
+            v.voided_at -= d;
+        }
+    }
+}
+
+/// New database ids: patients, courses and entries numbered again with the patients taken
+/// in reverse order, so that the order of recording across patients is turned round (within
+/// a patient it stays: the record's own rules read it there).
+fn renumber(records: &mut [PatientRecord], pz: &mut Pseudonymise) {
+    let mut next = 5000;
+    let mut take = || {
+        next += 7;
+        next
+    };
+    let mut pseudonyms = HashMap::new();
+    for rec in records.iter_mut().rev() {
+        let pid = take();
+        pseudonyms.insert(pid, pz.pseudonyms[&rec.patient.id].clone());
+        rec.patient.id = pid;
+        let mut courses = HashMap::new();
+        for c in &mut rec.courses {
+            let id = take();
+            courses.insert(c.id, id);
+            c.id = id;
+            c.patient_id = pid;
+            c.protocol_id += 1000;
+        }
+        let mut sorted: Vec<i64> = rec.entries.iter().map(|e| e.id).collect();
+        sorted.sort();
+        let entries: HashMap<i64, i64> = sorted.into_iter().map(|id| (id, take())).collect();
+        for e in &mut rec.entries {
+            e.id = entries[&e.id];
+            e.patient_id = pid;
+            e.course_id = e.course_id.map(|c| courses[&c]);
+            e.supersedes = e.supersedes.map(|s| entries[&s]);
+        }
+    }
+    pz.pseudonyms = pseudonyms;
+    // The store hands patients over in id order.
+    records.reverse();
+}
+
+/// Other staff ids with the same roles.
+fn rename_staff(records: &mut [PatientRecord], pz: &mut Pseudonymise) {
+    let other = |id: &str| format!("Z{id}9");
+    for rec in records.iter_mut() {
+        rec.patient.created_by = other(&rec.patient.created_by);
+        for e in &mut rec.entries {
+            e.recorded_by = other(&e.recorded_by);
+            if let Some(v) = &mut e.void {
+                v.voided_by = other(&v.voided_by);
+            }
+        }
+    }
+    pz.roles = pz.roles.iter().map(|(id, r)| (other(id), *r)).collect();
+}
+
+/// Every piece of typed text replaced: names, MRNs, limbs, beds, reasons, descriptions.
+fn retype(records: &mut [PatientRecord]) {
+    use titrate::domain::entry::EntryData;
+    let t = |s: &mut String| *s = format!("{} retyped, Maria J 12", s.len());
+    for rec in records.iter_mut() {
+        let p = &mut rec.patient.data;
+        t(&mut p.name);
+        t(&mut p.mrn);
+        p.limb = Some("right leg".into());
+        for e in &mut rec.entries {
+            e.amend_reason = Some("another reason".into());
+            if let Some(v) = &mut e.void {
+                t(&mut v.reason);
+            }
+            match &mut e.data {
+                EntryData::CourseStart { bed } => *bed = Some("Maria J 12".into()),
+                EntryData::Rate { confirm_reason, .. } => {
+                    *confirm_reason = confirm_reason.as_ref().map(|r| format!("{r} (by phone)"))
+                }
+                EntryData::SideEffect { detail, .. } => *detail = Some("said \"Jan\" twice".into()),
+                _ => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn pseudonymised_export_depends_on_nothing_it_must_hide() {
+    let c = cohort();
+    let cfg = Config::load(Some(Path::new(common::CONFIG))).unwrap();
+    let mut db = Db::open(c.w.path()).unwrap();
+    let admin = db.read(|r| r.staff("AB")).unwrap().unwrap();
+    let now = Utc::now();
+    let pz = research::pseudonymisation(&mut db, &admin, &cfg.side_effect_kinds, now).unwrap();
+    let mut records = db.read(load_all).unwrap();
+    assert_eq!(records.len(), 4);
+    // 3001's course ended 33 days ago: without her T2 score, her T2 window (days 21 to 42)
+    // is open now and closed in a week. Whether it has closed must not show.
+    for rec in &mut records {
+        if rec.patient.data.mrn == "3001" {
+            rec.entries.retain(|e| {
+                !matches!(
+                    e.data,
+                    titrate::domain::entry::EntryData::Nrs {
+                        timepoint: Some(titrate::domain::values::Timepoint::T2),
+                        ..
+                    }
+                )
+            });
+        }
+    }
+    let base = export(&records, Some(&pz), now);
+    let plain = export(&records, None, now);
+    let pz_again = || Pseudonymise {
+        pseudonyms: pz.pseudonyms.clone(),
+        roles: pz.roles.clone(),
+        side_effect_kinds: pz.side_effect_kinds.clone(),
+    };
+
+    // 1. The real time of the export: a second, a year or three years later.
+    for later in [
+        Duration::seconds(1),
+        Duration::days(400),
+        Duration::days(1100),
+    ] {
+        same(
+            &format!("exported {later} later"),
+            &base,
+            &export(&records, Some(&pz), now + later),
+        );
+        differs("export time", &plain, &export(&records, None, now + later));
+    }
+
+    // 2. The real dates, each patient by a different amount, the secret shift changed to
+    // match. Whole four-year cycles keep every birthday on its calendar day, so the real
+    // ages are the same; the weekday and the year of every real date change.
+    let mut moved = records.clone();
+    let mut pz2 = pz_again();
+    for (i, rec) in moved.iter_mut().enumerate() {
+        let days = 1461 * (i as i64 + 1) * if i % 2 == 0 { 1 } else { -1 };
+        move_dates(rec, days);
+        pz2.pseudonyms.get_mut(&rec.patient.id).unwrap().1 += days;
+    }
+    same("real dates moved", &base, &export(&moved, Some(&pz2), now));
+    differs("real dates", &plain, &export(&moved, None, now));
+
+    // 3. The database's ids and the order of recording across patients.
+    let mut renumbered = records.clone();
+    let mut pz3 = pz_again();
+    renumber(&mut renumbered, &mut pz3);
+    same(
+        "ids and recording order",
+        &base,
+        &export(&renumbered, Some(&pz3), now),
+    );
+    differs("ids", &plain, &export(&renumbered, None, now));
+
+    // 4. Who recorded it, with the same roles.
+    let mut renamed = records.clone();
+    let mut pz4 = pz_again();
+    rename_staff(&mut renamed, &mut pz4);
+    same("staff ids", &base, &export(&renamed, Some(&pz4), now));
+    differs("staff ids", &plain, &export(&renamed, None, now));
+
+    // 5. Every piece of typed text.
+    let mut retyped = records.clone();
+    retype(&mut retyped);
+    same("typed text", &base, &export(&retyped, Some(&pz), now));
+    differs("typed text", &plain, &export(&retyped, None, now));
+
+    // All at once, at another time.
+    let mut all = records.clone();
+    let mut pz5 = pz_again();
+    for (i, rec) in all.iter_mut().enumerate() {
+        let days = -1461 * (i as i64 + 2);
+        move_dates(rec, days);
+        pz5.pseudonyms.get_mut(&rec.patient.id).unwrap().1 += days;
+    }
+    renumber(&mut all, &mut pz5);
+    rename_staff(&mut all, &mut pz5);
+    retype(&mut all);
+    same(
+        "everything secret changed",
+        &base,
+        &export(&all, Some(&pz5), now + Duration::days(77)),
+    );
+
+    // And what the binary writes is what this function gives, on another day.
+    let e = c.export(PHYSICIAN, "pseudo", true);
+    let records = db.read(load_all).unwrap();
+    let later = export(&records, Some(&pz), now + Duration::days(30));
+    for (name, text) in files(&later) {
+        let written = &e.raw.iter().find(|(f, _)| f == name).unwrap().1;
+        assert_eq!(written, text, "{name}: the binary's export differs");
+    }
+}
+
+/// A second course for a patient, 200 days after the first with a birthday in between: the
+/// ages of a pseudonymised export do not put the birthday between the two courses (with a
+/// known birth date, that would narrow the shift to those 200 days).
+#[test]
+fn ages_do_not_date_a_birthday_between_courses() {
+    let c = cohort();
+    let cfg = Config::load(Some(Path::new(common::CONFIG))).unwrap();
+    let mut db = Db::open(c.w.path()).unwrap();
+    let admin = db.read(|r| r.staff("AB")).unwrap().unwrap();
+    let now = Utc::now();
+    let pz = research::pseudonymisation(&mut db, &admin, &cfg.side_effect_kinds, now).unwrap();
+    let mut records = db.read(load_all).unwrap();
+    // 3001's course started 40 days ago; give her a birthday 20 days later and a second
+    // course (a copy of the first) 200 days after the first.
+    let rec = records
+        .iter_mut()
+        .find(|r| r.patient.data.mrn == "3001")
+        .unwrap();
+    let first = rec
+        .entries
+        .iter()
+        .filter(|e| e.kind() == titrate::domain::entry::EntryKind::CourseStart)
+        .map(|e| e.happened_at)
+        .min()
+        .unwrap();
+    use chrono::Datelike;
+    let bday = (first + Duration::days(20)).date_naive();
+    rec.patient.data.birth_date = bday.with_year(bday.year() - 40).unwrap();
+    let mut copy = rec.clone();
+    move_dates(&mut copy, -200);
+    let course = copy.courses[0].clone();
+    let max_entry = rec.entries.iter().map(|e| e.id).max().unwrap();
+    for e in &mut copy.entries {
+        e.id += max_entry;
+        e.supersedes = e.supersedes.map(|s| s + max_entry);
+        e.course_id = e.course_id.map(|_| course.id + 1000);
+    }
+    let mut course2 = course;
+    course2.id += 1000;
+    course2.created_at += Duration::days(200);
+    rec.courses.push(course2);
+    rec.entries.extend(copy.entries);
+    let rec = records
+        .iter()
+        .find(|r| r.patient.data.mrn == "3001")
+        .unwrap();
+    assert_eq!(rec.views().len(), 2);
+
+    let plain = export(&records, None, now);
+    let p = Table::parse("courses.csv", &plain.courses);
+    let ages: Vec<&str> = p
+        .rows
+        .iter()
+        .filter(|r| p.get(r, "patient") == "3001")
+        .map(|r| p.get(r, "age_at_start"))
+        .collect();
+    assert_eq!(
+        ages,
+        ["39", "40"],
+        "the real ages: a birthday between the courses"
+    );
+    let pseudo = export(&records, Some(&pz), now);
+    let sid = &pz.pseudonyms[&rec.patient.id].0;
+    let t = Table::parse("courses.csv", &pseudo.courses);
+    let ages: Vec<&str> = t
+        .rows
+        .iter()
+        .filter(|r| t.get(r, "patient") == sid)
+        .map(|r| t.get(r, "age_at_start"))
+        .collect();
+    assert_eq!(
+        ages,
+        ["39", "39"],
+        "the first course's age and the whole years since"
+    );
+}
+
+/// Every text field the command line takes, filled with a marker that is stored (checked in
+/// the database), and none of it in any file of a pseudonymised export: not as typed, not
+/// in part, not in any case.
+#[test]
+fn no_typed_text_reaches_a_pseudonymised_export() {
+    let w = Ward::new();
+    let nurse = w.run_with(
+        "AB",
+        "1234",
+        &[("TITRATE_NEW_PIN", "5678")],
+        &[
+            "staff",
+            "add",
+            "--id",
+            "QZNU",
+            "--name",
+            "Qzstaffname",
+            "--role",
+            "nurse",
+        ],
+    );
+    assert!(nurse.status.success(), "{}", text(&nurse.stderr));
+    w.ok(&[
+        "patient",
+        "add",
+        "--mrn",
+        "QZMRN-12",
+        "--name",
+        "Qzname Maria",
+        "--birth-date",
+        "1970-01-02",
+        "--sex",
+        "female",
+        "--weight-kg",
+        "70",
+        "--crps-type",
+        "2",
+        "--crps-onset",
+        "2020-05-05",
+        "--limb",
+        "Qzlimb left",
+    ]);
+    let s = hours_ago(30);
+    let at = |h: i64| rfc(s + Duration::hours(h));
+    fn m<'a>(args: &[&'a str]) -> Vec<&'a str> {
+        let mut a = args.to_vec();
+        a.extend(["--mrn", "QZMRN-12"]);
+        a
+    }
+    w.ok(&m(&[
+        "nrs",
+        "--score",
+        "7",
+        "--timepoint",
+        "t0",
+        "--at",
+        &at(-1),
+    ]));
+    let start = w.entry(&m(&[
+        "course",
+        "start",
+        "--at",
+        &at(0),
+        "--bed",
+        "Qzbed Maria J 12",
+    ]));
+    w.ok(&m(&["dose", "--rate", "2", "--at", &at(0)]));
+    let confirmed = w.entry(&m(&[
+        "dose",
+        "--rate",
+        "4",
+        "--at",
+        &at(1),
+        "--confirm",
+        "--reason",
+        "Qzconfirm",
+    ]));
+    let effect = w.entry(&m(&[
+        "side-effect",
+        "--kind",
+        "other",
+        "--detail",
+        "Qzdetail",
+        "--severity",
+        "mild",
+        "--action",
+        "none",
+        "--at",
+        &at(2),
+    ]));
+    w.ok(&[
+        "amend",
+        &effect.to_string(),
+        "--detail",
+        "Qzamenddetail",
+        "--reason",
+        "Qzamendreason one",
+    ]);
+    w.ok(&[
+        "amend",
+        &start.to_string(),
+        "--bed",
+        "Qzamendbed 7",
+        "--reason",
+        "Qzamendreason two",
+    ]);
+    w.ok(&[
+        "amend",
+        &confirmed.to_string(),
+        "--rate",
+        "6",
+        "--confirm",
+        "--reason",
+        "Qzamendconfirm",
+    ]);
+    let twice = w.entry(&m(&["dose", "--rate", "6", "--at", &at(3)]));
+    w.ok(&["void", &twice.to_string(), "--reason", "Qzvoid twice"]);
+    let out = w.run_with(
+        "QZNU",
+        "5678",
+        &[],
+        &m(&["nrs", "--score", "5", "--at", &at(4)]),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    w.ok(&m(&["course", "end", "--at", &at(20), "--reason", "other"]));
+
+    let markers = [
+        "qzstaffname",
+        "qzname",
+        "qzmrn",
+        "qzlimb",
+        "qzbed",
+        "qzconfirm",
+        "qzdetail",
+        "qzamenddetail",
+        "qzamendreason",
+        "qzamendbed",
+        "qzamendconfirm",
+        "qzvoid",
+        "maria",
+        "qznu",
+    ];
+    // Each is in the record: the test would prove nothing otherwise.
+    let stored = stored_text(w.path()).to_lowercase();
+    for mark in markers {
+        assert!(stored.contains(mark), "{mark} is not in the database");
+    }
+    let dir = w.dir.path().join("pseudo");
+    let out = w.run_with(
+        "AB",
+        "1234",
+        &[],
+        &["export", "--out", dir.to_str().unwrap(), "--pseudonymize"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let e = Export::read(&dir);
+    for (f, s) in &e.raw {
+        let s = s.to_lowercase();
+        for mark in markers.iter().chain(&["qz", "anna", "boer"]) {
+            assert!(!s.contains(mark), "{f} holds {mark:?}:\n{s}");
+        }
+    }
+    assert!(!e.events.column("recorded_by").contains(&"AB"));
+    let roles: BTreeSet<&str> = e.events.column("recorded_by").into_iter().collect();
+    assert_eq!(roles, BTreeSet::from(["admin", "nurse"]));
+    // The plain export does hold what it always held: the markers were there to leak.
+    let plain = w.dir.path().join("plain");
+    w.ok(&["export", "--out", plain.to_str().unwrap()]);
+    let p = Export::read(&plain);
+    let all: String = p.raw.iter().map(|(_, s)| s.to_lowercase()).collect();
+    for mark in [
+        "qzbed",
+        "qzconfirm",
+        "qzamenddetail",
+        "qzvoid",
+        "qzmrn",
+        "qznu",
+    ] {
+        assert!(all.contains(mark), "the plain export lost {mark}");
+    }
+}
+
+/// Every text value of every table, one after another.
+fn stored_text(db: &Path) -> String {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let mut out = String::new();
+    for t in tables {
+        let mut st = conn.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
+        let n = st.column_count();
+        let mut rows = st.query([]).unwrap();
+        while let Some(r) = rows.next().unwrap() {
+            for i in 0..n {
+                if let rusqlite::types::ValueRef::Text(b) = r.get_ref(i).unwrap() {
+                    out.push_str(&String::from_utf8_lossy(b));
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    out
 }

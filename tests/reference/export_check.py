@@ -126,14 +126,26 @@ def main():
             pseudonymised = bool(df["birth_date"].isna().all())
             if pseudonymised:
                 check(
-                    df["patient"].astype(str).str.fullmatch(r"S\d{5}").all(),
+                    df["patient"].astype(str).str.fullmatch(r"S\d{5,}").all(),
                     "courses.csv: pseudonymised but patient is not a study id",
+                )
+                check(
+                    df["protocol"].astype(str).str.startswith("sha256:").all(),
+                    "courses.csv: pseudonymised but the protocol's (typed) name is written",
                 )
 
         print(f"{name}: {len(df)} rows x {len(df.columns)} columns")
         for col in header:
             print(f"  {col:<18} {str(df[col].dtype):<10} {int(df[col].isna().sum()):>4} NA"
                   f"  ({types.get((name, col))})")
+
+    if pseudonymised:
+        events = pandas.read_csv(path("events.csv"))
+        roles = set(events["recorded_by"].dropna().unique())
+        check(
+            roles <= {"nurse", "physician", "admin"},
+            f"events.csv: pseudonymised but recorded_by holds {roles - {'nurse', 'physician', 'admin'}}",
+        )
 
     kind = {None: "empty", True: "pseudonymised", False: "plain"}[pseudonymised]
     print(f"export in {args.dir}: {kind}; codebook {len(codebook)} rows")
