@@ -1863,6 +1863,8 @@ fn no_typed_text_reaches_a_pseudonymised_export() {
         "--rate",
         "6",
         "--confirm",
+        "--confirm-reason",
+        "Qzamendconfirmwhy",
         "--reason",
         "Qzamendconfirm",
     ]);
