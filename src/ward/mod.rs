@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod entries;
+pub mod protocols;
 mod error;
 pub mod research;
 
