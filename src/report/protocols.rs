@@ -46,7 +46,7 @@ pub fn list(
     );
     for v in versions {
         let n = courses.iter().filter(|c| c.protocol_id == v.id).count();
-        let mark = if current == Some(v.id) { " (in use)" } else { "" };
+        let mark = if current == Some(v.id) { " (latest approved)" } else { "" };
         out.push_str(&format!(
             "{:<8} {:<13} {:>7}  {:<40} {}{mark}\n",
             v.id,
@@ -103,7 +103,7 @@ pub fn plan(p: &Plan, zone: Tz) -> String {
     match &p.against {
         Some(v) => {
             out.push_str(&format!(
-                "differs from version {} in use ({}):\n",
+                "differs from version {}, the latest approved ({}):\n",
                 v.id,
                 approval_text(v, zone)
             ));

@@ -115,7 +115,7 @@ pub enum WardError {
         id: i64,
     },
     #[error(
-        "--digest {given} is not the protocol in {file} now (digest {actual}…): it changed since it was shown; nothing was approved, look at it again"
+        "--digest {given} is not the protocol in {file} now (digest {actual}…): it is not the version shown, or the file changed since; nothing was approved, look at it again"
     )]
     DigestMismatch {
         given: String,

@@ -118,6 +118,7 @@ pub fn dump(db: &Path) -> Vec<String> {
         "audit",
         "audit_head",
         "pseudonym",
+        "protocol_approval",
     ] {
         let mut stmt = conn
             .prepare(&format!("SELECT * FROM {t} ORDER BY 1"))
