@@ -229,3 +229,86 @@ impl Protocol {
         ]
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    /// Each field of the snapshot, changed alone, changes the digest and shows as exactly
+    /// one named change: no edit of config.toml's protocol goes unseen.
+    #[test]
+    fn every_field_changed_alone_is_one_named_change() {
+        let base = Config::defaults().protocol;
+        let edits: Vec<(&str, fn(&mut Protocol))> = vec![
+            ("name", |p| p.name.push('x')),
+            ("drug", |p| p.drug.push('x')),
+            ("ATC code", |p| p.atc_code.push('x')),
+            ("route", |p| p.route.push('x')),
+            ("starting rate", |p| p.start_rate += 0.5),
+            ("starting rate", |p| p.start_rate_unit = StartUnit::MgPerKgPerH),
+            ("increment", |p| p.increment_mg_h = Rate::from_centi(150)),
+            ("minimum step interval", |p| p.min_step_interval_min += 1),
+            ("maximum", |p| p.max_rate_mg_h = Rate::from_centi(1399)),
+            ("end point", |p| p.end_point.push('x')),
+            ("duration", |p| p.duration_days += 1),
+            ("check interval", |p| p.check_interval_min += 1),
+            ("NRS interval", |p| p.nrs_interval_min += 1),
+            ("responder threshold", |p| p.responder_threshold += 1),
+            ("T0 window", |p| p.t0_window_days += 1),
+            ("T1 window", |p| p.t1_window_hours += 1),
+            ("T2 planned", |p| p.t2_planned_day += 1),
+            ("T2 window from", |p| p.t2_from_day -= 1),
+            ("T2 window to", |p| p.t2_to_day += 1),
+        ];
+        // Every field of the struct is edited above (the snapshot's keys).
+        let keys = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(
+            &base.snapshot(),
+        )
+        .unwrap()
+        .len();
+        assert_eq!(keys, edits.len());
+        for (field, edit) in edits {
+            let mut p = base.clone();
+            edit(&mut p);
+            assert_ne!(p.digest(), base.digest(), "{field}");
+            let changes = p.changes_from(&base);
+            assert_eq!(changes.len(), 1, "{field}: {changes:?}");
+            assert_eq!(changes[0].field, field);
+        }
+        assert!(base.changes_from(&base).is_empty());
+        let mut p = base.clone();
+        p.max_rate_mg_h = Rate::from_centi(2000);
+        assert_eq!(
+            p.changes_from(&base)[0].to_string(),
+            "maximum 14 mg/h -> 20 mg/h"
+        );
+    }
+
+    #[test]
+    fn a_protocol_beyond_the_limits_cannot_be_approved() {
+        let base = Config::defaults().protocol;
+        assert!(base.check().is_ok());
+        let bad: Vec<fn(&mut Protocol)> = vec![
+            |p| p.max_rate_mg_h = Rate::from_centi(2501),
+            |p| p.max_rate_mg_h = Rate::from_centi(5000),
+            |p| p.max_rate_mg_h = Rate::ZERO,
+            |p| p.increment_mg_h = Rate::ZERO,
+            |p| p.increment_mg_h = Rate::from_centi(1401),
+            |p| p.start_rate = 14.5,
+            |p| p.start_rate = 0.0,
+            |p| p.start_rate = f64::NAN,
+            |p| p.duration_days = 0,
+            |p| p.t2_planned_day = 50,
+        ];
+        for edit in bad {
+            let mut p = base.clone();
+            edit(&mut p);
+            assert!(p.check().is_err(), "{p:?}");
+        }
+        let mut p = base.clone();
+        p.max_rate_mg_h = Rate::from_centi(2500);
+        assert!(p.check().is_ok());
+    }
+}
