@@ -70,10 +70,17 @@ fn add_patient(w: &Ward, mrn: &str) {
 }
 
 fn start_args(mrn: &str, hours: i64) -> Vec<String> {
-    ["course", "start", "--mrn", mrn, "--at", &rfc(hours_ago(hours))]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    [
+        "course",
+        "start",
+        "--mrn",
+        mrn,
+        "--at",
+        &rfc(hours_ago(hours)),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 fn refs(v: &[String]) -> Vec<&str> {
@@ -83,7 +90,9 @@ fn refs(v: &[String]) -> Vec<&str> {
 fn approvals(db: &Path) -> Vec<(i64, i64, String, String)> {
     let c = Connection::open(db).unwrap();
     let mut s = c
-        .prepare("SELECT id, protocol_id, approved_by, approved_at FROM protocol_approval ORDER BY id")
+        .prepare(
+            "SELECT id, protocol_id, approved_by, approved_at FROM protocol_approval ORDER BY id",
+        )
         .unwrap();
     s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .unwrap()
@@ -172,7 +181,11 @@ fn an_edited_protocol_is_refused_at_course_start_naming_each_change() {
             "increment_mg_h = 1.0",
             "increment 2 mg/h -> 1 mg/h",
         ),
-        ("duration_days = 7", "duration_days = 8", "duration 7 days -> 8 days"),
+        (
+            "duration_days = 7",
+            "duration_days = 8",
+            "duration 7 days -> 8 days",
+        ),
         (
             "start_rate = 2.0",
             "start_rate = 3.0",
@@ -199,10 +212,14 @@ fn an_edited_protocol_is_refused_at_course_start_naming_each_change() {
         let before = dump(&w.db);
         let out = with_config(&w, "AB", "1234", &cfg, &refs(&start_args("1001", 3)));
         let err = text(&out.stderr);
-        assert!(!out.status.success(), "{to}: course started: {}", both(&out));
+        assert!(
+            !out.status.success(),
+            "{to}: course started: {}",
+            both(&out)
+        );
         for needed in [
             "protocol \"S-ketamine CRPS 7-day, 2019\"",
-            &cfg.to_string_lossy().into_owned(),
+            &cfg.to_string_lossy(),
             "differs from the approved version 1",
             change,
             "titrate protocol approve",
@@ -214,7 +231,11 @@ fn an_edited_protocol_is_refused_at_course_start_naming_each_change() {
     // Two fields at once: both are named.
     let s = shipped()
         .replacen("max_rate_mg_h = 14.0", "max_rate_mg_h = 10.0", 1)
-        .replacen("name = \"S-ketamine CRPS 7-day, 2019\"", "name = \"Other\"", 1);
+        .replacen(
+            "name = \"S-ketamine CRPS 7-day, 2019\"",
+            "name = \"Other\"",
+            1,
+        );
     let cfg = w.dir.path().join("two.toml");
     std::fs::write(&cfg, s).unwrap();
     let err = text(&with_config(&w, "AB", "1234", &cfg, &refs(&start_args("1001", 3))).stderr);
@@ -245,7 +266,12 @@ fn a_maximum_above_the_ceiling_is_not_a_protocol_at_all() {
     }
     assert_eq!(approvals(&w.db).len(), 1);
     // The ceiling itself is allowed, and needs approval like any version.
-    let cfg = edited(&w, "ceiling.toml", "max_rate_mg_h = 14.0", "max_rate_mg_h = 25.0");
+    let cfg = edited(
+        &w,
+        "ceiling.toml",
+        "max_rate_mg_h = 14.0",
+        "max_rate_mg_h = 25.0",
+    );
     approve(&w, &cfg);
     assert_eq!(approvals(&w.db).len(), 2);
 }
@@ -254,7 +280,12 @@ fn a_maximum_above_the_ceiling_is_not_a_protocol_at_all() {
 fn only_an_admin_approves_and_only_what_was_shown() {
     let w = ward_with_staff();
     add_patient(&w, "1001");
-    let cfg = edited(&w, "max12.toml", "max_rate_mg_h = 14.0", "max_rate_mg_h = 12.0");
+    let cfg = edited(
+        &w,
+        "max12.toml",
+        "max_rate_mg_h = 14.0",
+        "max_rate_mg_h = 12.0",
+    );
     for user in ["PH", "NU"] {
         for args in [
             &["protocol", "approve", "--yes"][..],
@@ -284,7 +315,10 @@ fn only_an_admin_approves_and_only_what_was_shown() {
     let shown = with_config(&w, "AB", "1234", &cfg, &["protocol", "approve"]);
     assert!(!shown.status.success());
     let out = text(&shown.stdout);
-    assert!(out.contains("maximum") && out.contains("14 mg/h -> 12 mg/h"), "{out}");
+    assert!(
+        out.contains("maximum") && out.contains("14 mg/h -> 12 mg/h"),
+        "{out}"
+    );
     assert!(
         text(&shown.stderr).contains("--digest"),
         "{}",
@@ -294,7 +328,12 @@ fn only_an_admin_approves_and_only_what_was_shown() {
     assert_eq!(approvals(&w.db).len(), 1);
 
     // config.toml edited again after it was shown: that digest no longer approves it.
-    let other = edited(&w, "max10.toml", "max_rate_mg_h = 14.0", "max_rate_mg_h = 10.0");
+    let other = edited(
+        &w,
+        "max10.toml",
+        "max_rate_mg_h = 14.0",
+        "max_rate_mg_h = 10.0",
+    );
     for given in [digest.as_str(), &digest[..12], "0123456789ab", "f3", ""] {
         let out = with_config(
             &w,
@@ -312,9 +351,11 @@ fn only_an_admin_approves_and_only_what_was_shown() {
     }
     assert_eq!(approvals(&w.db).len(), 1);
     // The course still cannot start under the shown version...
-    assert!(!with_config(&w, "PH", "1234", &cfg, &refs(&start_args("1001", 3)))
-        .status
-        .success());
+    assert!(
+        !with_config(&w, "PH", "1234", &cfg, &refs(&start_args("1001", 3)))
+            .status
+            .success()
+    );
     // ...until the admin approves exactly it, by its short digest as shown.
     let out = with_config(
         &w,
@@ -345,7 +386,12 @@ fn list_and_show_name_every_version_its_approval_and_its_courses() {
     add_patient(&w, "1001");
     add_patient(&w, "1002");
     w.ok(&refs(&start_args("1001", 5)));
-    let cfg = edited(&w, "max12.toml", "max_rate_mg_h = 14.0", "max_rate_mg_h = 12.0");
+    let cfg = edited(
+        &w,
+        "max12.toml",
+        "max_rate_mg_h = 14.0",
+        "max_rate_mg_h = 12.0",
+    );
     // Before approval, list says the config's version is new and not approved.
     let list = text(&with_config(&w, "AB", "1234", &cfg, &["protocol", "list"]).stdout);
     assert!(list.contains("is a new version, NOT APPROVED"), "{list}");
@@ -355,8 +401,14 @@ fn list_and_show_name_every_version_its_approval_and_its_courses() {
 
     let list = text(&with_config(&w, "AB", "1234", &cfg, &["protocol", "list"]).stdout);
     let lines: Vec<&str> = list.lines().collect();
-    assert!(lines[1].starts_with("1 ") && lines[1].contains("approved by AB"), "{list}");
-    assert!(lines[2].starts_with("2 ") && lines[2].contains("approved by AB"), "{list}");
+    assert!(
+        lines[1].starts_with("1 ") && lines[1].contains("approved by AB"),
+        "{list}"
+    );
+    assert!(
+        lines[2].starts_with("2 ") && lines[2].contains("approved by AB"),
+        "{list}"
+    );
     assert!(lines[2].contains("latest approved") && !lines[1].contains("latest"));
     assert!(list.contains("is version 2, approved"), "{list}");
     // Any signed-in person may read them.
@@ -364,10 +416,16 @@ fn list_and_show_name_every_version_its_approval_and_its_courses() {
     assert!(show.contains("maximum                14 mg/h"), "{show}");
     assert!(show.contains("approved by AB"), "{show}");
     assert!(show.contains("courses under this version: 1"), "{show}");
-    assert!(show.contains("MRN 1001") && !show.contains("MRN 1002"), "{show}");
+    assert!(
+        show.contains("MRN 1001") && !show.contains("MRN 1002"),
+        "{show}"
+    );
     let show = w.ok(&["protocol", "show", "2"]);
     assert!(show.contains("maximum                12 mg/h"), "{show}");
-    assert!(show.contains("MRN 1002") && !show.contains("MRN 1001"), "{show}");
+    assert!(
+        show.contains("MRN 1002") && !show.contains("MRN 1001"),
+        "{show}"
+    );
     for bad in ["3", "0", "-1", "x", "1; DROP TABLE protocol"] {
         let err = w.refused(&["protocol", "show", bad]);
         assert!(err.contains("no protocol version"), "{bad}: {err}");
@@ -382,7 +440,12 @@ fn a_running_course_keeps_the_version_it_started_under() {
     w.ok(&refs(&start_args("1001", 16)));
     // The "Seen": a config with a higher maximum is read. Nothing it allows reaches the
     // running course, and no course starts under it.
-    let wide = edited(&w, "max20.toml", "max_rate_mg_h = 14.0", "max_rate_mg_h = 20.0");
+    let wide = edited(
+        &w,
+        "max20.toml",
+        "max_rate_mg_h = 14.0",
+        "max_rate_mg_h = 20.0",
+    );
     let dose = |cfg: &Path, mrn: &str, rate: &str, h: i64| {
         with_config(
             &w,
@@ -405,14 +468,25 @@ fn a_running_course_keeps_the_version_it_started_under() {
     };
     let out = dose(&wide, "1001", "20", 15);
     assert!(!out.status.success(), "20 mg/h accepted: {}", both(&out));
-    assert!(text(&out.stderr).contains("14 mg/h"), "{}", text(&out.stderr));
-    assert!(!with_config(&w, "AB", "1234", &wide, &refs(&start_args("1002", 10)))
-        .status
-        .success());
+    assert!(
+        text(&out.stderr).contains("14 mg/h"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !with_config(&w, "AB", "1234", &wide, &refs(&start_args("1002", 10)))
+            .status
+            .success()
+    );
 
     // A narrower version approved later: the running course keeps 14 mg/h, a new course
     // gets 12 mg/h.
-    let narrow = edited(&w, "max12.toml", "max_rate_mg_h = 14.0", "max_rate_mg_h = 12.0");
+    let narrow = edited(
+        &w,
+        "max12.toml",
+        "max_rate_mg_h = 14.0",
+        "max_rate_mg_h = 12.0",
+    );
     approve(&w, &narrow);
     let out = dose(&narrow, "1001", "14", 14);
     assert!(out.status.success(), "{}", both(&out));
@@ -420,14 +494,22 @@ fn a_running_course_keeps_the_version_it_started_under() {
     assert!(out.status.success(), "{}", both(&out));
     let out = dose(&narrow, "1002", "14", 9);
     assert!(!out.status.success(), "14 mg/h under the 12 mg/h version");
-    assert!(text(&out.stderr).contains("12 mg/h"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("12 mg/h"),
+        "{}",
+        text(&out.stderr)
+    );
     // Under the shipped config again (version 1, still approved), nothing moves.
     let s1 = w.ok(&["status", "--mrn", "1001", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&s1).unwrap();
     assert_eq!(v["protocol_max_rate_mg_h"].as_f64(), Some(14.0), "{s1}");
+    assert_eq!(v["protocol_version"].as_i64(), Some(1), "{s1}");
     let s2 = w.ok(&["status", "--mrn", "1002", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&s2).unwrap();
     assert_eq!(v["protocol_max_rate_mg_h"].as_f64(), Some(12.0), "{s2}");
+    assert_eq!(v["protocol_version"].as_i64(), Some(2), "{s2}");
+    let text = w.ok(&["status", "--mrn", "1002"]);
+    assert!(text.contains("version 2)"), "{text}");
     assert_sound(&w, "after two versions");
 }
 
@@ -458,7 +540,12 @@ fn approvals_are_append_only_and_audited() {
     );
     // An approval planted without titrate is found as well.
     let w = Ward::new();
-    let cfg = edited(&w, "max12.toml", "max_rate_mg_h = 14.0", "max_rate_mg_h = 12.0");
+    let cfg = edited(
+        &w,
+        "max12.toml",
+        "max_rate_mg_h = 14.0",
+        "max_rate_mg_h = 12.0",
+    );
     let out = with_config(&w, "AB", "1234", &cfg, &["protocol", "approve", "--yes"]);
     assert!(out.status.success(), "{}", both(&out));
     let c = Connection::open(&w.db).unwrap();
@@ -495,7 +582,12 @@ fn parallel_approvals_of_one_version_approve_it_once() {
             "staff", "add", "--id", "AC", "--name", "Ad Min", "--role", "admin",
         ],
     );
-    let cfg = edited(&w, "max12.toml", "max_rate_mg_h = 14.0", "max_rate_mg_h = 12.0");
+    let cfg = edited(
+        &w,
+        "max12.toml",
+        "max_rate_mg_h = 14.0",
+        "max_rate_mg_h = 12.0",
+    );
     let children: Vec<_> = (0..6)
         .map(|i| {
             let mut c = w.command(if i % 2 == 0 { "AB" } else { "AC" }, "1234");
@@ -559,11 +651,9 @@ fn a_v1_database_counts_the_protocol_its_courses_ran_under_as_approved() {
     let w = Ward { dir, db };
     let c = Connection::open(&w.db).unwrap();
     let (pid, at, by): (i64, String, String) = c
-        .query_row(
-            "SELECT id, created_at, created_by FROM protocol",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        .query_row("SELECT id, created_at, created_by FROM protocol", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .unwrap();
     drop(c);
     let list = w.ok(&["protocol", "list"]);
@@ -589,7 +679,12 @@ fn a_v1_database_counts_the_protocol_its_courses_ran_under_as_approved() {
     let out = w.ok(&refs(&start_args("9001", 3)));
     assert!(out.contains(&format!("(version {pid})")), "{out}");
     // An edited one is refused, compared with it.
-    let cfg = edited(&w, "max12.toml", "max_rate_mg_h = 14.0", "max_rate_mg_h = 12.0");
+    let cfg = edited(
+        &w,
+        "max12.toml",
+        "max_rate_mg_h = 14.0",
+        "max_rate_mg_h = 12.0",
+    );
     add_patient(&w, "9002");
     let out = with_config(&w, "AB", "1234", &cfg, &refs(&start_args("9002", 3)));
     assert!(

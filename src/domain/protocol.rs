@@ -177,8 +177,7 @@ impl Protocol {
                 self.start_rate_text()
             ));
         }
-        if self.duration_days == 0 || self.check_interval_min == 0 || self.nrs_interval_min == 0
-        {
+        if self.duration_days == 0 || self.check_interval_min == 0 || self.nrs_interval_min == 0 {
             return bad("duration and check intervals must be above 0".into());
         }
         if !(self.t2_from_day <= self.t2_planned_day && self.t2_planned_day <= self.t2_to_day) {
@@ -241,13 +240,16 @@ mod tests {
     #[test]
     fn every_field_changed_alone_is_one_named_change() {
         let base = Config::defaults().protocol;
-        let edits: Vec<(&str, fn(&mut Protocol))> = vec![
+        type Edit = fn(&mut Protocol);
+        let edits: Vec<(&str, Edit)> = vec![
             ("name", |p| p.name.push('x')),
             ("drug", |p| p.drug.push('x')),
             ("ATC code", |p| p.atc_code.push('x')),
             ("route", |p| p.route.push('x')),
             ("starting rate", |p| p.start_rate += 0.5),
-            ("starting rate", |p| p.start_rate_unit = StartUnit::MgPerKgPerH),
+            ("starting rate", |p| {
+                p.start_rate_unit = StartUnit::MgPerKgPerH
+            }),
             ("increment", |p| p.increment_mg_h = Rate::from_centi(150)),
             ("minimum step interval", |p| p.min_step_interval_min += 1),
             ("maximum", |p| p.max_rate_mg_h = Rate::from_centi(1399)),
@@ -263,11 +265,10 @@ mod tests {
             ("T2 window to", |p| p.t2_to_day += 1),
         ];
         // Every field of the struct is edited above (the snapshot's keys).
-        let keys = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(
-            &base.snapshot(),
-        )
-        .unwrap()
-        .len();
+        let keys =
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&base.snapshot())
+                .unwrap()
+                .len();
         assert_eq!(keys, edits.len());
         for (field, edit) in edits {
             let mut p = base.clone();

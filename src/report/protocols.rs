@@ -46,7 +46,11 @@ pub fn list(
     );
     for v in versions {
         let n = courses.iter().filter(|c| c.protocol_id == v.id).count();
-        let mark = if current == Some(v.id) { " (latest approved)" } else { "" };
+        let mark = if current == Some(v.id) {
+            " (latest approved)"
+        } else {
+            ""
+        };
         out.push_str(&format!(
             "{:<8} {:<13} {:>7}  {:<40} {}{mark}\n",
             v.id,
@@ -60,12 +64,7 @@ pub fn list(
     out
 }
 
-pub fn show(
-    v: &ProtocolVersion,
-    courses: &[Course],
-    patients: &[Patient],
-    zone: Tz,
-) -> String {
+pub fn show(v: &ProtocolVersion, courses: &[Course], patients: &[Patient], zone: Tz) -> String {
     let mut out = format!("protocol version {}: \"{}\"\n", v.id, v.protocol.name);
     out.push_str(&format!("  digest      {}\n", v.digest));
     out.push_str(&format!(

@@ -423,7 +423,11 @@ fn audit_approvals_made_by_upgrade(tx: &Transaction) -> Result<(), StoreError> {
         now: whole_seconds(chrono::Utc::now()),
     };
     for id in ids {
-        w.audit_row_write("protocol-approve-upgrade", "protocol_approval", &id.to_string())?;
+        w.audit_row_write(
+            "protocol-approve-upgrade",
+            "protocol_approval",
+            &id.to_string(),
+        )?;
     }
     Ok(())
 }

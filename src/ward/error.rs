@@ -109,11 +109,7 @@ pub enum WardError {
     #[error(transparent)]
     NotAProtocol(#[from] crate::domain::protocol::NotAProtocol),
     #[error("protocol \"{name}\" in {file} is approved already, as version {id}")]
-    ProtocolApprovedAlready {
-        name: String,
-        file: String,
-        id: i64,
-    },
+    ProtocolApprovedAlready { name: String, file: String, id: i64 },
     #[error(
         "--digest {given} is not the protocol in {file} now (digest {actual}…): it is not the version shown, or the file changed since; nothing was approved, look at it again"
     )]

@@ -4,8 +4,8 @@
 
 pub mod access;
 pub mod entries;
-pub mod protocols;
 mod error;
+pub mod protocols;
 pub mod research;
 
 pub use error::WardError;
