@@ -696,3 +696,47 @@ fn a_v1_database_counts_the_protocol_its_courses_ran_under_as_approved() {
     );
     assert_sound(&w, "after a course on the upgraded file");
 }
+
+/// A database with staff but no approved version (as an upgraded one whose courses never
+/// started): course start says so, and approve shows the whole protocol.
+#[test]
+fn with_no_approved_version_course_start_says_so_and_approve_shows_all_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ward.db");
+    {
+        let mut d = titrate::store::Db::create(&db).unwrap();
+        let hash = titrate::ward::access::hash_pin("1234").unwrap();
+        d.write("AB", chrono::Utc::now(), |w| {
+            w.insert_staff(
+                &titrate::domain::record::Staff {
+                    id: "AB".into(),
+                    name: "Anna Boer".into(),
+                    role: titrate::domain::values::Role::Admin,
+                    pin_hash: hash,
+                    active: true,
+                    failed_pins: 0,
+                    locked: false,
+                },
+                "staff-add",
+            )
+        })
+        .unwrap();
+    }
+    let w = Ward { dir, db };
+    add_patient(&w, "1001");
+    let err = w.refused(&refs(&start_args("1001", 3)));
+    assert!(
+        err.contains("is not approved, and no version is approved in this database yet")
+            && err.contains("titrate protocol approve"),
+        "{err}"
+    );
+    let out = w.run_with("AB", "1234", &[], &["protocol", "approve"]);
+    let shown = text(&out.stdout);
+    assert!(shown.contains("no version is approved yet"), "{shown}");
+    assert!(shown.contains("maximum                14 mg/h"), "{shown}");
+    let digest = shown_digest(&out);
+    w.ok(&["protocol", "approve", "--digest", &digest]);
+    let out = w.ok(&refs(&start_args("1001", 3)));
+    assert!(out.contains("(version 1)"), "{out}");
+    assert_sound(&w, "after the first approval");
+}
