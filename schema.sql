@@ -262,3 +262,27 @@ SELECT p.id,
 FROM patient p
 LEFT JOIN patient_version v ON v.patient_id = p.id
     AND v.version = (SELECT max(version) FROM patient_version WHERE patient_id = p.id);
+
+-- migration 5
+
+-- Like a pump's drug library: a protocol version (a new digest, e.g. after config.toml was
+-- edited) is used for new courses only after an admin approved it. One row per approved
+-- version, never changed or deleted; the newest row names the version in use.
+CREATE TABLE protocol_approval (
+    id           INTEGER PRIMARY KEY,
+    protocol_id  INTEGER NOT NULL UNIQUE REFERENCES protocol (id),
+    approved_at  TEXT NOT NULL,
+    approved_by  TEXT NOT NULL REFERENCES staff (id)
+);
+CREATE TRIGGER protocol_approval_no_update BEFORE UPDATE ON protocol_approval
+BEGIN SELECT RAISE(ABORT, 'protocol approvals are never changed'); END;
+CREATE TRIGGER protocol_approval_no_delete BEFORE DELETE ON protocol_approval
+BEGIN SELECT RAISE(ABORT, 'protocol approvals are never deleted'); END;
+
+-- A version that courses already ran under before approvals existed was in use: it counts
+-- as approved by whoever first stored it, when they did. The store audits these rows in the
+-- same transaction (they are the table's only rows when it is created).
+INSERT INTO protocol_approval (protocol_id, approved_at, approved_by)
+SELECT p.id, p.created_at, p.created_by FROM protocol p
+WHERE EXISTS (SELECT 1 FROM course c WHERE c.protocol_id = p.id)
+ORDER BY p.created_at, p.id;

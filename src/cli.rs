@@ -137,6 +137,9 @@ pub enum Command {
         #[arg(long)]
         to: Option<String>,
     },
+    /// Protocol versions: list and show them; approve the one in config.toml (admin)
+    #[command(subcommand)]
+    Protocol(ProtocolCmd),
     /// The audit trail
     #[command(subcommand)]
     Audit(AuditCmd),
@@ -353,6 +356,28 @@ pub struct AmendArgs {
     /// Why the soft limit is passed (kept with the rate, like dose --reason)
     #[arg(long, value_name = "TEXT")]
     pub confirm_reason: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProtocolCmd {
+    /// Every version, who approved it and when, and the courses under it
+    List,
+    /// One version: every field, its approval and the courses that run under it
+    Show {
+        #[arg(value_name = "ID", allow_hyphen_values = true)]
+        id: String,
+    },
+    /// Show how the protocol in config.toml differs from the version in use, then approve
+    /// it for new courses (admin; asks, unless --digest or --yes is given)
+    Approve {
+        /// Approve only if config.toml still holds this version (the digest shown, at
+        /// least 12 hex digits)
+        #[arg(long, value_name = "HEX")]
+        digest: Option<String>,
+        /// Approve the version shown without asking
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,8 +12,9 @@ use crate::domain::values;
 /// The shipped file; also the built-in defaults when no config.toml is found.
 pub const DEFAULT_CONFIG: &str = include_str!("../config.toml");
 
-/// No real low-dose protocol comes near this; a higher maximum is a typo (140 for 14).
-pub const SANE_MAX_RATE_MG_H: f64 = 50.0;
+/// No real low-dose protocol comes near this; a higher maximum is a typo (140 for 14). The
+/// same ceiling holds for any protocol an admin may approve.
+pub const SANE_MAX_RATE_MG_H: f64 = crate::domain::protocol::CEILING_MG_H;
 
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -126,7 +126,14 @@ fn nrs(v: i64) -> Nrs {
 pub fn create(path: &Path, cfg: &Config, now: Instant) -> Result<Db, WardError> {
     let now = now.duration_trunc(Duration::minutes(1)).unwrap_or(now);
     let long_ago = now - Duration::days(120);
-    let mut db = init(path, DEMO_USER, "Demo Physician", DEMO_PIN, long_ago)?;
+    let mut db = init(
+        path,
+        DEMO_USER,
+        "Demo Physician",
+        DEMO_PIN,
+        &cfg.protocol,
+        long_ago,
+    )?;
     let who = sign_in(&mut db, cfg, DEMO_USER, DEMO_PIN, long_ago)?;
     staff_add(
         &mut db,

@@ -95,7 +95,8 @@ pub fn generate(
 ) -> Result<Generated, WardError> {
     let now = now.duration_trunc(Duration::hours(1)).unwrap_or(now);
     let begin = now - Duration::days(365 * 20);
-    let mut db = init(path, "GEN", "Generator", "0000", begin)?;
+    // GEN approves the protocol as its first act, as a ward's first admin does.
+    let mut db = init(path, "GEN", "Generator", "0000", &cfg.protocol, begin)?;
     db.bulk_load_mode()?;
     let pin = hash_pin("1234")?;
     db.write("GEN", begin, |w| {

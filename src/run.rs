@@ -4,12 +4,14 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 
-use crate::cli::{AmendArgs, AuditCmd, Cli, Command, CourseCmd, Edge, PatientCmd, StaffCmd};
+use crate::cli::{
+    AmendArgs, AuditCmd, Cli, Command, CourseCmd, Edge, PatientCmd, ProtocolCmd, StaffCmd,
+};
 use crate::config::Config;
 use crate::domain::patient::{PatientChanges, PatientText};
 use crate::domain::record::Staff;
 use crate::domain::values::{Action, EndReason, Role, Severity, Timepoint, YesNo};
-use crate::report::{cohort, history, pdf, status, summary};
+use crate::report::{self, cohort, history, pdf, status, summary};
 use crate::store::{Db, audit};
 use crate::ward::access::{self, authorize};
 use crate::ward::entries::{Amendment, Session, SideEffectInput};
@@ -76,6 +78,7 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
             admin,
             name,
             &pin,
+            &cfg.protocol,
             Utc::now(),
         )?);
         pending.commit()?;
@@ -83,6 +86,12 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
             "database {} created; admin {} can sign in",
             path.display(),
             admin.to_ascii_uppercase()
+        );
+        println!(
+            "protocol \"{}\" in {} (digest {}…) approved for new courses",
+            cfg.protocol.name,
+            cfg.source,
+            crate::ward::protocols::short(&cfg.protocol.digest())
         );
         return Ok(0);
     }
@@ -185,6 +194,7 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         | Command::Check { .. }
         | Command::Demo { .. } => Ok(0),
         Command::Staff(cmd) => staff(session.db, &who, cmd),
+        Command::Protocol(cmd) => protocol(session.db, cfg, &who, cmd, now),
         Command::Patient(PatientCmd::Add(a)) => {
             let p = PatientText {
                 mrn: &a.mrn,
@@ -531,6 +541,86 @@ fn staff(db: &mut Db, who: &Staff, cmd: &StaffCmd) -> Result<u8, WardError> {
         }
     }
     Ok(0)
+}
+
+fn protocol(
+    db: &mut Db,
+    cfg: &Config,
+    who: &Staff,
+    cmd: &ProtocolCmd,
+    now: chrono::DateTime<Utc>,
+) -> Result<u8, WardError> {
+    use crate::ward::protocols;
+    let zone = cfg.timezone;
+    match cmd {
+        ProtocolCmd::List => {
+            let (versions, courses) =
+                db.read(|r| Ok::<_, WardError>((r.protocol_versions()?, r.all_courses()?)))?;
+            print!(
+                "{}",
+                report::protocols::list(&versions, &courses, &cfg.protocol, &cfg.source, zone)
+            );
+        }
+        ProtocolCmd::Show { id } => {
+            let (v, courses, patients) = db.read(|r| {
+                Ok::<_, WardError>((protocols::version(r, id)?, r.all_courses()?, r.patients()?))
+            })?;
+            print!("{}", report::protocols::show(&v, &courses, &patients, zone));
+        }
+        ProtocolCmd::Approve { digest, yes } => {
+            let plan = match protocols::plan(db, who, cfg, now) {
+                Err(e @ WardError::ProtocolApprovedAlready { .. }) => {
+                    println!("{e}");
+                    return Ok(0);
+                }
+                other => other?,
+            };
+            print!("{}", report::protocols::plan(&plan, zone));
+            match digest {
+                Some(d) => plan.check_digest(d)?,
+                None if *yes => {}
+                None => confirm_approval(&plan)?,
+            }
+            let id = match protocols::approve(db, who, &plan, now) {
+                Err(e @ WardError::ProtocolApprovedAlready { .. }) => {
+                    println!("{e}");
+                    return Ok(0);
+                }
+                other => other?,
+            };
+            println!(
+                "protocol \"{}\" approved as version {id} by {} at {}; new courses start under it",
+                plan.protocol.name,
+                who.id,
+                crate::domain::time::local_text(now, zone)
+            );
+        }
+    }
+    Ok(0)
+}
+
+/// Asks at the terminal; without one, the approval needs --digest (or --yes).
+fn confirm_approval(plan: &crate::ward::protocols::Plan) -> Result<(), WardError> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let short = crate::ward::protocols::short(&plan.digest).to_string();
+    let refused = || WardError::ApprovalNotConfirmed {
+        digest: short.clone(),
+    };
+    if !std::io::stdin().is_terminal() {
+        return Err(refused());
+    }
+    print!("Approve this version for new courses? Type yes: ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|_| refused())?;
+    if answer.trim().eq_ignore_ascii_case("yes") {
+        Ok(())
+    } else {
+        Err(refused())
+    }
 }
 
 fn amendment(edge: &Edge, a: &AmendArgs) -> Result<Amendment, WardError> {

@@ -428,7 +428,15 @@ impl Ward {
         let dir = tempfile::tempdir().unwrap();
         let now = Utc::now();
         let cfg = Config::defaults();
-        let mut db = access::init(&db_path(dir.path()), "AB", "Anna", "1234", now).unwrap();
+        let mut db = access::init(
+            &db_path(dir.path()),
+            "AB",
+            "Anna",
+            "1234",
+            &cfg.protocol,
+            now,
+        )
+        .unwrap();
         let staff = access::sign_in(&mut db, &cfg, "AB", "1234", now).unwrap();
         Ward {
             dir,

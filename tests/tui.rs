@@ -554,6 +554,64 @@ fn empty_database_starts_with_setup() {
 }
 
 #[test]
+fn first_run_setup_approves_the_protocol_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.db");
+    let db = Db::create(&path).unwrap();
+    let mut app = App::new(Config::defaults(), db, now());
+    for field in ["AB", "Anna Boer", "1234", "1234"] {
+        typ(&mut app, field);
+        enter(&mut app);
+    }
+    assert_eq!(app.screen, Screen::SignIn, "{:?}", app.creds.error);
+    let mut db = Db::open(&path).unwrap();
+    let versions = db.read(|r| r.protocol_versions()).unwrap();
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0].digest, Config::defaults().protocol.digest());
+    let a = versions[0].approval.as_ref().expect("approved at set-up");
+    assert_eq!((a.by.as_str(), a.at), ("AB", now()));
+}
+
+#[test]
+fn course_start_on_the_screen_is_refused_under_an_unapproved_protocol() {
+    let w = demo_file();
+    let mut cfg = Config::defaults();
+    cfg.source = "edited.toml".into();
+    cfg.protocol.max_rate_mg_h = titrate::domain::rate::Rate::from_centi(1200);
+    let mut app = App::new(cfg.clone(), Db::open(&w.path).unwrap(), now());
+    app.update(Msg::Tick(now()));
+    sign_in(&mut app, "DEMO", "0000");
+    ch(&mut app, '/');
+    typ(&mut app, GREET);
+    enter(&mut app);
+    assert_eq!(app.screen, Screen::Detail);
+    let before = entries(&mut app, GREET).len();
+    ch(&mut app, 'c');
+    enter(&mut app);
+    let (_, msg) = form_error(&app);
+    for needed in [
+        "edited.toml",
+        "differs from the approved version 1",
+        "maximum 14 mg/h -> 12 mg/h",
+        "titrate protocol approve",
+    ] {
+        assert!(msg.contains(needed), "{needed:?} not in {msg}");
+    }
+    assert_eq!(entries(&mut app, GREET).len(), before);
+    // Approved at another terminal: the same form now starts the course.
+    let (mut other, who) = other_terminal(&w.path);
+    let plan = titrate::ward::protocols::plan(&mut other, &who, &cfg, now()).unwrap();
+    titrate::ward::protocols::approve(&mut other, &who, &plan, now()).unwrap();
+    enter(&mut app);
+    assert!(
+        app.form.is_none(),
+        "{:?}",
+        app.form.as_ref().map(|f| &f.error)
+    );
+    assert_eq!(entries(&mut app, GREET).len(), before + 1);
+}
+
+#[test]
 fn change_at_another_terminal_shows_on_next_tick() {
     let (w, mut app) = signed_in("DEMO", "0000");
     let before = app.ward.active.len();

@@ -495,6 +495,8 @@ pub enum Permission {
     ManageStaff,
     /// A research export holds every patient's record.
     Export,
+    /// A protocol version becomes usable for new courses.
+    ApproveProtocol,
 }
 
 impl Permission {
@@ -508,7 +510,7 @@ impl Permission {
             )
             | Permission::AmendOthers
             | Permission::Export => Role::Physician,
-            Permission::ManageStaff => Role::Admin,
+            Permission::ManageStaff | Permission::ApproveProtocol => Role::Admin,
         }
     }
 
@@ -520,6 +522,7 @@ impl Permission {
             Permission::AmendOthers => "amend or void another person's entry".into(),
             Permission::ManageStaff => "manage staff accounts".into(),
             Permission::Export => "copy or export the whole record".into(),
+            Permission::ApproveProtocol => "approve a protocol version".into(),
         }
     }
 }

@@ -14,6 +14,8 @@ pub struct Status {
     pub course_id: i64,
     pub state: &'static str,
     pub protocol: String,
+    /// The stored version (`titrate protocol show ID`) the course runs under.
+    pub protocol_version: i64,
     pub started_at: Option<String>,
     pub ended_at: Option<String>,
     pub end_reason: Option<String>,
@@ -61,6 +63,7 @@ pub fn status(rec: &PatientRecord, now: Instant, zone: Tz) -> Option<Status> {
         course_id: v.course.id,
         state: v.state().as_str(),
         protocol: v.protocol().name.clone(),
+        protocol_version: v.course.protocol_id,
         started_at: v.started_at().map(|t| rfc3339_local(t, zone)),
         ended_at: v.ended_at().map(|t| rfc3339_local(t, zone)),
         end_reason,
@@ -102,8 +105,8 @@ pub fn text(s: &Status) -> String {
     let mut out = String::new();
     out.push_str(&format!("{} (MRN {})\n", s.name, s.mrn));
     out.push_str(&format!(
-        "course {}: {} (protocol \"{}\")\n",
-        s.course_id, s.state, s.protocol
+        "course {}: {} (protocol \"{}\", version {})\n",
+        s.course_id, s.state, s.protocol, s.protocol_version
     ));
     out.push_str(&format!(
         "  started   {}\n",

@@ -13,7 +13,7 @@ use crate::domain::dose::RatePoint;
 use crate::domain::entry::{CourseId, Entry, EntryData, EntryId, PatientId, Version};
 use crate::domain::marks::Mark;
 use crate::domain::outcome::Score;
-use crate::domain::protocol::Protocol;
+use crate::domain::protocol::{Protocol, ProtocolVersion};
 pub use crate::domain::record::{Course, NewPatient, Patient, PatientVersion, Staff};
 use crate::domain::time::Instant;
 
@@ -125,6 +125,8 @@ pub trait Reader {
     fn all_courses(&self) -> Result<Vec<Course>, StoreError>;
     /// Every protocol any course ran under.
     fn protocols(&self) -> Result<Vec<Protocol>, StoreError>;
+    /// Every stored protocol version with its approval, oldest first.
+    fn protocol_versions(&self) -> Result<Vec<ProtocolVersion>, StoreError>;
     /// Every version of every entry of the patient, voids attached.
     fn entries_of(&self, patient: PatientId) -> Result<Vec<Entry>, StoreError>;
     /// Every version of every course's start, end and success report, from the outcome
@@ -178,6 +180,8 @@ pub trait Writer: Reader {
     fn insert_patient_version(&mut self, v: &NewPatientVersion) -> Result<i64, StoreError>;
     /// The id of this exact protocol, stored on first use.
     fn protocol_id(&mut self, p: &Protocol) -> Result<i64, StoreError>;
+    /// Approves a stored version for new courses, by the actor, now.
+    fn insert_protocol_approval(&mut self, protocol_id: i64) -> Result<(), StoreError>;
     fn insert_course(
         &mut self,
         patient: PatientId,
@@ -205,4 +209,5 @@ pub const AUDITED_TABLES: &[(&str, &str)] = &[
     ("void", "id"),
     ("pseudonym", "patient_id"),
     ("patient_version", "id"),
+    ("protocol_approval", "id"),
 ];

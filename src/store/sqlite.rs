@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use super::audit::{GENESIS, row_hash, sha256_hex};
+use super::audit::{GENESIS, row_hash};
 use super::rows::{self, PATIENT_COLUMNS, PATIENT_VERSION_COLUMNS, STAFF_COLUMNS};
 use super::{
     AUDITED_TABLES, AuditRow, Course, NewEntry, NewPatient, NewPatientVersion, Patient,
@@ -17,7 +17,7 @@ use crate::domain::dose::RatePoint;
 use crate::domain::entry::{CourseId, Entry, EntryData, EntryId, PatientId, Version};
 use crate::domain::marks::Mark;
 use crate::domain::outcome::Score;
-use crate::domain::protocol::Protocol;
+use crate::domain::protocol::{Approval, Protocol, ProtocolVersion};
 use crate::domain::time::{Instant, to_db, whole_seconds};
 
 /// The schema, split into migrations at its "-- migration N" lines.
@@ -323,7 +323,11 @@ impl Db {
             return Ok(());
         }
         for (n, sql) in pending {
+            let had_approvals = table_exists(&tx, "protocol_approval")?;
             tx.execute_batch(&sql)?;
+            if !had_approvals && table_exists(&tx, "protocol_approval")? {
+                audit_approvals_made_by_upgrade(&tx)?;
+            }
             tx.pragma_update(None, "user_version", n)?;
         }
         tx.commit()?;
@@ -412,6 +416,39 @@ impl Db {
     pub fn raw_connection(&self) -> &Connection {
         &self.conn
     }
+}
+
+fn table_exists(tx: &Transaction, name: &str) -> Result<bool, StoreError> {
+    let n: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [name],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
+}
+
+/// The migration that creates protocol_approval writes a row for each version courses
+/// already ran under; each gets its audit row here, in the migration's transaction, so that
+/// `audit verify` holds after the upgrade. The table is new, so these are all its rows.
+fn audit_approvals_made_by_upgrade(tx: &Transaction) -> Result<(), StoreError> {
+    let ids: Vec<i64> = {
+        let mut stmt = tx.prepare("SELECT id FROM protocol_approval ORDER BY id")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut w = SqlTx {
+        tx,
+        actor: "upgrade".to_string(),
+        now: whole_seconds(chrono::Utc::now()),
+    };
+    for id in ids {
+        w.audit_row_write(
+            "protocol-approve-upgrade",
+            "protocol_approval",
+            &id.to_string(),
+        )?;
+    }
+    Ok(())
 }
 
 fn hot_journal(path: &Path) -> bool {
@@ -762,6 +799,37 @@ impl Reader for SqlTx<'_> {
         self.query_courses("WHERE c.patient_id = ?1", &[&patient])
     }
 
+    fn protocol_versions(&self) -> Result<Vec<ProtocolVersion>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT p.id, p.digest, p.snapshot, p.created_at, p.created_by, \
+                    a.id, a.approved_at, a.approved_by \
+             FROM protocol p LEFT JOIN protocol_approval a ON a.protocol_id = p.id ORDER BY p.id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let snapshot: String = row.get(2)?;
+            let approval = match row.get::<_, Option<i64>>(5)? {
+                Some(seq) => Some(Approval {
+                    seq,
+                    at: rows::instant_at(row, 6)?,
+                    by: row.get(7)?,
+                }),
+                None => None,
+            };
+            out.push(ProtocolVersion {
+                id: row.get(0)?,
+                digest: row.get(1)?,
+                protocol: Protocol::from_snapshot(&snapshot)
+                    .map_err(|e| StoreError::Corrupt(format!("protocol snapshot: {e}")))?,
+                created_at: rows::instant_at(row, 3)?,
+                created_by: row.get(4)?,
+                approval,
+            });
+        }
+        Ok(out)
+    }
+
     fn protocols(&self) -> Result<Vec<Protocol>, StoreError> {
         let mut stmt = self
             .tx
@@ -1104,7 +1172,7 @@ impl Writer for SqlTx<'_> {
 
     fn protocol_id(&mut self, p: &Protocol) -> Result<i64, StoreError> {
         let snapshot = p.snapshot();
-        let digest = sha256_hex(snapshot.as_bytes());
+        let digest = p.digest();
         let found: Option<i64> = self
             .tx
             .query_row(
@@ -1120,6 +1188,17 @@ impl Writer for SqlTx<'_> {
         let id = self.tx.last_insert_rowid();
         self.audit_row_write("protocol", "protocol", &id.to_string())?;
         Ok(id)
+    }
+
+    fn insert_protocol_approval(&mut self, protocol_id: i64) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO protocol_approval (protocol_id, approved_at, approved_by) \
+                 VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![protocol_id, to_db(self.now), self.actor])?;
+        let id = self.tx.last_insert_rowid();
+        self.audit_row_write("protocol-approve", "protocol_approval", &id.to_string())
     }
 
     fn insert_course(

@@ -859,7 +859,8 @@ impl App {
             self.creds.focus = 2;
             return;
         }
-        let made = access::first_admin(&mut self.db, &id, &name, &pin, self.now);
+        let made =
+            access::first_admin(&mut self.db, &id, &name, &pin, &self.cfg.protocol, self.now);
         match made {
             Ok(sid) => {
                 self.creds = Credentials::default();

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::WardError;
 use crate::config::Config;
+use crate::domain::protocol::Protocol;
 use crate::domain::record::Staff;
 use crate::domain::rules::{Permission, allowed};
 use crate::domain::time::Instant;
@@ -33,29 +34,41 @@ fn pin_matches(pin: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Creates the database and its first admin. Refuses an existing file.
-pub fn init(path: &Path, id: &str, name: &str, pin: &str, now: Instant) -> Result<Db, WardError> {
+/// Creates the database and its first admin, who approves `protocol` (the one in force).
+/// Refuses an existing file.
+pub fn init(
+    path: &Path,
+    id: &str,
+    name: &str,
+    pin: &str,
+    protocol: &Protocol,
+    now: Instant,
+) -> Result<Db, WardError> {
     // Checked before the file is made, so that bad input leaves no file behind.
     values::staff_id(id)?;
     values::text("name", name, 100)?;
     values::pin(pin)?;
+    protocol.check()?;
     let mut db = Db::create(path)?;
-    first_admin(&mut db, id, name, pin, now)?;
+    first_admin(&mut db, id, name, pin, protocol, now)?;
     Ok(db)
 }
 
 /// The first admin of a database that has no staff yet (`titrate init`, and the terminal's
-/// set-up screen). Refused once anyone exists: later accounts are an admin's to make.
+/// set-up screen). Refused once anyone exists: later accounts are an admin's to make. The
+/// first admin's first act, in the same transaction, is approving the protocol in force.
 pub fn first_admin(
     db: &mut Db,
     id: &str,
     name: &str,
     pin: &str,
+    protocol: &Protocol,
     now: Instant,
 ) -> Result<String, WardError> {
     let id = values::staff_id(id)?;
     let name = values::text("name", name, 100)?;
     let pin = values::pin(pin)?;
+    protocol.check()?;
     let hash = hash_pin(&pin)?;
     db.write(&id, now, |w| {
         if !w.staff_list()?.is_empty() {
@@ -73,6 +86,8 @@ pub fn first_admin(
             },
             "staff-add",
         )?;
+        let protocol_id = w.protocol_id(protocol)?;
+        w.insert_protocol_approval(protocol_id)?;
         Ok::<_, WardError>(id.clone())
     })
 }

@@ -236,7 +236,7 @@ impl Session<'_> {
             let rec = load_for_entry(w, mrn)?;
             check_new_course(&rec, at, cfg.timezone)?;
             check_bed_free(bed.as_deref(), &occupied_beds(w, rec.patient.id)?)?;
-            let protocol_id = w.protocol_id(&cfg.protocol)?;
+            let protocol_id = super::protocols::for_new_course(w, cfg)?;
             let course = w.insert_course(rec.patient.id, protocol_id)?;
             let id = w.insert_entry(&fresh(
                 &rec,
@@ -250,7 +250,7 @@ impl Session<'_> {
                 id,
                 warnings: vec![],
                 summary: format!(
-                    "course {course} started under protocol \"{}\"",
+                    "course {course} started under protocol \"{}\" (version {protocol_id})",
                     cfg.protocol.name
                 ),
             })

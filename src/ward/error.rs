@@ -118,6 +118,39 @@ pub enum WardError {
     NoPin,
     #[error("PIN hashing failed: {0}")]
     Hash(String),
+    #[error(
+        "protocol \"{name}\" in {file} (digest {digest}…) {standing}; new courses cannot start until an admin runs `titrate protocol approve`"
+    )]
+    ProtocolNotApproved {
+        name: String,
+        file: String,
+        digest: String,
+        /// "differs from the approved version 3: maximum 14 mg/h -> 20 mg/h", or why there
+        /// is nothing to compare with.
+        standing: String,
+    },
+    #[error(transparent)]
+    NotAProtocol(#[from] crate::domain::protocol::NotAProtocol),
+    #[error("protocol \"{name}\" in {file} is approved already, as version {id}")]
+    ProtocolApprovedAlready { name: String, file: String, id: i64 },
+    #[error(
+        "--digest {given} is not the protocol in {file} now (digest {actual}…): it is not the version shown, or the file changed since; nothing was approved, look at it again"
+    )]
+    DigestMismatch {
+        given: String,
+        file: String,
+        actual: String,
+    },
+    #[error(
+        "nothing was approved: to approve exactly the version shown, run `titrate protocol approve --digest {digest}`"
+    )]
+    ApprovalNotConfirmed { digest: String },
+    #[error(
+        "another admin approved version {id} while this one was shown; nothing was approved, look at it again"
+    )]
+    ApprovedMeanwhile { id: i64 },
+    #[error("no protocol version {0}; `titrate protocol list` shows them")]
+    UnknownProtocol(String),
 }
 
 impl From<crate::domain::patient::PatientError> for WardError {
