@@ -254,6 +254,9 @@ fn per_kg_ward() -> Ward {
         );
     assert!(cfg.contains("mg/kg/h"));
     std::fs::write(w.dir.path().join("perkg.toml"), cfg).unwrap();
+    // A protocol version of its own: an admin approves it before courses use it.
+    let o = per_kg(&w, &["protocol", "approve", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
     w
 }
 
