@@ -4,6 +4,7 @@ pub mod cohort;
 pub mod export;
 pub mod history;
 pub mod pdf;
+pub mod staff;
 pub mod status;
 pub mod summary;
 
