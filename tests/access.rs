@@ -18,7 +18,9 @@ fn add_staff(w: &Ward, id: &str, role: &str, pin: &str) {
         "AB",
         "1234",
         &[("TITRATE_NEW_PIN", pin)],
-        &["staff", "add", "--id", id, "--name", "Someone", "--role", role],
+        &[
+            "staff", "add", "--id", id, "--name", "Someone", "--role", role,
+        ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
@@ -139,11 +141,17 @@ fn parallel_sign_ins_evaluate_at_most_the_maximum_and_nothing_after_the_lock() {
             let staff_row = tbl.as_deref() == Some("staff");
             match (action.as_str(), staff_row) {
                 ("signin-fail", true) => {
-                    assert!(!locked, "{ctx}: a wrong PIN evaluated after the lock (seq {seq})");
+                    assert!(
+                        !locked,
+                        "{ctx}: a wrong PIN evaluated after the lock (seq {seq})"
+                    );
                     count += 1;
                     in_a_row += 1;
                     wrong_evaluated += 1;
-                    assert!(in_a_row <= MAX, "{ctx}: more than {MAX} wrong PINs in a row");
+                    assert!(
+                        in_a_row <= MAX,
+                        "{ctx}: more than {MAX} wrong PINs in a row"
+                    );
                     assert_eq!(content["failed_pins"], count, "{ctx}: seq {seq}");
                     let lock_now = count >= MAX;
                     assert_eq!(content["locked"], i64::from(lock_now), "{ctx}: seq {seq}");
@@ -151,7 +159,10 @@ fn parallel_sign_ins_evaluate_at_most_the_maximum_and_nothing_after_the_lock() {
                 }
                 ("signin-fail", false) => {
                     assert_eq!(content["why"], "locked", "{ctx}: seq {seq}: {content}");
-                    assert!(locked, "{ctx}: refused as locked before the lock (seq {seq})");
+                    assert!(
+                        locked,
+                        "{ctx}: refused as locked before the lock (seq {seq})"
+                    );
                     locked_refusals += 1;
                 }
                 ("signin-reset", true) => {
@@ -231,12 +242,27 @@ fn staff_lifecycle_is_audited_and_a_deactivated_person_cannot_sign_in() {
         "--sex",
         "male",
     ]);
-    w.ok(&["course", "start", "--mrn", "1001", "--at", &rfc(hours_ago(5))]);
+    w.ok(&[
+        "course",
+        "start",
+        "--mrn",
+        "1001",
+        "--at",
+        &rfc(hours_ago(5)),
+    ]);
     let out = as_user(
         &w,
         "NU",
         "5678",
-        &["nrs", "--mrn", "1001", "--score", "6", "--at", &rfc(hours_ago(4))],
+        &[
+            "nrs",
+            "--mrn",
+            "1001",
+            "--score",
+            "6",
+            "--at",
+            &rfc(hours_ago(4)),
+        ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let history_before = w.ok(&["history", "--mrn", "1001"]);
@@ -276,7 +302,10 @@ fn staff_lifecycle_is_audited_and_a_deactivated_person_cannot_sign_in() {
     );
 
     assert!(w.ok(&["staff", "reactivate", "NU"]).contains("reactivated"));
-    assert!(w.refused(&["staff", "reactivate", "NU"]).contains("active already"));
+    assert!(
+        w.refused(&["staff", "reactivate", "NU"])
+            .contains("active already")
+    );
     assert!(as_user(&w, "NU", "5678", &["cohort"]).status.success());
 
     // Roles.
@@ -304,7 +333,11 @@ fn staff_lifecycle_is_audited_and_a_deactivated_person_cannot_sign_in() {
     );
     assert!(!bad.status.success());
     assert!(text(&bad.stderr).contains("a PIN is 4 to 12 digits"));
-    assert_eq!(staff_row(&w, "NU").3, 1, "a refused reset changed the account");
+    assert_eq!(
+        staff_row(&w, "NU").3,
+        1,
+        "a refused reset changed the account"
+    );
     let seq = last_seq(&w);
     let out = w.run_with(
         "AB",
@@ -337,7 +370,10 @@ fn staff_lifecycle_is_audited_and_a_deactivated_person_cannot_sign_in() {
         );
     }
     assert_eq!(staff_row(&w, "NU").0, "nurse");
-    assert!(w.refused(&["staff", "deactivate", "ZZ"]).contains("no staff account ZZ"));
+    assert!(
+        w.refused(&["staff", "deactivate", "ZZ"])
+            .contains("no staff account ZZ")
+    );
     assert_sound(&w);
 }
 
@@ -346,7 +382,12 @@ fn pin_change_needs_the_current_pin_and_follows_the_pin_policy() {
     let w = Ward::new();
     add_staff(&w, "NU", "nurse", "5678");
     let change = |current: &str, new: &str| {
-        w.run_with("NU", current, &[("TITRATE_NEW_PIN", new)], &["pin", "change"])
+        w.run_with(
+            "NU",
+            current,
+            &[("TITRATE_NEW_PIN", new)],
+            &["pin", "change"],
+        )
     };
     let wrong = change("0000", "2468");
     assert!(text(&wrong.stderr).contains("sign-in failed"));
@@ -359,7 +400,11 @@ fn pin_change_needs_the_current_pin_and_follows_the_pin_policy() {
     ] {
         let out = change("5678", new);
         assert!(!out.status.success(), "{new}");
-        assert!(text(&out.stderr).contains(expect), "{new}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(expect),
+            "{new}: {}",
+            text(&out.stderr)
+        );
     }
     let seq = last_seq(&w);
     let out = change("5678", "24680");
@@ -376,7 +421,11 @@ fn pin_change_needs_the_current_pin_and_follows_the_pin_policy() {
     c.args(["pin", "change"]);
     let out = c.output().unwrap();
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("TITRATE_NEW_PIN"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("TITRATE_NEW_PIN"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_sound(&w);
 }
 
@@ -386,7 +435,10 @@ fn pin_change_needs_the_current_pin_and_follows_the_pin_policy() {
 fn the_last_working_admin_stays_even_under_parallel_demotions() {
     let w = Ward::new();
     let err = w.refused(&["staff", "deactivate", "AB"]);
-    assert!(err.contains("AB is the last active, unlocked admin"), "{err}");
+    assert!(
+        err.contains("AB is the last active, unlocked admin"),
+        "{err}"
+    );
     let err = w.refused(&["staff", "role", "AB", "--role", "physician"]);
     assert!(err.contains("cannot be demoted"), "{err}");
 
@@ -404,7 +456,10 @@ fn the_last_working_admin_stays_even_under_parallel_demotions() {
             &["staff", "role", "CD", "--role", "nurse"],
             &["staff", "role", "AB", "--role", "nurse"],
         ),
-        (&["staff", "deactivate", "CD"], &["staff", "deactivate", "AB"]),
+        (
+            &["staff", "deactivate", "CD"],
+            &["staff", "deactivate", "AB"],
+        ),
         (
             &["staff", "deactivate", "CD"],
             &["staff", "role", "AB", "--role", "physician"],
@@ -454,10 +509,19 @@ fn the_last_working_admin_stays_even_under_parallel_demotions() {
         let other = if keeper == "AB" { "CD" } else { "AB" };
         let (role, active, _, _) = staff_row(&w, other);
         if active == 0 {
-            assert!(as_user(&w, keeper, kpin, &["staff", "reactivate", other]).status.success());
+            assert!(
+                as_user(&w, keeper, kpin, &["staff", "reactivate", other])
+                    .status
+                    .success()
+            );
         }
         if role != "admin" {
-            let out = as_user(&w, keeper, kpin, &["staff", "role", other, "--role", "admin"]);
+            let out = as_user(
+                &w,
+                keeper,
+                kpin,
+                &["staff", "role", other, "--role", "admin"],
+            );
             assert!(out.status.success());
         }
     }
@@ -481,7 +545,11 @@ fn recover_admin_unlocks_the_only_admin_for_whoever_can_write_the_file() {
     c.args(["recover-admin", "--id", "AB"]);
     let out = c.output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("unlocked"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("unlocked"),
+        "{}",
+        text(&out.stdout)
+    );
     let rows = audit_after(&w, seq);
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[0].1, "recover-admin");
@@ -490,10 +558,19 @@ fn recover_admin_unlocks_the_only_admin_for_whoever_can_write_the_file() {
     assert_eq!(rows[1].3["os_uid"], uid);
     let c = rusqlite::Connection::open(w.path()).unwrap();
     let actor: String = c
-        .query_row("SELECT actor FROM audit WHERE seq = ?1", [rows[1].0], |r| r.get(0))
+        .query_row("SELECT actor FROM audit WHERE seq = ?1", [rows[1].0], |r| {
+            r.get(0)
+        })
         .unwrap();
-    assert!(actor.starts_with("os:") && actor.contains(&format!("uid {uid}")), "{actor}");
-    assert!(as_user(&w, "AB", "1234", &["staff", "list"]).status.success());
+    assert!(
+        actor.starts_with("os:") && actor.contains(&format!("uid {uid}")),
+        "{actor}"
+    );
+    assert!(
+        as_user(&w, "AB", "1234", &["staff", "list"])
+            .status
+            .success()
+    );
 
     // A working admin is not "recovered" again; a new PIN can be set.
     let mut again = w.command("AB", "1234");
@@ -508,11 +585,19 @@ fn recover_admin_unlocks_the_only_admin_for_whoever_can_write_the_file() {
         &["recover-admin", "--id", "AB"],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(as_user(&w, "AB", "8642", &["staff", "list"]).status.success());
+    assert!(
+        as_user(&w, "AB", "8642", &["staff", "list"])
+            .status
+            .success()
+    );
 
     // A new id needs a name and a PIN; a nurse made admin needs a new PIN.
     let out = w.run_with("AB", "8642", &[], &["recover-admin", "--id", "EF"]);
-    assert!(text(&out.stderr).contains("give --name"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("give --name"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = w.run_with(
         "AB",
         "8642",
@@ -525,13 +610,23 @@ fn recover_admin_unlocks_the_only_admin_for_whoever_can_write_the_file() {
         "AB",
         "8642",
         &[("TITRATE_NEW_PIN", "5678")],
-        &["staff", "add", "--id", "NU", "--name", "Nina", "--role", "nurse"],
+        &[
+            "staff", "add", "--id", "NU", "--name", "Nina", "--role", "nurse",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(as_user(&w, "AB", "8642", &["staff", "deactivate", "NU"]).status.success());
+    assert!(
+        as_user(&w, "AB", "8642", &["staff", "deactivate", "NU"])
+            .status
+            .success()
+    );
     let out = w.run_with("AB", "8642", &[], &["recover-admin", "--id", "NU"]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("new PIN"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("new PIN"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = w.run_with(
         "AB",
         "8642",
@@ -540,7 +635,11 @@ fn recover_admin_unlocks_the_only_admin_for_whoever_can_write_the_file() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(staff_row(&w, "NU"), ("admin".into(), 1, 0, 0));
-    assert!(as_user(&w, "NU", "1122", &["staff", "list"]).status.success());
+    assert!(
+        as_user(&w, "NU", "1122", &["staff", "list"])
+            .status
+            .success()
+    );
     assert_sound(&w);
 }
 
@@ -577,7 +676,10 @@ fn recover_admin_is_refused_to_whoever_cannot_write_the_file() {
             let out = recover(Some(nobody));
             assert!(!out.status.success());
             let e = text(&out.stderr);
-            assert!(e.contains("only for the owner of") && e.contains("uid 65534"), "{e}");
+            assert!(
+                e.contains("only for the owner of") && e.contains("uid 65534"),
+                "{e}"
+            );
             assert_eq!(common::dump(w.path()), before);
         }
         // Its owner, over a read-only file.
@@ -620,10 +722,25 @@ fn a_nurse_cannot_amend_or_void_a_physicians_correction_of_her_entry() {
         "--sex",
         "male",
     ]);
-    w.ok(&["course", "start", "--mrn", "1001", "--at", &rfc(hours_ago(6))]);
+    w.ok(&[
+        "course",
+        "start",
+        "--mrn",
+        "1001",
+        "--at",
+        &rfc(hours_ago(6)),
+    ]);
     let nurse = |args: &[&str]| as_user(&w, "NU", "5678", args);
     let id_of = |o: &Output| common::first_number(&text(&o.stdout));
-    let nrs = nurse(&["nrs", "--mrn", "1001", "--score", "6", "--at", &rfc(hours_ago(5))]);
+    let nrs = nurse(&[
+        "nrs",
+        "--mrn",
+        "1001",
+        "--score",
+        "6",
+        "--at",
+        &rfc(hours_ago(5)),
+    ]);
     assert!(nrs.status.success(), "{}", text(&nrs.stderr));
     let own = id_of(&nrs).to_string();
     // Her own entry, and her own correction of it.
@@ -631,7 +748,12 @@ fn a_nurse_cannot_amend_or_void_a_physicians_correction_of_her_entry() {
     assert!(a.status.success(), "{}", text(&a.stderr));
     let own2 = id_of(&a).to_string();
     // The physician corrects it.
-    let p = as_user(&w, "PH", "4321", &["amend", &own2, "--reason", "asked again", "--score", "7"]);
+    let p = as_user(
+        &w,
+        "PH",
+        "4321",
+        &["amend", &own2, "--reason", "asked again", "--score", "7"],
+    );
     assert!(p.status.success(), "{}", text(&p.stderr));
     let phys = id_of(&p).to_string();
     let dump = common::dump(w.path());
@@ -642,22 +764,43 @@ fn a_nurse_cannot_amend_or_void_a_physicians_correction_of_her_entry() {
         let out = nurse(&args);
         assert!(!out.status.success(), "{args:?} accepted");
         let e = text(&out.stderr);
-        assert!(e.contains("may not amend or void another person's entry"), "{args:?}: {e}");
+        assert!(
+            e.contains("may not amend or void another person's entry"),
+            "{args:?}: {e}"
+        );
         let after = common::dump(w.path());
         // Only the "denied" audit row (and its head) are new.
         let new: Vec<_> = after.iter().filter(|r| !dump.contains(r)).collect();
         assert!(
-            new.iter().all(|r| r.starts_with("audit:") || r.starts_with("audit_head:")),
+            new.iter()
+                .all(|r| r.starts_with("audit:") || r.starts_with("audit_head:")),
             "{new:?}"
         );
     }
     // The physician's chain stays changeable by the physician, and the nurse's untouched
     // chain by the nurse.
-    let v = as_user(&w, "PH", "4321", &["void", &phys, "--reason", "wrong patient"]);
+    let v = as_user(
+        &w,
+        "PH",
+        "4321",
+        &["void", &phys, "--reason", "wrong patient"],
+    );
     assert!(v.status.success(), "{}", text(&v.stderr));
-    let nrs = nurse(&["nrs", "--mrn", "1001", "--score", "4", "--at", &rfc(hours_ago(4))]);
+    let nrs = nurse(&[
+        "nrs",
+        "--mrn",
+        "1001",
+        "--score",
+        "4",
+        "--at",
+        &rfc(hours_ago(4)),
+    ]);
     let mine = id_of(&nrs).to_string();
-    assert!(nurse(&["void", &mine, "--reason", "double"]).status.success());
+    assert!(
+        nurse(&["void", &mine, "--reason", "double"])
+            .status
+            .success()
+    );
     assert_sound(&w);
 }
 
@@ -707,4 +850,60 @@ fn staff_list_columns_line_up() {
             assert!(!l[byte..].starts_with(' '), "column {i} of {l:?}\n{list}");
         }
     }
+}
+
+/// The ward terminal signs in through the same transaction: a deactivated person is refused
+/// there too, and a sign-in that finds the database held by another terminal checks and
+/// counts nothing, keeps the PIN and works on the next Enter.
+#[test]
+fn the_ward_terminal_signs_in_the_same_way() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use titrate::tui::app::{App, Msg, Screen};
+    let w = Ward::new();
+    add_staff(&w, "NU", "nurse", "5678");
+    w.ok(&["staff", "deactivate", "NU"]);
+    let now = chrono::Utc::now();
+    let db = titrate::store::Db::open(w.path()).unwrap();
+    let mut app = App::new(titrate::config::Config::defaults(), db, now);
+    let key = |app: &mut App, code: KeyCode| {
+        app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+    };
+    let sign_in = |app: &mut App, id: &str, pin: &str| {
+        key(app, KeyCode::Esc);
+        for c in id.chars() {
+            key(app, KeyCode::Char(c));
+        }
+        key(app, KeyCode::Enter);
+        for c in pin.chars() {
+            key(app, KeyCode::Char(c));
+        }
+        key(app, KeyCode::Enter);
+    };
+    sign_in(&mut app, "NU", "5678");
+    assert_eq!(app.screen, Screen::SignIn);
+    let err = app.creds.error.clone().unwrap_or_default();
+    assert!(err.contains("account NU is deactivated"), "{err}");
+
+    // Another terminal holds the write lock.
+    let other = rusqlite::Connection::open(w.path()).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let before = common::dump(w.path());
+    sign_in(&mut app, "AB", "0000");
+    assert_eq!(app.screen, Screen::SignIn);
+    let err = app.creds.error.clone().unwrap_or_default();
+    assert!(err.contains("busy at another terminal"), "{err}");
+    assert_eq!(app.creds.fields[1], "0000", "the PIN is kept for the retry");
+    other.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(
+        common::dump(w.path()),
+        before,
+        "a busy sign-in counted something"
+    );
+    assert_eq!(staff_row(&w, "AB").2, 0);
+    // The kept (wrong) PIN is checked on Enter once the lock is gone, and counts once.
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(staff_row(&w, "AB").2, 1);
+    sign_in(&mut app, "AB", "1234");
+    assert_eq!(app.screen, Screen::Overview, "{:?}", app.creds.error);
+    assert_eq!(staff_row(&w, "AB").2, 0);
 }

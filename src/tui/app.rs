@@ -772,7 +772,9 @@ impl App {
         // waits longer than a form's save does; a sign-in is a deliberate key press.
         let _ = self.db.set_busy_timeout(std::time::Duration::from_secs(3));
         let result = access::sign_in(&mut self.db, &self.cfg, &id, &pin, self.now);
-        let _ = self.db.set_busy_timeout(std::time::Duration::from_millis(200));
+        let _ = self
+            .db
+            .set_busy_timeout(std::time::Duration::from_millis(200));
         match result {
             Err(e) if e.is_busy() => {
                 // Nothing was checked or counted: the PIN stays for another Enter.

@@ -94,7 +94,7 @@ pub fn sign_in(
     let key = id_ok.clone().unwrap_or_else(|_| "?".to_string());
     let max = cfg.max_pin_failures;
     // The refusal is returned inside Ok so that its audit row commits.
-    let decided = db.write(&key, now, |w| {
+    db.write(&key, now, |w| {
         let staff = match &id_ok {
             Ok(k) => w.staff(k)?,
             Err(_) => None,
@@ -136,8 +136,7 @@ pub fn sign_in(
         } else {
             WardError::BadSignIn
         }))
-    })?;
-    decided
+    })?
 }
 
 /// A hash of a random PIN, used only to spend the same time on unknown ids.
@@ -238,7 +237,7 @@ pub fn change_staff(
 ) -> Result<Staff, WardError> {
     let id = values::staff_id(id)?;
     authorize(db, who, Permission::ManageStaff, now)?;
-    let decided = db.write(&who.id, now, |w| {
+    db.write(&who.id, now, |w| {
         if let Err(e) = still_signed_in(w, who) {
             w.audit_event(
                 "denied",
@@ -290,8 +289,7 @@ pub fn change_staff(
         }
         w.update_staff(&s, change.action())?;
         Ok::<_, WardError>(Ok(s))
-    })?;
-    decided
+    })?
 }
 
 /// The signed-in person's account as it is now: still active, unlocked, with the role and

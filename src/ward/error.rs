@@ -108,9 +108,7 @@ pub enum WardError {
         "{0} is not an admin yet: give a new PIN for it (TITRATE_NEW_PIN, or --new-pin to be asked)"
     )]
     RecoverNeedsPin(String),
-    #[error(
-        "{0} is an active, unlocked admin already; nothing changed (--new-pin sets a new PIN)"
-    )]
+    #[error("{0} is an active, unlocked admin already; nothing changed (--new-pin sets a new PIN)")]
     NothingToRecover(String),
     #[error("{field} does not apply to a {kind} entry")]
     FieldNotForKind {
