@@ -494,7 +494,7 @@ fn the_last_working_admin_stays_even_under_parallel_demotions() {
             let e = text(&o.stderr);
             assert!(
                 e.contains("last active, unlocked admin")
-                    || e.contains("changed since this command signed in")
+                    || e.contains("changed since it signed in")
                     || e.contains("is deactivated")
                     || e.contains("needs the admin role"),
                 "round {round}: {e}"
@@ -906,4 +906,53 @@ fn the_ward_terminal_signs_in_the_same_way() {
     sign_in(&mut app, "AB", "1234");
     assert_eq!(app.screen, Screen::Overview, "{:?}", app.creds.error);
     assert_eq!(staff_row(&w, "AB").2, 0);
+}
+
+/// A terminal signed in before its account was deactivated or demoted saves nothing more:
+/// every write re-reads the account inside its transaction.
+#[test]
+fn a_session_signed_in_before_a_deactivation_or_demotion_saves_nothing() {
+    use titrate::ward::entries::Session;
+    let w = Ward::new();
+    add_staff(&w, "NU", "nurse", "5678");
+    add_staff(&w, "PH", "physician", "4321");
+    w.ok(&[
+        "patient",
+        "add",
+        "--mrn",
+        "1001",
+        "--name",
+        "Jan Jansen",
+        "--birth-date",
+        "1970-05-01",
+        "--sex",
+        "male",
+    ]);
+    let cfg = titrate::config::Config::defaults();
+    let now = chrono::Utc::now();
+    let score: titrate::domain::values::Nrs = "5".parse().unwrap();
+    for (id, pin, change) in [
+        ("NU", "5678", vec!["staff", "deactivate", "NU"]),
+        ("PH", "4321", vec!["staff", "role", "PH", "--role", "nurse"]),
+    ] {
+        let mut db = titrate::store::Db::open(w.path()).unwrap();
+        let who = titrate::ward::access::sign_in(&mut db, &cfg, id, pin, now).unwrap();
+        w.ok(&change);
+        let before = common::dump(w.path());
+        let mut s = Session {
+            db: &mut db,
+            cfg: &cfg,
+            who: &who,
+            now,
+        };
+        let err = s
+            .record_nrs("1001", now - chrono::Duration::hours(1), score, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("account {id} changed since it signed in")),
+            "{err}"
+        );
+        assert_eq!(common::dump(w.path()), before);
+    }
 }

@@ -169,7 +169,11 @@ impl Session<'_> {
         f: impl FnOnce(&mut dyn Writer, &Config) -> Result<T, WardError>,
     ) -> Result<T, WardError> {
         let cfg = self.cfg;
-        self.db.write(&self.who.id, self.now, |w| f(w, cfg))
+        let who = self.who;
+        self.db.write(&who.id, self.now, |w| {
+            super::access::still_signed_in(w, who)?;
+            f(w, cfg)
+        })
     }
 
     fn check_time(&self, at: Instant) -> Result<Instant, WardError> {

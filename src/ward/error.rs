@@ -89,7 +89,7 @@ pub enum WardError {
     )]
     LastAdmin { id: String, what: &'static str },
     #[error(
-        "account {0} changed since this command signed in (deactivated, locked, or its role or PIN changed); nothing was changed: sign in again"
+        "account {0} changed since it signed in (deactivated, locked, or its role or PIN changed); nothing was saved: sign in again"
     )]
     AccountChanged(String),
     #[error("the new PIN is the same as the current one; nothing was changed")]
