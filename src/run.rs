@@ -492,10 +492,13 @@ fn staff(db: &mut Db, who: &Staff, cmd: &StaffCmd) -> Result<u8, WardError> {
 fn recover_admin(path: &std::path::Path, a: &RecoverArgs) -> Result<u8, WardError> {
     let os = access::os_writer_of(path)?;
     let cannot = |e: WardError| match e {
-        WardError::Store(s) if is_read_only(&s) => WardError::RecoverCannotWrite {
-            path: path.display().to_string(),
-            why: s.to_string(),
-        },
+        // SQLite says "readonly" also when the folder refuses the -wal and -shm files.
+        WardError::Store(s) if is_read_only(&s) || s.to_string().contains("readonly") => {
+            WardError::RecoverCannotWrite {
+                path: path.display().to_string(),
+                why: "the file or its folder is read-only for this process".into(),
+            }
+        }
         other => other,
     };
     let mut db = Db::open(path).map_err(|e| cannot(e.into()))?;

@@ -656,9 +656,21 @@ fn recover_admin_is_refused_to_whoever_cannot_write_the_file() {
     }
     let before = common::dump(w.path());
     let root = rustix::process::geteuid().is_root();
+    // A copy of the binary beside the database, so that another account can run it
+    // wherever the build folder lives.
+    let bin = w.dir.path().join("titrate-copy");
+    std::fs::copy(env!("CARGO_BIN_EXE_titrate"), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = w.dir.path().join("config-copy.toml");
+    std::fs::copy(common::CONFIG, &config).unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
     let recover = |uid: Option<u32>| {
-        let mut c = w.command("", "");
-        c.args(["recover-admin", "--id", "AB"]);
+        let mut c = Command::new(&bin);
+        c.env_clear()
+            .env("TITRATE_DB", w.path())
+            .env("TITRATE_CONFIG", &config)
+            .current_dir(w.dir.path())
+            .args(["recover-admin", "--id", "AB"]);
         if let Some(u) = uid {
             c.uid(u).gid(u);
         }
