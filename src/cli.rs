@@ -52,6 +52,12 @@ pub enum Command {
     /// Staff accounts (admin)
     #[command(subcommand)]
     Staff(StaffCmd),
+    /// Your own PIN
+    #[command(subcommand)]
+    Pin(PinCmd),
+    /// When every admin is locked out: make an account a working admin again. Needs no PIN,
+    /// only the right to write the database file (its owner or root)
+    RecoverAdmin(RecoverArgs),
     /// Patients
     #[command(subcommand)]
     Patient(PatientCmd),
@@ -188,6 +194,49 @@ pub enum StaffCmd {
     },
     /// List accounts
     List,
+    /// Deactivate an account: it can no longer sign in; its entries keep its name
+    Deactivate {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Let a deactivated account sign in again
+    Reactivate {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Change an account's role
+    Role {
+        #[arg(value_name = "ID")]
+        id: String,
+        /// nurse, physician or admin
+        #[arg(long)]
+        role: String,
+    },
+    /// Give an account a new PIN (from TITRATE_NEW_PIN or a prompt); clears its lock
+    ResetPin {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PinCmd {
+    /// Change your own PIN: the current one from TITRATE_PIN (or a prompt), the new one from
+    /// TITRATE_NEW_PIN (or a prompt)
+    Change,
+}
+
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// The account to make a working admin again (created if it does not exist)
+    #[arg(long, value_name = "ID")]
+    pub id: String,
+    /// Name of a new account
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set a new PIN (from TITRATE_NEW_PIN or a prompt); always for a new or non-admin account
+    #[arg(long)]
+    pub new_pin: bool,
 }
 
 #[derive(Debug, Subcommand)]

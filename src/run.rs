@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use chrono::Utc;
 
 use crate::cli::{
-    AmendArgs, AuditCmd, Cli, Command, CourseCmd, Edge, PatientCmd, ProtocolCmd, StaffCmd,
+    AmendArgs, AuditCmd, Cli, Command, CourseCmd, Edge, PatientCmd, PinCmd, ProtocolCmd,
+    RecoverArgs, StaffCmd,
 };
 use crate::config::Config;
 use crate::domain::patient::{PatientChanges, PatientText};
@@ -13,7 +14,7 @@ use crate::domain::record::Staff;
 use crate::domain::values::{Action, EndReason, Role, Severity, Timepoint, YesNo};
 use crate::report::{self, cohort, history, pdf, status, summary};
 use crate::store::{Db, audit};
-use crate::ward::access::{self, authorize};
+use crate::ward::access::{self, StaffChange, authorize};
 use crate::ward::entries::{Amendment, Session, SideEffectInput};
 use crate::ward::{Saved, WardError, load_all, load_record};
 
@@ -38,8 +39,8 @@ fn new_pin(id: &str) -> Result<String, WardError> {
         return Ok(p);
     }
     let a = rpassword::prompt_password(format!("New PIN for {id} (4-12 digits): "))
-        .map_err(|_| WardError::NoPin)?;
-    let b = rpassword::prompt_password("Repeat the PIN: ").map_err(|_| WardError::NoPin)?;
+        .map_err(|_| WardError::NoNewPin)?;
+    let b = rpassword::prompt_password("Repeat the PIN: ").map_err(|_| WardError::NoNewPin)?;
     if a != b {
         return Err(WardError::PinsDiffer);
     }
@@ -145,6 +146,9 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
             Err(e) => Err(e.into()),
         };
     }
+    if let Command::RecoverAdmin(a) = command {
+        return recover_admin(&path, a);
+    }
     let mut db = Db::open(&path)?;
     if let Command::Backup { file, force } = command {
         // A backup holds every patient's record: it is attributable like an export.
@@ -192,9 +196,16 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         | Command::Audit(_)
         | Command::Backup { .. }
         | Command::Check { .. }
+        | Command::RecoverAdmin(_)
         | Command::Demo { .. } => Ok(0),
         Command::Staff(cmd) => staff(session.db, &who, cmd),
         Command::Protocol(cmd) => protocol(session.db, cfg, &who, cmd, now),
+        Command::Pin(PinCmd::Change) => {
+            let pin = new_pin(&who.id)?;
+            access::change_own_pin(session.db, &who, &pin, now)?;
+            println!("PIN of {} changed", who.id);
+            Ok(0)
+        }
         Command::Patient(PatientCmd::Add(a)) => {
             let p = PatientText {
                 mrn: &a.mrn,
@@ -530,14 +541,29 @@ fn staff(db: &mut Db, who: &Staff, cmd: &StaffCmd) -> Result<u8, WardError> {
         }
         StaffCmd::List => {
             authorize(db, who, crate::domain::rules::Permission::ManageStaff, now)?;
-            for s in db.read(|r| r.staff_list())? {
-                let state = match (s.active, s.locked) {
-                    (false, _) => "deactivated",
-                    (true, true) => "LOCKED",
-                    (true, false) => "active",
-                };
-                println!("{:<6} {:<10} {:<12} {}", s.id, s.role, state, s.name);
-            }
+            print!("{}", report::staff::table(&db.read(|r| r.staff_list())?));
+        }
+        StaffCmd::Deactivate { id } => {
+            let s = access::change_staff(db, who, id, StaffChange::Deactivate, now)?;
+            println!("staff {} deactivated: can no longer sign in", s.id);
+        }
+        StaffCmd::Reactivate { id } => {
+            let s = access::change_staff(db, who, id, StaffChange::Reactivate, now)?;
+            println!("staff {} reactivated", s.id);
+        }
+        StaffCmd::Role { id, role } => {
+            let role = Edge::choice::<Role>(role)?;
+            let s = access::change_staff(db, who, id, StaffChange::Role(role), now)?;
+            println!("staff {} is now {}", s.id, s.role);
+        }
+        StaffCmd::ResetPin { id } => {
+            let id = crate::domain::values::staff_id(id)?;
+            // Refused before the prompt: a nurse is not asked for a PIN she cannot set.
+            authorize(db, who, crate::domain::rules::Permission::ManageStaff, now)?;
+            let pin = crate::domain::values::pin(&new_pin(&id)?)?;
+            let hash = access::hash_pin(&pin)?;
+            let s = access::change_staff(db, who, &id, StaffChange::ResetPin(hash), now)?;
+            println!("staff {} has a new PIN (unlocked)", s.id);
         }
     }
     Ok(0)
@@ -621,6 +647,49 @@ fn confirm_approval(plan: &crate::ward::protocols::Plan) -> Result<(), WardError
     } else {
         Err(refused())
     }
+}
+
+/// `titrate recover-admin`: no sign-in; the caller must be able to write the file.
+fn recover_admin(path: &std::path::Path, a: &RecoverArgs) -> Result<u8, WardError> {
+    let os = access::os_writer_of(path)?;
+    let cannot = |e: WardError| match e {
+        // SQLite says "readonly" also when the folder refuses the -wal and -shm files.
+        WardError::Store(s) if is_read_only(&s) || s.to_string().contains("readonly") => {
+            WardError::RecoverCannotWrite {
+                path: path.display().to_string(),
+                why: "the file or its folder is read-only for this process".into(),
+            }
+        }
+        other => other,
+    };
+    let mut db = Db::open(path).map_err(|e| cannot(e.into()))?;
+    let id = crate::domain::values::staff_id(&a.id)?;
+    let exists = db.read(|r| r.staff(&id))?;
+    if exists.is_none() && a.name.is_none() {
+        return Err(WardError::RecoverNeedsName(id));
+    }
+    let wants_pin = a.new_pin
+        || std::env::var_os("TITRATE_NEW_PIN").is_some()
+        || !exists.as_ref().is_some_and(|s| s.role == Role::Admin);
+    let pin = if wants_pin { Some(new_pin(&id)?) } else { None };
+    let r = access::Recovery {
+        id: &id,
+        name: a.name.as_deref(),
+        pin: pin.as_deref(),
+    };
+    let done = access::recover_admin(&mut db, &os, &r, Utc::now()).map_err(cannot)?;
+    println!(
+        "{} recovered as a working admin ({}), recorded in the audit log as {}",
+        done.id,
+        done.done.join(", "),
+        os.actor()
+    );
+    Ok(0)
+}
+
+fn is_read_only(e: &crate::store::StoreError) -> bool {
+    matches!(e, crate::store::StoreError::Sql(rusqlite::Error::SqliteFailure(f, _))
+        if matches!(f.code, rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::PermissionDenied))
 }
 
 fn amendment(edge: &Edge, a: &AmendArgs) -> Result<Amendment, WardError> {

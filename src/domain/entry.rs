@@ -206,6 +206,18 @@ impl<'a> Versions<'a> {
         !self.superseded.contains(&id)
     }
 
+    /// The versions from `id` back to the first one of its chain, newest first.
+    pub fn back_from(&self, id: EntryId) -> Vec<&'a Entry> {
+        let mut out = Vec::new();
+        let mut cur = self.by_id.get(&id).copied();
+        // The bound guards against a corrupt cycle, as in `root`.
+        while let Some(e) = cur.filter(|_| out.len() <= self.by_id.len()) {
+            out.push(e);
+            cur = e.supersedes.and_then(|p| self.by_id.get(&p).copied());
+        }
+        out
+    }
+
     /// The first version of the chain `id` belongs to.
     pub fn root(&self, id: EntryId) -> EntryId {
         let mut cur = id;

@@ -539,6 +539,21 @@ pub fn allowed(role: Role, p: Permission) -> bool {
     level(role) >= level(p.needs())
 }
 
+/// What changing (amending or voiding) an entry version needs beyond recording its kind:
+/// nothing when `who` recorded that version and every version before it, otherwise
+/// `AmendOthers`. A nurse may so correct her own entry, but not a physician's correction
+/// of it, nor an entry she corrected while she had a physician's role.
+pub fn change_needs<'a>(
+    who: &str,
+    mut authors: impl Iterator<Item = &'a str>,
+) -> Option<Permission> {
+    if authors.all(|a| a == who) {
+        None
+    } else {
+        Some(Permission::AmendOthers)
+    }
+}
+
 /// Hours and minutes, e.g. "2 h 05 min".
 pub fn duration_text(d: Duration) -> String {
     let m = d.num_minutes();

@@ -5,6 +5,7 @@ pub mod export;
 pub mod history;
 pub mod pdf;
 pub mod protocols;
+pub mod staff;
 pub mod status;
 pub mod summary;
 

@@ -820,7 +820,24 @@ impl App {
     fn sign_in(&mut self) {
         let id = self.creds.fields[0].trim().to_string();
         let pin = std::mem::take(&mut self.creds.fields[1]);
-        match access::sign_in(&mut self.db, &self.cfg, &id, &pin, self.now) {
+        // The same sign-in as the command line: one write transaction per try. Other
+        // terminals' sign-ins queue for the write lock for an argon2 check each, so this
+        // waits longer than a form's save does; a sign-in is a deliberate key press.
+        let _ = self.db.set_busy_timeout(std::time::Duration::from_secs(3));
+        let result = access::sign_in(&mut self.db, &self.cfg, &id, &pin, self.now);
+        let _ = self
+            .db
+            .set_busy_timeout(std::time::Duration::from_millis(200));
+        match result {
+            Err(e) if e.is_busy() => {
+                // Nothing was checked or counted: the PIN stays for another Enter.
+                self.creds.fields[1] = pin;
+                self.creds.focus = 1;
+                self.creds.error = Some(
+                    "the database is busy at another terminal; nothing was checked: press Enter to try again"
+                        .into(),
+                );
+            }
             Ok(staff) => {
                 self.creds = Credentials::default();
                 self.screen = Screen::Overview;

@@ -92,8 +92,13 @@ pub fn first_admin(
     })
 }
 
-/// Checks a PIN. Every failure is written to the audit log and counts toward the lockout;
-/// a success after failures resets the count (also audited).
+/// Checks a PIN. The staff row is read, the lock and the PIN are checked and the counters
+/// are updated inside one write transaction, so sign-ins at many terminals at once are
+/// decided one after another: at most `max_pin_failures` wrong PINs are ever checked before
+/// the account locks, and a locked or deactivated account has no PIN checked at all.
+/// Every failure is written to the audit log; a success after failures resets the count
+/// (also audited). The argon2 check (about 30 ms here) runs while the write lock is held:
+/// sign-ins queue behind each other, which is the price of deciding each one whole.
 pub fn sign_in(
     db: &mut Db,
     cfg: &Config,
@@ -103,70 +108,51 @@ pub fn sign_in(
 ) -> Result<Staff, WardError> {
     let id_ok = values::staff_id(id);
     let key = id_ok.clone().unwrap_or_else(|_| "?".to_string());
-    let staff = match &id_ok {
-        Ok(k) => db.read(|r| r.staff(k))?,
-        Err(_) => None,
-    };
-    let Some(staff) = staff else {
-        // Same cost as a real check, so a probe cannot tell unknown ids from wrong PINs.
-        let _ = pin_matches(pin, DUMMY_HASH);
-        db.write(&key, now, |w| {
+    let max = cfg.max_pin_failures;
+    // The refusal is returned inside Ok so that its audit row commits.
+    db.write(&key, now, |w| {
+        let staff = match &id_ok {
+            Ok(k) => w.staff(k)?,
+            Err(_) => None,
+        };
+        let Some(mut s) = staff else {
+            // Same cost as a real check, so a probe cannot tell unknown ids from wrong PINs.
+            let _ = pin_matches(pin, DUMMY_HASH);
             w.audit_event(
                 "signin-fail",
                 &json!({ "staff": key, "why": "unknown staff id" }),
-            )
-        })?;
-        return Err(WardError::BadSignIn);
-    };
-    if !staff.active {
-        db.write(&staff.id, now, |w| {
+            )?;
+            return Ok::<_, WardError>(Err(WardError::BadSignIn));
+        };
+        if !s.active {
             w.audit_event(
                 "signin-fail",
-                &json!({ "staff": staff.id, "why": "deactivated" }),
-            )
-        })?;
-        return Err(WardError::Inactive(staff.id));
-    }
-    if staff.locked {
-        db.write(&staff.id, now, |w| {
-            w.audit_event(
-                "signin-fail",
-                &json!({ "staff": staff.id, "why": "locked" }),
-            )
-        })?;
-        return Err(WardError::Locked(staff.id));
-    }
-    if pin_matches(pin, &staff.pin_hash) {
-        if staff.failed_pins > 0 {
-            db.write(&staff.id, now, |w| {
-                let Some(mut s) = w.staff(&staff.id)? else {
-                    return Ok::<_, WardError>(());
-                };
+                &json!({ "staff": s.id, "why": "deactivated" }),
+            )?;
+            return Ok(Err(WardError::Inactive(s.id)));
+        }
+        if s.locked {
+            w.audit_event("signin-fail", &json!({ "staff": s.id, "why": "locked" }))?;
+            return Ok(Err(WardError::Locked(s.id)));
+        }
+        if pin_matches(pin, &s.pin_hash) {
+            if s.failed_pins > 0 {
                 s.failed_pins = 0;
                 w.update_staff(&s, "signin-reset")?;
-                Ok(())
-            })?;
+            }
+            return Ok(Ok(s));
         }
-        return Ok(staff);
-    }
-    let max = cfg.max_pin_failures;
-    let locked = db.write(&staff.id, now, |w| {
-        // Re-read inside the write lock: two terminals failing at once both count.
-        let Some(mut s) = w.staff(&staff.id)? else {
-            return Ok::<_, WardError>(false);
-        };
         s.failed_pins = s.failed_pins.saturating_add(1);
         if s.failed_pins >= max {
             s.locked = true;
         }
         w.update_staff(&s, "signin-fail")?;
-        Ok(s.locked)
-    })?;
-    if locked {
-        Err(WardError::Locked(staff.id))
-    } else {
-        Err(WardError::BadSignIn)
-    }
+        Ok(Err(if s.locked {
+            WardError::Locked(s.id)
+        } else {
+            WardError::BadSignIn
+        }))
+    })?
 }
 
 /// A hash of a random PIN, used only to spend the same time on unknown ids.
@@ -227,22 +213,331 @@ pub fn staff_add(
     Ok(id)
 }
 
+/// What an admin changes about another account (or their own).
+#[derive(Clone, Debug)]
+pub enum StaffChange {
+    Unlock,
+    Deactivate,
+    Reactivate,
+    Role(Role),
+    /// A new PIN (already hashed); it also clears the lock and the failure count.
+    ResetPin(String),
+}
+
+impl StaffChange {
+    fn action(&self) -> &'static str {
+        match self {
+            StaffChange::Unlock => "staff-unlock",
+            StaffChange::Deactivate => "staff-deactivate",
+            StaffChange::Reactivate => "staff-reactivate",
+            StaffChange::Role(_) => "staff-role",
+            StaffChange::ResetPin(_) => "staff-reset-pin",
+        }
+    }
+}
+
 pub fn staff_unlock(db: &mut Db, who: &Staff, id: &str, now: Instant) -> Result<String, WardError> {
+    change_staff(db, who, id, StaffChange::Unlock, now).map(|s| s.id)
+}
+
+/// Applies one change to a staff account, audited. The admin's own account and the target
+/// are re-read inside the write transaction, so two admins acting at once are decided one
+/// after the other: the last active, unlocked admin is never deactivated or demoted, and an
+/// admin demoted or locked a moment ago can no longer act.
+pub fn change_staff(
+    db: &mut Db,
+    who: &Staff,
+    id: &str,
+    change: StaffChange,
+    now: Instant,
+) -> Result<Staff, WardError> {
     let id = values::staff_id(id)?;
     authorize(db, who, Permission::ManageStaff, now)?;
     db.write(&who.id, now, |w| {
+        if let Err(e) = still_signed_in(w, who) {
+            w.audit_event(
+                "denied",
+                &json!({ "staff": who.id, "tried": Permission::ManageStaff.describe(), "why": "account changed since sign-in" }),
+            )?;
+            return Ok(Err(e));
+        }
         let mut s = w
             .staff(&id)?
             .ok_or_else(|| WardError::UnknownStaff(id.clone()))?;
-        if !s.locked && s.failed_pins == 0 {
-            return Err(WardError::NotLocked(id.clone()));
+        match &change {
+            StaffChange::Unlock => {
+                if !s.locked && s.failed_pins == 0 {
+                    return Err(WardError::NotLocked(id.clone()));
+                }
+                s.failed_pins = 0;
+                s.locked = false;
+            }
+            StaffChange::Deactivate => {
+                if !s.active {
+                    return Err(WardError::AlreadyInactive(id.clone()));
+                }
+                keeps_an_admin(w, &s, "deactivated")?;
+                s.active = false;
+            }
+            StaffChange::Reactivate => {
+                if s.active {
+                    return Err(WardError::AlreadyActive(id.clone()));
+                }
+                s.active = true;
+            }
+            StaffChange::Role(role) => {
+                if s.role == *role {
+                    return Err(WardError::SameRole {
+                        id: id.clone(),
+                        role: *role,
+                    });
+                }
+                if *role != Role::Admin {
+                    keeps_an_admin(w, &s, "demoted")?;
+                }
+                s.role = *role;
+            }
+            StaffChange::ResetPin(hash) => {
+                s.pin_hash = hash.clone();
+                s.failed_pins = 0;
+                s.locked = false;
+            }
         }
+        w.update_staff(&s, change.action())?;
+        Ok::<_, WardError>(Ok(s))
+    })?
+}
+
+/// The signed-in person's account as it is now: still active, unlocked, with the role and
+/// the PIN they signed in with. Every write checks it inside its transaction, so a terminal
+/// signed in before an admin deactivated, demoted or re-PINned the account saves nothing.
+pub fn still_signed_in(w: &dyn Writer, who: &Staff) -> Result<(), WardError> {
+    match w.staff(&who.id)? {
+        Some(now)
+            if now.active
+                && !now.locked
+                && now.role == who.role
+                && now.pin_hash == who.pin_hash =>
+        {
+            Ok(())
+        }
+        _ => Err(WardError::AccountChanged(who.id.clone())),
+    }
+}
+
+/// Whether an account can sign in and manage staff.
+fn is_working_admin(s: &Staff) -> bool {
+    s.role == Role::Admin && s.active && !s.locked
+}
+
+/// Refuses to take away the last active, unlocked admin: nobody could manage staff then.
+fn keeps_an_admin(w: &dyn Writer, target: &Staff, what: &'static str) -> Result<(), WardError> {
+    if !is_working_admin(target) {
+        return Ok(());
+    }
+    let others = w
+        .staff_list()?
+        .iter()
+        .filter(|s| s.id != target.id && is_working_admin(s))
+        .count();
+    if others == 0 {
+        return Err(WardError::LastAdmin {
+            id: target.id.clone(),
+            what,
+        });
+    }
+    Ok(())
+}
+
+/// The signed-in person changes their own PIN (signed in with the current one). The new one
+/// follows the PIN policy of a new account and must differ from the current one.
+pub fn change_own_pin(
+    db: &mut Db,
+    who: &Staff,
+    new_pin: &str,
+    now: Instant,
+) -> Result<(), WardError> {
+    let new_pin = values::pin(new_pin)?;
+    if pin_matches(&new_pin, &who.pin_hash) {
+        return Err(WardError::SamePin);
+    }
+    let hash = hash_pin(&new_pin)?;
+    db.write(&who.id, now, |w| {
+        still_signed_in(w, who)?;
+        let mut s = w
+            .staff(&who.id)?
+            .ok_or_else(|| WardError::UnknownStaff(who.id.clone()))?;
+        s.pin_hash = hash;
         s.failed_pins = 0;
-        s.locked = false;
-        w.update_staff(&s, "staff-unlock")?;
-        Ok::<_, WardError>(())
-    })?;
-    Ok(id)
+        w.update_staff(&s, "pin-change")?;
+        Ok(())
+    })
+}
+
+/// The operating-system account that runs a recovery.
+#[derive(Clone, Debug)]
+pub struct OsUser {
+    pub uid: u32,
+    pub name: String,
+}
+
+impl OsUser {
+    /// The audit log's actor for a recovery: nobody signed in, so the OS account is named.
+    pub fn actor(&self) -> String {
+        format!("os:{}(uid {})", self.name, self.uid)
+    }
+}
+
+/// Who may recover an admin: someone who can already write the database file at the
+/// operating-system level, and so could edit it with any SQLite tool anyway. Checked as
+/// the file's owner (or root) and by opening the file for writing; the recovery's own write
+/// transaction is the last check.
+#[cfg(unix)]
+pub fn os_writer_of(path: &Path) -> Result<OsUser, WardError> {
+    use std::os::unix::fs::MetadataExt;
+    let shown = path.display().to_string();
+    let cannot = |why: String| WardError::RecoverCannotWrite {
+        path: shown.clone(),
+        why,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| cannot(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(cannot("it is not a regular file".into()));
+    }
+    let uid = rustix::process::geteuid().as_raw();
+    if uid != 0 && uid != meta.uid() {
+        return Err(WardError::RecoverNotOwner {
+            path: shown,
+            owner: meta.uid(),
+            uid,
+        });
+    }
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| cannot(e.to_string()))?;
+    Ok(OsUser {
+        uid,
+        name: os_user_name(uid),
+    })
+}
+
+#[cfg(not(unix))]
+pub fn os_writer_of(path: &Path) -> Result<OsUser, WardError> {
+    Err(WardError::RecoverCannotWrite {
+        path: path.display().to_string(),
+        why: "recovery is only supported on Unix systems".into(),
+    })
+}
+
+/// The account name of `uid` from /etc/passwd, else the login name the environment gives.
+#[cfg(unix)]
+fn os_user_name(uid: u32) -> String {
+    let from_passwd = std::fs::read_to_string("/etc/passwd").ok().and_then(|t| {
+        t.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
+        })
+    });
+    from_passwd
+        .or_else(|| std::env::var("USER").ok())
+        .map(|n| values::printable(&n).chars().take(32).collect())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// What a recovery asks for.
+pub struct Recovery<'a> {
+    pub id: &'a str,
+    /// For an account that does not exist yet.
+    pub name: Option<&'a str>,
+    /// A new PIN; required unless the account is an admin already.
+    pub pin: Option<&'a str>,
+}
+
+/// What a recovery did, for the message.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    pub id: String,
+    pub done: Vec<&'static str>,
+}
+
+/// Makes `id` a working admin again when nobody can sign in to do it: unlocked, active, the
+/// admin role, and a new PIN if one is given (required unless it is an admin already). For
+/// a process that can already write the file (checked by the caller with `os_writer_of`),
+/// audited with the OS account as the actor.
+pub fn recover_admin(
+    db: &mut Db,
+    os: &OsUser,
+    r: &Recovery,
+    now: Instant,
+) -> Result<Recovered, WardError> {
+    let id = values::staff_id(r.id)?;
+    let name = r.name.map(|n| values::text("name", n, 100)).transpose()?;
+    let hash = r
+        .pin
+        .map(values::pin)
+        .transpose()?
+        .map(|p| hash_pin(&p))
+        .transpose()?;
+    db.write(&os.actor(), now, |w| {
+        let mut done = Vec::new();
+        let staff = match w.staff(&id)? {
+            Some(s) => {
+                if s.role != Role::Admin && hash.is_none() {
+                    return Err(WardError::RecoverNeedsPin(id.clone()));
+                }
+                let mut s = s;
+                if s.locked || s.failed_pins > 0 {
+                    s.locked = false;
+                    s.failed_pins = 0;
+                    done.push("unlocked");
+                }
+                if !s.active {
+                    s.active = true;
+                    done.push("reactivated");
+                }
+                if s.role != Role::Admin {
+                    s.role = Role::Admin;
+                    done.push("made admin");
+                }
+                if let Some(h) = &hash {
+                    s.pin_hash = h.clone();
+                    done.push("new PIN set");
+                }
+                if done.is_empty() {
+                    return Err(WardError::NothingToRecover(id.clone()));
+                }
+                w.update_staff(&s, "recover-admin")?;
+                s
+            }
+            None => {
+                let name = name
+                    .clone()
+                    .ok_or_else(|| WardError::RecoverNeedsName(id.clone()))?;
+                let h = hash
+                    .clone()
+                    .ok_or_else(|| WardError::RecoverNeedsPin(id.clone()))?;
+                let s = Staff {
+                    id: id.clone(),
+                    name,
+                    role: Role::Admin,
+                    pin_hash: h,
+                    active: true,
+                    failed_pins: 0,
+                    locked: false,
+                };
+                w.insert_staff(&s, "recover-admin")?;
+                done.push("created as admin");
+                s
+            }
+        };
+        w.audit_event(
+            "recover-admin",
+            &json!({ "staff": staff.id, "os_uid": os.uid, "os_user": os.name, "done": done }),
+        )?;
+        Ok(Recovered { id: staff.id, done })
+    })
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use crate::domain::protocol::Protocol;
 use crate::domain::rate::Rate;
 use crate::domain::record::{CourseState, CourseView, PatientRecord, Staff};
 use crate::domain::rules::{
-    Permission, RateChange, RateEntry, RuleError, Step, check_rate_change,
+    Permission, RateChange, RateEntry, RuleError, Step, change_needs, check_rate_change,
     check_score,
 };
 use crate::domain::time::{Instant, check_not_future, local_text, whole_seconds};
@@ -209,7 +209,11 @@ impl Session<'_> {
         f: impl FnOnce(&mut dyn Writer, &Config) -> Result<T, WardError>,
     ) -> Result<T, WardError> {
         let cfg = self.cfg;
-        self.db.write(&self.who.id, self.now, |w| f(w, cfg))
+        let who = self.who;
+        self.db.write(&who.id, self.now, |w| {
+            super::access::still_signed_in(w, who)?;
+            f(w, cfg)
+        })
     }
 
     fn check_time(&self, at: Instant) -> Result<Instant, WardError> {
@@ -461,22 +465,20 @@ impl Session<'_> {
         })
     }
 
-    /// Who may change an entry: its first author, or a physician.
+    /// Who may change an entry version: whoever recorded it and every version before it, or
+    /// a physician (`rules::change_needs`).
     fn authorize_change(&mut self, id: EntryId) -> Result<Entry, WardError> {
-        let (entry, root_author) = self.db.read(|r| {
+        let (entry, needs) = self.db.read(|r| {
             let e = r.entry(id)?.ok_or(WardError::UnknownEntry(id))?;
             let chain = r.entries_of(e.patient_id)?;
             let v = Versions::new(&chain);
-            let root = v.root(id);
-            let author = chain
-                .iter()
-                .find(|c| c.id == root)
-                .map_or(e.recorded_by.clone(), |c| c.recorded_by.clone());
-            Ok::<_, WardError>((e, author))
+            let back = v.back_from(id);
+            let needs = change_needs(&self.who.id, back.iter().map(|c| c.recorded_by.as_str()));
+            Ok::<_, WardError>((e, needs))
         })?;
         self.authorize(Permission::Record(entry.kind()))?;
-        if root_author != self.who.id {
-            self.authorize(Permission::AmendOthers)?;
+        if let Some(p) = needs {
+            self.authorize(p)?;
         }
         Ok(entry)
     }

@@ -99,8 +99,42 @@ pub enum WardError {
         "account {0} is locked after too many wrong PINs; an admin unlocks it with `titrate staff unlock {0}`"
     )]
     Locked(String),
-    #[error("account {0} is deactivated")]
+    #[error(
+        "account {0} is deactivated; an admin reactivates it with `titrate staff reactivate {0}`"
+    )]
     Inactive(String),
+    #[error("account {0} is deactivated already; nothing changed")]
+    AlreadyInactive(String),
+    #[error("account {0} is active already; nothing changed")]
+    AlreadyActive(String),
+    #[error("account {id} has the {role} role already; nothing changed")]
+    SameRole { id: String, role: Role },
+    #[error(
+        "{id} is the last active, unlocked admin and cannot be {what}: nobody could manage staff then; make another admin first (`titrate staff role ID --role admin`)"
+    )]
+    LastAdmin { id: String, what: &'static str },
+    #[error(
+        "account {0} changed since it signed in (deactivated, locked, or its role or PIN changed); nothing was saved: sign in again"
+    )]
+    AccountChanged(String),
+    #[error("the new PIN is the same as the current one; nothing was changed")]
+    SamePin,
+    #[error(
+        "recover-admin is only for the owner of {path} (uid {owner}) or root, who can write the file anyway; this process runs as uid {uid}"
+    )]
+    RecoverNotOwner { path: String, owner: u32, uid: u32 },
+    #[error(
+        "recover-admin needs to write {path} and cannot: {why}; only someone who can write the database file may recover an admin"
+    )]
+    RecoverCannotWrite { path: String, why: String },
+    #[error("no staff account {0}: give --name to create it as an admin (with a new PIN)")]
+    RecoverNeedsName(String),
+    #[error(
+        "{0} is not an admin yet: give a new PIN for it (TITRATE_NEW_PIN, or --new-pin to be asked)"
+    )]
+    RecoverNeedsPin(String),
+    #[error("{0} is an active, unlocked admin already; nothing changed (--new-pin sets a new PIN)")]
+    NothingToRecover(String),
     #[error("{field} does not apply to a {kind} entry")]
     FieldNotForKind {
         field: &'static str,
@@ -116,6 +150,8 @@ pub enum WardError {
     NoUser,
     #[error("no PIN given: set TITRATE_PIN or type it at the prompt")]
     NoPin,
+    #[error("no PIN given for the new PIN: set TITRATE_NEW_PIN or type it at the prompt")]
+    NoNewPin,
     #[error("PIN hashing failed: {0}")]
     Hash(String),
     #[error(
