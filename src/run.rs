@@ -404,19 +404,29 @@ fn check(db: &mut Db, path: &std::path::Path) -> u8 {
         }
     }
     let audit_ok = match &verification {
-        Ok(v) if v.is_sound() => {
-            println!(
-                "  audit chain: sound, {} rows, head hash {}",
-                v.rows, v.head_hash
-            );
-            true
-        }
         Ok(v) => {
-            println!("  audit chain: BROKEN");
-            for p in &v.problems {
-                println!("    {p}");
+            let (schema, rest): (Vec<_>, Vec<_>) = v
+                .problems
+                .iter()
+                .partition(|p| matches!(p, audit::Problem::Schema(_)));
+            let (text, chain): (Vec<_>, Vec<_>) = rest
+                .into_iter()
+                .partition(|p| matches!(p, audit::Problem::InvalidText { .. }));
+            check_section(
+                "schema",
+                "exactly as titrate's migrations create it",
+                &schema,
+            );
+            check_section("text", "every text value is valid UTF-8", &text);
+            if chain.is_empty() {
+                println!(
+                    "  audit chain: sound, {} rows, head hash {}",
+                    v.rows, v.head_hash
+                );
+            } else {
+                check_section("audit chain", "", &chain);
             }
-            false
+            v.is_sound()
         }
         Err(e) => {
             println!("  audit chain: could not be read: {e}");
@@ -429,6 +439,18 @@ fn check(db: &mut Db, path: &std::path::Path) -> u8 {
     } else {
         println!("NOT SOUND: do not use this file as the record; keep it for investigation");
         EXIT_BROKEN
+    }
+}
+
+/// One part of `check`'s answer: `ok` when nothing was found, else each problem.
+fn check_section(what: &str, ok: &str, problems: &[&audit::Problem]) {
+    if problems.is_empty() {
+        println!("  {what}: {ok}");
+        return;
+    }
+    println!("  {what}: BROKEN");
+    for p in problems {
+        println!("    {p}");
     }
 }
 
