@@ -112,6 +112,15 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
             Err(e) => Err(e.into()),
         };
     }
+    if let Command::Audit(AuditCmd::Verify) = command {
+        // A file whose schema was changed is not migrated (that would write to it): it is
+        // verified as it is, through a read-only connection.
+        let mut db = match Db::open(&path) {
+            Err(crate::store::StoreError::SchemaChanged(_)) => Db::open_read_only(&path)?,
+            other => other?,
+        };
+        return audit_verify(&mut db);
+    }
     let mut db = Db::open(&path)?;
     if let Command::Backup { file } = command {
         // A backup holds every patient's record: it is attributable like an export.
@@ -126,22 +135,6 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         println!("backup written to {}", file.display());
         let mut copy = Db::open_read_only(file)?;
         return Ok(check(&mut copy, file));
-    }
-    if let Command::Audit(AuditCmd::Verify) = command {
-        let v = db.read(|r| audit::verify(r))?;
-        if v.is_sound() {
-            println!(
-                "audit chain sound: {} rows, every record matches its audit row",
-                v.rows
-            );
-            println!("head hash {}", v.head_hash);
-            return Ok(0);
-        }
-        println!("audit chain BROKEN: {} problem(s)", v.problems.len());
-        for p in &v.problems {
-            println!("  {p}");
-        }
-        return Ok(EXIT_BROKEN);
     }
     let who = sign_in(&mut db, cfg, cli)?;
     let now = Utc::now();
@@ -376,6 +369,24 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
             Ok(0)
         }
     }
+}
+
+/// `audit verify`: the schema, every text value, the chain and every audited row.
+fn audit_verify(db: &mut Db) -> Result<u8, WardError> {
+    let v = db.read(|r| audit::verify(r))?;
+    if v.is_sound() {
+        println!(
+            "audit chain sound: {} rows, every record matches its audit row",
+            v.rows
+        );
+        println!("head hash {}", v.head_hash);
+        return Ok(0);
+    }
+    println!("audit chain BROKEN: {} problem(s)", v.problems.len());
+    for p in &v.problems {
+        println!("  {p}");
+    }
+    Ok(EXIT_BROKEN)
 }
 
 /// A new private folder under the system's temporary folder.

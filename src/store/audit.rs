@@ -80,11 +80,7 @@ pub enum Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Problem::Schema(SchemaProblem::Object(d)) => write!(f, "{d}"),
-            Problem::Schema(SchemaProblem::Version { found, holds }) => write!(
-                f,
-                "the schema version (PRAGMA user_version) is {found}, but the schema is that of version {holds}: the version number was changed behind titrate's back"
-            ),
+            Problem::Schema(p) => write!(f, "{p}"),
             Problem::InvalidText { table, key, column } => write!(
                 f,
                 "{table} row {}: column {column} holds text that is not valid UTF-8 (changed behind titrate's back or damaged)",

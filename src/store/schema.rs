@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 
-use super::StoreError;
+use super::{SchemaProblem, StoreError};
 
 /// One column as SQLite reports it (`PRAGMA table_xinfo`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -313,6 +313,34 @@ fn column_changes(want: &[ColumnInfo], got: &[ColumnInfo]) -> Vec<String> {
         out.push("its constraints or column order differ".into());
     }
     out
+}
+
+/// Every way the schema in `conn` differs from what migrations 1..=`version` create; a
+/// schema that is exactly another version's is said as a changed version number.
+pub fn problems(conn: &Connection, version: i64) -> Result<Vec<SchemaProblem>, StoreError> {
+    let diffs = differences(conn, version)?;
+    if diffs.is_empty() {
+        return Ok(vec![]);
+    }
+    if let Some(holds) = version_holding(conn, version)? {
+        return Ok(vec![SchemaProblem::Version {
+            found: version,
+            holds,
+        }]);
+    }
+    Ok(diffs.into_iter().map(SchemaProblem::Object).collect())
+}
+
+impl fmt::Display for SchemaProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SchemaProblem::Object(d) => write!(f, "{d}"),
+            SchemaProblem::Version { found, holds } => write!(
+                f,
+                "the schema version (PRAGMA user_version) is {found}, but the schema is that of version {holds}: the version number was changed behind titrate's back"
+            ),
+        }
+    }
 }
 
 /// The version whose schema `conn` holds exactly, when it is not `claimed`: a changed

@@ -297,6 +297,8 @@ impl Db {
             return Ok(());
         }
         if found > 0 {
+            // Before the copy is made, so that a refused file gains no copy beside it.
+            refuse_changed_schema(&self.conn, found)?;
             self.backup_before_upgrade(found)?;
         }
         let tx = self
@@ -430,7 +432,7 @@ impl Db {
 /// Refuses to write to a file whose schema is not exactly what titrate's migrations up to
 /// `version` create, naming what differs.
 fn refuse_changed_schema(conn: &Connection, version: i64) -> Result<(), StoreError> {
-    let diffs = schema::differences(conn, version)?;
+    let diffs = schema::problems(conn, version)?;
     if diffs.is_empty() {
         return Ok(());
     }
@@ -985,17 +987,7 @@ impl Reader for SqlTx<'_> {
 
     fn schema_differences(&self) -> Result<Vec<SchemaProblem>, StoreError> {
         let version: i64 = self.tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        let diffs = schema::differences(self.tx, version)?;
-        if diffs.is_empty() {
-            return Ok(vec![]);
-        }
-        if let Some(holds) = schema::version_holding(self.tx, version)? {
-            return Ok(vec![SchemaProblem::Version {
-                found: version,
-                holds,
-            }]);
-        }
-        Ok(diffs.into_iter().map(SchemaProblem::Object).collect())
+        schema::problems(self.tx, version)
     }
 
     fn invalid_text(&self) -> Result<Vec<(String, String, String)>, StoreError> {
