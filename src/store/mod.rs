@@ -311,3 +311,6 @@ pub(crate) mod test_hook {
         pub static TABLES: RefCell<Option<&'static [super::Audited]>> = const { RefCell::new(None) };
     }
 }
+
+#[cfg(test)]
+mod tests;
