@@ -387,6 +387,7 @@ pub fn column_names(conn: &Connection, table: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
