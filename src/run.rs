@@ -149,6 +149,15 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
     if let Command::RecoverAdmin(a) = command {
         return recover_admin(&path, a);
     }
+    if let Command::Audit(AuditCmd::Verify) = command {
+        // A file whose schema was changed is not migrated (that would write to it): it is
+        // verified as it is, through a read-only connection.
+        let mut db = match Db::open(&path) {
+            Err(crate::store::StoreError::SchemaChanged(_)) => Db::open_read_only(&path)?,
+            other => other?,
+        };
+        return audit_verify(&mut db);
+    }
     let mut db = Db::open(&path)?;
     if let Command::Backup { file, force } = command {
         // A backup holds every patient's record: it is attributable like an export.
@@ -166,22 +175,6 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         println!("backup written to {}", file.display());
         let mut copy = Db::open_read_only(file)?;
         return Ok(check(&mut copy, file));
-    }
-    if let Command::Audit(AuditCmd::Verify) = command {
-        let v = db.read(|r| audit::verify(r))?;
-        if v.is_sound() {
-            println!(
-                "audit chain sound: {} rows, every record matches its audit row",
-                v.rows
-            );
-            println!("head hash {}", v.head_hash);
-            return Ok(0);
-        }
-        println!("audit chain BROKEN: {} problem(s)", v.problems.len());
-        for p in &v.problems {
-            println!("  {p}");
-        }
-        return Ok(EXIT_BROKEN);
     }
     let who = sign_in(&mut db, cfg, cli)?;
     let now = Utc::now();
@@ -476,6 +469,24 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
     }
 }
 
+/// `audit verify`: the schema, every text value, the chain and every audited row.
+fn audit_verify(db: &mut Db) -> Result<u8, WardError> {
+    let v = db.read(|r| audit::verify(r))?;
+    if v.is_sound() {
+        println!(
+            "audit chain sound: {} rows, every record matches its audit row",
+            v.rows
+        );
+        println!("head hash {}", v.head_hash);
+        return Ok(0);
+    }
+    println!("audit chain BROKEN: {} problem(s)", v.problems.len());
+    for p in &v.problems {
+        println!("  {p}");
+    }
+    Ok(EXIT_BROKEN)
+}
+
 /// A new private folder under the system's temporary folder: an unpredictable name,
 /// created exclusively (an existing folder of that name, someone else's, is never used).
 fn tempdir_private() -> std::io::Result<std::path::PathBuf> {
@@ -497,19 +508,29 @@ fn check(db: &mut Db, path: &std::path::Path) -> u8 {
         }
     }
     let audit_ok = match &verification {
-        Ok(v) if v.is_sound() => {
-            println!(
-                "  audit chain: sound, {} rows, head hash {}",
-                v.rows, v.head_hash
-            );
-            true
-        }
         Ok(v) => {
-            println!("  audit chain: BROKEN");
-            for p in &v.problems {
-                println!("    {p}");
+            let (schema, rest): (Vec<_>, Vec<_>) = v
+                .problems
+                .iter()
+                .partition(|p| matches!(p, audit::Problem::Schema(_)));
+            let (text, chain): (Vec<_>, Vec<_>) = rest
+                .into_iter()
+                .partition(|p| matches!(p, audit::Problem::InvalidText { .. }));
+            check_section(
+                "schema",
+                "exactly as titrate's migrations create it",
+                &schema,
+            );
+            check_section("text", "every text value is valid UTF-8", &text);
+            if chain.is_empty() {
+                println!(
+                    "  audit chain: sound, {} rows, head hash {}",
+                    v.rows, v.head_hash
+                );
+            } else {
+                check_section("audit chain", "", &chain);
             }
-            false
+            v.is_sound()
         }
         Err(e) => {
             println!("  audit chain: could not be read: {e}");
@@ -522,6 +543,18 @@ fn check(db: &mut Db, path: &std::path::Path) -> u8 {
     } else {
         println!("NOT SOUND: do not use this file as the record; keep it for investigation");
         EXIT_BROKEN
+    }
+}
+
+/// One part of `check`'s answer: `ok` when nothing was found, else each problem.
+fn check_section(what: &str, ok: &str, problems: &[&audit::Problem]) {
+    if problems.is_empty() {
+        println!("  {what}: {ok}");
+        return;
+    }
+    println!("  {what}: BROKEN");
+    for p in problems {
+        println!("    {p}");
     }
 }
 

@@ -5,7 +5,8 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use super::{AUDITED_TABLES, AuditRow, Reader, StoreError};
+use super::schema::shown;
+use super::{AuditRow, Reader, SchemaProblem, StoreError, audited_tables};
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -36,6 +37,15 @@ pub fn row_hash(r: &AuditRow) -> String {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
+    Schema(SchemaProblem),
+    InvalidText {
+        table: String,
+        key: String,
+        column: String,
+    },
+    /// The record could not be read far enough to compare it (a table replaced by something
+    /// else, for example); what was found before is reported with it.
+    Unreadable(String),
     ChainGap {
         expected: i64,
         found: i64,
@@ -70,6 +80,15 @@ pub enum Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Problem::Schema(p) => write!(f, "{p}"),
+            Problem::InvalidText { table, key, column } => write!(
+                f,
+                "{table} row {}: column {column} holds text that is not valid UTF-8 (changed behind titrate's back or damaged)",
+                shown(key)
+            ),
+            Problem::Unreadable(why) => {
+                write!(f, "the record could not be read to compare it: {why}")
+            }
             Problem::ChainGap { expected, found } => write!(
                 f,
                 "audit row {expected} is missing (the log jumps from {} to {found})",
@@ -93,7 +112,8 @@ impl fmt::Display for Problem {
                 audit_seq,
             } => write!(
                 f,
-                "{table} row {key} differs from what audit row {audit_seq} recorded: it was changed behind titrate's back"
+                "{table} row {} differs from what audit row {audit_seq} recorded: it was changed behind titrate's back",
+                shown(key)
             ),
             Problem::RowMissing {
                 table,
@@ -101,11 +121,13 @@ impl fmt::Display for Problem {
                 audit_seq,
             } => write!(
                 f,
-                "{table} row {key} (written at audit row {audit_seq}) is missing: it was deleted"
+                "{table} row {} (written at audit row {audit_seq}) is missing: it was deleted",
+                shown(key)
             ),
             Problem::RowUnaudited { table, key } => write!(
                 f,
-                "{table} row {key} has no audit row: it was added behind titrate's back"
+                "{table} row {} has no audit row: it was added behind titrate's back",
+                shown(key)
             ),
         }
     }
@@ -125,11 +147,35 @@ impl Verification {
     }
 }
 
-/// Recomputes the chain from the first row, compares its end with the head, and compares
-/// every audited table with the latest content the log recorded for each row.
+/// Compares the schema with what titrate's migrations create and looks at every text value;
+/// then recomputes the chain from the first row, compares its end with the head, and
+/// compares every audited table with the latest content the log recorded for each row.
 pub fn verify(r: &dyn Reader) -> Result<Verification, StoreError> {
+    let mut problems: Vec<Problem> = r
+        .schema_differences()?
+        .into_iter()
+        .map(Problem::Schema)
+        .collect();
+    match verify_record(r, &mut problems) {
+        Ok(v) => Ok(v),
+        // A schema changed so far that the record cannot be read: say what changed.
+        Err(e) if !problems.is_empty() => {
+            problems.push(Problem::Unreadable(e.to_string()));
+            Ok(Verification {
+                rows: 0,
+                head_hash: String::new(),
+                problems,
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn verify_record(r: &dyn Reader, problems: &mut Vec<Problem>) -> Result<Verification, StoreError> {
+    for (table, key, column) in r.invalid_text()? {
+        problems.push(Problem::InvalidText { table, key, column });
+    }
     let rows = r.audit_rows()?;
-    let mut problems = Vec::new();
     let mut prev = GENESIS.to_string();
     let mut expected_seq = 1;
     for row in &rows {
@@ -168,7 +214,8 @@ pub fn verify(r: &dyn Reader) -> Result<Verification, StoreError> {
             latest.insert((t.as_str(), k.as_str()), (row.content.as_str(), row.seq));
         }
     }
-    for (table, _) in AUDITED_TABLES {
+    for spec in audited_tables() {
+        let table = &spec.table;
         let current = r.table_rows(table)?;
         let mut present = std::collections::HashSet::new();
         for (key, content) in &current {
@@ -205,6 +252,6 @@ pub fn verify(r: &dyn Reader) -> Result<Verification, StoreError> {
     Ok(Verification {
         rows: last_seq,
         head_hash: prev,
-        problems,
+        problems: std::mem::take(problems),
     })
 }

@@ -7,6 +7,7 @@
 
 pub mod audit;
 mod rows;
+pub mod schema;
 pub mod sqlite;
 
 use crate::domain::dose::RatePoint;
@@ -53,6 +54,10 @@ pub enum StoreError {
         "patient {patient}'s details were corrected at the same moment at another terminal (version {version} exists already); look again and retry"
     )]
     PatientConflict { patient: PatientId, version: u32 },
+    #[error(
+        "the database schema was changed behind titrate's back: {0}; nothing was written: run `titrate check` and keep the file for investigation"
+    )]
+    SchemaChanged(String),
 }
 
 /// A correction of a patient's details, as validated by the domain: every detail as it now
@@ -153,6 +158,23 @@ pub trait Reader {
     fn pseudonyms(&self) -> Result<Vec<(PatientId, String, i64)>, StoreError>;
     /// (key, canonical content) of every row of an audited table.
     fn table_rows(&self, table: &str) -> Result<Vec<(String, String)>, StoreError>;
+    /// Every way the stored schema (and its version number) differs from what titrate's
+    /// migrations create, each object named.
+    fn schema_differences(&self) -> Result<Vec<SchemaProblem>, StoreError>;
+    /// (table, key, column) of every stored text value that is not valid UTF-8, in every
+    /// table titrate created.
+    fn invalid_text(&self) -> Result<Vec<(String, String, String)>, StoreError>;
+}
+
+/// A schema object added, dropped or changed, or a version number that does not match.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SchemaProblem {
+    Object(schema::Difference),
+    /// `PRAGMA user_version` says `found`, the objects are those of version `holds`.
+    Version {
+        found: i64,
+        holds: i64,
+    },
 }
 
 /// A stretch of one patient's time, both ends included.
@@ -199,15 +221,129 @@ pub trait Writer: Reader {
     fn audit_event(&mut self, action: &str, content: &serde_json::Value) -> Result<(), StoreError>;
 }
 
-/// The tables whose every row is mirrored in the audit log, with their key column.
-pub const AUDITED_TABLES: &[(&str, &str)] = &[
-    ("staff", "id"),
-    ("protocol", "id"),
-    ("patient", "id"),
-    ("course", "id"),
-    ("entry", "id"),
-    ("void", "id"),
-    ("pseudonym", "patient_id"),
-    ("patient_version", "id"),
-    ("protocol_approval", "id"),
+/// How a column's value is written in the canonical content. The content is formatted from
+/// the declared type, never from what SQLite happens to hold, so that another backend writes
+/// the same bytes for the same row: integers as JSON integers, reals as JSON numbers
+/// (shortest form that reads back, "70.0" for a whole number), text as JSON strings. A stored
+/// value of another kind (SQLite lets any column hold anything) is written as
+/// `{"stored_as":KIND,"value":...}`, which no correct row can produce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnType {
+    Integer,
+    Real,
+    Text,
+    /// Text kept out of the audit log (which staff may read): only its sha256 is written,
+    /// under the name `<column>_sha256`.
+    Secret,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Column {
+    pub name: &'static str,
+    pub ty: ColumnType,
+    /// Added by a migration after the table was created. Such a column is part of the
+    /// canonical content only when it is not NULL: the rows written before it existed hold
+    /// NULL in it and keep the content their audit rows recorded, while any value put into
+    /// it later is covered. So a column added later must be nullable with no DEFAULT (the
+    /// old rows must read NULL); a value meaning "not set" that is not NULL would make every
+    /// old row differ from its audit row.
+    pub later: bool,
+}
+
+pub const fn int(name: &'static str) -> Column {
+    Column {
+        name,
+        ty: ColumnType::Integer,
+        later: false,
+    }
+}
+pub const fn real(name: &'static str) -> Column {
+    Column {
+        name,
+        ty: ColumnType::Real,
+        later: false,
+    }
+}
+pub const fn text(name: &'static str) -> Column {
+    Column {
+        name,
+        ty: ColumnType::Text,
+        later: false,
+    }
+}
+pub const fn secret(name: &'static str) -> Column {
+    Column {
+        name,
+        ty: ColumnType::Secret,
+        later: false,
+    }
+}
+impl Column {
+    pub const fn later(self) -> Column {
+        Column {
+            later: true,
+            ..self
+        }
+    }
+}
+
+/// A table whose every row is mirrored in the audit log: its key column and the columns of
+/// its canonical content (all of them: `store::tests` checks this list against the schema).
+#[derive(Clone, Copy, Debug)]
+pub struct Audited {
+    pub table: &'static str,
+    pub key: &'static str,
+    pub columns: &'static [Column],
+}
+
+const fn audited(table: &'static str, key: &'static str, columns: &'static [Column]) -> Audited {
+    Audited {
+        table,
+        key,
+        columns,
+    }
+}
+
+/// The tables whose every row is mirrored in the audit log, with their key and canonical
+/// columns: the one place that says what the audit covers. A new audited table is one line
+/// here; a column added to one by a migration is listed with `.later()`.
+#[rustfmt::skip]
+pub const AUDITED_TABLES: &[Audited] = &[
+    audited("staff", "id", &[text("id"), text("name"), text("role"), secret("pin_hash"), int("active"), int("failed_pins"), int("locked"), text("created_at"), text("created_by")]),
+    audited("protocol", "id", &[int("id"), text("name"), text("digest"), text("snapshot"), text("created_at"), text("created_by")]),
+    audited("patient", "id", &[int("id"), text("mrn"), text("name"), text("birth_date"), text("sex"), real("weight_kg"), text("crps_type"), text("crps_onset"), text("limb"), text("created_at"), text("created_by")]),
+    audited("course", "id", &[int("id"), int("patient_id"), int("protocol_id"), text("created_at"), text("created_by")]),
+    audited("entry", "id", &[int("id"), int("patient_id"), int("course_id"), text("kind"), int("supersedes"), text("amend_reason"), text("happened_at"), text("recorded_at"), text("recorded_by"), int("late"), int("rate_centi"), int("confirmed"), text("confirm_reason"), int("score"), text("timepoint"), text("effect"), text("detail"), text("severity"), text("action"), int("successful"), text("end_reason"), text("bed")]),
+    audited("void", "id", &[int("id"), int("entry_id"), text("reason"), text("voided_at"), text("voided_by")]),
+    audited("pseudonym", "patient_id", &[int("patient_id"), text("study_id"), int("day_offset"), text("created_at"), text("created_by")]),
+    audited("patient_version", "id", &[int("id"), int("patient_id"), int("version"), text("mrn"), text("name"), text("birth_date"), text("sex"), real("weight_kg"), text("crps_type"), text("crps_onset"), text("limb"), text("reason"), text("recorded_at"), text("recorded_by")]),
+    audited("protocol_approval", "id", &[int("id"), int("protocol_id"), text("approved_at"), text("approved_by")]),
 ];
+
+/// The audited tables: [`AUDITED_TABLES`], or in a unit test the list a test put in its place
+/// (to play a later migration that adds a column).
+pub fn audited_tables() -> &'static [Audited] {
+    #[cfg(test)]
+    if let Some(t) = test_hook::TABLES.with(|t| *t.borrow()) {
+        return t;
+    }
+    AUDITED_TABLES
+}
+
+pub fn audited_table(table: &str) -> Option<&'static Audited> {
+    audited_tables().iter().find(|a| a.table == table)
+}
+
+/// For unit tests that play a later version of titrate on this thread: one more migration
+/// and the audited-table list that goes with it.
+#[cfg(test)]
+pub(crate) mod test_hook {
+    use std::cell::RefCell;
+    thread_local! {
+        pub static MIGRATION: RefCell<Option<(i64, String)>> = const { RefCell::new(None) };
+        pub static TABLES: RefCell<Option<&'static [super::Audited]>> = const { RefCell::new(None) };
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -4,7 +4,7 @@ use rusqlite::Row;
 use rusqlite::types::ValueRef;
 
 use super::audit::sha256_hex;
-use super::{NewPatient, Patient, PatientVersion, Staff, StoreError};
+use super::{Column, ColumnType, NewPatient, Patient, PatientVersion, Staff, StoreError};
 use crate::domain::entry::{Entry, EntryData, EntryKind, Void};
 use crate::domain::marks::{Mark, MarkKind};
 use crate::domain::outcome::Score;
@@ -182,31 +182,73 @@ pub fn entry(row: &Row) -> Result<Entry, StoreError> {
     })
 }
 
-/// A row as canonical JSON: keys sorted, values as stored. The PIN hash is reduced to its
-/// digest so that the audit log, which staff may read, never holds it.
-pub fn canonical(row: &Row) -> Result<String, StoreError> {
-    let stmt = row.as_ref();
-    let mut map = serde_json::Map::new();
-    for i in 0..stmt.column_count() {
-        let name = stmt.column_name(i)?.to_string();
-        let value = match row.get_ref(i)? {
-            ValueRef::Null => serde_json::Value::Null,
-            ValueRef::Integer(v) => serde_json::Value::from(v),
-            ValueRef::Real(v) => serde_json::Value::from(v),
-            ValueRef::Text(t) => serde_json::Value::from(String::from_utf8_lossy(t).into_owned()),
-            ValueRef::Blob(b) => serde_json::Value::from(sha256_hex(b)),
+/// A row as canonical JSON: `columns` (the row's columns, in that order) as an object with
+/// its keys sorted by byte, each value written from its declared type (see
+/// [`ColumnType`]). A column added later is left out while it is NULL. The PIN hash is
+/// reduced to its digest so that the audit log, which staff may read, never holds it.
+pub fn canonical(row: &Row, columns: &[Column]) -> Result<String, StoreError> {
+    let mut fields: Vec<(String, String)> = Vec::with_capacity(columns.len());
+    for (i, col) in columns.iter().enumerate() {
+        let v = row.get_ref(i)?;
+        if col.later && v == ValueRef::Null {
+            continue;
+        }
+        let (name, value) = match col.ty {
+            ColumnType::Secret => {
+                let digest = match v {
+                    ValueRef::Text(t) => sha256_hex(t),
+                    _ => String::new(),
+                };
+                (format!("{}_sha256", col.name), json_string(&digest))
+            }
+            ty => (col.name.to_string(), canonical_value(ty, v)),
         };
-        if name == "pin_hash" {
-            let digest = match &value {
-                serde_json::Value::String(s) => sha256_hex(s.as_bytes()),
-                _ => String::new(),
+        fields.push((name, value));
+    }
+    fields.sort();
+    let mut out = String::from("{");
+    for (n, (name, value)) in fields.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push_str(&json_string(name));
+        out.push(':');
+        out.push_str(value);
+    }
+    out.push('}');
+    Ok(out)
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
+fn json_real(v: f64) -> String {
+    serde_json::Value::from(v).to_string()
+}
+
+fn canonical_value(ty: ColumnType, v: ValueRef) -> String {
+    match (ty, v) {
+        (_, ValueRef::Null) => "null".into(),
+        (ColumnType::Integer, ValueRef::Integer(i)) => i.to_string(),
+        (ColumnType::Real, ValueRef::Real(r)) => json_real(r),
+        // SQLite may keep a whole real as an integer on disk; another backend holds a double.
+        #[allow(clippy::cast_precision_loss)]
+        (ColumnType::Real, ValueRef::Integer(i)) => json_real(i as f64),
+        (ColumnType::Text | ColumnType::Secret, ValueRef::Text(t)) => {
+            json_string(&String::from_utf8_lossy(t))
+        }
+        (_, other) => {
+            let (kind, value) = match other {
+                ValueRef::Integer(i) => ("integer", i.to_string()),
+                ValueRef::Real(r) => ("real", json_real(r)),
+                ValueRef::Text(t) => ("text", json_string(&String::from_utf8_lossy(t))),
+                ValueRef::Blob(b) => ("blob", json_string(&sha256_hex(b))),
+                ValueRef::Null => ("null", "null".into()),
             };
-            map.insert("pin_hash_sha256".into(), digest.into());
-        } else {
-            map.insert(name, value);
+            format!("{{\"stored_as\":\"{kind}\",\"value\":{value}}}")
         }
     }
-    Ok(serde_json::Value::Object(map).to_string())
 }
 
 /// A stored rate in hundredths of a mg/h.

@@ -9,9 +9,10 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 
 use super::audit::{GENESIS, row_hash};
 use super::rows::{self, PATIENT_COLUMNS, PATIENT_VERSION_COLUMNS, STAFF_COLUMNS};
+use super::schema;
 use super::{
-    AUDITED_TABLES, AuditRow, Course, NewEntry, NewPatient, NewPatientVersion, Patient,
-    PatientVersion, Reader, ScoreWindow, Staff, StoreError, Writer,
+    AuditRow, Audited, Column, Course, NewEntry, NewPatient, NewPatientVersion, Patient,
+    PatientVersion, Reader, SchemaProblem, ScoreWindow, Staff, StoreError, Writer, audited_table,
 };
 use crate::domain::dose::RatePoint;
 use crate::domain::entry::{CourseId, Entry, EntryData, EntryId, PatientId, Version};
@@ -48,6 +49,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Db {
     conn: Connection,
     path: Option<PathBuf>,
+    /// SQLite's schema cookie when this connection last found the schema to be titrate's:
+    /// a write compares the schema again only when the cookie moved.
+    schema_seen: Option<i64>,
 }
 
 /// The numbered migrations in schema.sql, in order.
@@ -63,6 +67,10 @@ pub fn migrations() -> Vec<(i64, String)> {
             sql.push_str(line);
             sql.push('\n');
         }
+    }
+    #[cfg(test)]
+    if let Some(m) = super::test_hook::MIGRATION.with(|m| m.borrow().clone()) {
+        out.push(m);
     }
     out
 }
@@ -138,6 +146,9 @@ impl Db {
         .map_err(|e| refuse(e.to_string()))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         stable_plans(&conn)?;
+        // Nothing of the file's own making runs while it is checked: a read-only connection
+        // fires no trigger, and views may use no function with side effects.
+        conn.execute_batch("PRAGMA trusted_schema=OFF")?;
         let version: i64 = match conn.query_row("PRAGMA user_version", [], |r| r.get(0)) {
             Ok(v) => v,
             // A writer killed mid-transaction left a rollback journal that a read-only
@@ -161,6 +172,7 @@ impl Db {
         Ok(Db {
             conn,
             path: Some(path.to_path_buf()),
+            schema_seen: None,
         })
     }
 
@@ -255,7 +267,11 @@ impl Db {
             }
         }
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
-        let mut db = Db { conn, path };
+        let mut db = Db {
+            conn,
+            path,
+            schema_seen: None,
+        };
         db.migrate()?;
         Ok(db)
     }
@@ -303,6 +319,8 @@ impl Db {
             return Ok(());
         }
         if found > 0 {
+            // Before the copy is made, so that a refused file gains no copy beside it.
+            refuse_changed_schema(&self.conn, found)?;
             self.backup_before_upgrade(found)?;
         }
         let tx = self
@@ -321,6 +339,10 @@ impl Db {
             .collect();
         if pending.is_empty() {
             return Ok(());
+        }
+        // A trigger planted in an older file would run inside the migration's own writes.
+        if version > 0 {
+            refuse_changed_schema(&tx, version)?;
         }
         for (n, sql) in pending {
             let had_approvals = table_exists(&tx, "protocol_approval")?;
@@ -395,6 +417,18 @@ impl Db {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::from)?;
+        // Inside the write lock, so that the schema cannot change between this look and the
+        // commit. A trigger added behind titrate's back would run inside this very write.
+        let cookie: i64 = tx
+            .query_row("PRAGMA schema_version", [], |r| r.get(0))
+            .map_err(StoreError::from)?;
+        if self.schema_seen != Some(cookie) {
+            let version: i64 = tx
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(StoreError::from)?;
+            refuse_changed_schema(&tx, version)?;
+            self.schema_seen = Some(cookie);
+        }
         let mut w = SqlTx {
             tx: &tx,
             actor: actor.to_string(),
@@ -416,6 +450,20 @@ impl Db {
     pub fn raw_connection(&self) -> &Connection {
         &self.conn
     }
+}
+
+/// Refuses to write to a file whose schema is not exactly what titrate's migrations up to
+/// `version` create, naming what differs.
+fn refuse_changed_schema(conn: &Connection, version: i64) -> Result<(), StoreError> {
+    let diffs = schema::problems(conn, version)?;
+    if diffs.is_empty() {
+        return Ok(());
+    }
+    let mut said: Vec<String> = diffs.iter().take(5).map(ToString::to_string).collect();
+    if diffs.len() > 5 {
+        said.push(format!("and {} more", diffs.len() - 5));
+    }
+    Err(StoreError::SchemaChanged(said.join("; ")))
 }
 
 fn table_exists(tx: &Transaction, name: &str) -> Result<bool, StoreError> {
@@ -476,6 +524,7 @@ pub fn rolled_back_copy(path: &Path, dir: &Path) -> Result<Db, StoreError> {
     Ok(Db {
         conn,
         path: Some(copy),
+        schema_seen: None,
     })
 }
 
@@ -512,9 +561,13 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 }
 
 impl SqlTx<'_> {
-    fn canonical_row(&self, table: &str, key_col: &str, key: &str) -> Result<String, StoreError> {
+    fn canonical_row(&self, spec: &Audited, key: &str) -> Result<String, StoreError> {
+        let (table, key_col) = (spec.table, spec.key);
         // Bound with its own type so the primary key index is used (a CAST would scan).
-        let sql = format!("SELECT * FROM {table} WHERE {key_col} = ?1");
+        let sql = format!(
+            "SELECT {} FROM {table} WHERE {key_col} = ?1",
+            column_list(spec.columns)
+        );
         let mut stmt = self.tx.prepare_cached(&sql)?;
         let value = key.parse::<i64>().map_or_else(
             |_| rusqlite::types::Value::Text(key.to_string()),
@@ -522,7 +575,7 @@ impl SqlTx<'_> {
         );
         let mut rows = stmt.query([value])?;
         match rows.next()? {
-            Some(row) => rows::canonical(row),
+            Some(row) => rows::canonical(row, spec.columns),
             None => Err(StoreError::Corrupt(format!("{table} row {key} vanished"))),
         }
     }
@@ -575,11 +628,9 @@ impl SqlTx<'_> {
     }
 
     fn audit_row_write(&mut self, action: &str, table: &str, key: &str) -> Result<(), StoreError> {
-        let key_col = AUDITED_TABLES
-            .iter()
-            .find(|(t, _)| *t == table)
-            .map_or("id", |(_, k)| *k);
-        let content = self.canonical_row(table, key_col, key)?;
+        let spec = audited_table(table)
+            .ok_or_else(|| StoreError::Corrupt(format!("{table} is not an audited table")))?;
+        let content = self.canonical_row(spec, key)?;
         self.append_audit(action, Some(table), Some(key), content)
     }
 
@@ -968,17 +1019,29 @@ impl Reader for SqlTx<'_> {
             "SELECT seq, at, actor, action, tbl, row_key, content, prev_hash, hash \
              FROM audit ORDER BY seq",
         )?;
+        // Text that is not UTF-8 is read as it decodes: the row's hash then no longer
+        // matches, and `invalid_text` names the column.
+        let lossy = |r: &rusqlite::Row, i: usize| -> rusqlite::Result<Option<String>> {
+            Ok(match r.get_ref(i)? {
+                rusqlite::types::ValueRef::Null => None,
+                rusqlite::types::ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into()),
+                _ => Some(
+                    r.get::<_, rusqlite::types::Value>(i)
+                        .map(|v| format!("{v:?}"))?,
+                ),
+            })
+        };
         let rows = stmt.query_map([], |r| {
             Ok(AuditRow {
                 seq: r.get(0)?,
-                at: r.get(1)?,
-                actor: r.get(2)?,
-                action: r.get(3)?,
-                tbl: r.get(4)?,
-                row_key: r.get(5)?,
-                content: r.get(6)?,
-                prev_hash: r.get(7)?,
-                hash: r.get(8)?,
+                at: lossy(r, 1)?.unwrap_or_default(),
+                actor: lossy(r, 2)?.unwrap_or_default(),
+                action: lossy(r, 3)?.unwrap_or_default(),
+                tbl: lossy(r, 4)?,
+                row_key: lossy(r, 5)?,
+                content: lossy(r, 6)?.unwrap_or_default(),
+                prev_hash: lossy(r, 7)?.unwrap_or_default(),
+                hash: lossy(r, 8)?.unwrap_or_default(),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -1002,34 +1065,90 @@ impl Reader for SqlTx<'_> {
     }
 
     fn table_rows(&self, table: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let (table, key_col) = AUDITED_TABLES
-            .iter()
-            .find(|(t, _)| *t == table)
-            .copied()
+        let spec = audited_table(table)
             .ok_or_else(|| StoreError::Corrupt(format!("{table} is not an audited table")))?;
-        let exists: i64 = self.tx.query_row(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
-            [table],
-            |r| r.get(0),
-        )?;
-        if exists == 0 {
-            // A database from before this table was added (checked, not yet migrated).
+        let version: i64 = self.tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if !schema::own_tables(self.tx, version)?
+            .iter()
+            .any(|t| t == table)
+        {
+            // A database from before this table was added (checked, not yet migrated), or
+            // one where something else took the table's place: nothing of it is run.
             return Ok(vec![]);
         }
-        let sql = format!("SELECT * FROM {table} ORDER BY {key_col}");
+        // The columns this file has: a file from before a column was added lacks it, which
+        // reads as NULL; a column titrate created and someone dropped is missing from the
+        // content, which then differs from its audit rows.
+        let present = schema::column_names(self.tx, table);
+        let columns: Vec<Column> = spec
+            .columns
+            .iter()
+            .filter(|c| present.iter().any(|p| p == c.name))
+            .copied()
+            .collect();
+        let sql = format!(
+            "SELECT {}, {key} FROM {table} ORDER BY {key}",
+            column_list(&columns),
+            key = spec.key
+        );
         let mut stmt = self.tx.prepare(&sql)?;
-        let key_index = stmt.column_index(key_col)?;
+        let key_index = columns.len();
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
-            let key = match row.get_ref(key_index)? {
-                rusqlite::types::ValueRef::Integer(i) => i.to_string(),
-                rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
-                other => format!("{other:?}"),
-            };
-            out.push((key, rows::canonical(row)?));
+            out.push((
+                key_text(row.get_ref(key_index)?),
+                rows::canonical(row, &columns)?,
+            ));
         }
         Ok(out)
+    }
+
+    fn schema_differences(&self) -> Result<Vec<SchemaProblem>, StoreError> {
+        let version: i64 = self.tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        schema::problems(self.tx, version)
+    }
+
+    fn invalid_text(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let version: i64 = self.tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let mut out = Vec::new();
+        for table in schema::own_tables(self.tx, version)? {
+            let key = audited_table(&table).map_or("rowid", |a| a.key);
+            let columns = schema::column_names(self.tx, &table);
+            if columns.is_empty() {
+                continue;
+            }
+            let quoted: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+            let sql = format!(
+                "SELECT {key}, {} FROM \"{table}\" ORDER BY {key}",
+                quoted.join(", ")
+            );
+            let mut stmt = self.tx.prepare(&sql)?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                for (i, column) in columns.iter().enumerate() {
+                    if let rusqlite::types::ValueRef::Text(t) = row.get_ref(i + 1)?
+                        && std::str::from_utf8(t).is_err()
+                    {
+                        out.push((table.clone(), key_text(row.get_ref(0)?), column.clone()));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn column_list(columns: &[Column]) -> String {
+    let names: Vec<&str> = columns.iter().map(|c| c.name).collect();
+    names.join(", ")
+}
+
+fn key_text(v: rusqlite::types::ValueRef) -> String {
+    match v {
+        rusqlite::types::ValueRef::Integer(i) => i.to_string(),
+        rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+        other => format!("{other:?}"),
     }
 }
 
