@@ -176,6 +176,17 @@ fn the_newest_rows_and_their_audit_rows_removed_together_are_found() {
 /// The fixture with a pseudonym as well: a row in every table.
 fn full_fixture() -> Ward {
     let w = fixture();
+    // A correction of the patient's details, so that patient_version has a row too.
+    w.ok(&[
+        "patient",
+        "amend",
+        "--mrn",
+        "4001",
+        "--reason",
+        "limb was misheard",
+        "--limb",
+        "right leg",
+    ]);
     let out = w.dir.path().join("export");
     w.ok(&["export", "--out", &out.to_string_lossy(), "--pseudonymize"]);
     assert!(w.ok(&["audit", "verify"]).contains("sound"));
@@ -223,6 +234,10 @@ fn assert_named(said: &Said, what: &str, expect: &str) {
 fn every_kind_of_schema_object_added_dropped_or_changed_is_named_and_blocks_writing() {
     let base = full_fixture();
     let at = rfc(hours_ago(1));
+    let newest_said = format!(
+        "the schema version (PRAGMA user_version) is 2, but the schema is that of version {}",
+        titrate::store::sqlite::schema_version()
+    );
     let cases: &[(&str, &str)] = &[
         // tables
         ("CREATE TABLE notes (x TEXT)", "table notes was added"),
@@ -290,10 +305,7 @@ fn every_kind_of_schema_object_added_dropped_or_changed_is_named_and_blocks_writ
             "virtual table ghost was added",
         ),
         // the version number
-        (
-            "PRAGMA user_version = 2",
-            "the schema version (PRAGMA user_version) is 2, but the schema is that of version 3",
-        ),
+        ("PRAGMA user_version = 2", &newest_said),
     ];
     for (sql, expect) in cases {
         let w = copy_of(&base);
@@ -480,11 +492,25 @@ fn invalid_utf8_in_any_text_column_of_any_table_is_named() {
         "audit",
         "audit_head",
         "pseudonym",
+        "patient_version",
+        "protocol_approval",
     ] {
         assert!(
             text_columns.iter().any(|(t, _)| t == table),
             "no text column found in {table}"
         );
+    }
+    // A table without rows would have nothing to damage: the case would prove nothing.
+    {
+        let conn = Connection::open(base.path()).unwrap();
+        for (table, _) in &text_columns {
+            let n: i64 = conn
+                .query_row(&format!("SELECT COUNT(*) FROM \"{table}\""), [], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            assert!(n > 0, "the fixture has no row in {table}");
+        }
     }
     for (table, column) in &text_columns {
         let w = copy_of(&base);
