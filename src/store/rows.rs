@@ -69,19 +69,7 @@ pub const PATIENT_COLUMNS: &str = "id, mrn, name, birth_date, sex, weight_kg, cr
 pub fn patient(row: &Row) -> Result<Patient, StoreError> {
     Ok(Patient {
         id: row.get(0)?,
-        data: NewPatient {
-            mrn: row.get(1)?,
-            name: row.get(2)?,
-            birth_date: date(&row.get::<_, String>(3)?)?,
-            sex: word(&row.get::<_, String>(4)?)?,
-            weight_kg: row.get(5)?,
-            crps_type: opt_word(row.get(6)?)?,
-            crps_onset: row
-                .get::<_, Option<String>>(7)?
-                .map(|s| date(&s))
-                .transpose()?,
-            limb: row.get(8)?,
-        },
+        data: details(row)?,
         created_at: instant_at(row, 9)?,
         created_by: row.get(10)?,
     })
@@ -91,23 +79,29 @@ pub fn patient(row: &Row) -> Result<Patient, StoreError> {
 /// version 0 is selected into the same shape.
 pub const PATIENT_VERSION_COLUMNS: &str = "version, mrn, name, birth_date, sex, weight_kg, crps_type, crps_onset, limb, reason, recorded_at, recorded_by";
 
+/// A patient's details in columns 1 to 8 (mrn to limb): the shape both the patient row and
+/// each of its versions are selected into.
+fn details(row: &Row) -> Result<NewPatient, StoreError> {
+    Ok(NewPatient {
+        mrn: row.get(1)?,
+        name: row.get(2)?,
+        birth_date: date(&row.get::<_, String>(3)?)?,
+        sex: word(&row.get::<_, String>(4)?)?,
+        weight_kg: row.get(5)?,
+        crps_type: opt_word(row.get(6)?)?,
+        crps_onset: row
+            .get::<_, Option<String>>(7)?
+            .map(|s| date(&s))
+            .transpose()?,
+        limb: row.get(8)?,
+    })
+}
+
 pub fn patient_version(row: &Row) -> Result<PatientVersion, StoreError> {
     Ok(PatientVersion {
         version: u32::try_from(row.get::<_, i64>(0)?)
             .map_err(|_| corrupt("patient version out of range"))?,
-        data: NewPatient {
-            mrn: row.get(1)?,
-            name: row.get(2)?,
-            birth_date: date(&row.get::<_, String>(3)?)?,
-            sex: word(&row.get::<_, String>(4)?)?,
-            weight_kg: row.get(5)?,
-            crps_type: opt_word(row.get(6)?)?,
-            crps_onset: row
-                .get::<_, Option<String>>(7)?
-                .map(|s| date(&s))
-                .transpose()?,
-            limb: row.get(8)?,
-        },
+        data: details(row)?,
         reason: row.get(9)?,
         recorded_at: instant_at(row, 10)?,
         recorded_by: row.get(11)?,
