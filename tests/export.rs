@@ -562,6 +562,28 @@ impl Cohort {
             .map(|r| r.unwrap())
             .collect()
     }
+
+    /// (study id, whole shift: days and seconds) by MRN.
+    fn shifts(&self) -> BTreeMap<String, (String, Duration)> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare(
+                "SELECT p.mrn, s.study_id, s.day_offset, t.second_offset FROM pseudonym s
+                 JOIN patient p ON p.id = s.patient_id
+                 JOIN pseudonym_time t ON t.patient_id = s.patient_id",
+            )
+            .unwrap();
+        st.query_map([], |r| {
+            let (d, t): (i64, i64) = (r.get(2)?, r.get(3)?);
+            Ok((
+                r.get(0)?,
+                (r.get(1)?, Duration::days(d) + Duration::seconds(t)),
+            ))
+        })
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1103,10 +1125,14 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
                 for cell in r {
                     for d in dates_in(cell) {
                         if real_dates.contains(&d) {
+                            // The offset below a day may carry a time over midnight.
                             let back = NaiveDate::parse_from_str(&d, "%Y-%m-%d").unwrap()
                                 - Duration::days(off);
+                            let before = back - Duration::days(1);
                             assert!(
-                                real_dates.contains(&back.to_string()) || f == "data_quality.csv",
+                                real_dates.contains(&back.to_string())
+                                    || real_dates.contains(&before.to_string())
+                                    || f == "data_quality.csv",
                                 "{f}: the real date {d} in {r:?}"
                             );
                             coincidences.push(format!("{f} {d} (offset {off})"));
@@ -1126,10 +1152,11 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
     }
 
     // Field by field. The ids are renumbered, so each plain row is found by what it holds:
-    // its patient's study id, its times shifted by that patient's offset in whole days
+    // its patient's study id, its times shifted by that patient's offset (days and seconds)
     // (no real time of an event is in its own row, every interval is exact), its event and
     // value. Exactly one pseudonymised row must match.
-    let sid_of_mrn: HashMap<&str, (&str, i64)> = made
+    let shifts = c.shifts();
+    let sid_of_mrn: HashMap<&str, (&str, Duration)> = shifts
         .iter()
         .map(|(m, (s, o))| (m.as_str(), (s.as_str(), *o)))
         .collect();
@@ -1147,7 +1174,7 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
     for r in &ev.rows {
         let id = ev.get(r, "entry_id");
         let (sid, off) = sid_of_mrn[ev.get(r, "patient")];
-        let shifted = |col: &str| ts(ev.get(r, col)) + Duration::days(off);
+        let shifted = |col: &str| ts(ev.get(r, col)) + off;
         let found: Vec<&Vec<String>> = pev
             .rows
             .iter()
@@ -1232,7 +1259,7 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
             if is_na(a) {
                 assert_eq!(b, "NA");
             } else {
-                assert_eq!(ts(b) - ts(a), Duration::days(off), "course {id} {col}");
+                assert_eq!(ts(b) - ts(a), off, "course {id} {col}");
             }
         }
         assert!(
@@ -1318,7 +1345,7 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
         );
         assert_eq!(a.len(), b.len(), "{r:?} / {p:?}");
         for (a, b) in a.iter().zip(&b) {
-            assert_eq!(*b - *a, Duration::days(off), "{r:?} / {p:?}");
+            assert_eq!(*b - *a, off, "{r:?} / {p:?}");
         }
         if q.get(r, "issue") == "voided_entry" {
             assert_eq!(pq.get(p, "details"), "rate", "no void reason");
@@ -1863,8 +1890,10 @@ fn no_typed_text_reaches_a_pseudonymised_export() {
         "--rate",
         "6",
         "--confirm",
-        "--reason",
+        "--confirm-reason",
         "Qzamendconfirm",
+        "--reason",
+        "Qzamendreason three",
     ]);
     let twice = w.entry(&m(&["dose", "--rate", "6", "--at", &at(3)]));
     w.ok(&["void", &twice.to_string(), "--reason", "Qzvoid twice"]);
@@ -1958,4 +1987,176 @@ fn stored_text(db: &Path) -> String {
         }
     }
     out
+}
+
+/// Every real time of `rec` moved by `-secs` seconds, and its dates (birth, onset) by the
+/// calendar days its first course's start moved: what the record would hold had everything
+/// happened that much earlier in the day.
+fn move_seconds(rec: &mut PatientRecord, secs: i64) {
+    let d = Duration::seconds(secs);
+    let first = rec.entries.iter().map(|e| e.happened_at).min();
+    if let Some(first) = first {
+        let days = first.date_naive() - (first - d).date_naive();
+        let p = &mut rec.patient.data;
+        p.birth_date -= days;
+        p.crps_onset = p.crps_onset.map(|o| o - days);
+    }
+    rec.patient.created_at -= d;
+    for c in &mut rec.courses {
+        c.created_at -= d;
+    }
+    for e in &mut rec.entries {
+        e.happened_at -= d;
+        e.recorded_at -= d;
+        if let Some(v) = &mut e.void {
+            v.voided_at -= d;
+        }
+    }
+}
+
+/// `pz` with patient `id`'s shift made larger by `secs` seconds, carried into the days.
+fn add_shift(pz: &mut Pseudonymise, id: i64, secs: i64) {
+    let p = pz.pseudonyms.get_mut(&id).unwrap();
+    let total = p.1 * 86_400 + p.2 + secs;
+    p.1 = total.div_euclid(86_400);
+    p.2 = total.rem_euclid(86_400);
+}
+
+/// The times of day of `col` in events.csv, by study id.
+fn times_of_day(f: &Files, col: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let t = parse_csv("events.csv", &f.events);
+    let (pi, ci) = (
+        t[0].iter().position(|h| h == "patient").unwrap(),
+        t[0].iter().position(|h| h == col).unwrap(),
+    );
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in &t[1..] {
+        out.entry(r[pi].clone())
+            .or_default()
+            .insert(ts(&r[ci]).format("%H:%M:%S").to_string());
+    }
+    out
+}
+
+/// Whole days hide the date, not the time of day: each patient's times are also moved by a
+/// secret offset below a day. Entries of patients recorded in the same real second do not
+/// share a time of day; moving a patient's real times by any number of seconds (the secret
+/// offsets moved to match) gives the same bytes; and the order of recording across patients
+/// is what the offsets make it, not the real one.
+#[test]
+fn pseudonymised_times_of_day_hide_recording_together_and_order() {
+    let c = cohort();
+    let cfg = Config::load(Some(Path::new(common::CONFIG))).unwrap();
+    let mut db = Db::open(c.w.path()).unwrap();
+    let admin = db.read(|r| r.staff("AB")).unwrap().unwrap();
+    let now = Utc::now();
+    let pz = research::pseudonymisation(&mut db, &admin, &cfg.side_effect_kinds, now).unwrap();
+    // One offset below a day per patient, stored and kept.
+    let shifts = c.shifts();
+    assert_eq!(shifts.len(), 4, "{shifts:?}");
+    for (_, days, secs) in pz.pseudonyms.values() {
+        assert!((1..86_400).contains(secs), "{secs}");
+        assert!(*days != 0);
+    }
+    let again = research::pseudonymisation(&mut db, &admin, &cfg.side_effect_kinds, now).unwrap();
+    assert_eq!(
+        again.pseudonyms, pz.pseudonyms,
+        "a re-export changed the offsets"
+    );
+    let records = db.read(load_all).unwrap();
+    let pz_with = |secs: &dyn Fn(usize) -> i64| {
+        let mut p = Pseudonymise {
+            pseudonyms: pz.pseudonyms.clone(),
+            roles: pz.roles.clone(),
+            side_effect_kinds: pz.side_effect_kinds.clone(),
+        };
+        for (i, rec) in records.iter().enumerate() {
+            p.pseudonyms.get_mut(&rec.patient.id).unwrap().2 = secs(i);
+        }
+        p
+    };
+
+    // 1. Every entry of every patient recorded in the same real second: with offsets of
+    // 10, 20, 30 and 40 seconds, no two patients share a time of day.
+    let mut together = records.clone();
+    let at = ts("2026-03-10T09:15:07Z");
+    for rec in &mut together {
+        for e in &mut rec.entries {
+            e.recorded_at = at;
+        }
+    }
+    let tod = times_of_day(
+        &export(&together, Some(&pz_with(&|i| 10 * (i as i64 + 1))), now),
+        "recorded_at",
+    );
+    assert_eq!(tod.len(), 4);
+    let all: Vec<&String> = tod.values().flatten().collect();
+    let distinct: BTreeSet<&String> = all.iter().copied().collect();
+    assert_eq!(all.len(), distinct.len(), "a shared time of day: {tod:?}");
+    assert_eq!(distinct.len(), 4, "{tod:?}");
+
+    // 2. One patient's real times moved by seconds (not whole days), each by another
+    // amount, the secret shift moved to match: the same bytes.
+    let base = export(&records, Some(&pz), now);
+    let plain = export(&records, None, now);
+    for secs in [1, 59, 3_599, 43_201, 86_399, -7_777] {
+        for i in 0..records.len() {
+            let mut moved = records.clone();
+            move_seconds(&mut moved[i], secs);
+            let mut pz2 = pz_with(&|j| pz.pseudonyms[&records[j].patient.id].2);
+            add_shift(&mut pz2, records[i].patient.id, secs);
+            same(
+                &format!("patient {i} moved {secs} s"),
+                &base,
+                &export(&moved, Some(&pz2), now),
+            );
+            differs("moved by seconds", &plain, &export(&moved, None, now));
+        }
+    }
+
+    // 3. Three patients recorded interleaved within an hour, in the real order A, B, C
+    // (ten minutes apart), with offsets that turn it round: the export is exactly what the
+    // real order C, B, A with equal offsets gives. So the order of recorded_at across
+    // patients, days removed, is set by the secret offsets, not by the real order.
+    let t0 = ts("2026-03-10T14:00:00Z");
+    let record_at = |recs: &mut Vec<PatientRecord>, slot: &dyn Fn(usize) -> i64| {
+        for (i, rec) in recs.iter_mut().enumerate().take(3) {
+            for (k, e) in rec.entries.iter_mut().enumerate() {
+                e.recorded_at = t0 + Duration::seconds(slot(i) + k as i64);
+            }
+        }
+    };
+    let mut forward = records.clone();
+    record_at(&mut forward, &|i| 600 * i as i64);
+    let keep = |i: usize| pz.pseudonyms[&records[i].patient.id].2;
+    let turned_by = |i: usize| 2_401 - 1_200 * i as i64;
+    let turned = pz_with(&|i| if i < 3 { turned_by(i) } else { keep(i) });
+    let equal = pz_with(&|i| if i < 3 { 1_201 } else { keep(i) });
+    // The same record, its events (not their recording) that much later, recorded C, B, A.
+    let mut backward = records.clone();
+    for (i, rec) in backward.iter_mut().enumerate().take(3) {
+        move_seconds(rec, 1_201 - turned_by(i));
+    }
+    record_at(&mut backward, &|i| 600 * (2 - i as i64));
+    let a = export(&forward, Some(&turned), now);
+    same(
+        "recording order turned by the offsets",
+        &a,
+        &export(&backward, Some(&equal), now),
+    );
+    differs(
+        "recording order",
+        &export(&forward, None, now),
+        &export(&backward, None, now),
+    );
+    // And the turned order shows: A's first recorded_at is now the latest of the day.
+    let tod = times_of_day(&a, "recorded_at");
+    let first_of = |i: usize| {
+        let sid = &pz.pseudonyms[&records[i].patient.id].0;
+        tod[sid].iter().next().unwrap().clone()
+    };
+    assert!(
+        first_of(0) > first_of(1) && first_of(1) > first_of(2),
+        "{tod:?}"
+    );
 }

@@ -29,8 +29,11 @@ use crate::domain::values::Role;
 /// How missing values are written: what R and pandas read as missing by default.
 pub const NA: &str = "NA";
 
-/// (study id, day offset) per patient id, for a pseudonymised export.
-pub type Pseudonyms = HashMap<i64, (String, i64)>;
+/// (study id, day offset, second offset) per patient id, for a pseudonymised export. Every
+/// time of the patient is moved by both: the days hide the date, the seconds (1 to 86,399)
+/// the time of day, so that neither entries recorded in the same second nor the order of
+/// recording across patients can be read from the times.
+pub type Pseudonyms = HashMap<i64, (String, i64, i64)>;
 
 /// What a pseudonymised export needs besides the record.
 pub struct Pseudonymise {
@@ -496,10 +499,13 @@ pub fn export(records: &[PatientRecord], pseudo: Option<&Pseudonymise>, now: Ins
             None => Some((rec, rec.patient.data.mrn.clone(), Duration::zero())),
             // Every exported patient has a pseudonym: one without is left out, never
             // written under its MRN.
-            Some(p) => p
-                .pseudonyms
-                .get(&rec.patient.id)
-                .map(|(sid, days)| (rec, sid.clone(), Duration::days(*days))),
+            Some(p) => p.pseudonyms.get(&rec.patient.id).map(|(sid, days, secs)| {
+                (
+                    rec,
+                    sid.clone(),
+                    Duration::days(*days) + Duration::seconds(*secs),
+                )
+            }),
         })
         .collect();
     let ids = match pseudo {
@@ -744,7 +750,23 @@ fn write_courses(who: &Who, now: Instant, out: &mut String, quality: &mut String
             Code(p.sex.as_str()),
             opt(p.weight_kg, Num),
             opt(p.crps_type, |c| Code(c.as_str())),
-            opt(start.and_then(|s| rec.disease_years(s)), Num),
+            opt(
+                start.and_then(|s| {
+                    if who.pseudonymised() {
+                        // As for the age: a count of real calendar days at every course,
+                        // set against the exact shifted interval between two courses,
+                        // would tell on which side of midnight they started, and with it
+                        // the offset below a day. The first course's value and the exact
+                        // interval since tell no more than the shifted times do.
+                        let first = first_start.unwrap_or(s);
+                        let since = (s - first).num_seconds() as f64 / 86_400.0 / 365.25;
+                        rec.disease_years(first).map(|y| y + since)
+                    } else {
+                        rec.disease_years(s)
+                    }
+                }),
+                Num,
+            ),
             Cell::Protocol(v.protocol()),
             Code(v.state().as_str()),
             opt(start, Time),

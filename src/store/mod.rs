@@ -149,6 +149,8 @@ pub trait Reader {
     fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError>;
     /// (patient id, study id, day offset) of every pseudonymised patient.
     fn pseudonyms(&self) -> Result<Vec<(PatientId, String, i64)>, StoreError>;
+    /// (patient id, second offset) of every patient with a secret offset below a day.
+    fn pseudonym_times(&self) -> Result<Vec<(PatientId, i64)>, StoreError>;
     /// (key, canonical content) of every row of an audited table.
     fn table_rows(&self, table: &str) -> Result<Vec<(String, String)>, StoreError>;
 }
@@ -191,6 +193,11 @@ pub trait Writer: Reader {
         study_id: &str,
         day_offset: i64,
     ) -> Result<(), StoreError>;
+    fn insert_pseudonym_time(
+        &mut self,
+        patient: PatientId,
+        second_offset: i64,
+    ) -> Result<(), StoreError>;
     /// An event with no row of its own (a failed sign-in, a denied permission).
     fn audit_event(&mut self, action: &str, content: &serde_json::Value) -> Result<(), StoreError>;
 }
@@ -205,4 +212,5 @@ pub const AUDITED_TABLES: &[(&str, &str)] = &[
     ("void", "id"),
     ("pseudonym", "patient_id"),
     ("patient_version", "id"),
+    ("pseudonym_time", "patient_id"),
 ];

@@ -19,8 +19,7 @@ use crate::domain::protocol::Protocol;
 use crate::domain::rate::Rate;
 use crate::domain::record::{CourseState, CourseView, PatientRecord, Staff};
 use crate::domain::rules::{
-    Permission, RateChange, RateEntry, RuleError, Step, check_rate_change,
-    check_score,
+    Permission, RateChange, RateEntry, RuleError, Step, check_rate_change, check_score,
 };
 use crate::domain::time::{Instant, check_not_future, local_text, whole_seconds};
 use crate::domain::values::{Action, EndReason, Nrs, Severity, Timepoint};

@@ -119,6 +119,7 @@ pub fn dump(db: &Path) -> Vec<String> {
         "audit_head",
         "pseudonym",
         "patient_version",
+        "pseudonym_time",
     ] {
         let mut stmt = conn
             .prepare(&format!("SELECT * FROM {t} ORDER BY 1"))
