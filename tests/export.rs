@@ -869,7 +869,7 @@ fn plain_export_is_rfc_4180_and_matches_the_record() {
             assert!(!s.contains(name), "{f} holds the name {name}");
         }
     }
-    run_pandas_check(&c, &e);
+    run_pandas_check(&c, &e, None);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1052,15 +1052,49 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
         assert!(*off != 0 && off.abs() <= 365, "{off}");
     }
 
+    // 3002's course runs: she is left out, with all her entries and courses, and the data
+    // quality list says one patient was (a row of its own, patient NA).
+    let kept = |t: &Table| {
+        t.rows
+            .iter()
+            .filter(|r| t.get(r, "patient") != "3002")
+            .count()
+    };
+    let (sid_3002, _) = &made["3002"];
     for e in [&p1, &p2] {
         let types = codebook_types(e);
         check_types(e, &types);
-        assert_eq!(e.events.rows.len(), plain.events.rows.len());
-        assert_eq!(e.courses.rows.len(), plain.courses.rows.len());
-        assert_eq!(e.quality.rows.len(), plain.quality.rows.len());
-        assert!(e.courses.column("birth_date").iter().all(|b| is_na(b)));
+        assert_eq!(e.events.rows.len(), kept(&plain.events));
+        assert_eq!(e.courses.rows.len(), kept(&plain.courses));
+        assert_eq!(e.quality.rows.len(), kept(&plain.quality) + 1);
+        let left: Vec<_> = e
+            .quality
+            .rows
+            .iter()
+            .filter(|r| e.quality.get(r, "issue") == "left_out_running")
+            .collect();
+        assert_eq!(left.len(), 1, "{:?}", e.quality.rows);
+        assert!(is_na(e.quality.get(left[0], "patient")));
+        assert!(is_na(e.quality.get(left[0], "course_id")));
+        assert!(
+            e.quality
+                .get(left[0], "details")
+                .starts_with("1 patient(s)"),
+            "{left:?}"
+        );
+        for (f, text) in &e.raw {
+            assert!(
+                !text.contains(sid_3002.as_str()),
+                "{f}: the running patient"
+            );
+        }
         for f in DATA_FILES {
-            for v in e.table(f).column("patient") {
+            let t = e.table(f);
+            for r in &t.rows {
+                let v = t.get(r, "patient");
+                if f == "data_quality.csv" && t.get(r, "issue") == "left_out_running" {
+                    continue;
+                }
                 assert!(ids.contains(v), "{f}: patient {v:?} is not a study id");
             }
         }
@@ -1121,7 +1155,10 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
             }
             let t = e.table(f);
             for r in &t.rows {
-                let off = offset_of_sid[t.get(r, "patient")];
+                let Some(&off) = offset_of_sid.get(t.get(r, "patient")) else {
+                    assert_eq!(t.get(r, "issue"), "left_out_running", "{r:?}");
+                    continue;
+                };
                 for cell in r {
                     for d in dates_in(cell) {
                         if real_dates.contains(&d) {
@@ -1171,7 +1208,12 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
     let mut entry_map: HashMap<String, String> = HashMap::new();
     let mut course_map: HashMap<String, String> = HashMap::new();
     let mut times: BTreeMap<String, Vec<Pair>> = BTreeMap::new();
-    for r in &ev.rows {
+    let ev_rows: Vec<&Vec<String>> = ev
+        .rows
+        .iter()
+        .filter(|r| ev.get(r, "patient") != "3002")
+        .collect();
+    for r in ev_rows.iter().copied() {
         let id = ev.get(r, "entry_id");
         let (sid, off) = sid_of_mrn[ev.get(r, "patient")];
         let shifted = |col: &str| ts(ev.get(r, col)) + off;
@@ -1219,7 +1261,7 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
         assert_eq!(pev.get(p, "recorded_by"), role(ev.get(r, "recorded_by")));
     }
     // Corrections point at the same versions, by their new ids.
-    for r in &ev.rows {
+    for r in ev_rows.iter().copied() {
         let p = &p1.events.by("entry_id")[&entry_map[ev.get(r, "entry_id")]];
         let sup = ev.get(r, "supersedes");
         let want = if is_na(sup) { "NA" } else { &entry_map[sup] };
@@ -1249,7 +1291,7 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
     }
     let pc = p1.courses.by("course_id");
     let co = &plain.courses;
-    for r in &co.rows {
+    for r in co.rows.iter().filter(|r| co.get(r, "patient") != "3002") {
         let id = co.get(r, "course_id");
         let p = &pc[&course_map[id]];
         let (sid, off) = sid_of_mrn[co.get(r, "patient")];
@@ -1293,27 +1335,20 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
             }
         }
     }
-    // The running course is measured to its patient's latest entry, never to the export.
-    let run = &pc[&course_map[&c.running_course.to_string()]];
-    let sid = p1.courses.get(run, "patient");
-    let latest = pev
-        .rows
-        .iter()
-        .filter(|r| pev.get(r, "patient") == sid)
-        .flat_map(|r| [ts(pev.get(r, "happened_at")), ts(pev.get(r, "recorded_at"))])
-        .max()
-        .unwrap();
-    let hours = (latest - ts(p1.courses.get(run, "started_at"))).num_seconds() as f64 / 3600.0;
-    let got: f64 = p1.courses.get(run, "duration_h").parse().unwrap();
+    // No running course is written, so none is measured to anything.
     assert!(
-        (got - hours).abs() < 1e-3,
-        "{got} h, the latest entry is at {hours} h"
+        p1.courses
+            .column("state")
+            .iter()
+            .all(|s| *s != "active" && *s != "running"),
+        "{:?}",
+        p1.courses.column("state")
     );
 
     // Data quality: the same issues, their times shifted likewise, their ids renumbered.
     let q = &plain.quality;
     let pq = &p1.quality;
-    for r in &q.rows {
+    for r in q.rows.iter().filter(|r| q.get(r, "patient") != "3002") {
         let (sid, off) = sid_of_mrn[q.get(r, "patient")];
         let course = q.get(r, "course_id");
         let course = if is_na(course) {
@@ -1361,7 +1396,7 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
     // The audit trail is sound after all this.
     let v = c.w.ok(&["audit", "verify"]);
     assert!(v.contains("audit chain sound"), "{v}");
-    run_pandas_check(&c, &p1);
+    run_pandas_check(&c, &p1, Some("3002"));
 }
 
 /// A pseudonymised export's ids are its own: entries and courses numbered 1, 2, ... in file
@@ -1410,7 +1445,8 @@ fn check_pseudonymised_ids(e: &Export) {
 // ---------------------------------------------------------------------------------------------
 // pandas, when installed.
 
-fn run_pandas_check(c: &Cohort, e: &Export) {
+/// `left_out`: the MRN of a patient the export leaves out (a running course, pseudonymised).
+fn run_pandas_check(c: &Cohort, e: &Export, left_out: Option<&str>) {
     let has_pandas = std::process::Command::new("python3")
         .args(["-c", "import pandas"])
         .output()
@@ -1423,14 +1459,20 @@ fn run_pandas_check(c: &Cohort, e: &Export) {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/reference/export_check.py"
     );
+    let not_left = match left_out {
+        Some(mrn) => format!("patient_id <> (SELECT id FROM patient WHERE mrn = '{mrn}')"),
+        None => "1".to_string(),
+    };
     let out = std::process::Command::new("python3")
         .arg(script)
         .arg(&e.dir)
         .args([
             "--events",
-            &c.count("SELECT COUNT(*) FROM entry").to_string(),
+            &c.count(&format!("SELECT COUNT(*) FROM entry WHERE {not_left}"))
+                .to_string(),
             "--courses",
-            &c.count("SELECT COUNT(*) FROM course").to_string(),
+            &c.count(&format!("SELECT COUNT(*) FROM course WHERE {not_left}"))
+                .to_string(),
             "--quality",
             &e.quality.rows.len().to_string(),
         ])
@@ -2063,7 +2105,10 @@ fn pseudonymised_times_of_day_hide_recording_together_and_order() {
         again.pseudonyms, pz.pseudonyms,
         "a re-export changed the offsets"
     );
-    let records = db.read(load_all).unwrap();
+    // 3002's course runs, so she is left out of any pseudonymised export; the others are
+    // 3001, 3003 and 3004.
+    let mut records = db.read(load_all).unwrap();
+    records.retain(|r| r.patient.data.mrn != "3002");
     let pz_with = |secs: &dyn Fn(usize) -> i64| {
         let mut p = Pseudonymise {
             pseudonyms: pz.pseudonyms.clone(),
@@ -2077,7 +2122,7 @@ fn pseudonymised_times_of_day_hide_recording_together_and_order() {
     };
 
     // 1. Every entry of every patient recorded in the same real second: with offsets of
-    // 10, 20, 30 and 40 seconds, no two patients share a time of day.
+    // 10, 20 and 30 seconds, no two patients share a time of day.
     let mut together = records.clone();
     let at = ts("2026-03-10T09:15:07Z");
     for rec in &mut together {
@@ -2089,11 +2134,11 @@ fn pseudonymised_times_of_day_hide_recording_together_and_order() {
         &export(&together, Some(&pz_with(&|i| 10 * (i as i64 + 1))), now),
         "recorded_at",
     );
-    assert_eq!(tod.len(), 4);
+    assert_eq!(tod.len(), 3);
     let all: Vec<&String> = tod.values().flatten().collect();
     let distinct: BTreeSet<&String> = all.iter().copied().collect();
     assert_eq!(all.len(), distinct.len(), "a shared time of day: {tod:?}");
-    assert_eq!(distinct.len(), 4, "{tod:?}");
+    assert_eq!(distinct.len(), 3, "{tod:?}");
 
     // 2. One patient's real times moved by seconds (not whole days), each by another
     // amount, the secret shift moved to match: the same bytes.
@@ -2159,4 +2204,70 @@ fn pseudonymised_times_of_day_hide_recording_together_and_order() {
         first_of(0) > first_of(1) && first_of(1) > first_of(2),
         "{tod:?}"
     );
+}
+
+/// A patient whose course runs is written up to the moment of the export: their latest
+/// times, set against the export's own date, would bound their shift to hours. So a
+/// pseudonymised export leaves such a patient out entirely (courses, entries, T0 score,
+/// earlier courses), counts them in data_quality.csv, and takes them in once the course
+/// has ended; nothing else changes, and no export time plays a part.
+#[test]
+fn a_patient_with_a_running_course_is_left_out_until_it_ends() {
+    let c = cohort();
+    let before = c.export(PHYSICIAN, "running", true);
+    let sid = c.pseudonyms()["3002"].0.clone();
+    for (f, text) in &before.raw {
+        assert!(
+            !text.contains(sid.as_str()),
+            "{f} holds the running patient"
+        );
+    }
+    let left = |e: &Export| {
+        e.quality
+            .rows
+            .iter()
+            .filter(|r| e.quality.get(r, "issue") == "left_out_running")
+            .map(|r| e.quality.get(r, "details").to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(left(&before).len(), 1);
+    assert!(
+        left(&before)[0].starts_with("1 patient(s)"),
+        "{:?}",
+        left(&before)
+    );
+    // Her real times still reach the plain export: leaving her out is what hides them.
+    let plain = c.export(PHYSICIAN, "running-plain", false);
+    assert!(plain.events.column("patient").contains(&"3002"));
+
+    // The course ends: she is in the next export, with every entry; the others are as they
+    // were, byte for byte (their ids and rows do not depend on her).
+    let out = c.w.run_with(
+        PHYSICIAN.0,
+        PHYSICIAN.1,
+        &[],
+        &["course", "end", "--mrn", "3002", "--at", &rfc(Utc::now())],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let after = c.export(PHYSICIAN, "ended", true);
+    assert!(left(&after).is_empty(), "{:?}", left(&after));
+    let n = c.count(
+        "SELECT COUNT(*) FROM entry WHERE patient_id = (SELECT id FROM patient WHERE mrn = '3002')",
+    );
+    let hers = after
+        .events
+        .column("patient")
+        .iter()
+        .filter(|p| **p == sid)
+        .count() as i64;
+    assert_eq!(hers, n);
+    let others = |e: &Export| -> Vec<Vec<String>> {
+        e.courses
+            .rows
+            .iter()
+            .filter(|r| e.courses.get(r, "patient") != sid)
+            .map(|r| r.iter().skip(1).cloned().collect())
+            .collect()
+    };
+    assert_eq!(others(&before), others(&after));
 }
