@@ -2271,3 +2271,35 @@ fn a_patient_with_a_running_course_is_left_out_until_it_ends() {
     };
     assert_eq!(others(&before), others(&after));
 }
+
+/// A patient pseudonymised before the offset below a day existed (a pseudonym, no
+/// pseudonym_time row) keeps study id and day offset and gets seconds at the next export,
+/// once, audited.
+#[test]
+fn an_earlier_pseudonym_gets_its_seconds_at_the_next_export() {
+    let c = cohort();
+    let cfg = Config::load(Some(Path::new(common::CONFIG))).unwrap();
+    let mut db = Db::open(c.w.path()).unwrap();
+    let admin = db.read(|r| r.staff("AB")).unwrap().unwrap();
+    let now = Utc::now();
+    let id = c.count("SELECT id FROM patient WHERE mrn = '3001'");
+    db.write("AB", now, |w| w.insert_pseudonym(id, "S00001", -40))
+        .unwrap();
+    assert_eq!(c.count("SELECT COUNT(*) FROM pseudonym_time"), 0);
+    let pz = research::pseudonymisation(&mut db, &admin, &cfg.side_effect_kinds, now).unwrap();
+    let (sid, days, secs) = &pz.pseudonyms[&id];
+    assert_eq!((sid.as_str(), *days), ("S00001", -40));
+    assert!((1..86_400).contains(secs));
+    assert_eq!(
+        c.count(&format!(
+            "SELECT second_offset FROM pseudonym_time WHERE patient_id = {id}"
+        )),
+        *secs
+    );
+    assert_eq!(c.count("SELECT COUNT(*) FROM pseudonym_time"), 4);
+    let again = research::pseudonymisation(&mut db, &admin, &cfg.side_effect_kinds, now).unwrap();
+    assert_eq!(again.pseudonyms, pz.pseudonyms);
+    assert_eq!(c.count("SELECT COUNT(*) FROM pseudonym_time"), 4);
+    let v = c.w.ok(&["audit", "verify"]);
+    assert!(v.contains("audit chain sound"), "{v}");
+}
