@@ -499,7 +499,7 @@ fn header(cols: &[(&str, &str, &str, &str)]) -> String {
 /// course kept without it would still say "a course runs now". The whole patient is left
 /// out until the course has ended; nothing in the rule looks at the clock, so the same
 /// record gives the same bytes on any day.
-fn left_out_while_running(rec: &PatientRecord) -> bool {
+pub fn left_out_while_running(rec: &PatientRecord) -> bool {
     rec.views().iter().any(|v| v.state() == CourseState::Active)
 }
 
