@@ -286,3 +286,22 @@ INSERT INTO protocol_approval (protocol_id, approved_at, approved_by)
 SELECT p.id, p.created_at, p.created_by FROM protocol p
 WHERE EXISTS (SELECT 1 FROM course c WHERE c.protocol_id = p.id)
 ORDER BY p.created_at, p.id;
+
+-- migration 6
+
+-- A secret offset below a day per patient, added to the day offset of `pseudonym` in every
+-- pseudonymised export: whole days alone would keep each time of day as it was, so entries
+-- of two patients recorded in the same second would keep the same time of day, and the
+-- order of recording across patients could be read from the times. Made on the patient's
+-- next pseudonymised export (those pseudonymised before this migration get theirs then)
+-- and, like the pseudonym, never changed or deleted: re-exports give the same bytes.
+CREATE TABLE pseudonym_time (
+    patient_id     INTEGER PRIMARY KEY REFERENCES patient (id),
+    second_offset  INTEGER NOT NULL CHECK (second_offset BETWEEN 1 AND 86399),
+    created_at     TEXT NOT NULL,
+    created_by     TEXT NOT NULL REFERENCES staff (id)
+);
+CREATE TRIGGER pseudonym_time_no_update BEFORE UPDATE ON pseudonym_time
+BEGIN SELECT RAISE(ABORT, 'pseudonyms are never changed'); END;
+CREATE TRIGGER pseudonym_time_no_delete BEFORE DELETE ON pseudonym_time
+BEGIN SELECT RAISE(ABORT, 'pseudonyms are never deleted'); END;

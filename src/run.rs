@@ -424,14 +424,20 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
             for p in pending {
                 p.commit()?;
             }
+            let running = records
+                .iter()
+                .filter(|r| *pseudonymize && crate::report::export::left_out_while_running(r))
+                .count();
             println!(
                 "export of {} patients written to {}{}",
-                records.len(),
+                records.len() - running,
                 out.display(),
-                if *pseudonymize {
-                    " (pseudonymised)"
-                } else {
-                    ""
+                match (*pseudonymize, running) {
+                    (false, _) => String::new(),
+                    (true, 0) => " (pseudonymised)".to_string(),
+                    (true, n) => format!(
+                        " (pseudonymised; {n} with a running course left out until it has ended)"
+                    ),
                 }
             );
             Ok(0)

@@ -22,7 +22,7 @@ use tempfile::TempDir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_titrate");
 const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml");
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 11] = [
     "staff",
     "protocol",
     "patient",
@@ -33,6 +33,7 @@ const TABLES: [&str; 10] = [
     "audit_head",
     "pseudonym",
     "patient_version",
+    "pseudonym_time",
 ];
 
 // ---------------------------------------------------------------------------------------

@@ -562,6 +562,28 @@ impl Cohort {
             .map(|r| r.unwrap())
             .collect()
     }
+
+    /// (study id, whole shift: days and seconds) by MRN.
+    fn shifts(&self) -> BTreeMap<String, (String, Duration)> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare(
+                "SELECT p.mrn, s.study_id, s.day_offset, t.second_offset FROM pseudonym s
+                 JOIN patient p ON p.id = s.patient_id
+                 JOIN pseudonym_time t ON t.patient_id = s.patient_id",
+            )
+            .unwrap();
+        st.query_map([], |r| {
+            let (d, t): (i64, i64) = (r.get(2)?, r.get(3)?);
+            Ok((
+                r.get(0)?,
+                (r.get(1)?, Duration::days(d) + Duration::seconds(t)),
+            ))
+        })
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -847,7 +869,7 @@ fn plain_export_is_rfc_4180_and_matches_the_record() {
             assert!(!s.contains(name), "{f} holds the name {name}");
         }
     }
-    run_pandas_check(&c, &e);
+    run_pandas_check(&c, &e, None);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1030,15 +1052,49 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
         assert!(*off != 0 && off.abs() <= 365, "{off}");
     }
 
+    // 3002's course runs: she is left out, with all her entries and courses, and the data
+    // quality list says one patient was (a row of its own, patient NA).
+    let kept = |t: &Table| {
+        t.rows
+            .iter()
+            .filter(|r| t.get(r, "patient") != "3002")
+            .count()
+    };
+    let (sid_3002, _) = &made["3002"];
     for e in [&p1, &p2] {
         let types = codebook_types(e);
         check_types(e, &types);
-        assert_eq!(e.events.rows.len(), plain.events.rows.len());
-        assert_eq!(e.courses.rows.len(), plain.courses.rows.len());
-        assert_eq!(e.quality.rows.len(), plain.quality.rows.len());
-        assert!(e.courses.column("birth_date").iter().all(|b| is_na(b)));
+        assert_eq!(e.events.rows.len(), kept(&plain.events));
+        assert_eq!(e.courses.rows.len(), kept(&plain.courses));
+        assert_eq!(e.quality.rows.len(), kept(&plain.quality) + 1);
+        let left: Vec<_> = e
+            .quality
+            .rows
+            .iter()
+            .filter(|r| e.quality.get(r, "issue") == "left_out_running")
+            .collect();
+        assert_eq!(left.len(), 1, "{:?}", e.quality.rows);
+        assert!(is_na(e.quality.get(left[0], "patient")));
+        assert!(is_na(e.quality.get(left[0], "course_id")));
+        assert!(
+            e.quality
+                .get(left[0], "details")
+                .starts_with("1 patient(s)"),
+            "{left:?}"
+        );
+        for (f, text) in &e.raw {
+            assert!(
+                !text.contains(sid_3002.as_str()),
+                "{f}: the running patient"
+            );
+        }
         for f in DATA_FILES {
-            for v in e.table(f).column("patient") {
+            let t = e.table(f);
+            for r in &t.rows {
+                let v = t.get(r, "patient");
+                if f == "data_quality.csv" && t.get(r, "issue") == "left_out_running" {
+                    continue;
+                }
                 assert!(ids.contains(v), "{f}: patient {v:?} is not a study id");
             }
         }
@@ -1099,14 +1155,21 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
             }
             let t = e.table(f);
             for r in &t.rows {
-                let off = offset_of_sid[t.get(r, "patient")];
+                let Some(&off) = offset_of_sid.get(t.get(r, "patient")) else {
+                    assert_eq!(t.get(r, "issue"), "left_out_running", "{r:?}");
+                    continue;
+                };
                 for cell in r {
                     for d in dates_in(cell) {
                         if real_dates.contains(&d) {
+                            // The offset below a day may carry a time over midnight.
                             let back = NaiveDate::parse_from_str(&d, "%Y-%m-%d").unwrap()
                                 - Duration::days(off);
+                            let before = back - Duration::days(1);
                             assert!(
-                                real_dates.contains(&back.to_string()) || f == "data_quality.csv",
+                                real_dates.contains(&back.to_string())
+                                    || real_dates.contains(&before.to_string())
+                                    || f == "data_quality.csv",
                                 "{f}: the real date {d} in {r:?}"
                             );
                             coincidences.push(format!("{f} {d} (offset {off})"));
@@ -1126,10 +1189,11 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
     }
 
     // Field by field. The ids are renumbered, so each plain row is found by what it holds:
-    // its patient's study id, its times shifted by that patient's offset in whole days
+    // its patient's study id, its times shifted by that patient's offset (days and seconds)
     // (no real time of an event is in its own row, every interval is exact), its event and
     // value. Exactly one pseudonymised row must match.
-    let sid_of_mrn: HashMap<&str, (&str, i64)> = made
+    let shifts = c.shifts();
+    let sid_of_mrn: HashMap<&str, (&str, Duration)> = shifts
         .iter()
         .map(|(m, (s, o))| (m.as_str(), (s.as_str(), *o)))
         .collect();
@@ -1144,10 +1208,15 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
     let mut entry_map: HashMap<String, String> = HashMap::new();
     let mut course_map: HashMap<String, String> = HashMap::new();
     let mut times: BTreeMap<String, Vec<Pair>> = BTreeMap::new();
-    for r in &ev.rows {
+    let ev_rows: Vec<&Vec<String>> = ev
+        .rows
+        .iter()
+        .filter(|r| ev.get(r, "patient") != "3002")
+        .collect();
+    for r in ev_rows.iter().copied() {
         let id = ev.get(r, "entry_id");
         let (sid, off) = sid_of_mrn[ev.get(r, "patient")];
-        let shifted = |col: &str| ts(ev.get(r, col)) + Duration::days(off);
+        let shifted = |col: &str| ts(ev.get(r, col)) + off;
         let found: Vec<&Vec<String>> = pev
             .rows
             .iter()
@@ -1192,7 +1261,7 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
         assert_eq!(pev.get(p, "recorded_by"), role(ev.get(r, "recorded_by")));
     }
     // Corrections point at the same versions, by their new ids.
-    for r in &ev.rows {
+    for r in ev_rows.iter().copied() {
         let p = &p1.events.by("entry_id")[&entry_map[ev.get(r, "entry_id")]];
         let sup = ev.get(r, "supersedes");
         let want = if is_na(sup) { "NA" } else { &entry_map[sup] };
@@ -1222,7 +1291,7 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
     }
     let pc = p1.courses.by("course_id");
     let co = &plain.courses;
-    for r in &co.rows {
+    for r in co.rows.iter().filter(|r| co.get(r, "patient") != "3002") {
         let id = co.get(r, "course_id");
         let p = &pc[&course_map[id]];
         let (sid, off) = sid_of_mrn[co.get(r, "patient")];
@@ -1232,7 +1301,7 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
             if is_na(a) {
                 assert_eq!(b, "NA");
             } else {
-                assert_eq!(ts(b) - ts(a), Duration::days(off), "course {id} {col}");
+                assert_eq!(ts(b) - ts(a), off, "course {id} {col}");
             }
         }
         assert!(
@@ -1266,27 +1335,20 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
             }
         }
     }
-    // The running course is measured to its patient's latest entry, never to the export.
-    let run = &pc[&course_map[&c.running_course.to_string()]];
-    let sid = p1.courses.get(run, "patient");
-    let latest = pev
-        .rows
-        .iter()
-        .filter(|r| pev.get(r, "patient") == sid)
-        .flat_map(|r| [ts(pev.get(r, "happened_at")), ts(pev.get(r, "recorded_at"))])
-        .max()
-        .unwrap();
-    let hours = (latest - ts(p1.courses.get(run, "started_at"))).num_seconds() as f64 / 3600.0;
-    let got: f64 = p1.courses.get(run, "duration_h").parse().unwrap();
+    // No running course is written, so none is measured to anything.
     assert!(
-        (got - hours).abs() < 1e-3,
-        "{got} h, the latest entry is at {hours} h"
+        p1.courses
+            .column("state")
+            .iter()
+            .all(|s| *s != "active" && *s != "running"),
+        "{:?}",
+        p1.courses.column("state")
     );
 
     // Data quality: the same issues, their times shifted likewise, their ids renumbered.
     let q = &plain.quality;
     let pq = &p1.quality;
-    for r in &q.rows {
+    for r in q.rows.iter().filter(|r| q.get(r, "patient") != "3002") {
         let (sid, off) = sid_of_mrn[q.get(r, "patient")];
         let course = q.get(r, "course_id");
         let course = if is_na(course) {
@@ -1318,7 +1380,7 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
         );
         assert_eq!(a.len(), b.len(), "{r:?} / {p:?}");
         for (a, b) in a.iter().zip(&b) {
-            assert_eq!(*b - *a, Duration::days(off), "{r:?} / {p:?}");
+            assert_eq!(*b - *a, off, "{r:?} / {p:?}");
         }
         if q.get(r, "issue") == "voided_entry" {
             assert_eq!(pq.get(p, "details"), "rate", "no void reason");
@@ -1334,7 +1396,7 @@ fn pseudonymised_export_hides_identity_keeps_intervals_and_is_stable() {
     // The audit trail is sound after all this.
     let v = c.w.ok(&["audit", "verify"]);
     assert!(v.contains("audit chain sound"), "{v}");
-    run_pandas_check(&c, &p1);
+    run_pandas_check(&c, &p1, Some("3002"));
 }
 
 /// A pseudonymised export's ids are its own: entries and courses numbered 1, 2, ... in file
@@ -1383,7 +1445,8 @@ fn check_pseudonymised_ids(e: &Export) {
 // ---------------------------------------------------------------------------------------------
 // pandas, when installed.
 
-fn run_pandas_check(c: &Cohort, e: &Export) {
+/// `left_out`: the MRN of a patient the export leaves out (a running course, pseudonymised).
+fn run_pandas_check(c: &Cohort, e: &Export, left_out: Option<&str>) {
     let has_pandas = std::process::Command::new("python3")
         .args(["-c", "import pandas"])
         .output()
@@ -1396,14 +1459,20 @@ fn run_pandas_check(c: &Cohort, e: &Export) {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/reference/export_check.py"
     );
+    let not_left = match left_out {
+        Some(mrn) => format!("patient_id <> (SELECT id FROM patient WHERE mrn = '{mrn}')"),
+        None => "1".to_string(),
+    };
     let out = std::process::Command::new("python3")
         .arg(script)
         .arg(&e.dir)
         .args([
             "--events",
-            &c.count("SELECT COUNT(*) FROM entry").to_string(),
+            &c.count(&format!("SELECT COUNT(*) FROM entry WHERE {not_left}"))
+                .to_string(),
             "--courses",
-            &c.count("SELECT COUNT(*) FROM course").to_string(),
+            &c.count(&format!("SELECT COUNT(*) FROM course WHERE {not_left}"))
+                .to_string(),
             "--quality",
             &e.quality.rows.len().to_string(),
         ])
@@ -1864,9 +1933,9 @@ fn no_typed_text_reaches_a_pseudonymised_export() {
         "6",
         "--confirm",
         "--confirm-reason",
-        "Qzamendconfirmwhy",
-        "--reason",
         "Qzamendconfirm",
+        "--reason",
+        "Qzamendreason three",
     ]);
     let twice = w.entry(&m(&["dose", "--rate", "6", "--at", &at(3)]));
     w.ok(&["void", &twice.to_string(), "--reason", "Qzvoid twice"]);
@@ -1960,4 +2029,277 @@ fn stored_text(db: &Path) -> String {
         }
     }
     out
+}
+
+/// Every real time of `rec` moved by `-secs` seconds, and its dates (birth, onset) by the
+/// calendar days its first course's start moved: what the record would hold had everything
+/// happened that much earlier in the day.
+fn move_seconds(rec: &mut PatientRecord, secs: i64) {
+    let d = Duration::seconds(secs);
+    let first = rec.entries.iter().map(|e| e.happened_at).min();
+    if let Some(first) = first {
+        let days = first.date_naive() - (first - d).date_naive();
+        let p = &mut rec.patient.data;
+        p.birth_date -= days;
+        p.crps_onset = p.crps_onset.map(|o| o - days);
+    }
+    rec.patient.created_at -= d;
+    for c in &mut rec.courses {
+        c.created_at -= d;
+    }
+    for e in &mut rec.entries {
+        e.happened_at -= d;
+        e.recorded_at -= d;
+        if let Some(v) = &mut e.void {
+            v.voided_at -= d;
+        }
+    }
+}
+
+/// `pz` with patient `id`'s shift made larger by `secs` seconds, carried into the days.
+fn add_shift(pz: &mut Pseudonymise, id: i64, secs: i64) {
+    let p = pz.pseudonyms.get_mut(&id).unwrap();
+    let total = p.1 * 86_400 + p.2 + secs;
+    p.1 = total.div_euclid(86_400);
+    p.2 = total.rem_euclid(86_400);
+}
+
+/// The times of day of `col` in events.csv, by study id.
+fn times_of_day(f: &Files, col: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let t = parse_csv("events.csv", &f.events);
+    let (pi, ci) = (
+        t[0].iter().position(|h| h == "patient").unwrap(),
+        t[0].iter().position(|h| h == col).unwrap(),
+    );
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in &t[1..] {
+        out.entry(r[pi].clone())
+            .or_default()
+            .insert(ts(&r[ci]).format("%H:%M:%S").to_string());
+    }
+    out
+}
+
+/// Whole days hide the date, not the time of day: each patient's times are also moved by a
+/// secret offset below a day. Entries of patients recorded in the same real second do not
+/// share a time of day; moving a patient's real times by any number of seconds (the secret
+/// offsets moved to match) gives the same bytes; and the order of recording across patients
+/// is what the offsets make it, not the real one.
+#[test]
+fn pseudonymised_times_of_day_hide_recording_together_and_order() {
+    let c = cohort();
+    let cfg = Config::load(Some(Path::new(common::CONFIG))).unwrap();
+    let mut db = Db::open(c.w.path()).unwrap();
+    let admin = db.read(|r| r.staff("AB")).unwrap().unwrap();
+    let now = Utc::now();
+    let pz = research::pseudonymisation(&mut db, &admin, &cfg.side_effect_kinds, now).unwrap();
+    // One offset below a day per patient, stored and kept.
+    let shifts = c.shifts();
+    assert_eq!(shifts.len(), 4, "{shifts:?}");
+    for (_, days, secs) in pz.pseudonyms.values() {
+        assert!((1..86_400).contains(secs), "{secs}");
+        assert!(*days != 0);
+    }
+    let again = research::pseudonymisation(&mut db, &admin, &cfg.side_effect_kinds, now).unwrap();
+    assert_eq!(
+        again.pseudonyms, pz.pseudonyms,
+        "a re-export changed the offsets"
+    );
+    // 3002's course runs, so she is left out of any pseudonymised export; the others are
+    // 3001, 3003 and 3004.
+    let mut records = db.read(load_all).unwrap();
+    records.retain(|r| r.patient.data.mrn != "3002");
+    let pz_with = |secs: &dyn Fn(usize) -> i64| {
+        let mut p = Pseudonymise {
+            pseudonyms: pz.pseudonyms.clone(),
+            roles: pz.roles.clone(),
+            side_effect_kinds: pz.side_effect_kinds.clone(),
+        };
+        for (i, rec) in records.iter().enumerate() {
+            p.pseudonyms.get_mut(&rec.patient.id).unwrap().2 = secs(i);
+        }
+        p
+    };
+
+    // 1. Every entry of every patient recorded in the same real second: with offsets of
+    // 10, 20 and 30 seconds, no two patients share a time of day.
+    let mut together = records.clone();
+    let at = ts("2026-03-10T09:15:07Z");
+    for rec in &mut together {
+        for e in &mut rec.entries {
+            e.recorded_at = at;
+        }
+    }
+    let tod = times_of_day(
+        &export(&together, Some(&pz_with(&|i| 10 * (i as i64 + 1))), now),
+        "recorded_at",
+    );
+    assert_eq!(tod.len(), 3);
+    let all: Vec<&String> = tod.values().flatten().collect();
+    let distinct: BTreeSet<&String> = all.iter().copied().collect();
+    assert_eq!(all.len(), distinct.len(), "a shared time of day: {tod:?}");
+    assert_eq!(distinct.len(), 3, "{tod:?}");
+
+    // 2. One patient's real times moved by seconds (not whole days), each by another
+    // amount, the secret shift moved to match: the same bytes.
+    let base = export(&records, Some(&pz), now);
+    let plain = export(&records, None, now);
+    for secs in [1, 59, 3_599, 43_201, 86_399, -7_777] {
+        for i in 0..records.len() {
+            let mut moved = records.clone();
+            move_seconds(&mut moved[i], secs);
+            let mut pz2 = pz_with(&|j| pz.pseudonyms[&records[j].patient.id].2);
+            add_shift(&mut pz2, records[i].patient.id, secs);
+            same(
+                &format!("patient {i} moved {secs} s"),
+                &base,
+                &export(&moved, Some(&pz2), now),
+            );
+            differs("moved by seconds", &plain, &export(&moved, None, now));
+        }
+    }
+
+    // 3. Three patients recorded interleaved within an hour, in the real order A, B, C
+    // (ten minutes apart), with offsets that turn it round: the export is exactly what the
+    // real order C, B, A with equal offsets gives. So the order of recorded_at across
+    // patients, days removed, is set by the secret offsets, not by the real order.
+    let t0 = ts("2026-03-10T14:00:00Z");
+    let record_at = |recs: &mut Vec<PatientRecord>, slot: &dyn Fn(usize) -> i64| {
+        for (i, rec) in recs.iter_mut().enumerate().take(3) {
+            for (k, e) in rec.entries.iter_mut().enumerate() {
+                e.recorded_at = t0 + Duration::seconds(slot(i) + k as i64);
+            }
+        }
+    };
+    let mut forward = records.clone();
+    record_at(&mut forward, &|i| 600 * i as i64);
+    let keep = |i: usize| pz.pseudonyms[&records[i].patient.id].2;
+    let turned_by = |i: usize| 2_401 - 1_200 * i as i64;
+    let turned = pz_with(&|i| if i < 3 { turned_by(i) } else { keep(i) });
+    let equal = pz_with(&|i| if i < 3 { 1_201 } else { keep(i) });
+    // The same record, its events (not their recording) that much later, recorded C, B, A.
+    let mut backward = records.clone();
+    for (i, rec) in backward.iter_mut().enumerate().take(3) {
+        move_seconds(rec, 1_201 - turned_by(i));
+    }
+    record_at(&mut backward, &|i| 600 * (2 - i as i64));
+    let a = export(&forward, Some(&turned), now);
+    same(
+        "recording order turned by the offsets",
+        &a,
+        &export(&backward, Some(&equal), now),
+    );
+    differs(
+        "recording order",
+        &export(&forward, None, now),
+        &export(&backward, None, now),
+    );
+    // And the turned order shows: A's first recorded_at is now the latest of the day.
+    let tod = times_of_day(&a, "recorded_at");
+    let first_of = |i: usize| {
+        let sid = &pz.pseudonyms[&records[i].patient.id].0;
+        tod[sid].iter().next().unwrap().clone()
+    };
+    assert!(
+        first_of(0) > first_of(1) && first_of(1) > first_of(2),
+        "{tod:?}"
+    );
+}
+
+/// A patient whose course runs is written up to the moment of the export: their latest
+/// times, set against the export's own date, would bound their shift to hours. So a
+/// pseudonymised export leaves such a patient out entirely (courses, entries, T0 score,
+/// earlier courses), counts them in data_quality.csv, and takes them in once the course
+/// has ended; nothing else changes, and no export time plays a part.
+#[test]
+fn a_patient_with_a_running_course_is_left_out_until_it_ends() {
+    let c = cohort();
+    let before = c.export(PHYSICIAN, "running", true);
+    let sid = c.pseudonyms()["3002"].0.clone();
+    for (f, text) in &before.raw {
+        assert!(
+            !text.contains(sid.as_str()),
+            "{f} holds the running patient"
+        );
+    }
+    let left = |e: &Export| {
+        e.quality
+            .rows
+            .iter()
+            .filter(|r| e.quality.get(r, "issue") == "left_out_running")
+            .map(|r| e.quality.get(r, "details").to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(left(&before).len(), 1);
+    assert!(
+        left(&before)[0].starts_with("1 patient(s)"),
+        "{:?}",
+        left(&before)
+    );
+    // Her real times still reach the plain export: leaving her out is what hides them.
+    let plain = c.export(PHYSICIAN, "running-plain", false);
+    assert!(plain.events.column("patient").contains(&"3002"));
+
+    // The course ends: she is in the next export, with every entry; the others are as they
+    // were, byte for byte (their ids and rows do not depend on her).
+    let out = c.w.run_with(
+        PHYSICIAN.0,
+        PHYSICIAN.1,
+        &[],
+        &["course", "end", "--mrn", "3002", "--at", &rfc(Utc::now())],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let after = c.export(PHYSICIAN, "ended", true);
+    assert!(left(&after).is_empty(), "{:?}", left(&after));
+    let n = c.count(
+        "SELECT COUNT(*) FROM entry WHERE patient_id = (SELECT id FROM patient WHERE mrn = '3002')",
+    );
+    let hers = after
+        .events
+        .column("patient")
+        .iter()
+        .filter(|p| **p == sid)
+        .count() as i64;
+    assert_eq!(hers, n);
+    let others = |e: &Export| -> Vec<Vec<String>> {
+        e.courses
+            .rows
+            .iter()
+            .filter(|r| e.courses.get(r, "patient") != sid)
+            .map(|r| r.iter().skip(1).cloned().collect())
+            .collect()
+    };
+    assert_eq!(others(&before), others(&after));
+}
+
+/// A patient pseudonymised before the offset below a day existed (a pseudonym, no
+/// pseudonym_time row) keeps study id and day offset and gets seconds at the next export,
+/// once, audited.
+#[test]
+fn an_earlier_pseudonym_gets_its_seconds_at_the_next_export() {
+    let c = cohort();
+    let cfg = Config::load(Some(Path::new(common::CONFIG))).unwrap();
+    let mut db = Db::open(c.w.path()).unwrap();
+    let admin = db.read(|r| r.staff("AB")).unwrap().unwrap();
+    let now = Utc::now();
+    let id = c.count("SELECT id FROM patient WHERE mrn = '3001'");
+    db.write("AB", now, |w| w.insert_pseudonym(id, "S00001", -40))
+        .unwrap();
+    assert_eq!(c.count("SELECT COUNT(*) FROM pseudonym_time"), 0);
+    let pz = research::pseudonymisation(&mut db, &admin, &cfg.side_effect_kinds, now).unwrap();
+    let (sid, days, secs) = &pz.pseudonyms[&id];
+    assert_eq!((sid.as_str(), *days), ("S00001", -40));
+    assert!((1..86_400).contains(secs));
+    assert_eq!(
+        c.count(&format!(
+            "SELECT second_offset FROM pseudonym_time WHERE patient_id = {id}"
+        )),
+        *secs
+    );
+    assert_eq!(c.count("SELECT COUNT(*) FROM pseudonym_time"), 4);
+    let again = research::pseudonymisation(&mut db, &admin, &cfg.side_effect_kinds, now).unwrap();
+    assert_eq!(again.pseudonyms, pz.pseudonyms);
+    assert_eq!(c.count("SELECT COUNT(*) FROM pseudonym_time"), 4);
+    let v = c.w.ok(&["audit", "verify"]);
+    assert!(v.contains("audit chain sound"), "{v}");
 }

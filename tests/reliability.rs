@@ -851,6 +851,37 @@ fn tampering_with_a_pseudonym_is_reported_naming_the_table() {
     }
 }
 
+#[test]
+fn tampering_with_a_second_offset_is_reported_naming_the_table() {
+    {
+        let w = ward_with_pseudonym();
+        let conn = Connection::open(w.path()).unwrap();
+        assert_eq!(count(&conn, "SELECT COUNT(*) FROM pseudonym_time", []), 1);
+        for sql in [
+            "UPDATE pseudonym_time SET second_offset = second_offset + 1",
+            "DELETE FROM pseudonym_time",
+            "INSERT INTO pseudonym_time (patient_id, second_offset, created_at, created_by) \
+             VALUES ((SELECT id FROM patient), 5, '2026-01-01T00:00:00Z', 'AB')",
+        ] {
+            assert!(conn.execute_batch(sql).is_err(), "{sql} was allowed");
+        }
+    }
+    for sql in [
+        "UPDATE pseudonym_time SET second_offset = CASE WHEN second_offset = 1 THEN 2 ELSE 1 END",
+        "DELETE FROM pseudonym_time",
+    ] {
+        let w = ward_with_pseudonym();
+        tamper(&w, sql);
+        let out = w.run_with("AB", "1234", &[], &["audit", "verify"]);
+        let said = text(&out.stdout);
+        assert_eq!(code(&out), Some(3), "{sql}: it said:\n{said}");
+        assert!(
+            said.contains("BROKEN") && said.contains("pseudonym_time"),
+            "{sql}: not named:\n{said}"
+        );
+    }
+}
+
 // ------------------------------------------------------------------------------------------
 // 4. Upgrades
 // ------------------------------------------------------------------------------------------

@@ -29,8 +29,11 @@ use crate::domain::values::Role;
 /// How missing values are written: what R and pandas read as missing by default.
 pub const NA: &str = "NA";
 
-/// (study id, day offset) per patient id, for a pseudonymised export.
-pub type Pseudonyms = HashMap<i64, (String, i64)>;
+/// (study id, day offset, second offset) per patient id, for a pseudonymised export. Every
+/// time of the patient is moved by both: the days hide the date, the seconds (1 to 86,399)
+/// the time of day, so that neither entries recorded in the same second nor the order of
+/// recording across patients can be read from the times.
+pub type Pseudonyms = HashMap<i64, (String, i64, i64)>;
 
 /// What a pseudonymised export needs besides the record.
 pub struct Pseudonymise {
@@ -252,7 +255,8 @@ impl Who<'_> {
 
     /// What a running course is measured to. In a plain export, the time of the export. In
     /// a pseudonymised one, the latest time in the patient's exported record: the real time
-    /// of the export, set against shifted times, would give the shift away.
+    /// of the export, set against shifted times, would give the shift away. (A patient with
+    /// a running course is left out of a pseudonymised export; this is a second guard.)
     fn until(&self, now: Instant) -> Option<Instant> {
         if self.pseudonymised() {
             self.rec
@@ -469,7 +473,7 @@ const QUALITY_COLUMNS: &[(&str, &str, &str, &str)] = &[
         "issue",
         "text",
         "",
-        "missing_t0, missing_t1, missing_t2, t2_outside_window, late_entry, voided_entry; pseudonymised, missing_t2 is listed while the window may still be open, as the export's own date is not used",
+        "missing_t0, missing_t1, missing_t2, t2_outside_window, late_entry, voided_entry, left_out_running (pseudonymised only: how many patients with a running course are left out, course and patient NA); pseudonymised, missing_t2 is listed while the window may still be open, as the export's own date is not used",
     ),
     (
         "entry_id",
@@ -489,17 +493,35 @@ fn header(cols: &[(&str, &str, &str, &str)]) -> String {
     row(&cols.iter().map(|c| c.0.to_string()).collect::<Vec<_>>())
 }
 
+/// Whether a pseudonymised export leaves the patient out: while a course runs, its record
+/// is being written up to the moment of the export, so its latest times, set against the
+/// export's own date, would bound the patient's shift to hours; and a T0 score or earlier
+/// course kept without it would still say "a course runs now". The whole patient is left
+/// out until the course has ended; nothing in the rule looks at the clock, so the same
+/// record gives the same bytes on any day.
+pub fn left_out_while_running(rec: &PatientRecord) -> bool {
+    rec.views().iter().any(|v| v.state() == CourseState::Active)
+}
+
 pub fn export(records: &[PatientRecord], pseudo: Option<&Pseudonymise>, now: Instant) -> Files {
+    let running = match pseudo {
+        Some(_) => records.iter().filter(|r| left_out_while_running(r)).count(),
+        None => 0,
+    };
     let mut patients: Vec<(&PatientRecord, String, Duration)> = records
         .iter()
+        .filter(|rec| pseudo.is_none() || !left_out_while_running(rec))
         .filter_map(|rec| match pseudo {
             None => Some((rec, rec.patient.data.mrn.clone(), Duration::zero())),
             // Every exported patient has a pseudonym: one without is left out, never
             // written under its MRN.
-            Some(p) => p
-                .pseudonyms
-                .get(&rec.patient.id)
-                .map(|(sid, days)| (rec, sid.clone(), Duration::days(*days))),
+            Some(p) => p.pseudonyms.get(&rec.patient.id).map(|(sid, days, secs)| {
+                (
+                    rec,
+                    sid.clone(),
+                    Duration::days(*days) + Duration::seconds(*secs),
+                )
+            }),
         })
         .collect();
     let ids = match pseudo {
@@ -522,6 +544,17 @@ pub fn export(records: &[PatientRecord], pseudo: Option<&Pseudonymise>, now: Ins
         };
         write_events(&who, &mut events, &mut quality);
         write_courses(&who, now, &mut courses, &mut quality);
+    }
+    if running > 0 {
+        quality.push_str(&row(&[
+            NA.to_string(),
+            NA.to_string(),
+            "left_out_running".to_string(),
+            NA.to_string(),
+            format!(
+                "{running} patient(s) with a running course left out, with all their courses and entries, until the course has ended"
+            ),
+        ]));
     }
     let mut codebook = row(&["file", "column", "type", "unit", "description"].map(String::from));
     for (file, cols) in [
@@ -744,7 +777,23 @@ fn write_courses(who: &Who, now: Instant, out: &mut String, quality: &mut String
             Code(p.sex.as_str()),
             opt(p.weight_kg, Num),
             opt(p.crps_type, |c| Code(c.as_str())),
-            opt(start.and_then(|s| rec.disease_years(s)), Num),
+            opt(
+                start.and_then(|s| {
+                    if who.pseudonymised() {
+                        // As for the age: a count of real calendar days at every course,
+                        // set against the exact shifted interval between two courses,
+                        // would tell on which side of midnight they started, and with it
+                        // the offset below a day. The first course's value and the exact
+                        // interval since tell no more than the shifted times do.
+                        let first = first_start.unwrap_or(s);
+                        let since = (s - first).num_seconds() as f64 / 86_400.0 / 365.25;
+                        rec.disease_years(first).map(|y| y + since)
+                    } else {
+                        rec.disease_years(s)
+                    }
+                }),
+                Num,
+            ),
             Cell::Protocol(v.protocol()),
             Code(v.state().as_str()),
             opt(start, Time),

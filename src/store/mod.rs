@@ -156,6 +156,8 @@ pub trait Reader {
     fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError>;
     /// (patient id, study id, day offset) of every pseudonymised patient.
     fn pseudonyms(&self) -> Result<Vec<(PatientId, String, i64)>, StoreError>;
+    /// (patient id, second offset) of every patient with a secret offset below a day.
+    fn pseudonym_times(&self) -> Result<Vec<(PatientId, i64)>, StoreError>;
     /// (key, canonical content) of every row of an audited table.
     fn table_rows(&self, table: &str) -> Result<Vec<(String, String)>, StoreError>;
     /// Every way the stored schema (and its version number) differs from what titrate's
@@ -216,6 +218,11 @@ pub trait Writer: Reader {
         patient: PatientId,
         study_id: &str,
         day_offset: i64,
+    ) -> Result<(), StoreError>;
+    fn insert_pseudonym_time(
+        &mut self,
+        patient: PatientId,
+        second_offset: i64,
     ) -> Result<(), StoreError>;
     /// An event with no row of its own (a failed sign-in, a denied permission).
     fn audit_event(&mut self, action: &str, content: &serde_json::Value) -> Result<(), StoreError>;
@@ -318,6 +325,7 @@ pub const AUDITED_TABLES: &[Audited] = &[
     audited("pseudonym", "patient_id", &[int("patient_id"), text("study_id"), int("day_offset"), text("created_at"), text("created_by")]),
     audited("patient_version", "id", &[int("id"), int("patient_id"), int("version"), text("mrn"), text("name"), text("birth_date"), text("sex"), real("weight_kg"), text("crps_type"), text("crps_onset"), text("limb"), text("reason"), text("recorded_at"), text("recorded_by")]),
     audited("protocol_approval", "id", &[int("id"), int("protocol_id"), text("approved_at"), text("approved_by")]),
+    audited("pseudonym_time", "patient_id", &[int("patient_id"), int("second_offset"), text("created_at"), text("created_by")]),
 ];
 
 /// The audited tables: [`AUDITED_TABLES`], or in a unit test the list a test put in its place

@@ -1064,6 +1064,14 @@ impl Reader for SqlTx<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn pseudonym_times(&self) -> Result<Vec<(PatientId, i64)>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT patient_id, second_offset FROM pseudonym_time ORDER BY patient_id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn table_rows(&self, table: &str) -> Result<Vec<(String, String)>, StoreError> {
         let spec = audited_table(table)
             .ok_or_else(|| StoreError::Corrupt(format!("{table} is not an audited table")))?;
@@ -1449,6 +1457,15 @@ impl Writer for SqlTx<'_> {
     ) -> Result<(), StoreError> {
         self.tx.prepare_cached("INSERT INTO pseudonym (patient_id, study_id, day_offset, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![patient, study_id, day_offset, to_db(self.now), self.actor])?;
         self.audit_row_write("create", "pseudonym", &patient.to_string())
+    }
+
+    fn insert_pseudonym_time(
+        &mut self,
+        patient: PatientId,
+        second_offset: i64,
+    ) -> Result<(), StoreError> {
+        self.tx.prepare_cached("INSERT INTO pseudonym_time (patient_id, second_offset, created_at, created_by) VALUES (?1, ?2, ?3, ?4)")?.execute(params![patient, second_offset, to_db(self.now), self.actor])?;
+        self.audit_row_write("create", "pseudonym_time", &patient.to_string())
     }
 
     fn audit_event(&mut self, action: &str, content: &serde_json::Value) -> Result<(), StoreError> {

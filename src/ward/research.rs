@@ -1,11 +1,12 @@
 //! Pseudonyms for research exports.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use password_hash::rand_core::{OsRng, RngCore};
 
 use super::WardError;
 use super::access::authorize;
+use crate::domain::entry::PatientId;
 use crate::domain::record::Staff;
 use crate::domain::rules::Permission;
 use crate::domain::time::Instant;
@@ -21,6 +22,13 @@ fn random_offset() -> i64 {
     } else {
         -magnitude
     }
+}
+
+/// A random offset below a day, in seconds (1 to 86,399), added to the day offset: whole
+/// days alone would keep every time of day, so entries of two patients recorded in the same
+/// second would show it, and times of day would give the order of recording across patients.
+fn random_second_offset() -> i64 {
+    1 + i64::from(OsRng.next_u32() % 86_399)
 }
 
 /// A random study id ("S" and at least six digits) not yet taken. Not a counter: a
@@ -46,7 +54,7 @@ fn random_study_id(taken: &HashSet<String>) -> String {
 }
 
 /// What a pseudonymised export needs besides the record: every patient's study id and date
-/// shift, making those that do not exist yet (in one transaction, audited; existing ones are
+/// shift (whole days and a part of a day), making those that do not exist yet (in one transaction, audited; existing ones are
 /// never changed, so re-exports agree), each staff member's role (written instead of their
 /// id) and the ward's side-effect kinds (the only words a side-effect value may be).
 pub fn pseudonymisation(
@@ -57,21 +65,35 @@ pub fn pseudonymisation(
 ) -> Result<Pseudonymise, WardError> {
     authorize(db, who, Permission::Export, now)?;
     db.write(&who.id, now, |w| {
-        let mut known: Pseudonyms = w
+        let seconds: HashMap<PatientId, i64> = w.pseudonym_times()?.into_iter().collect();
+        let mut known: HashMap<PatientId, (String, i64)> = w
             .pseudonyms()?
             .into_iter()
             .map(|(p, s, d)| (p, (s, d)))
             .collect();
         let mut taken: HashSet<String> = known.values().map(|(s, _)| s.clone()).collect();
+        let mut made = Pseudonyms::new();
         for p in w.patients()? {
-            if known.contains_key(&p.id) {
-                continue;
-            }
-            let sid = random_study_id(&taken);
-            taken.insert(sid.clone());
-            let offset = random_offset();
-            w.insert_pseudonym(p.id, &sid, offset)?;
-            known.insert(p.id, (sid, offset));
+            let (sid, days) = match known.remove(&p.id) {
+                Some(k) => k,
+                None => {
+                    let sid = random_study_id(&taken);
+                    taken.insert(sid.clone());
+                    let days = random_offset();
+                    w.insert_pseudonym(p.id, &sid, days)?;
+                    (sid, days)
+                }
+            };
+            // Patients pseudonymised before the offset below a day existed get theirs now.
+            let secs = match seconds.get(&p.id) {
+                Some(s) => *s,
+                None => {
+                    let s = random_second_offset();
+                    w.insert_pseudonym_time(p.id, s)?;
+                    s
+                }
+            };
+            made.insert(p.id, (sid, days, secs));
         }
         let roles = w
             .staff_list()?
@@ -79,7 +101,7 @@ pub fn pseudonymisation(
             .map(|s| (s.id, s.role))
             .collect();
         Ok(Pseudonymise {
-            pseudonyms: known,
+            pseudonyms: made,
             roles,
             side_effect_kinds: side_effect_kinds.to_vec(),
         })
@@ -96,6 +118,18 @@ mod tests {
             let o = super::random_offset();
             assert!((30..=365).contains(&o.abs()), "{o}");
         }
+    }
+
+    #[test]
+    fn second_offsets_are_below_a_day_never_zero_and_spread() {
+        let mut seen = HashSet::new();
+        for _ in 0..10_000 {
+            let s = super::random_second_offset();
+            assert!((1..=86_399).contains(&s), "{s}");
+            seen.insert(s / 3600);
+        }
+        // Every hour of the day is drawn: the time of day tells nothing.
+        assert_eq!(seen.len(), 24);
     }
 
     #[test]

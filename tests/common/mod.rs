@@ -120,6 +120,7 @@ pub fn dump(db: &Path) -> Vec<String> {
         "pseudonym",
         "patient_version",
         "protocol_approval",
+        "pseudonym_time",
     ] {
         let mut stmt = conn
             .prepare(&format!("SELECT * FROM {t} ORDER BY 1"))
