@@ -43,6 +43,14 @@ pub enum FileError {
         "{0} is a symbolic link; titrate never writes through a link, not even with --force: give the real path"
     )]
     Symlink(String),
+    #[error(
+        "{0} is named like the journal or shared memory of an SQLite database (-wal, -shm, -journal); titrate never writes such a file, not even with --force"
+    )]
+    DatabasePartName(String),
+    #[error(
+        "{companion} lies beside {path}: it is left from another SQLite database and SQLite would read it into the new file; move it away first (nothing was written)"
+    )]
+    Companion { path: String, companion: String },
     #[error("{0} is a folder; give a file name")]
     Folder(String),
     #[error("{0} is a file, not a folder; give a folder for the export")]
@@ -66,6 +74,9 @@ pub enum FileError {
     #[error("cannot write {path}: {why}; nothing was written")]
     Other { path: String, why: String },
 }
+
+/// The files SQLite keeps beside a database.
+pub const COMPANIONS: [&str; 3] = ["-wal", "-shm", "-journal"];
 
 const ENOENT: i32 = 2;
 const EACCES: i32 = 13;
@@ -432,6 +443,25 @@ impl Pending {
         let id = meta.as_ref().ok().and_then(|m| m.id());
         if let Some(e) = self.protect.refuses(&abs, id, &shown) {
             return Err(e);
+        }
+        let name = self.name.to_string_lossy();
+        if COMPANIONS.iter().any(|c| name.ends_with(c)) {
+            return Err(FileError::DatabasePartName(shown));
+        }
+        // A -wal left beside the target (a crash, or planted) would be replayed into a
+        // database put there, and a -journal rolled back into it: whatever the target is,
+        // nothing is put beside such a file.
+        for c in COMPANIONS {
+            let mut companion = self.name.clone();
+            companion.push(c);
+            if self.lstat(&companion).is_ok() {
+                let mut p = self.target.clone().into_os_string();
+                p.push(c);
+                return Err(FileError::Companion {
+                    path: shown,
+                    companion: PathBuf::from(p).display().to_string(),
+                });
+            }
         }
         let m = match meta {
             Ok(m) => m,

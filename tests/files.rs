@@ -584,3 +584,48 @@ fn the_reports_folder_never_replaces_a_report_and_refuses_links() {
     let e = titrate::report::write_pair(&link, "1003-course-1", b"x", b"y", &none);
     assert!(e.unwrap_err().to_string().contains("is a symbolic link"));
 }
+
+/// A -wal, -shm or -journal left beside a target (a crash of another database, or planted)
+/// would be read by SQLite into a database put there: every writer refuses, with or without
+/// --force, and leaves the leftover and the folder as they were. `init` too, and a target
+/// named like such a file is never written.
+#[test]
+fn a_leftover_wal_or_journal_beside_the_target_is_never_read_into_a_new_file() {
+    let w = ward();
+    let dir = w.dir.path().join("beside");
+    std::fs::create_dir(&dir).unwrap();
+    let planted = b"not really a wal, but SQLite would try it".to_vec();
+    for (i, companion) in ["-wal", "-journal", "-shm"].iter().enumerate() {
+        for cmd in CMDS {
+            for force in [false, true] {
+                let target = dir.join(format!("t{i}-{cmd:?}-{force}.out"));
+                let mut side = target.clone().into_os_string();
+                side.push(companion);
+                let side = PathBuf::from(side);
+                std::fs::write(&side, &planted).unwrap();
+                let before = names(&dir);
+                let said = refused(&cmd.run(&w, &target, force), &format!("{cmd:?} {companion}"));
+                assert!(said.contains("lies beside"), "{cmd:?} {companion}: {said}");
+                assert_eq!(names(&dir), before, "{cmd:?} {companion}: the folder changed");
+                assert_eq!(std::fs::read(&side).unwrap(), planted);
+            }
+        }
+        let target = dir.join(format!("init{i}.db"));
+        let mut side = target.clone().into_os_string();
+        side.push(companion);
+        std::fs::write(PathBuf::from(side), &planted).unwrap();
+        let before = names(&dir);
+        let mut c = w.command("AB", "1234");
+        c.env("TITRATE_NEW_PIN", "2468")
+            .args(["--db", target.to_str().unwrap(), "init", "--admin", "ZZ", "--name", "Z"]);
+        let said = refused(&c.output().unwrap(), &format!("init {companion}"));
+        assert!(said.contains("lies beside"), "init {companion}: {said}");
+        assert_eq!(names(&dir), before);
+    }
+    for cmd in CMDS {
+        for name in ["x.db-wal", "x.db-shm", "x.db-journal"] {
+            let said = refused(&cmd.run(&w, &dir.join(name), true), &format!("{cmd:?} {name}"));
+            assert!(said.contains("never writes such a file"), "{cmd:?} {name}: {said}");
+        }
+    }
+}
