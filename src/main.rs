@@ -63,6 +63,9 @@ fn say(msg: &str) {
 fn terminal(cli: &Cli, cfg: Config) -> anyhow::Result<Option<i32>> {
     let now = chrono::Utc::now();
     let mut demo_file = None;
+    // A database made here, at the user's yes: left without a first admin, it goes again,
+    // so that nobody later becomes its admin by walking up to the terminal.
+    let mut created = None;
     let (db, hint) = if cli.demo {
         let path = std::env::temp_dir().join(format!(
             "titrate-demo-{}.db",
@@ -91,6 +94,7 @@ fn terminal(cli: &Cli, cfg: Config) -> anyhow::Result<Option<i32>> {
             if !confirm_new_database(&path)? {
                 return Ok(None);
             }
+            created = Some(path.clone());
             Db::create(&path)
         };
         (
@@ -102,7 +106,12 @@ fn terminal(cli: &Cli, cfg: Config) -> anyhow::Result<Option<i32>> {
     app.demo_hint = hint;
     let ended = tui::run(app);
     // The demo ward is made up, but it is still a file of "patients" nobody asked to keep.
-    if let Some(path) = demo_file {
+    let unfinished = created.filter(|p| {
+        Db::open_read_only(p)
+            .and_then(|mut db| db.read(|r| r.staff_list()))
+            .is_ok_and(|staff| staff.is_empty())
+    });
+    if let Some(path) = demo_file.or(unfinished) {
         for suffix in ["", "-wal", "-shm", "-journal"] {
             let mut p = path.clone().into_os_string();
             p.push(suffix);

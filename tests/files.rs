@@ -604,9 +604,16 @@ fn a_leftover_wal_or_journal_beside_the_target_is_never_read_into_a_new_file() {
                 let side = PathBuf::from(side);
                 std::fs::write(&side, &planted).unwrap();
                 let before = names(&dir);
-                let said = refused(&cmd.run(&w, &target, force), &format!("{cmd:?} {companion}"));
+                let said = refused(
+                    &cmd.run(&w, &target, force),
+                    &format!("{cmd:?} {companion}"),
+                );
                 assert!(said.contains("lies beside"), "{cmd:?} {companion}: {said}");
-                assert_eq!(names(&dir), before, "{cmd:?} {companion}: the folder changed");
+                assert_eq!(
+                    names(&dir),
+                    before,
+                    "{cmd:?} {companion}: the folder changed"
+                );
                 assert_eq!(std::fs::read(&side).unwrap(), planted);
             }
         }
@@ -616,16 +623,70 @@ fn a_leftover_wal_or_journal_beside_the_target_is_never_read_into_a_new_file() {
         std::fs::write(PathBuf::from(side), &planted).unwrap();
         let before = names(&dir);
         let mut c = w.command("AB", "1234");
-        c.env("TITRATE_NEW_PIN", "2468")
-            .args(["--db", target.to_str().unwrap(), "init", "--admin", "ZZ", "--name", "Z"]);
+        c.env("TITRATE_NEW_PIN", "2468").args([
+            "--db",
+            target.to_str().unwrap(),
+            "init",
+            "--admin",
+            "ZZ",
+            "--name",
+            "Z",
+        ]);
         let said = refused(&c.output().unwrap(), &format!("init {companion}"));
         assert!(said.contains("lies beside"), "init {companion}: {said}");
         assert_eq!(names(&dir), before);
     }
     for cmd in CMDS {
         for name in ["x.db-wal", "x.db-shm", "x.db-journal"] {
-            let said = refused(&cmd.run(&w, &dir.join(name), true), &format!("{cmd:?} {name}"));
-            assert!(said.contains("never writes such a file"), "{cmd:?} {name}: {said}");
+            let said = refused(
+                &cmd.run(&w, &dir.join(name), true),
+                &format!("{cmd:?} {name}"),
+            );
+            assert!(
+                said.contains("never writes such a file"),
+                "{cmd:?} {name}: {said}"
+            );
         }
     }
+}
+
+/// A backup on read-only media is checked as it is, and a write to it says what is wrong in
+/// plain words, never "not a titrate database".
+#[test]
+fn a_database_on_read_only_media_is_checked_and_named_read_only() {
+    let Some(m) = Mount::new("size=8m") else {
+        eprintln!("read-only media: tmpfs cannot be mounted here; not tried");
+        return;
+    };
+    let w = ward();
+    let copy = m.path().join("backup ü?#.db");
+    ok(
+        &w.run_with("AB", "1234", &[], &["backup", copy.to_str().unwrap()]),
+        "backup",
+    );
+    let remount = std::process::Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(m.path())
+        .status()
+        .unwrap();
+    assert!(remount.success());
+    let out = w.run_with("AB", "1234", &[], &["check", copy.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("sound"), "{}", text(&out.stdout));
+    let mut c = w.command("AB", "1234");
+    let at = rfc(hours_ago(1));
+    c.args([
+        "--db",
+        copy.to_str().unwrap(),
+        "nrs",
+        "--mrn",
+        "1001",
+        "--score",
+        "4",
+        "--at",
+        &at,
+    ]);
+    let said = refused(&c.output().unwrap(), "an entry on read-only media");
+    assert!(said.contains("read-only"), "{said}");
+    assert_eq!(names(m.path()), vec!["backup ü?#.db".to_string()]);
 }

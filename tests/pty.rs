@@ -751,6 +751,9 @@ fn a_missing_database_is_created_only_when_the_user_says_yes() {
     tui.send("\x03");
     tui.wait_exit(WAIT);
     tui.assert_restored();
+    // Left before a first admin was made: the empty database goes again, so that nobody
+    // later becomes its admin just by opening the terminal.
+    assert!(nothing_at(&ward.db), "a database without staff was left");
 }
 
 #[test]

@@ -30,7 +30,7 @@ impl StoreError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {0}")]
+    #[error("database error: {}", sqlite::error_words(.0))]
     Sql(#[from] rusqlite::Error),
     #[error("cannot open the database {path}: {why}")]
     Open { path: String, why: String },

@@ -100,10 +100,10 @@ impl Db {
             }
             Ok(_) => {}
         }
-        let conn = Connection::open(path).map_err(|e| refuse(&e.to_string()))?;
+        let conn = Connection::open(path).map_err(|e| refuse(&error_words(&e)))?;
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| refuse(&format!("{e} (not a titrate database)")))?;
+            .map_err(|e| refuse(&error_words(&e)))?;
         if version == 0 {
             return Err(refuse("it is an SQLite file without the titrate schema"));
         }
@@ -152,11 +152,27 @@ impl Db {
         if !path.is_file() {
             return Err(refuse("no such file".into()));
         }
-        let conn = Connection::open_with_flags(
-            path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| refuse(e.to_string()))?;
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn =
+            Connection::open_with_flags(path, flags).map_err(|e| refuse(error_words(&e)))?;
+        // A WAL database on read-only media (a backup disk, a read-only mount) cannot be read
+        // the ordinary way: SQLite wants to create the -shm file beside it. Nobody can be
+        // writing such a file, so it is read as immutable.
+        if let Err(rusqlite::Error::SqliteFailure(e, _)) =
+            conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            && matches!(
+                e.code,
+                rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly
+            )
+            && !hot_journal(path)
+        {
+            conn = Connection::open_with_flags(
+                immutable_uri(path),
+                flags | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+            )
+            .map_err(|e| refuse(error_words(&e)))?;
+        }
         conn.busy_timeout(BUSY_TIMEOUT)?;
         stable_plans(&conn)?;
         // Nothing of the file's own making runs while it is checked: a read-only connection
@@ -171,7 +187,7 @@ impl Db {
             {
                 return Err(StoreError::HotJournal(path.display().to_string()));
             }
-            Err(e) => return Err(refuse(format!("{e} (not a titrate database)"))),
+            Err(e) => return Err(refuse(error_words(&e))),
         };
         if version == 0 {
             return Err(refuse("it is not a titrate database".into()));
@@ -510,6 +526,38 @@ fn audit_approvals_made_by_upgrade(tx: &Transaction) -> Result<(), StoreError> {
         )?;
     }
     Ok(())
+}
+
+/// What an SQLite error on opening a file means, in words: only a file that is not a
+/// database is called one.
+pub(crate) fn error_words(e: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode as C;
+    let code = match e {
+        rusqlite::Error::SqliteFailure(f, _) => f.code,
+        other => return other.to_string(),
+    };
+    match code {
+        C::NotADatabase => "it is not a titrate database (not an SQLite file)".into(),
+        C::ReadOnly | C::CannotOpen | C::PermissionDenied => "the file or its folder is read-only or not accessible for this user (SQLite must also write the -wal and -shm files beside it)".into(),
+        C::DiskFull => "the disk is full".into(),
+        C::SystemIoFailure => "the disk reported an input/output error: it may be full or failing".into(),
+        C::DatabaseCorrupt => "the file is damaged: run `titrate check` on it".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// `file:` URI of `path` opened as immutable (nothing writes it, nothing is created beside).
+fn immutable_uri(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = String::from("file:");
+    for b in abs.to_string_lossy().bytes() {
+        match b {
+            b'%' | b'?' | b'#' | 0x80..=0xFF => out.push_str(&format!("%{b:02X}")),
+            _ => out.push(b as char),
+        }
+    }
+    out.push_str("?immutable=1");
+    out
 }
 
 fn hot_journal(path: &Path) -> bool {
