@@ -295,7 +295,64 @@ pub fn prepare(target: &Path, force: bool, protect: &Protected) -> Result<Pendin
         done: false,
     };
     p.check_target()?;
+    #[cfg(unix)]
+    sweep_leftovers(&p.dir);
     Ok(p)
+}
+
+/// How long a temporary file must have gone unwritten before a sweep may take it for the
+/// leftover of a writer that was killed (a backup or a generated database in progress writes
+/// to its file far more often).
+#[cfg(unix)]
+const LEFTOVER_AFTER: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Removes what killed writers left in this folder: titrate's own temporary names only
+/// (`.titrate-<32 hex>.tmp` and SQLite's files beside one), and only when no process holds
+/// the file's lock and it has not been written for [`LEFTOVER_AFTER`]. A kill cannot be
+/// handled by the process that is killed; the next writer in the folder handles it.
+#[cfg(unix)]
+fn sweep_leftovers(dir: &std::os::fd::OwnedFd) {
+    use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags, flock, openat, unlinkat};
+    let Ok(entries) = rustix::fs::Dir::read_from(dir) else {
+        return;
+    };
+    let ours = |n: &str| -> bool {
+        n.strip_prefix(".titrate-")
+            .and_then(|r| r.strip_suffix(".tmp"))
+            .is_some_and(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !ours(&name) {
+            continue;
+        }
+        let Ok(fd) = openat(
+            dir,
+            name.as_str(),
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) else {
+            continue;
+        };
+        let Ok(st) = rustix::fs::fstat(&fd) else {
+            continue;
+        };
+        let idle = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|now| now.as_secs().saturating_sub(st.st_mtime as u64))
+            .unwrap_or(0);
+        let is_file =
+            rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile;
+        if !is_file || idle < LEFTOVER_AFTER.as_secs() {
+            continue;
+        }
+        if flock(&fd, FlockOperation::NonBlockingLockExclusive).is_err() {
+            continue;
+        }
+        for suffix in DB_COMPANIONS {
+            let _ = unlinkat(dir, format!("{name}{suffix}").as_str(), AtFlags::empty());
+        }
+    }
 }
 
 /// Writes `bytes` to `target` through a [`Pending`].
@@ -384,6 +441,8 @@ impl Pending {
                 Mode::from_raw_mode(0o600),
             )
             .map_err(|e| self.io_error(&e.into()))?;
+            // Held while this process lives: a later writer's sweep leaves the file alone.
+            let _ = rustix::fs::flock(&fd, rustix::fs::FlockOperation::NonBlockingLockExclusive);
             Ok(std::fs::File::from(fd))
         }
         #[cfg(not(unix))]

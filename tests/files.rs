@@ -690,3 +690,58 @@ fn a_database_on_read_only_media_is_checked_and_named_read_only() {
     assert!(said.contains("read-only"), "{said}");
     assert_eq!(names(m.path()), vec!["backup ü?#.db".to_string()]);
 }
+
+/// What a killed writer left (its process cannot clean up after a kill) is removed by the
+/// next writer in that folder: only titrate's own temporary names, only when unwritten for
+/// 15 minutes and held by no live process.
+#[test]
+fn the_next_writer_sweeps_what_a_killed_writer_left() {
+    let w = ward();
+    let dir = w.dir.path().join("sweep");
+    std::fs::create_dir(&dir).unwrap();
+    let old = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let fresh = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    let held = "cccccccccccccccccccccccccccccccc";
+    let leftover = |hex: &str, suffix: &str| dir.join(format!(".titrate-{hex}.tmp{suffix}"));
+    for hex in [old, fresh, held] {
+        std::fs::write(leftover(hex, ""), b"SQLite format 3\0 patient data").unwrap();
+        std::fs::write(leftover(hex, "-journal"), b"journal").unwrap();
+    }
+    let unrelated = dir.join(".titrate-notours.tmp");
+    std::fs::write(&unrelated, b"x").unwrap();
+    for hex in [old, held] {
+        for suffix in ["", "-journal"] {
+            let st = std::process::Command::new("touch")
+                .args(["-d", "1 hour ago"])
+                .arg(leftover(hex, suffix))
+                .status()
+                .unwrap();
+            assert!(st.success());
+        }
+    }
+    // A live writer holds its temporary file's lock.
+    let mut holder = std::process::Command::new("flock")
+        .arg(leftover(held, ""))
+        .args(["sleep", "30"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    ok(
+        &Cmd::SummaryMd.run(&w, &dir.join("s.md"), false),
+        "a summary into the folder",
+    );
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let left = names(&dir);
+    for suffix in ["", "-journal"] {
+        let n = |hex: &str| format!(".titrate-{hex}.tmp{suffix}");
+        assert!(!left.contains(&n(old)), "the old leftover stayed: {left:?}");
+        assert!(
+            left.contains(&n(fresh)),
+            "a recent file was removed: {left:?}"
+        );
+        assert!(left.contains(&n(held)), "a held file was removed: {left:?}");
+    }
+    assert!(unrelated.exists());
+    assert!(dir.join("s.md").exists());
+}
