@@ -537,7 +537,7 @@ pub(crate) fn error_words(e: &rusqlite::Error) -> String {
         other => return other.to_string(),
     };
     match code {
-        C::NotADatabase => "it is not a titrate database (not an SQLite file)".into(),
+        C::NotADatabase => "the file is not a database (not an SQLite file, so not a titrate database)".into(),
         C::ReadOnly | C::CannotOpen | C::PermissionDenied => "the file or its folder is read-only or not accessible for this user (SQLite must also write the -wal and -shm files beside it)".into(),
         C::DiskFull => "the disk is full".into(),
         C::SystemIoFailure => "the disk reported an input/output error: it may be full or failing".into(),
