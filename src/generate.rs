@@ -175,8 +175,7 @@ pub fn generate(
             }
             made.entries += course(
                 &mut db,
-                &mut rng,
-                &mut beds,
+                (&mut rng, &mut beds),
                 cfg,
                 pid,
                 protocol_id,
@@ -234,8 +233,7 @@ fn nrs(v: i64) -> Nrs {
 /// the time and the person that would have recorded it. Returns the entries written.
 fn course(
     db: &mut Db,
-    rng: &mut Rng,
-    beds: &mut Beds,
+    (rng, beds): (&mut Rng, &mut Beds),
     cfg: &Config,
     pid: i64,
     protocol_id: i64,

@@ -295,10 +295,12 @@ pub fn bed_taken(
         },
         Some(end) => RuleError::BedHeld {
             bed: stay.bed.clone(),
-            name: name.to_string(),
-            mrn: mrn.to_string(),
-            from: local_text(stay.start, zone),
-            to: local_text(end, zone),
+            who: format!("{name} (MRN {mrn})"),
+            when: format!(
+                "from {} to {}",
+                local_text(stay.start, zone),
+                local_text(end, zone)
+            ),
             ours: match ours.1 {
                 Some(e) => format!("{} to {}", local_text(ours.0, zone), local_text(e, zone)),
                 None => format!("from {}, running", local_text(ours.0, zone)),
@@ -360,13 +362,13 @@ mod tests {
         for same in ["bed 4", " BED  4 ", "Bed\t4"] {
             assert!(bed_clash(&stays, 9, same, day(3), None).is_some());
         }
-        assert!(bed_clash(&stays, 9, "Bed 4", day(-3), Some(1)).is_some());
-        assert!(bed_clash(&stays, 9, "Bed 4", day(1), Some(2)).is_some());
-        assert!(bed_clash(&stays, 9, "Bed 5", day(10), Some(11)).is_some());
+        assert!(bed_clash(&stays, 9, "Bed 4", day(-3), Some(day(1))).is_some());
+        assert!(bed_clash(&stays, 9, "Bed 4", day(1), Some(day(2))).is_some());
+        assert!(bed_clash(&stays, 9, "Bed 5", day(10), Some(day(11))).is_some());
         // Touching is not overlapping; other beds and the patient's own stays do not clash.
         assert!(bed_clash(&stays, 9, "Bed 4", day(7), None).is_none());
-        assert!(bed_clash(&stays, 9, "Bed 4", day(-3), Some(0)).is_none());
-        assert!(bed_clash(&stays, 9, "Bed 5", day(0), Some(3)).is_none());
+        assert!(bed_clash(&stays, 9, "Bed 4", day(-3), Some(day(0))).is_none());
+        assert!(bed_clash(&stays, 9, "Bed 5", day(0), Some(day(3))).is_none());
         assert!(bed_clash(&stays, 9, "bed 40", day(3), None).is_none());
         assert!(bed_clash(&stays, 1, "Bed 4", day(3), None).is_none());
         let z = chrono_tz::Europe::Amsterdam;

@@ -116,14 +116,14 @@ pub enum RuleError {
         since: String,
     },
     #[error(
-        "bed {bed} was taken by {name} (MRN {mrn}) from {from} to {to}, which this course's time in it ({ours}) overlaps; a bed holds one patient at a time: choose another bed or other times"
+        "bed {bed} was taken by {who} {when}, which this course's time in it ({ours}) overlaps; a bed holds one patient at a time: choose another bed or other times"
     )]
     BedHeld {
         bed: String,
-        name: String,
-        mrn: String,
-        from: String,
-        to: String,
+        /// "name (MRN m)"
+        who: String,
+        /// "from X to Y"
+        when: String,
         ours: String,
     },
     #[error("voiding entry {id}: {}; to void it anyway, confirm it and give a reason (--confirm --confirm-reason TEXT)", join(.limits))]
