@@ -8,6 +8,7 @@
 //! and person that would have recorded it, with synchronous=OFF, because a generated file
 //! needs no durability and 10,000 courses must take under a minute.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{Duration, DurationRound, NaiveDate};
@@ -127,6 +128,7 @@ pub fn generate(
         entries: 0,
     };
     let span_days = (now - begin).num_days() - 120;
+    let mut beds = Beds::default();
     for i in 0..patients {
         let created = begin + Duration::days(rng.range(0, span_days));
         let birth = NaiveDate::from_ymd_opt(
@@ -171,13 +173,53 @@ pub fn generate(
             if made.courses >= courses || start + Duration::days(60) > now {
                 break;
             }
-            made.entries += course(&mut db, &mut rng, cfg, pid, protocol_id, start, now)?;
+            made.entries += course(
+                &mut db,
+                (&mut rng, &mut beds),
+                cfg,
+                pid,
+                protocol_id,
+                start,
+                now,
+            )?;
             made.courses += 1;
             start += Duration::days(rng.range(200, 1500));
         }
     }
     db.finish_bulk_load()?;
     Ok(made)
+}
+
+/// The ward's beds over time, so that generated courses follow the rule the ward checks: a
+/// bed holds one patient at any moment. Per bed, its stays by start (they never overlap).
+#[derive(Default)]
+struct Beds(Vec<BTreeMap<Instant, Instant>>);
+
+impl Beds {
+    /// The bed (1-based) for a stay from `start` to `end`: `preferred` if it is free then,
+    /// else the first free one, else a new bed.
+    fn take(&mut self, preferred: usize, start: Instant, end: Instant) -> usize {
+        while self.0.len() < preferred {
+            self.0.push(BTreeMap::new());
+        }
+        // Only the stay starting last before `end` can overlap, as stays in a bed do not.
+        let free = |stays: &BTreeMap<Instant, Instant>| {
+            stays
+                .range(..end)
+                .next_back()
+                .is_none_or(|(_, e)| *e <= start)
+        };
+        let bed = if free(&self.0[preferred - 1]) {
+            preferred - 1
+        } else if let Some(i) = self.0.iter().position(free) {
+            i
+        } else {
+            self.0.push(BTreeMap::new());
+            self.0.len() - 1
+        };
+        self.0[bed].insert(start, end);
+        bed + 1
+    }
 }
 
 fn nrs(v: i64) -> Nrs {
@@ -191,7 +233,7 @@ fn nrs(v: i64) -> Nrs {
 /// the time and the person that would have recorded it. Returns the entries written.
 fn course(
     db: &mut Db,
-    rng: &mut Rng,
+    (rng, beds): (&mut Rng, &mut Beds),
     cfg: &Config,
     pid: i64,
     protocol_id: i64,
@@ -231,6 +273,11 @@ fn course(
             i64::from(p.duration_days) * 24
         };
         let mut entries = 0;
+        let bed = beds.take(
+            1 + (pid % 12) as usize,
+            start,
+            start + Duration::hours(hours),
+        );
 
         let t0_at = start - Duration::hours(rng.range(1, 20));
         w.set_clock(staff(rng, true), t0_at + Duration::minutes(5));
@@ -250,7 +297,7 @@ fn course(
             start,
             w.now(),
             EntryData::CourseStart {
-                bed: Some(format!("{}", 1 + (pid % 12))),
+                bed: Some(bed.to_string()),
             },
         ))?;
         entries += 2;

@@ -609,3 +609,157 @@ fn one_running_course_per_bed_on_every_path() {
         "6",
     ]);
 }
+
+fn end(w: &Ward, mrn: &str, t: DateTime<Utc>) -> i64 {
+    w.entry(&[
+        "course",
+        "end",
+        "--mrn",
+        mrn,
+        "--at",
+        &at(t),
+        "--reason",
+        "completed",
+    ])
+}
+
+/// A bed holds one patient at any moment, past stays included: a start (back-dated too), an
+/// amended start, bed or end and a voided end are each checked against every other
+/// patient's time in that bed. Touching is allowed: a stay may begin when the last ended.
+#[test]
+fn a_bed_holds_one_patient_at_any_moment_on_every_path() {
+    let w = Ward::new();
+    let base = hours_ago(24 * 40);
+    let d = |n: i64| base + Duration::days(n);
+    for (mrn, name) in [
+        ("3001", "Ann Ames"),
+        ("3002", "Bob Brink"),
+        ("3003", "Zed Zwart"),
+        ("3004", "Wim Wolf"),
+        ("3005", "Cor Claes"),
+    ] {
+        patient(&w, mrn, name);
+    }
+    // The first reproduction: Ann in Bed 55 from day 0 to 7, ended; Bob back-dated into it.
+    let ann = start(&w, "3001", d(0), "Bed 55");
+    end(&w, "3001", d(7));
+    for (t, bed) in [(d(2), "Bed 55"), (d(6), " bed  55"), (d(-3), "BED 55")] {
+        let args = [
+            "course",
+            "start",
+            "--mrn",
+            "3002",
+            "--at",
+            &at(t),
+            "--bed",
+            bed,
+        ];
+        let msg = refused_unchanged(&w, &args, "was taken by Ann Ames (MRN 3001) from");
+        assert!(msg.contains("choose another bed"), "{msg}");
+    }
+    // Back to back: Bob may start at the minute Ann's stay ended.
+    start(&w, "3002", d(7), "Bed 55");
+    end(&w, "3002", d(10));
+
+    // The second reproduction: Zed in Bed 57 from day 12 to 19, Wim from day 20.
+    start(&w, "3003", d(12), "Bed 57");
+    let zed_end = end(&w, "3003", d(19));
+    start(&w, "3004", d(20), "Bed 57");
+    let later_end = |t: DateTime<Utc>| {
+        [
+            "amend".to_string(),
+            zed_end.to_string(),
+            "--reason".into(),
+            "ended later".into(),
+            "--at".into(),
+            at(t),
+        ]
+    };
+    let args = later_end(d(22));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    refused_unchanged(
+        &w,
+        &args,
+        "bed Bed 57 is taken by Wim Wolf (MRN 3004), whose course is running",
+    );
+    // Up to the minute Wim came is fine; Wim's stay then ends, and a void of Zed's end
+    // (Zed's course open again) would run into it.
+    let args = later_end(d(20));
+    let zed_end = w.entry(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    end(&w, "3004", d(25));
+    refused_unchanged(
+        &w,
+        &["void", &zed_end.to_string(), "--reason", "not ended"],
+        "was taken by Wim Wolf (MRN 3004) from",
+    );
+
+    // A start amended earlier into another's stay: Cor in Bed 55 from day 12.
+    let cor = start(&w, "3005", d(12), "Bed 55");
+    let amend_at = |id: i64, t: DateTime<Utc>| {
+        vec![
+            "amend".to_string(),
+            id.to_string(),
+            "--reason".into(),
+            "started earlier".into(),
+            "--at".into(),
+            at(t),
+        ]
+    };
+    let args = amend_at(cor, d(9));
+    refused_unchanged(
+        &w,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        "was taken by Bob Brink (MRN 3002) from",
+    );
+    let args = amend_at(cor, d(10));
+    let cor = w.entry(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    // Another bed held during the course's time (Zed's Bed 57, days 12 to 20), typed any way.
+    let msg = refused_unchanged(
+        &w,
+        &[
+            "amend",
+            &cor.to_string(),
+            "--reason",
+            "wrong bed",
+            "--bed",
+            "bed 57",
+        ],
+        "Zed Zwart (MRN 3003)",
+    );
+    assert!(msg.contains("a bed holds one patient at a time"), "{msg}");
+    // A bed free all that time is accepted, and a bed used only before or after a course's
+    // time may be given to it: Ann's days 0 to 7 in Bed 57 clash with no one.
+    w.ok(&[
+        "amend",
+        &cor.to_string(),
+        "--reason",
+        "wrong bed",
+        "--bed",
+        "Bed 59",
+    ]);
+    w.ok(&[
+        "amend",
+        &ann.to_string(),
+        "--reason",
+        "was in 57",
+        "--bed",
+        "Bed 57",
+    ]);
+    // A different bed while others run; and Bed 57 again once Wim's stay has ended.
+    start(&w, "3001", d(26), "Bed 57");
+    refused_unchanged(
+        &w,
+        &[
+            "course",
+            "start",
+            "--mrn",
+            "3002",
+            "--at",
+            &at(d(30)),
+            "--bed",
+            "Bed 59",
+        ],
+        "bed Bed 59 is taken by Cor Claes (MRN 3005), whose course is running",
+    );
+    start(&w, "3002", d(30), "Bed 60");
+}

@@ -489,6 +489,77 @@ fn a_course_and_the_bounds_of_all_courses_are_read_on_their_own() {
 }
 
 #[test]
+fn the_bounds_of_every_course_of_every_patient_are_read_with_beds_and_voids() {
+    for (mut db, _g) in stores() {
+        let (p, c) = seeded(&mut db);
+        let (q, d, start_q) = db
+            .write("AB", t(1), |w| {
+                w.insert_entry(&entry(
+                    p,
+                    Some(c),
+                    0,
+                    EntryData::CourseStart {
+                        bed: Some("Bed 4".into()),
+                    },
+                ))?;
+                w.insert_entry(&entry(
+                    p,
+                    Some(c),
+                    1,
+                    EntryData::Rate {
+                        rate: Rate::from_centi(200),
+                        confirmed: false,
+                        confirm_reason: None,
+                    },
+                ))?;
+                let q = w.insert_patient(&patient("2"))?;
+                let proto = w.protocol_id(&Config::defaults().protocol)?;
+                let d = w.insert_course(q, proto)?;
+                let start_q = w.insert_entry(&entry(
+                    q,
+                    Some(d),
+                    1,
+                    EntryData::CourseStart {
+                        bed: Some("bed 4".into()),
+                    },
+                ))?;
+                let end_q = w.insert_entry(&entry(
+                    q,
+                    Some(d),
+                    2,
+                    EntryData::CourseEnd {
+                        reason: EndReason::Completed,
+                    },
+                ))?;
+                w.insert_void(end_q, "not ended")?;
+                Ok::<_, StoreError>((q, d, start_q))
+            })
+            .unwrap();
+        let all = db.read(|r| r.all_course_bounds()).unwrap();
+        let seen: Vec<_> = all
+            .iter()
+            .map(|e| (e.patient_id, e.course_id, e.kind(), e.void.is_some()))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (p, Some(c), EntryKind::CourseStart, false),
+                (q, Some(d), EntryKind::CourseStart, false),
+                (q, Some(d), EntryKind::CourseEnd, true),
+            ],
+            "starts and ends of both patients, rates left out, the void kept"
+        );
+        let q_start = all.iter().find(|e| e.id == start_q).unwrap();
+        assert_eq!(
+            q_start.data,
+            EntryData::CourseStart {
+                bed: Some("bed 4".into())
+            }
+        );
+    }
+}
+
+#[test]
 fn patient_corrections_are_versions_read_as_the_current_details() {
     use titrate::store::NewPatientVersion;
     for (mut db, _g) in stores() {

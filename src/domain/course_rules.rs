@@ -3,7 +3,9 @@
 
 use chrono_tz::Tz;
 
-use super::entry::{CourseId, EntryData, EntryId};
+use std::collections::BTreeMap;
+
+use super::entry::{CourseId, Entry, EntryData, EntryId, EntryKind, PatientId, effective_sorted};
 use super::record::{CourseState, CourseView, PatientRecord};
 use super::rules::RuleError;
 use super::time::{Instant, local_text};
@@ -214,48 +216,96 @@ pub fn bed_key(bed: &str) -> String {
         .to_lowercase()
 }
 
-/// A bed taken by a running course.
+/// One course's time in a bed: its effective start (with the bed it names) to its
+/// effective end (None: still running).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Occupant {
+pub struct BedStay {
+    pub patient: PatientId,
+    pub course: CourseId,
     pub bed: String,
-    pub name: String,
-    pub mrn: String,
+    pub start: Instant,
+    pub end: Option<Instant>,
 }
 
-/// The running courses of `records` and the beds they occupy.
-pub fn occupants(records: &[PatientRecord]) -> Vec<Occupant> {
-    records
-        .iter()
-        .flat_map(|rec| {
-            rec.views().into_iter().filter_map(|v| {
-                if v.state() != CourseState::Active {
-                    return None;
-                }
-                match &v.start?.data {
-                    EntryData::CourseStart { bed: Some(bed) } => Some(Occupant {
-                        bed: bed.clone(),
-                        name: rec.patient.data.name.clone(),
-                        mrn: rec.patient.data.mrn.clone(),
-                    }),
-                    _ => None,
-                }
+/// The stays in a bed of every course, from the course-start and course-end entries of all
+/// courses (every version, with voids: the effective ones are picked here, as a course view
+/// picks them).
+pub fn bed_stays(bounds: &[Entry]) -> Vec<BedStay> {
+    let mut by_course: BTreeMap<CourseId, (Option<&Entry>, Option<&Entry>)> = BTreeMap::new();
+    for e in effective_sorted(bounds) {
+        let Some(c) = e.course_id else { continue };
+        let slot = by_course.entry(c).or_default();
+        match e.kind() {
+            EntryKind::CourseStart => slot.0 = Some(e),
+            EntryKind::CourseEnd => slot.1 = Some(e),
+            _ => {}
+        }
+    }
+    by_course
+        .into_iter()
+        .filter_map(|(course, (start, end))| {
+            let start = start?;
+            let EntryData::CourseStart { bed: Some(bed) } = &start.data else {
+                return None;
+            };
+            Some(BedStay {
+                patient: start.patient_id,
+                course,
+                bed: bed.clone(),
+                start: start.happened_at,
+                end: end.map(|e| e.happened_at),
             })
         })
         .collect()
 }
 
-/// One running course per bed: a course starts, runs again or moves only into a bed no
-/// other patient's running course holds. `others`: the occupants apart from the patient.
-pub fn check_bed_free(bed: Option<&str>, others: &[Occupant]) -> Result<(), RuleError> {
-    let Some(bed) = bed else { return Ok(()) };
+/// A bed holds one patient at any moment: the first stay of another patient in `bed`
+/// (compared as [`bed_key`] compares) that overlaps `[start, end)` (end None: open). Touching
+/// is not overlapping: a course may start in a bed at the minute the last one there ended.
+pub fn bed_clash<'a>(
+    stays: &'a [BedStay],
+    patient: PatientId,
+    bed: &str,
+    start: Instant,
+    end: Option<Instant>,
+) -> Option<&'a BedStay> {
     let key = bed_key(bed);
-    match others.iter().find(|o| bed_key(&o.bed) == key) {
-        Some(o) => Err(RuleError::BedOccupied {
-            bed: o.bed.clone(),
-            name: o.name.clone(),
-            mrn: o.mrn.clone(),
-        }),
-        None => Ok(()),
+    stays.iter().find(|s| {
+        s.patient != patient
+            && bed_key(&s.bed) == key
+            && end.is_none_or(|e| s.start < e)
+            && s.end.is_none_or(|se| start < se)
+    })
+}
+
+/// The refusal for a clash, naming the other patient and the time they hold the bed.
+pub fn bed_taken(
+    stay: &BedStay,
+    name: &str,
+    mrn: &str,
+    ours: (Instant, Option<Instant>),
+    zone: Tz,
+) -> RuleError {
+    match stay.end {
+        None => RuleError::BedOccupied {
+            bed: stay.bed.clone(),
+            name: name.to_string(),
+            mrn: mrn.to_string(),
+            since: local_text(stay.start, zone),
+        },
+        Some(end) => RuleError::BedHeld {
+            bed: stay.bed.clone(),
+            who: format!("{name} (MRN {mrn})"),
+            when: format!(
+                "from {} to {}",
+                local_text(stay.start, zone),
+                local_text(end, zone)
+            ),
+            ours: match ours.1 {
+                Some(e) => format!("{} to {}", local_text(ours.0, zone), local_text(e, zone)),
+                None => format!("from {}, running", local_text(ours.0, zone)),
+            },
+        },
     }
 }
 
@@ -295,18 +345,37 @@ mod tests {
         assert!(ok(&[span(1, 0, None)]));
     }
 
-    #[test]
-    fn beds_compare_trimmed_and_caseless() {
-        let others = [Occupant {
-            bed: "Bed 4".into(),
-            name: "Jan Jansen".into(),
-            mrn: "1001".into(),
-        }];
-        for same in ["bed 4", " BED  4 ", "Bed\t4"] {
-            let e = check_bed_free(Some(same), &others).unwrap_err();
-            assert!(e.to_string().contains("Jan Jansen (MRN 1001)"), "{e}");
+    fn stay(patient: i64, bed: &str, s: i64, e: Option<i64>) -> BedStay {
+        BedStay {
+            patient,
+            course: patient,
+            bed: bed.into(),
+            start: day(s),
+            end: e.map(day),
         }
-        assert!(check_bed_free(Some("bed 40"), &others).is_ok());
-        assert!(check_bed_free(None, &others).is_ok());
+    }
+
+    #[test]
+    fn a_bed_holds_one_patient_at_any_moment() {
+        let stays = [stay(1, "Bed 4", 0, Some(7)), stay(2, "Bed 5", 3, None)];
+        // The same bed however it is typed, at any moment of the stay.
+        for same in ["bed 4", " BED  4 ", "Bed\t4"] {
+            assert!(bed_clash(&stays, 9, same, day(3), None).is_some());
+        }
+        assert!(bed_clash(&stays, 9, "Bed 4", day(-3), Some(day(1))).is_some());
+        assert!(bed_clash(&stays, 9, "Bed 4", day(1), Some(day(2))).is_some());
+        assert!(bed_clash(&stays, 9, "Bed 5", day(10), Some(day(11))).is_some());
+        // Touching is not overlapping; other beds and the patient's own stays do not clash.
+        assert!(bed_clash(&stays, 9, "Bed 4", day(7), None).is_none());
+        assert!(bed_clash(&stays, 9, "Bed 4", day(-3), Some(day(0))).is_none());
+        assert!(bed_clash(&stays, 9, "Bed 5", day(0), Some(day(3))).is_none());
+        assert!(bed_clash(&stays, 9, "bed 40", day(3), None).is_none());
+        assert!(bed_clash(&stays, 1, "Bed 4", day(3), None).is_none());
+        let z = chrono_tz::Europe::Amsterdam;
+        let e = bed_taken(&stays[0], "Jan Jansen", "1001", (day(3), None), z).to_string();
+        assert!(
+            e.contains("Jan Jansen (MRN 1001) from 2026-11-01 10:00"),
+            "{e}"
+        );
     }
 }

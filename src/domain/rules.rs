@@ -107,12 +107,24 @@ pub enum RuleError {
     )]
     CoursesOverlap { first: String, second: String },
     #[error(
-        "bed {bed} is taken by {name} (MRN {mrn}), whose course is running; choose another bed or end that course first"
+        "bed {bed} is taken by {name} (MRN {mrn}), whose course is running (since {since}); a bed holds one patient at a time: choose another bed or end that course first"
     )]
     BedOccupied {
         bed: String,
         name: String,
         mrn: String,
+        since: String,
+    },
+    #[error(
+        "bed {bed} was taken by {who} {when}, which this course's time in it ({ours}) overlaps; a bed holds one patient at a time: choose another bed or other times"
+    )]
+    BedHeld {
+        bed: String,
+        /// "name (MRN m)"
+        who: String,
+        /// "from X to Y"
+        when: String,
+        ours: String,
     },
     #[error("voiding entry {id}: {}; to void it anyway, confirm it and give a reason (--confirm --confirm-reason TEXT)", join(.limits))]
     VoidPassesLimit { id: EntryId, limits: Vec<SoftLimit> },

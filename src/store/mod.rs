@@ -150,6 +150,9 @@ pub trait Reader {
     fn rate_versions_of(&self, course: CourseId) -> Result<Vec<Version<RatePoint>>, StoreError>;
     /// Every version of one patient's course starts and ends.
     fn course_bounds_of(&self, patient: PatientId) -> Result<Vec<Entry>, StoreError>;
+    /// The course-start and course-end entries (every version, with voids) of every course
+    /// of every patient: what the one-patient-per-bed rule reads. One lookup per course.
+    fn all_course_bounds(&self) -> Result<Vec<Entry>, StoreError>;
     fn entry(&self, id: EntryId) -> Result<Option<Entry>, StoreError>;
     fn entry_superseded_by(&self, id: EntryId) -> Result<Option<EntryId>, StoreError>;
     fn audit_rows(&self) -> Result<Vec<AuditRow>, StoreError>;

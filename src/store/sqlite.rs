@@ -1008,6 +1008,18 @@ impl Reader for SqlTx<'_> {
         self.collect_entries(&sql, &[&patient])
     }
 
+    fn all_course_bounds(&self) -> Result<Vec<Entry>, StoreError> {
+        // Course by course, a lookup on entry_course each: bounded by the number of courses,
+        // not by the (much larger) number of rate entries.
+        let sql = format!(
+            "SELECT {} FROM course c \
+             CROSS JOIN entry e ON e.course_id = c.id AND e.kind IN ('course-start', 'course-end') \
+             LEFT JOIN void v ON v.entry_id = e.id ORDER BY e.id",
+            rows::ENTRY_COLUMNS
+        );
+        self.collect_entries(&sql, &[])
+    }
+
     fn outcome_marks(&self) -> Result<Vec<Mark>, StoreError> {
         let mut stmt = self.tx.prepare_cached(
             "SELECT id, course_id, kind, happened_at, timepoint, successful FROM entry \

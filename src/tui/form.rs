@@ -515,7 +515,9 @@ impl Form {
                 | RuleError::CoursesOverlap { .. }
                 | RuleError::EndBeforeLastRate { .. },
             ) => pick("time"),
-            WardError::Rule(RuleError::BedOccupied { .. }) => pick("bed"),
+            WardError::Rule(RuleError::BedOccupied { .. } | RuleError::BedHeld { .. }) => {
+                pick("bed")
+            }
             WardError::Value(values::ValueError::Nrs { .. }) => pick("score"),
             WardError::Value(values::ValueError::Mrn(_)) => pick("mrn"),
             WardError::Value(values::ValueError::Weight(_)) => pick("weight"),

@@ -7,9 +7,8 @@ use super::access::authorize;
 use super::{Saved, WardError, load_course_bounds, load_for_entry};
 use crate::config::Config;
 use crate::domain::course_rules::{
-    Occupant, check_bed_free, check_courses_apart, check_end, check_new_course,
-    check_open_for_rates, check_side_effect_kind, check_start, check_success_time, occupants,
-    spans_with,
+    bed_clash, bed_stays, bed_taken, check_courses_apart, check_end, check_new_course,
+    check_open_for_rates, check_side_effect_kind, check_start, check_success_time, spans_with,
 };
 use crate::domain::dose::rate_at;
 use crate::domain::entry::{
@@ -17,7 +16,7 @@ use crate::domain::entry::{
 };
 use crate::domain::protocol::Protocol;
 use crate::domain::rate::Rate;
-use crate::domain::record::{CourseState, CourseView, PatientRecord, Staff};
+use crate::domain::record::{CourseView, PatientRecord, Staff};
 use crate::domain::rules::{
     Permission, RateChange, RateEntry, RuleError, Step, change_needs, check_rate_change,
     check_score,
@@ -160,26 +159,27 @@ fn validate_rate(
     Ok((check.step, warnings))
 }
 
-/// The beds other patients' running courses hold (the ward's running courses only: a write
-/// reads no more than the ward).
-fn occupied_beds(
+/// A bed holds one patient at any moment: the course of `patient` in `bed` from `start` to
+/// `end` (None: running) overlaps no other patient's stay in that bed, past or running. Read
+/// in the write transaction: the bounds of every course, one index lookup per course (course
+/// starts and bed changes are rare).
+fn check_bed(
     w: &dyn Writer,
-    except: crate::domain::entry::PatientId,
-) -> Result<Vec<Occupant>, WardError> {
-    let mut records = Vec::new();
-    for patient in w.ward_patients(w.now())? {
-        if patient.id == except {
-            continue;
-        }
-        records.push(PatientRecord {
-            courses: w.courses_of(patient.id)?,
-            entries: w.course_bounds_of(patient.id)?,
-            // Beds need no history of the patient's details.
-            versions: Vec::new(),
-            patient,
-        });
-    }
-    Ok(occupants(&records))
+    patient: crate::domain::entry::PatientId,
+    bed: Option<&str>,
+    (start, end): (Instant, Option<Instant>),
+    zone: Tz,
+) -> Result<(), WardError> {
+    let Some(bed) = bed else { return Ok(()) };
+    let stays = bed_stays(&w.all_course_bounds()?);
+    let Some(stay) = bed_clash(&stays, patient, bed, start, end) else {
+        return Ok(());
+    };
+    let (name, mrn) = match w.patient(stay.patient)? {
+        Some(p) => (p.data.name, p.data.mrn),
+        None => (format!("patient {}", stay.patient), "?".to_string()),
+    };
+    Err(bed_taken(stay, &name, &mrn, (start, end), zone).into())
 }
 
 fn bed_of(view: &CourseView) -> Option<String> {
@@ -239,7 +239,7 @@ impl Session<'_> {
         self.write(|w, cfg| {
             let rec = load_for_entry(w, mrn)?;
             check_new_course(&rec, at, cfg.timezone)?;
-            check_bed_free(bed.as_deref(), &occupied_beds(w, rec.patient.id)?)?;
+            check_bed(w, rec.patient.id, bed.as_deref(), (at, None), cfg.timezone)?;
             let protocol_id = super::protocols::for_new_course(w, cfg)?;
             let course = w.insert_course(rec.patient.id, protocol_id)?;
             let id = w.insert_entry(&fresh(
@@ -563,13 +563,22 @@ impl Session<'_> {
                         &spans_with(&rec, v.course.id, Some((start, Some(at)))),
                         cfg.timezone,
                     )?;
+                    // A later end keeps the bed longer.
+                    let bed = bed_of(v);
+                    check_bed(
+                        w,
+                        rec.patient.id,
+                        bed.as_deref(),
+                        (start, Some(at)),
+                        cfg.timezone,
+                    )?;
                     d
                 }
                 (EntryData::CourseStart { bed }, Some(v)) => {
                     check_start(&rec, v, at, cfg.timezone)?;
-                    if v.state() == CourseState::Active {
-                        check_bed_free(bed.as_deref(), &occupied_beds(w, rec.patient.id)?)?;
-                    }
+                    // A moved start or another bed: the course's whole time, ended or not.
+                    let span = (at, v.ended_at());
+                    check_bed(w, rec.patient.id, bed.as_deref(), span, cfg.timezone)?;
                     EntryData::CourseStart { bed }
                 }
                 (d @ EntryData::Success { .. }, Some(v)) => {
@@ -644,7 +653,14 @@ impl Session<'_> {
                             &spans_with(&rec, v.course.id, Some((start, None))),
                             cfg.timezone,
                         )?;
-                        check_bed_free(bed_of(v).as_deref(), &occupied_beds(w, rec.patient.id)?)?;
+                        let bed = bed_of(v);
+                        check_bed(
+                            w,
+                            rec.patient.id,
+                            bed.as_deref(),
+                            (start, None),
+                            cfg.timezone,
+                        )?;
                     }
                 }
                 EntryKind::Rate => {
