@@ -449,7 +449,8 @@ impl Db {
         // Inside the write lock, so that the schema cannot change between this look and the
         // commit. A trigger added behind titrate's back would run inside this very write.
         let cookie: i64 = tx
-            .query_row("PRAGMA schema_version", [], |r| r.get(0))
+            .prepare_cached("PRAGMA schema_version")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
             .map_err(StoreError::from)?;
         if self.schema_seen != Some(cookie) {
             let version: i64 = tx

@@ -76,7 +76,9 @@ pub fn load_course_bounds(r: &dyn Reader, mrn: &str) -> Result<PatientRecord, Wa
     Ok(PatientRecord {
         courses: r.courses_of(patient.id)?,
         entries: r.course_bounds_of(patient.id)?,
-        versions: r.patient_versions(patient.id)?,
+        // An entry is checked against the details as they now stand; the history of their
+        // corrections is for history and letters, which read the full record.
+        versions: Vec::new(),
         patient,
     })
 }
