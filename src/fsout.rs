@@ -166,7 +166,35 @@ pub struct Protected {
     ids: Vec<((u64, u64), bool)>,
 }
 
-const DB_COMPANIONS: [&str; 4] = ["", "-wal", "-shm", "-journal"];
+/// A database file and the files SQLite keeps beside it.
+const DB_COMPANIONS: [&str; 4] = ["", COMPANIONS[0], COMPANIONS[1], COMPANIONS[2]];
+
+/// Refuses a new database at `path` while a `-wal`, `-shm` or `-journal` lies beside it:
+/// SQLite would read that leftover into the new file.
+pub fn refuse_leftover_beside(path: &Path) -> Result<(), FileError> {
+    for c in COMPANIONS {
+        let mut beside = path.as_os_str().to_owned();
+        beside.push(c);
+        let beside = PathBuf::from(beside);
+        if std::fs::symlink_metadata(&beside).is_ok() {
+            return Err(FileError::Companion {
+                path: path.display().to_string(),
+                companion: beside.display().to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Removes a database titrate made and no longer wants (the demo ward, a first-run database
+/// left without an admin), with whatever SQLite kept beside it.
+pub fn remove_database(path: &Path) {
+    for suffix in DB_COMPANIONS {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+}
 
 impl Protected {
     pub fn none() -> Protected {

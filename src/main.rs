@@ -112,11 +112,7 @@ fn terminal(cli: &Cli, cfg: Config) -> anyhow::Result<Option<i32>> {
             .is_ok_and(|staff| staff.is_empty())
     });
     if let Some(path) = demo_file.or(unfinished) {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let mut p = path.clone().into_os_string();
-            p.push(suffix);
-            let _ = std::fs::remove_file(p);
-        }
+        titrate::fsout::remove_database(&path);
     }
     ended
 }

@@ -117,18 +117,7 @@ impl Db {
             why,
         };
         // A -wal or -journal left beside the new file would be read into it.
-        for c in crate::fsout::COMPANIONS {
-            let mut beside = path.as_os_str().to_owned();
-            beside.push(c);
-            let beside = PathBuf::from(beside);
-            if std::fs::symlink_metadata(&beside).is_ok() {
-                return Err(crate::fsout::FileError::Companion {
-                    path: path.display().to_string(),
-                    companion: beside.display().to_string(),
-                }
-                .into());
-            }
-        }
+        crate::fsout::refuse_leftover_beside(path)?;
         create_private_file(path).map_err(|e| open_err(e.to_string()))?;
         // The file just made exclusively, never a link put in its place since.
         let conn = Connection::open_with_flags(
