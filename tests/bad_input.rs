@@ -2833,8 +2833,9 @@ fn wrong_pin_changes_only_audit_and_failed_pins() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// Five wrong PINs lock the account; the right PIN is then refused with a message naming
-/// `titrate staff unlock`; an admin unlocks it and the PIN works again.
+/// Five wrong PINs lock the account; the right PIN is then refused with a message that sends
+/// the user to a ward admin (not to a command they cannot run); an admin unlocks it and the PIN
+/// works again.
 #[test]
 fn five_wrong_pins_lock_the_account_until_an_admin_unlocks_it() {
     let fx = Fixture::build();
@@ -2864,7 +2865,8 @@ fn five_wrong_pins_lock_the_account_until_an_admin_unlocks_it() {
     assert!(
         out.stderr
             .contains("account NU is locked after too many wrong PINs")
-            && out.stderr.contains("`titrate staff unlock NU`"),
+            && out.stderr.contains("ask a ward admin to unlock it")
+            && !out.stderr.contains("titrate staff"),
         "{}",
         out.show()
     );

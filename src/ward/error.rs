@@ -96,11 +96,11 @@ pub enum WardError {
     #[error("sign-in failed: unknown staff id or wrong PIN")]
     BadSignIn,
     #[error(
-        "account {0} is locked after too many wrong PINs; an admin unlocks it with `titrate staff unlock {0}`"
+        "account {0} is locked after too many wrong PINs; ask a ward admin to unlock it"
     )]
     Locked(String),
     #[error(
-        "account {0} is deactivated; an admin reactivates it with `titrate staff reactivate {0}`"
+        "account {0} is deactivated; ask a ward admin to reactivate it"
     )]
     Inactive(String),
     #[error("account {0} is deactivated already; nothing changed")]
