@@ -89,7 +89,10 @@ fn the_lockout_message_sends_the_user_to_a_ward_admin() {
     let err = app.creds.error.clone().unwrap_or_default();
     assert!(err.contains("account NU is locked"), "{err}");
     assert!(err.contains("ask a ward admin to unlock it"), "{err}");
-    assert!(!err.contains("titrate "), "the message names a command: {err}");
+    assert!(
+        !err.contains("titrate "),
+        "the message names a command: {err}"
+    );
     for (cw, ch) in [(80, 24), (120, 40)] {
         let screen = render(&app, cw, ch);
         assert!(!screen.contains("titrate staff"), "{screen}");

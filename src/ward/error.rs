@@ -95,13 +95,9 @@ pub enum WardError {
     },
     #[error("sign-in failed: unknown staff id or wrong PIN")]
     BadSignIn,
-    #[error(
-        "account {0} is locked after too many wrong PINs; ask a ward admin to unlock it"
-    )]
+    #[error("account {0} is locked after too many wrong PINs; ask a ward admin to unlock it")]
     Locked(String),
-    #[error(
-        "account {0} is deactivated; ask a ward admin to reactivate it"
-    )]
+    #[error("account {0} is deactivated; ask a ward admin to reactivate it")]
     Inactive(String),
     #[error("account {0} is deactivated already; nothing changed")]
     AlreadyInactive(String),
