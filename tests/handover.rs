@@ -32,39 +32,139 @@ fn ward() -> Ward {
     let w = Ward::new();
     patient(&w, "1001", "Jan Jansen");
     w.ok(&[
-        "nrs", "--mrn", "1001", "--score", "8", "--at", &rfc(hours_ago(31)), "--timepoint", "t0",
+        "nrs",
+        "--mrn",
+        "1001",
+        "--score",
+        "8",
+        "--at",
+        &rfc(hours_ago(31)),
+        "--timepoint",
+        "t0",
     ]);
-    w.ok(&["course", "start", "--mrn", "1001", "--at", &rfc(hours_ago(30)), "--bed", "2"]);
-    w.ok(&["dose", "--mrn", "1001", "--rate", "2", "--at", &rfc(hours_ago(30))]);
-    w.ok(&["dose", "--mrn", "1001", "--rate", "4", "--at", &rfc(hours_ago(3))]);
-    w.ok(&["dose", "--mrn", "1001", "--rate", "4", "--at", &rfc(hours_ago(1))]);
-    w.ok(&["nrs", "--mrn", "1001", "--score", "7", "--at", &rfc(hours_ago(6))]);
-    w.ok(&["nrs", "--mrn", "1001", "--score", "5", "--at", &rfc(hours_ago(1))]);
     w.ok(&[
-        "side-effect", "--mrn", "1001", "--kind", "nausea", "--severity", "mild", "--at",
+        "course",
+        "start",
+        "--mrn",
+        "1001",
+        "--at",
+        &rfc(hours_ago(30)),
+        "--bed",
+        "2",
+    ]);
+    w.ok(&[
+        "dose",
+        "--mrn",
+        "1001",
+        "--rate",
+        "2",
+        "--at",
+        &rfc(hours_ago(30)),
+    ]);
+    w.ok(&[
+        "dose",
+        "--mrn",
+        "1001",
+        "--rate",
+        "4",
+        "--at",
+        &rfc(hours_ago(3)),
+    ]);
+    w.ok(&[
+        "dose",
+        "--mrn",
+        "1001",
+        "--rate",
+        "4",
+        "--at",
+        &rfc(hours_ago(1)),
+    ]);
+    w.ok(&[
+        "nrs",
+        "--mrn",
+        "1001",
+        "--score",
+        "7",
+        "--at",
+        &rfc(hours_ago(6)),
+    ]);
+    w.ok(&[
+        "nrs",
+        "--mrn",
+        "1001",
+        "--score",
+        "5",
+        "--at",
+        &rfc(hours_ago(1)),
+    ]);
+    w.ok(&[
+        "side-effect",
+        "--mrn",
+        "1001",
+        "--kind",
+        "nausea",
+        "--severity",
+        "mild",
+        "--at",
         &rfc(hours_ago(2)),
     ]);
     w.ok(&[
-        "side-effect", "--mrn", "1001", "--kind", "headache", "--severity", "mild", "--at",
+        "side-effect",
+        "--mrn",
+        "1001",
+        "--kind",
+        "headache",
+        "--severity",
+        "mild",
+        "--at",
         &rfc(hours_ago(20)),
     ]);
     patient(&w, "1002", "Carla Smit");
-    w.ok(&["course", "start", "--mrn", "1002", "--at", &rfc(hours_ago(7 * 24 - 3)), "--bed", "1"]);
-    w.ok(&["dose", "--mrn", "1002", "--rate", "2", "--at", &rfc(hours_ago(7 * 24 - 3))]);
+    w.ok(&[
+        "course",
+        "start",
+        "--mrn",
+        "1002",
+        "--at",
+        &rfc(hours_ago(7 * 24 - 3)),
+        "--bed",
+        "1",
+    ]);
+    w.ok(&[
+        "dose",
+        "--mrn",
+        "1002",
+        "--rate",
+        "2",
+        "--at",
+        &rfc(hours_ago(7 * 24 - 3)),
+    ]);
     patient(&w, "1003", "Dirk de Boer");
-    w.ok(&["course", "start", "--mrn", "1003", "--at", &rfc(hours_ago(2))]);
+    w.ok(&[
+        "course",
+        "start",
+        "--mrn",
+        "1003",
+        "--at",
+        &rfc(hours_ago(2)),
+    ]);
     w
 }
 
 fn block<'a>(md: &'a str, mrn: &str) -> &'a str {
-    let start = md.find(&format!("MRN {mrn}\n")).unwrap_or_else(|| panic!("{mrn}: {md}"));
+    let start = md
+        .find(&format!("MRN {mrn}\n"))
+        .unwrap_or_else(|| panic!("{mrn}: {md}"));
     let rest = &md[md[..start].rfind("## ").unwrap()..];
     &rest[..rest[1..].find("\n## ").map_or(rest.len(), |i| i + 1)]
 }
 
 fn local(h: i64) -> String {
     let zone: chrono_tz::Tz = "Europe/Amsterdam".parse().unwrap();
-    hours_ago(h).with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string()
+    hours_ago(h)
+        .with_timezone(&zone)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
 }
 
 #[test]
@@ -72,13 +172,20 @@ fn markdown_has_each_beds_facts_in_bed_order() {
     let w = ward();
     let md = w.ok(&["handover"]);
     // Bed order: 1, 2, then the patient without a bed.
-    let (c, j, d) = (md.find("Carla").unwrap(), md.find("Jan Jansen").unwrap(), md.find("Dirk").unwrap());
+    let (c, j, d) = (
+        md.find("Carla").unwrap(),
+        md.find("Jan Jansen").unwrap(),
+        md.find("Dirk").unwrap(),
+    );
     assert!(c < j && j < d, "{md}");
     let jan = block(&md, "1001");
     assert!(jan.contains("Bed 2 · Jan Jansen · MRN 1001"), "{jan}");
     assert!(jan.contains("born 1970-05-01"), "{jan}");
     assert!(jan.contains("day 2 of 7"), "{jan}");
-    assert!(jan.contains(&format!("rate 4 mg/h since {}", local(3))), "{jan}");
+    assert!(
+        jan.contains(&format!("rate 4 mg/h since {}", local(3))),
+        "{jan}"
+    );
     assert!(jan.contains(&format!("NRS now 5 at {}", local(1))), "{jan}");
     assert!(jan.contains("T0 8 → now 5 (falling"), "{jan}");
     assert!(jan.contains("nausea"), "{jan}");
@@ -87,7 +194,10 @@ fn markdown_has_each_beds_facts_in_bed_order() {
     assert!(!jan.contains("course end"), "{jan}");
     let carla = block(&md, "1002");
     assert!(carla.contains("day 7 of 7"), "{carla}");
-    assert!(carla.contains(&format!("course end {}", local(-3))), "{carla}");
+    assert!(
+        carla.contains(&format!("course end {}", local(-3))),
+        "{carla}"
+    );
     assert!(carla.contains("no T0"), "{carla}");
     assert!(carla.contains("hourly check overdue"), "{carla}");
     let dirk = block(&md, "1003");
@@ -103,12 +213,26 @@ fn markdown_has_each_beds_facts_in_bed_order() {
 fn pdf_says_the_same_facts_and_has_a_header_per_page() {
     let w = ward();
     let out = w.dir.path().join("h.pdf");
-    let said = w.ok(&["handover", "--format", "pdf", "--out", out.to_str().unwrap()]);
+    let said = w.ok(&[
+        "handover",
+        "--format",
+        "pdf",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(said.contains("written to"), "{said}");
-    let t = Command::new("pdftotext").args(["-layout"]).arg(&out).arg("-").output().unwrap();
+    let t = Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&out)
+        .arg("-")
+        .output()
+        .unwrap();
     assert!(t.status.success());
     // Wrapped lines joined again: a fact may be broken across two lines.
-    let t = text(&t.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+    let t = text(&t.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     for fact in [
         "Shift handover",
         "generated by Anna Boer (AB)",
@@ -134,12 +258,39 @@ fn many_patients_and_a_long_name_give_whole_blocks_on_every_page() {
         let mrn = format!("2{i:03}");
         patient(&w, &mrn, if i == 7 { long } else { "Piet Klaassen" });
         let bed = format!("{:02}", i + 1);
-        w.ok(&["course", "start", "--mrn", &mrn, "--at", &rfc(hours_ago(5)), "--bed", &bed]);
-        w.ok(&["dose", "--mrn", &mrn, "--rate", "2", "--at", &rfc(hours_ago(5))]);
+        w.ok(&[
+            "course",
+            "start",
+            "--mrn",
+            &mrn,
+            "--at",
+            &rfc(hours_ago(5)),
+            "--bed",
+            &bed,
+        ]);
+        w.ok(&[
+            "dose",
+            "--mrn",
+            &mrn,
+            "--rate",
+            "2",
+            "--at",
+            &rfc(hours_ago(5)),
+        ]);
     }
     let out = w.dir.path().join("h.pdf");
-    w.ok(&["handover", "--format", "pdf", "--out", out.to_str().unwrap()]);
-    let pages = Command::new("pdftotext").arg(&out).arg("-").output().unwrap();
+    w.ok(&[
+        "handover",
+        "--format",
+        "pdf",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let pages = Command::new("pdftotext")
+        .arg(&out)
+        .arg("-")
+        .output()
+        .unwrap();
     let t = text(&pages.stdout);
     let pages: Vec<&str> = t.split('\u{c}').filter(|p| !p.trim().is_empty()).collect();
     assert!(pages.len() >= 3, "{}", pages.len());
@@ -150,7 +301,12 @@ fn many_patients_and_a_long_name_give_whole_blocks_on_every_page() {
         assert!(p.contains("Shift handover"), "{p}");
         // A block is whole on its page: each title's MRN comes with its "due:" line.
         let titles = p.matches("MRN 2").count();
-        assert_eq!(titles, p.matches("due:").count(), "split block on page {}:\n{p}", i + 1);
+        assert_eq!(
+            titles,
+            p.matches("due:").count(),
+            "split block on page {}:\n{p}",
+            i + 1
+        );
         seen += titles;
     }
     assert_eq!(seen, 30);
@@ -165,7 +321,13 @@ fn an_empty_ward_says_so() {
     let md = w.ok(&["handover"]);
     assert!(md.contains("No course is running on the ward."), "{md}");
     let out = w.dir.path().join("e.pdf");
-    w.ok(&["handover", "--format", "pdf", "--out", out.to_str().unwrap()]);
+    w.ok(&[
+        "handover",
+        "--format",
+        "pdf",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(std::fs::read(&out).unwrap().starts_with(b"%PDF"));
 }
 
@@ -187,7 +349,11 @@ fn bad_hours_format_and_targets_are_refused_with_the_reason() {
     assert!(e.contains("exists") || e.contains("already"), "{e}");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep me");
     w.ok(&["handover", "--out", out.to_str().unwrap(), "--force"]);
-    assert!(std::fs::read_to_string(&out).unwrap().contains("Shift handover"));
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .contains("Shift handover")
+    );
     // A symlink at --out is refused even with --force; its target is untouched.
     let target = w.dir.path().join("target.txt");
     std::fs::write(&target, "untouched").unwrap();

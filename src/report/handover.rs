@@ -13,6 +13,8 @@ use crate::domain::watch::watch;
 /// The window in hours a handover looks back and ahead: a shift, up to a few days.
 pub const HOURS_MIN: u32 = 1;
 pub const HOURS_MAX: u32 = 72;
+/// The screen's window and the command's default: one shift.
+pub const HOURS_DEFAULT: u32 = 8;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Handover {
@@ -102,16 +104,18 @@ pub fn build(records: &[PatientRecord], now: Instant, hours: u32, zone: Tz) -> H
                 let nrs_trend = w.last_nrs.map(|last| {
                     let dir = match shift_first {
                         Some(f) if f.id != last.id => {
-                            match last.score.get().cmp(&f.score.get()) {
+                            let d = match last.score.get().cmp(&f.score.get()) {
                                 std::cmp::Ordering::Less => "falling",
                                 std::cmp::Ordering::Greater => "rising",
                                 std::cmp::Ordering::Equal => "no change",
-                            }
+                            };
+                            format!("{d} over the last {hours} h, from {}", f.score.get())
                         }
-                        _ => "one score or none",
+                        Some(_) => format!("one score in the last {hours} h"),
+                        None => format!("no score in the last {hours} h"),
                     };
                     format!(
-                        "T0 {} → now {} ({dir} over the last {hours} h)",
+                        "T0 {} → now {} ({dir})",
                         t0.map_or("-".into(), |v| v.to_string()),
                         last.score.get()
                     )
@@ -126,11 +130,13 @@ pub fn build(records: &[PatientRecord], now: Instant, hours: u32, zone: Tz) -> H
                             severity,
                             action,
                             ..
-                        } => Some(format!(
-                            "{} {effect} ({severity:?}, {action:?})",
-                            hm(e.happened_at, zone)
-                        )
-                        .to_lowercase()),
+                        } => Some(
+                            format!(
+                                "{} {effect} ({severity:?}, {action:?})",
+                                hm(e.happened_at, zone)
+                            )
+                            .to_lowercase(),
+                        ),
                         _ => None,
                     })
                     .collect();
@@ -209,11 +215,7 @@ pub fn build(records: &[PatientRecord], now: Instant, hours: u32, zone: Tz) -> H
                     follow_up.push(FollowUp {
                         name,
                         mrn,
-                        what: format!(
-                            "T2 window {} to {}",
-                            hm(win.from, zone),
-                            hm(win.to, zone)
-                        ),
+                        what: format!("T2 window {} to {}", hm(win.from, zone), hm(win.to, zone)),
                     });
                 }
             }
@@ -236,7 +238,10 @@ pub fn build(records: &[PatientRecord], now: Instant, hours: u32, zone: Tz) -> H
 /// A block as plain lines: the same text on the screen, in Markdown and in the PDF.
 pub fn lines(b: &Block) -> Vec<String> {
     let mut out = vec![
-        format!("born {} · day {} of {} · {}", b.birth_date, b.day, b.days, b.protocol),
+        format!(
+            "born {} · day {} of {} · {}",
+            b.birth_date, b.day, b.days, b.protocol
+        ),
         format!(
             "rate {} since {}",
             b.rate,
@@ -286,7 +291,8 @@ pub fn markdown(h: &Handover, ward: &str, generated_by: &str) -> String {
         h.at, h.hours
     );
     if h.blocks.is_empty() {
-        s.push_str("No course is running on the ward.\n\n");
+        s.push_str(crate::strings::HANDOVER_EMPTY);
+        s.push_str("\n\n");
     }
     for b in &h.blocks {
         s.push_str(&format!("## {}\n\n", title(b)));

@@ -21,7 +21,10 @@ fn block_lines(title_text: &str, body: &[String]) -> Vec<(bool, f32, String)> {
         out.push((true, 0.0, l));
     }
     for b in body {
-        for (i, l) in wrap_lines(false, b, BODY, max - 12.0).into_iter().enumerate() {
+        for (i, l) in wrap_lines(false, b, BODY, max - 12.0)
+            .into_iter()
+            .enumerate()
+        {
             out.push((false, if i == 0 { 0.0 } else { 12.0 }, l));
         }
     }
@@ -35,7 +38,7 @@ pub fn render(h: &Handover, ward: &str, generated_by: &str) -> Result<Vec<u8>, P
         .map(|b| block_lines(&title(b), &lines(b)))
         .collect();
     if h.blocks.is_empty() {
-        chunks.push(vec![(false, 0.0, "No course is running on the ward.".into())]);
+        chunks.push(vec![(false, 0.0, crate::strings::HANDOVER_EMPTY.into())]);
     }
     if !h.follow_up.is_empty() {
         let body: Vec<String> = h

@@ -683,6 +683,8 @@ pub fn render(s: &Summary) -> Result<Vec<u8>, PdfError> {
     doc.finish().map_err(|e| PdfError::Write(format!("{e:?}")))
 }
 
+// The sheet helpers for other reports are appended after these tests.
+#[allow(clippy::items_after_test_module)]
 #[cfg(test)]
 mod wrap_tests {
     use super::*;

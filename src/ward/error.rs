@@ -59,9 +59,13 @@ pub enum WardError {
     AmendReasonWithoutConfirm,
     #[error("MRN {0} has no course")]
     NoCourseFor(String),
-    #[error("--hours \"{0}\" is not allowed: give a whole number of hours from 1 to 72, like --hours 8")]
+    #[error(
+        "--hours \"{0}\" is not allowed: give a whole number of hours from 1 to 72, like --hours 8"
+    )]
     HandoverHours(String),
-    #[error("a PDF handover needs a file: add --out FILE (Markdown without --out goes to the screen)")]
+    #[error(
+        "a PDF handover needs a file: add --out FILE (Markdown without --out goes to the screen)"
+    )]
     HandoverPdfNeedsOut,
     #[error("format \"{given}\" is not known: use {allowed}")]
     BadFormat {
