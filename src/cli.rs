@@ -143,6 +143,21 @@ pub enum Command {
         #[arg(long)]
         to: Option<String>,
     },
+    /// The shift handover of the whole ward now: one block per bed (any signed-in staff)
+    Handover {
+        /// markdown or pdf
+        #[arg(long, default_value = "markdown")]
+        format: String,
+        /// Write to this file (required for pdf; markdown goes to stdout without it)
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Hours looked back (side effects) and ahead (what falls due), 1 to 72
+        #[arg(long, default_value = "8", allow_hyphen_values = true)]
+        hours: String,
+        /// Replace an existing file (never the database, its -wal/-shm, or any database)
+        #[arg(long)]
+        force: bool,
+    },
     /// Protocol versions: list and show them; approve the one in config.toml (admin)
     #[command(subcommand)]
     Protocol(ProtocolCmd),

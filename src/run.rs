@@ -381,6 +381,57 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
             );
             Ok(0)
         }
+        Command::Handover {
+            format,
+            out,
+            hours,
+            force,
+        } => {
+            use crate::report::handover;
+            let hours = hours
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|h| (handover::HOURS_MIN..=handover::HOURS_MAX).contains(h))
+                .ok_or_else(|| WardError::HandoverHours(hours.chars().take(20).collect()))?;
+            let pdf_wanted = match format.as_str() {
+                "markdown" | "md" => false,
+                "pdf" => true,
+                other => {
+                    return Err(WardError::BadFormat {
+                        given: other.chars().take(20).collect(),
+                        allowed: "markdown or pdf",
+                    });
+                }
+            };
+            if pdf_wanted && out.is_none() {
+                return Err(WardError::HandoverPdfNeedsOut);
+            }
+            if let Some(out) = out {
+                // Refused before the handover is built.
+                crate::fsout::prepare(out, *force, &session.db.protected())?;
+            }
+            let records = session.db.read(load_all)?;
+            let h = handover::build(&records, now, hours, cfg.timezone);
+            let by = format!("{} ({})", who.name, who.id);
+            let bytes = if pdf_wanted {
+                crate::report::handover_pdf::render(&h, &cfg.ward_name, &by)?
+            } else {
+                handover::markdown(&h, &cfg.ward_name, &by).into_bytes()
+            };
+            match out {
+                Some(out) => {
+                    crate::fsout::write(out, &bytes, *force, &session.db.protected())?;
+                    println!(
+                        "handover of {} course(s) written to {}",
+                        h.blocks.len(),
+                        out.display()
+                    );
+                }
+                None => print!("{}", String::from_utf8_lossy(&bytes)),
+            }
+            Ok(0)
+        }
         Command::Export {
             out,
             pseudonymize,

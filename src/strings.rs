@@ -22,3 +22,11 @@ pub fn no_such_folder(path: &str) -> String {
 /// highlight now stands on someone else, which the nurse must know before the next key.
 pub const SELECTED_PATIENT_LEFT: &str =
     "the patient you had selected is no longer on this list: check the highlighted row";
+
+// ---- handover (issue 11 §4) ----
+
+pub fn handover_written(path: &str) -> String {
+    format!("handover sheet written: {path}")
+}
+
+pub const HANDOVER_EMPTY: &str = "No course is running on the ward.";

@@ -2,6 +2,8 @@
 
 pub mod cohort;
 pub mod export;
+pub mod handover;
+pub mod handover_pdf;
 pub mod history;
 pub mod pdf;
 pub mod protocols;

@@ -683,6 +683,8 @@ pub fn render(s: &Summary) -> Result<Vec<u8>, PdfError> {
     doc.finish().map_err(|e| PdfError::Write(format!("{e:?}")))
 }
 
+// The sheet helpers for other reports are appended after these tests.
+#[allow(clippy::items_after_test_module)]
 #[cfg(test)]
 mod wrap_tests {
     use super::*;
@@ -715,4 +717,68 @@ mod wrap_tests {
         assert_eq!(runs("محمد علي"), vec![(true, "محمد علي".to_string())]);
         assert_eq!(runs("plain"), vec![(false, "plain".to_string())]);
     }
+}
+
+// ---- helpers for other A4 sheets (the shift handover lays out its own pages) ----
+
+/// One piece of text on a page of another sheet, at (x, y) from the top left, in points.
+pub struct SheetText {
+    pub x: f32,
+    pub y: f32,
+    pub size: f32,
+    pub bold: bool,
+    pub grey: bool,
+    pub text: String,
+}
+
+/// `text` broken into lines no wider than `max` points at `size`, with the embedded font.
+pub fn wrap_lines(bold: bool, text: &str, size: f32, max: f32) -> Vec<String> {
+    wrap(bold, text, size, max)
+}
+
+/// A4 pages of text with the embedded fonts, and a thin rule under each `rules` y.
+pub fn render_sheet(
+    title: &str,
+    pages: &[(Vec<SheetText>, Vec<f32>)],
+) -> Result<Vec<u8>, PdfError> {
+    let fonts = (
+        Font::new(REGULAR.to_vec().into(), 0).ok_or(PdfError::Font)?,
+        Font::new(BOLD.to_vec().into(), 0).ok_or(PdfError::Font)?,
+    );
+    let mut doc = Document::new();
+    doc.set_metadata(
+        krilla::metadata::Metadata::new()
+            .title(title.to_string())
+            .creator("titrate".to_string())
+            .language("en".to_string()),
+    );
+    for (texts, rules) in pages {
+        let settings = PageSettings::from_wh(PAGE_W, PAGE_H)
+            .ok_or_else(|| PdfError::Write("page size".into()))?;
+        let mut page = doc.start_page_with(settings);
+        let mut surface = page.surface();
+        for y in rules {
+            let op = Op::Line {
+                pts: vec![(MARGIN, *y), (PAGE_W - MARGIN, *y)],
+                width: 0.6,
+                colour: LIGHT,
+                dashed: false,
+            };
+            paint(&mut surface, &op, &fonts);
+        }
+        for t in texts {
+            let op = Op::Text {
+                x: t.x,
+                y: t.y,
+                size: t.size,
+                bold: t.bold,
+                colour: if t.grey { GREY } else { BLACK },
+                text: t.text.clone(),
+            };
+            paint(&mut surface, &op, &fonts);
+        }
+        surface.finish();
+        page.finish();
+    }
+    doc.finish().map_err(|e| PdfError::Write(format!("{e:?}")))
 }

@@ -38,6 +38,8 @@ pub enum Screen {
     Search,
     /// The study's cohort table.
     Cohort,
+    /// The shift handover of the whole ward.
+    Handover,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,6 +115,9 @@ pub struct App {
     pub cohort: Vec<String>,
     pub cohort_range: crate::report::cohort::Range,
     pub cohort_scroll: usize,
+    /// The shift handover, built when the screen opens or data changes (report::handover).
+    pub handover: Option<crate::report::handover::Handover>,
+    pub handover_scroll: usize,
     /// A discharge summary shown after it was written: (title, lines, scroll).
     pub preview: Option<(String, Vec<String>, usize)>,
     /// False under NO_COLOR: meaning is then carried by text and bold/reverse only.
@@ -164,6 +169,8 @@ impl App {
             cohort: vec![],
             cohort_range: crate::report::cohort::Range::default(),
             cohort_scroll: 0,
+            handover: None,
+            handover_scroll: 0,
             preview: None,
             colour: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         }
@@ -283,6 +290,56 @@ impl App {
         }
         if self.screen == Screen::Cohort {
             self.compute_cohort();
+        }
+        if self.screen == Screen::Handover {
+            self.compute_handover();
+        }
+    }
+
+    fn compute_handover(&mut self) {
+        match self.db.read(crate::ward::load_all) {
+            Ok(records) => {
+                self.handover = Some(crate::report::handover::build(
+                    &records,
+                    self.now,
+                    crate::report::handover::HOURS_DEFAULT,
+                    self.cfg.timezone,
+                ));
+            }
+            Err(e) => self.error(format!("could not build the handover: {e}")),
+        }
+    }
+
+    /// The handover on screen, written as Markdown and PDF to the reports folder through
+    /// the summary's writer: the sheet is the screen's blocks.
+    fn write_handover(&mut self) {
+        self.compute_handover();
+        let (Some(h), Some(user)) = (&self.handover, &self.user) else {
+            return;
+        };
+        let by = format!("{} ({})", user.name, user.id);
+        let md = crate::report::handover::markdown(h, &self.cfg.ward_name, &by);
+        let base = format!(
+            "handover-{}",
+            self.now
+                .with_timezone(&self.cfg.timezone)
+                .format("%Y-%m-%d-%H%M")
+        );
+        let dir = self.cfg.reports_dir.clone();
+        let written = crate::report::handover_pdf::render(h, &self.cfg.ward_name, &by)
+            .map_err(|e| e.to_string())
+            .and_then(|pdf| {
+                crate::report::write_pair(&dir, &base, md.as_bytes(), &pdf, &self.db.protected())
+                    .map_err(|e| e.to_string())
+            });
+        match written {
+            Ok(base) => self.info(crate::strings::handover_written(
+                &dir.join(format!("{base}.md / .pdf")).display().to_string(),
+            )),
+            Err(e) => self.error(format!(
+                "could not write the handover to {}: {e}",
+                dir.display()
+            )),
         }
     }
 
@@ -473,6 +530,11 @@ impl App {
                     self.act(a);
                 }
             }
+            Screen::Handover => {
+                if let Some(a) = keys::lookup(keys::HANDOVER, &k) {
+                    self.act(a);
+                }
+            }
         }
     }
 
@@ -508,6 +570,7 @@ impl App {
         self.hits.clear();
         self.query.clear();
         self.cohort.clear();
+        self.handover = None;
         self.creds = Credentials::default();
         self.screen = Screen::SignIn;
         self.message = None;
@@ -522,6 +585,19 @@ impl App {
                 self.cohort_scroll =
                     (self.cohort_scroll + 1).min(self.cohort.len().saturating_sub(1));
             }
+            Action::Up if self.screen == Screen::Handover => {
+                self.handover_scroll = self.handover_scroll.saturating_sub(1)
+            }
+            Action::Down if self.screen == Screen::Handover => {
+                let n = crate::tui::ui::handover_lines(self).len();
+                self.handover_scroll = (self.handover_scroll + 1).min(n.saturating_sub(1));
+            }
+            Action::Handover => {
+                self.screen = Screen::Handover;
+                self.handover_scroll = 0;
+                self.compute_handover();
+            }
+            Action::HandoverWrite => self.write_handover(),
             Action::Up => self.move_sel(-1),
             Action::Down => self.move_sel(1),
             Action::Summary => self.write_summary(),

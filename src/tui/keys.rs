@@ -26,6 +26,8 @@ pub enum Action {
     Summary,
     Cohort,
     CohortRange,
+    Handover,
+    HandoverWrite,
 }
 
 pub struct Binding {
@@ -99,6 +101,14 @@ pub const OVERVIEW: &[Binding] = &[
         "t",
         "cohort table (study figures)",
         Action::Cohort,
+        None,
+    ),
+    b(
+        &[C('H')],
+        "H",
+        "shift handover (screen and printable sheet)",
+        Action::Handover,
+        // Help only: at 80 columns the footer has no room left for it without cutting "sign out".
         None,
     ),
     b(
@@ -208,6 +218,33 @@ pub const COHORT: &[Binding] = &[
         "choose the date range",
         Action::CohortRange,
         Some("range"),
+    ),
+    b(
+        &[KeyCode::Esc],
+        "Esc",
+        "back to the ward",
+        Action::Back,
+        Some("back"),
+    ),
+    b(&[C('?')], "?", "all keys", Action::Help, Some("help")),
+    b(&[C('q')], "q", "quit", Action::Quit, None),
+];
+
+pub const HANDOVER: &[Binding] = &[
+    b(&[KeyCode::Up, C('k')], "↑/k", "scroll up", Action::Up, None),
+    b(
+        &[KeyCode::Down, C('j')],
+        "↓/j",
+        "scroll down",
+        Action::Down,
+        None,
+    ),
+    b(
+        &[C('w')],
+        "w",
+        "write the printable sheet (.md and .pdf) to the reports folder",
+        Action::HandoverWrite,
+        Some("write sheet"),
     ),
     b(
         &[KeyCode::Esc],

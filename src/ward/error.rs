@@ -59,6 +59,14 @@ pub enum WardError {
     AmendReasonWithoutConfirm,
     #[error("MRN {0} has no course")]
     NoCourseFor(String),
+    #[error(
+        "--hours \"{0}\" is not allowed: give a whole number of hours from 1 to 72, like --hours 8"
+    )]
+    HandoverHours(String),
+    #[error(
+        "a PDF handover needs a file: add --out FILE (Markdown without --out goes to the screen)"
+    )]
+    HandoverPdfNeedsOut,
     #[error("format \"{given}\" is not known: use {allowed}")]
     BadFormat {
         given: String,

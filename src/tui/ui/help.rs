@@ -15,6 +15,7 @@ pub fn draw(f: &mut Frame, body: Rect, app: &App) {
         Screen::Detail => keys::DETAIL,
         Screen::Search => keys::SEARCH,
         Screen::Cohort => keys::COHORT,
+        Screen::Handover => keys::HANDOVER,
         Screen::SignIn | Screen::Setup => &[],
     };
     let mut lines: Vec<Line> = table

@@ -1,6 +1,8 @@
 //! Drawing: reads the app state, never changes it, never touches the store.
 
 mod cohort;
+mod handover;
+pub use handover::lines as handover_lines;
 mod detail;
 mod form;
 mod help;
@@ -80,6 +82,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         Screen::Detail => detail::draw(f, body, app, &theme),
         Screen::Search => search::draw(f, body, app, &theme),
         Screen::Cohort => cohort::draw(f, body, app),
+        Screen::Handover => handover::draw(f, body, app),
     }
     if let Some(m) = &app.message {
         let style = if m.level == Level::Error {
@@ -161,6 +164,7 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Screen::Detail => keys::DETAIL,
             Screen::Search => keys::SEARCH,
             Screen::Cohort => keys::COHORT,
+            Screen::Handover => keys::HANDOVER,
             Screen::SignIn | Screen::Setup => &[],
         };
         if table.is_empty() {
