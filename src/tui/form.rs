@@ -166,7 +166,7 @@ impl Form {
             FormKind::Rate => {
                 let cur = c.current_rate.unwrap_or(Rate::ZERO);
                 context.push(format!(
-                    "Current rate {cur} mg/h · maximum {} mg/h · step up to {} mg/h without confirmation",
+                    "Current rate {cur} mg/h · maximum {} mg/h · steps of up to {} mg/h without confirmation",
                     p.max_rate_mg_h, p.increment_mg_h
                 ));
                 vec![
