@@ -5,7 +5,7 @@
 
 use krilla::Document;
 use krilla::color::rgb;
-use krilla::geom::{PathBuilder, Point, Rect, Transform};
+use krilla::geom::{PathBuilder, Point, Rect};
 use krilla::num::NormalizedF32;
 use krilla::page::PageSettings;
 use krilla::paint::{Fill, Stroke, StrokeDash};
@@ -636,22 +636,33 @@ pub fn render(s: &Summary) -> Result<Vec<u8>, PdfError> {
         let mut page = doc.start_page_with(settings);
         let mut surface = page.surface();
         if s.draft {
-            // Large and pale, across the page, behind the text.
-            surface.push_transform(&Transform::from_row(0.8, -0.6, 0.6, 0.8, 150.0, 620.0));
+            // A pale band in the top margin, where no text is laid out: the mark is seen on
+            // every page and hides nothing (a diagonal mark across the body covered figures).
             surface.set_fill(Some(Fill {
-                paint: colour((235, 200, 200)),
+                paint: colour((245, 215, 215)),
+                opacity: NormalizedF32::ONE,
+                ..Default::default()
+            }));
+            let mut pb = PathBuilder::new();
+            if let Some(r) = Rect::from_xywh(0.0, 8.0, PAGE_W, 24.0) {
+                pb.push_rect(r);
+            }
+            if let Some(path) = pb.finish() {
+                surface.draw_path(&path);
+            }
+            surface.set_fill(Some(Fill {
+                paint: colour(RED),
                 opacity: NormalizedF32::ONE,
                 ..Default::default()
             }));
             surface.draw_text(
-                Point::from_xy(0.0, 0.0),
+                Point::from_xy(MARGIN, 25.0),
                 fonts.1.clone(),
-                110.0,
-                "DRAFT",
+                12.0,
+                "DRAFT: the course is still running",
                 false,
                 TextDirection::Auto,
             );
-            surface.pop();
         }
         for op in ops {
             paint(&mut surface, op, &fonts);
@@ -665,6 +676,27 @@ pub fn render(s: &Summary) -> Result<Vec<u8>, PdfError> {
             i + 1,
             n
         );
+        // The patient on every page, so a loose page still belongs to someone.
+        let who = format!(
+            "{} · born {} · MRN {}",
+            s.name.replace(['\n', '\r'], " "),
+            s.birth_date,
+            s.mrn
+        );
+        for line in wrap(false, &who, 7.5, PAGE_W - 2.0 * MARGIN).iter().take(1) {
+            paint(
+                &mut surface,
+                &Op::Text {
+                    x: MARGIN,
+                    y: PAGE_H - 41.0,
+                    size: 7.5,
+                    bold: false,
+                    colour: GREY,
+                    text: line.clone(),
+                },
+                &fonts,
+            );
+        }
         paint(
             &mut surface,
             &Op::Text {

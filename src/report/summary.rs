@@ -52,6 +52,9 @@ pub struct Summary {
     pub hospital: String,
     pub ward: String,
     pub mrn: String,
+    /// Name and birth date as every page's footer prints them, beside the MRN.
+    pub name: String,
+    pub birth_date: String,
     pub course_id: i64,
     pub draft: bool,
     pub patient: Vec<(String, String)>,
@@ -186,16 +189,19 @@ pub fn build(rec: &PatientRecord, req: &Request) -> Result<Summary, SummaryError
                 None => "-".into(),
             },
         ),
-        kv(
-            "Time at maximum",
-            format!(
-                "{} ({} mg/h)",
-                duration_text(chrono::Duration::seconds(
-                    (dose.hours_at_max * 3600.0).round() as i64
-                )),
-                proto.max_rate_mg_h
-            ),
-        ),
+        kv("Time at maximum", {
+            let secs = (dose.hours_at_max * 3600.0).round() as i64;
+            // "0 h 00 min (14 mg/h)" reads as a measured time; the maximum was simply not used.
+            if secs <= 0 {
+                format!("never reached ({} mg/h)", proto.max_rate_mg_h)
+            } else {
+                format!(
+                    "{} ({} mg/h)",
+                    duration_text(chrono::Duration::seconds(secs)),
+                    proto.max_rate_mg_h
+                )
+            }
+        }),
         kv(
             "Steps",
             format!("{} up, {} down", dose.step_ups, dose.step_downs),
@@ -226,13 +232,38 @@ pub fn build(rec: &PatientRecord, req: &Request) -> Result<Summary, SummaryError
         if let (Some(a), Some(b)) = (o.timepoints.t0, o.timepoints.t1) {
             pain.push(kv(
                 "Change T0 to T1",
-                format!("{:+}", i16::from(b.score.get()) - i16::from(a.score.get())),
+                signed_change(i16::from(b.score.get()) - i16::from(a.score.get())),
             ));
         }
         if o.timepoints.t2.is_some() {
             pain.push(kv("NRS T2 (follow-up)", show(o.timepoints.t2)));
         }
         pain.push(kv("Responder at T1", o.t1.explain()));
+        // The clinician's own success reports, beside the computed responder status: a
+        // referring physician reads both, and a reported success appeared nowhere before.
+        for e in &v.successes {
+            if let EntryData::Success {
+                timepoint,
+                successful,
+            } = &e.data
+            {
+                pain.push(kv(
+                    &format!(
+                        "Success reported at {}",
+                        timepoint.to_string().to_uppercase()
+                    ),
+                    format!(
+                        "{}, reported by {} on {}",
+                        if *successful { "yes" } else { "no" },
+                        e.recorded_by,
+                        t(e.happened_at)
+                    ),
+                ));
+            }
+        }
+        if v.successes.is_empty() {
+            pain.push(kv("Success reported", "no report at T1 or T2"));
+        }
         match (end, o.t2_window) {
             // Before the visit window has closed, "unknown" would read as a missing result.
             (Some(_), Some(w)) if o.t2.is_responder().is_none() && req.now <= w.to => {
@@ -379,6 +410,8 @@ pub fn build(rec: &PatientRecord, req: &Request) -> Result<Summary, SummaryError
         hospital: req.hospital.to_string(),
         ward: req.ward.to_string(),
         mrn: p.mrn.clone(),
+        name: p.name.clone(),
+        birth_date: p.birth_date.to_string(),
         course_id: id,
         draft: v.state() == CourseState::Active,
         patient,
@@ -397,6 +430,15 @@ pub fn build(rec: &PatientRecord, req: &Request) -> Result<Summary, SummaryError
         generated_at: t(req.now),
         zone_note: format!("Times are local time in {}.", zone.name()),
     })
+}
+
+/// A difference in words: "no change" rather than "+0", which reads as a figure left out.
+pub fn signed_change(d: i16) -> String {
+    if d == 0 {
+        "no change".into()
+    } else {
+        format!("{d:+}")
+    }
 }
 
 fn severity_word(s: Severity) -> &'static str {
