@@ -2036,7 +2036,9 @@ fn stored_text(db: &Path) -> String {
 /// happened that much earlier in the day.
 fn move_seconds(rec: &mut PatientRecord, secs: i64) {
     let d = Duration::seconds(secs);
-    let first = rec.entries.iter().map(|e| e.happened_at).min();
+    // The export counts calendar days from birth and onset to the first course start
+    // (then adds exact intervals), so the dates move by the days that start crossed.
+    let first = rec.views().iter().filter_map(|v| v.started_at()).min();
     if let Some(first) = first {
         let days = first.date_naive() - (first - d).date_naive();
         let p = &mut rec.patient.data;
