@@ -6,6 +6,7 @@ pub mod access;
 pub mod entries;
 mod error;
 pub mod patients;
+pub mod picture;
 pub mod protocols;
 pub mod research;
 
