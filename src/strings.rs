@@ -72,3 +72,16 @@ pub fn stale_void(id: crate::domain::entry::EntryId, what: &str, who: &str, when
 /// Shown above a form that a stale save sent back: it now shows the record as it stands.
 pub const STALE_RELOADED: &str =
     "the form now shows the record as it stands: check it, then press Enter again to save";
+
+/// Amend or void pressed on a timeline row that another terminal changed meanwhile.
+pub const ENTRY_VOIDED_MEANWHILE: &str =
+    "this entry was voided at another terminal meanwhile: nothing to change";
+
+pub fn entry_corrected_meanwhile(
+    id: crate::domain::entry::EntryId,
+    by: crate::domain::entry::EntryId,
+) -> String {
+    format!(
+        "entry {id} was corrected at another terminal meanwhile (now entry {by}): select the current version"
+    )
+}

@@ -1539,3 +1539,28 @@ fn an_untouched_time_follows_the_clock_and_a_typed_one_stays() {
     app.update(Msg::Tick(later + Duration::minutes(2)));
     assert_eq!(app.form.as_ref().unwrap().value("time"), "2026-03-10 13:05");
 }
+
+/// Amend pressed on a timeline row that another terminal corrected meanwhile (the screen
+/// not yet refreshed): refused with the entry that replaced it.
+#[test]
+fn amending_an_entry_corrected_elsewhere_meanwhile_is_refused_at_the_key() {
+    let (w, mut app) = signed_in("DEMO", "0000");
+    select_row(&mut app, "Anouk de Vries");
+    enter(&mut app);
+    let d = app.detail.as_ref().unwrap();
+    let id = d.timeline[app.detail_sel].entry.id;
+    let (mut other, who) = other_terminal(&w.path);
+    let cfg = Config::defaults();
+    let at = d.timeline[app.detail_sel].entry.happened_at - Duration::minutes(1);
+    let changes = titrate::ward::entries::Amendment {
+        at: Some(at),
+        ..Default::default()
+    };
+    let saved = other_session(&mut other, &cfg, &who, now())
+        .amend(id, "time was off", &changes)
+        .unwrap();
+    ch(&mut app, 'm');
+    assert!(app.form.is_none(), "an amend form on a superseded version");
+    let msg = message(&app);
+    assert!(msg.contains(&format!("now entry {}", saved.id)), "{msg}");
+}

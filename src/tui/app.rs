@@ -716,7 +716,10 @@ impl App {
                     return self.error(WardError::UnknownEntry(id).to_string());
                 };
                 if entry.void.is_some() {
-                    return self.error("this entry was voided meanwhile: nothing to change");
+                    return self.error(crate::strings::ENTRY_VOIDED_MEANWHILE);
+                }
+                if let Some(by) = rec.entries.iter().find(|e| e.supersedes == Some(id)) {
+                    return self.error(crate::strings::entry_corrected_meanwhile(id, by.id));
                 }
                 if !self.may_begin(Intent::Change(id), &rec) {
                     return;
