@@ -69,10 +69,6 @@ pub fn stale_void(id: crate::domain::entry::EntryId, what: &str, who: &str, when
     format!("entry {id} ({what}) voided by {who} at {when}")
 }
 
-/// Shown above a form that a stale save sent back: it now shows the record as it stands.
-pub const STALE_RELOADED: &str =
-    "the form now shows the record as it stands: check it, then press Enter again to save";
-
 /// Amend or void pressed on a timeline row that another terminal changed meanwhile.
 pub const ENTRY_VOIDED_MEANWHILE: &str =
     "this entry was voided at another terminal meanwhile: nothing to change";

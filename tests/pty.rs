@@ -940,13 +940,14 @@ fn a_form_made_stale_by_the_command_line_is_sent_back_and_saves_nothing() {
     );
     let before = ward.entries();
     let demo_14 = rate_entries_by(&ward.db, "DEMO", BRAM, 1400);
+    let demo_12 = rate_entries_by(&ward.db, "DEMO", BRAM, 1200);
     // Still the stale picture on screen; Enter is what would have saved "14 (check)".
     tui.send(ENTER);
     let s = tui.wait_for("changed since the form opened", WAIT);
     assert!(s.contains("rate 12 mg/h"), "what changed:\n{s}");
     assert!(s.contains("(NU)"), "who changed it:\n{s}");
     assert!(
-        s.contains("Proposed 12 -> 14 mg/h"),
+        s.contains("Proposed 12 -> 12 mg/h (hourly check"),
         "the form as it now stands:\n{s}"
     );
     assert_eq!(
@@ -955,9 +956,10 @@ fn a_form_made_stale_by_the_command_line_is_sent_back_and_saves_nothing() {
         "nothing was saved on the stale picture"
     );
     tui.send(ENTER);
-    tui.wait_for("saved: rate 14 mg/h (step up)", WAIT);
+    tui.wait_for("saved: rate 12 mg/h (check)", WAIT);
     assert_eq!(ward.entries(), before + 1);
-    assert_eq!(rate_entries_by(&ward.db, "DEMO", BRAM, 1400), demo_14 + 1);
+    assert_eq!(rate_entries_by(&ward.db, "DEMO", BRAM, 1400), demo_14);
+    assert_eq!(rate_entries_by(&ward.db, "DEMO", BRAM, 1200), demo_12 + 1);
     tui.send("q");
     tui.wait_exit(WAIT);
     tui.assert_restored();

@@ -1350,6 +1350,7 @@ fn a_stale_form_is_sent_back_with_what_changed_and_saves_on_the_next_enter() {
         "when, in local time: {msg}"
     );
     assert_eq!(entries(&mut app, ANOUK).len(), n0, "nothing was saved");
+    snap(&app, "form_stale");
     let f = app.form.as_ref().unwrap();
     assert_eq!(f.value("rate"), "8", "what was typed is kept");
     assert_eq!(

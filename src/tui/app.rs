@@ -878,11 +878,17 @@ impl App {
             _ => None,
         };
         let fresh = self.bound_form(form.kind.clone(), &rec, entry.as_ref());
+        // A rate left as it was prefilled meant "the rate as it stands": it follows the
+        // record, so that Enter again records a check, not a step back to the old rate.
+        if let (Some(old), Some(new)) = (form.current_rate, fresh.current_rate)
+            && form.value("rate") == old.to_string()
+            && let Some(f) = form.fields.iter_mut().find(|f| f.key == "rate")
+        {
+            f.value = new.to_string();
+        }
         form.context = fresh.context;
         form.current_rate = fresh.current_rate;
         form.max_rate = fresh.max_rate;
-        form.context
-            .push(crate::strings::STALE_RELOADED.to_string());
     }
 
     fn form_key(&mut self, k: KeyEvent) {

@@ -122,7 +122,7 @@ pub enum WardError {
     )]
     AccountChanged(String),
     #[error(
-        "this patient's record changed since the form opened: {}. Nothing was saved: check the form, then press Enter again to save",
+        "this patient's record changed since the form opened: {}. Nothing was saved; the form now shows the record as it stands: check it, then press Enter again to save",
         changes.join("; ")
     )]
     Stale {
