@@ -913,6 +913,8 @@ fn the_highlight_moves_with_the_patient_when_the_list_re_sorts() {
         "the next form is Bram's:\n{s}"
     );
     tui.send(ESC);
+    // Apart, or the terminal reads ESC q as Alt-q.
+    tui.wait_until("the form to close", WAIT, |s| !s.contains("Rate change"));
     tui.send("q");
     tui.wait_exit(WAIT);
     tui.assert_restored();
