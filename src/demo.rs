@@ -308,17 +308,18 @@ pub fn create(path: &Path, cfg: &Config, now: Instant) -> Result<Db, WardError> 
     // Ended three days ago, stopped early for side effects.
     let start = now - Duration::days(6);
     s.course("098004", "6", start, &[(0, "2"), (4, "4")], 60, 7)?;
-    s.at(start + Duration::hours(61)).record_side_effect_with_rate(
-        "098004",
-        start + Duration::hours(61),
-        SideEffectInput {
-            effect: "nausea".into(),
-            detail: None,
-            severity: Severity::Severe,
-            action: Action::Stopped,
-        },
-        Rate::ZERO,
-    )?;
+    s.at(start + Duration::hours(61))
+        .record_side_effect_with_rate(
+            "098004",
+            start + Duration::hours(61),
+            SideEffectInput {
+                effect: "nausea".into(),
+                detail: None,
+                severity: Severity::Severe,
+                action: Action::Stopped,
+            },
+            Rate::ZERO,
+        )?;
     let end = start + Duration::hours(62);
     s.at(end)
         .end_course("098004", end, EndReason::SideEffects)?;

@@ -6,12 +6,12 @@ use chrono_tz::Tz;
 
 use std::collections::BTreeMap;
 
-use super::entry::{CourseId, Entry, EntryData, EntryId, EntryKind, PatientId, effective_sorted};
-use super::record::{CourseState, CourseView, PatientRecord};
-use super::rules::RuleError;
 use super::dose::rate_at;
+use super::entry::{CourseId, Entry, EntryData, EntryId, EntryKind, PatientId, effective_sorted};
 use super::outcome::{Score, pick, t1_window};
 use super::rate::Rate;
+use super::record::{CourseState, CourseView, PatientRecord};
+use super::rules::RuleError;
 use super::time::{Instant, local_text};
 use super::values::{Action, EndReason, Timepoint};
 

@@ -160,7 +160,9 @@ pub enum RuleError {
         "\"rate-lowered\" needs a rate below the current {current} mg/h; {given} mg/h is not lower"
     )]
     RateNotLowered { current: Rate, given: Rate },
-    #[error("\"{action}\" means the rate is 0 mg/h; {given} mg/h was given (to lower it, choose rate-lowered)")]
+    #[error(
+        "\"{action}\" means the rate is 0 mg/h; {given} mg/h was given (to lower it, choose rate-lowered)"
+    )]
     PauseNotZero { action: &'static str, given: Rate },
     #[error("birth date {0} is not plausible: give a date from 1900-01-01 up to today")]
     BirthOutOfRange(String),

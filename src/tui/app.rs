@@ -4,7 +4,7 @@
 use chrono::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::form::{FieldKind, Form, FormContext, FormKind};
+use super::form::{CourseFacts, FieldKind, Form, FormContext, FormKind};
 use super::keys::{self, Action};
 use super::view::{self, DetailView, PatientHit, WardView};
 use crate::config::Config;
@@ -613,6 +613,7 @@ impl App {
                     mrn: "",
                     patient_name: "",
                     current_rate: None,
+                    course: None,
                 };
                 let mut f = Form::new(FormKind::CohortRange, &ctx);
                 for field in &mut f.fields {
@@ -666,6 +667,7 @@ impl App {
                     mrn: "",
                     patient_name: "",
                     current_rate: None,
+                    course: None,
                 };
                 self.form = Some(Form::new(FormKind::AddPatient, &ctx));
             }
@@ -678,12 +680,20 @@ impl App {
                     self.error("select the current, not voided version of an entry");
                     return;
                 }
+                // The entry's own course (an NRS belongs to none: the latest).
+                let course = row
+                    .entry
+                    .course_id
+                    .and_then(|c| d.record.course(c))
+                    .map(|v| CourseFacts::of(&d.record, &v))
+                    .or_else(|| CourseFacts::latest(&d.record));
                 let ctx = FormContext {
                     cfg: &self.cfg,
                     now: self.now,
                     mrn: &d.record.patient.data.mrn,
                     patient_name: &d.record.patient.data.name,
                     current_rate: None,
+                    course,
                 };
                 self.form = Some(if a == Action::Amend {
                     Form::amend(&row.entry, &ctx)
@@ -765,23 +775,78 @@ impl App {
                 })
                 .unwrap_or_default(),
         };
+        let course = self.course_facts(&kind, &mrn);
         let ctx = FormContext {
             cfg: &self.cfg,
             now: self.now,
             mrn: &mrn,
             patient_name: &name,
             current_rate: rate,
+            course,
         };
         self.form = Some(Form::new(kind, &ctx));
     }
 
-    fn form_key(&mut self, k: KeyEvent) {
+    /// The course a form for `mrn` is about, read as it stands: its own protocol version
+    /// for every context line. A new course's start form has none (it gets config's).
+    fn course_facts(&mut self, kind: &FormKind, mrn: &str) -> Option<CourseFacts> {
+        if *kind == FormKind::CourseStart {
+            return None;
+        }
+        let rec = self.db.read(|r| crate::ward::load_record(r, mrn)).ok()?;
+        CourseFacts::latest(&rec)
+    }
+
+    /// Whether the signed-in role may end a course: otherwise Enter saves at once, and the
+    /// save is refused (and audited) with the role it needs.
+    fn may_end_course(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| {
+            crate::domain::rules::allowed(
+                u.role,
+                crate::domain::rules::Permission::Record(
+                    crate::domain::entry::EntryKind::CourseEnd,
+                ),
+            )
+        })
+    }
+
+    /// Enter on the end-course form: the confirmation of what is still missing, or the
+    /// refusal next to its field.
+    fn confirm_end(&mut self) {
         let Some(form) = self.form.as_mut() else {
             return;
         };
+        match super::confirm::end_course(form, &mut self.db, &self.cfg, self.now) {
+            Ok(lines) => {
+                form.error = None;
+                form.confirm = Some(lines);
+            }
+            Err((key, msg)) => {
+                if let Some(i) = form.fields.iter().position(|f| f.key == key) {
+                    form.focus = i;
+                }
+                form.error = Some((key, msg));
+            }
+        }
+    }
+
+    fn form_key(&mut self, k: KeyEvent) {
+        let may_end = self.may_end_course();
+        let Some(form) = self.form.as_mut() else {
+            return;
+        };
+        if form.confirm.is_some() {
+            match k.code {
+                KeyCode::Enter | KeyCode::Char('y') | KeyCode::Char('Y') => self.submit(),
+                KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') => form.confirm = None,
+                _ => {}
+            }
+            return;
+        }
         let shift = k.modifiers.contains(KeyModifiers::SHIFT);
         match k.code {
             KeyCode::Esc => self.request(Pending::CloseForm),
+            KeyCode::Enter if form.kind == FormKind::CourseEnd && may_end => self.confirm_end(),
             KeyCode::Enter => self.submit(),
             KeyCode::Tab if !shift => form.move_focus(true),
             KeyCode::Down => form.move_focus(true),
@@ -795,6 +860,7 @@ impl App {
                 {
                     f.cycle(fwd);
                     form.dirty = true;
+                    form.choice_changed();
                 }
             }
             KeyCode::Backspace => form.backspace(),
@@ -829,6 +895,11 @@ impl App {
                 }
                 self.info(text);
                 self.reload();
+                if form.kind == FormKind::AddPatient {
+                    // The new patient's screen, where c starts the course for them.
+                    let mrn = form.value("mrn").trim().to_string();
+                    self.open_patient(&mrn);
+                }
             }
             None => self.form = Some(form),
         }

@@ -26,14 +26,57 @@ pub fn draw(f: &mut Frame, body: Rect, form: &Form, theme: &Theme) {
     if let Some(("", msg)) = form.error.as_ref().map(|(k, m)| (*k, m.as_str())) {
         lines.push(Line::from(Span::styled(safe(msg), theme.alert())));
     }
+    let title = if let Some(confirm) = &form.confirm {
+        // The question replaces the fields until it is answered.
+        let last = confirm.len().saturating_sub(1);
+        for (i, c) in confirm.iter().enumerate() {
+            let style = if i == 0 || i == last {
+                theme.title()
+            } else if c.starts_with('·') {
+                theme.warn()
+            } else {
+                Style::new()
+            };
+            lines.push(Line::from(Span::styled(safe(c), style)));
+        }
+        crate::strings::END_CONFIRM_TITLE.to_string()
+    } else {
+        fields(&mut lines, form, theme);
+        form.title()
+    };
+    let width = body.width.saturating_sub(4).min(96);
+    // Long messages wrap: count the rows each line takes inside the borders.
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let height = (rows as u16 + 2).min(body.height);
+    let area = centered(body, width, height);
+    f.render_widget(Clear, area);
+    f.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(format!(" {title} ")),
+        ),
+        area,
+    );
+}
+
+fn fields(lines: &mut Vec<Line>, form: &Form, theme: &Theme) {
     for (i, field) in form.fields.iter().enumerate() {
+        if !form.shown(i) {
+            continue;
+        }
         let focused = i == form.focus;
         let value = match &field.kind {
             FieldKind::Text => safe(&field.value),
             FieldKind::Choice(_) => format!(
                 "‹ {} ›",
                 if field.value.is_empty() {
-                    "none"
+                    if form.required_choice(field.key) {
+                        crate::strings::NOT_CHOSEN
+                    } else {
+                        "none"
+                    }
                 } else {
                     field.value.as_str()
                 }
@@ -79,19 +122,4 @@ pub fn draw(f: &mut Frame, body: Rect, form: &Form, theme: &Theme) {
             )));
         }
     }
-    let width = body.width.saturating_sub(4).min(96);
-    // Long messages wrap: count the rows each line takes inside the borders.
-    let inner = usize::from(width.saturating_sub(2)).max(1);
-    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
-    let height = (rows as u16 + 2).min(body.height);
-    let area = centered(body, width, height);
-    f.render_widget(Clear, area);
-    f.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(format!(" {} ", form.title())),
-        ),
-        area,
-    );
 }
