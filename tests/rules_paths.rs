@@ -820,6 +820,44 @@ fn an_early_end_is_not_completed_on_any_path() {
         ],
         "h early",
     );
+    // A course that did run its 7 days ends as completed; moving that end 30 h earlier
+    // makes it an early end, refused as "completed".
+    patient(&w, "1002", "Els de Wit");
+    let s = hours_ago(200);
+    start(&w, "1002", s, "2");
+    dose(&w, "1002", "2", s);
+    let done = w.entry(&[
+        "course",
+        "end",
+        "--mrn",
+        "1002",
+        "--at",
+        &at(s + Duration::hours(168)),
+    ]);
+    let msg = refused_unchanged(
+        &w,
+        &[
+            "amend",
+            &done.to_string(),
+            "--reason",
+            "ended earlier",
+            "--at",
+            &at(s + Duration::hours(138)),
+        ],
+        "30 h early",
+    );
+    assert!(msg.contains("not \"completed\""), "{msg}");
+    // With the reason it ended early, the same correction is taken.
+    w.ok(&[
+        "amend",
+        &done.to_string(),
+        "--reason",
+        "ended earlier",
+        "--at",
+        &at(s + Duration::hours(138)),
+        "--end-reason",
+        "side-effects",
+    ]);
 }
 
 /// Issue 11 §2: a side effect whose action changes the rate brings the new rate, and both are
