@@ -437,5 +437,9 @@ fn context_lines_read_the_course_s_own_protocol_version() {
     assert!(text.contains("/7 ·"), "{text}");
     assert!(!text.contains("/5 ·"), "{text}");
     // A new course's start form names the protocol it will get: config's.
-    key(app, KeyCode::Esc);
+    key(app, KeyCode::Char('c'));
+    let f = app.form.as_ref().unwrap();
+    assert_eq!(f.kind, FormKind::CourseStart);
+    let ctx = f.context.join(" ");
+    assert!(ctx.contains("max 10 mg/h, 5 days"), "{ctx}");
 }
