@@ -187,6 +187,8 @@ fn ending_a_course_asks_first_and_names_what_is_missing() {
     let (text, t) = screen_text(app, 80, 24);
     assert!(text.contains("End course: confirm"), "{text}");
     insta::assert_snapshot!("end_course_confirm_80x24", t.backend());
+    let (_, t) = screen_text(app, 120, 40);
+    insta::assert_snapshot!("end_course_confirm_120x40", t.backend());
     // Esc goes back to the form, with what was chosen.
     key(app, KeyCode::Esc);
     let f = app.form.as_ref().expect("back to the form");
@@ -202,6 +204,9 @@ fn ending_a_course_asks_first_and_names_what_is_missing() {
         "{:?}",
         app.form.as_ref().map(|f| &f.error)
     );
+    // The save's confirmation, not "the patient you had selected is no longer on this list".
+    let m = app.message.clone().unwrap().text;
+    assert!(m.contains("ended (side-effects)"), "{m}");
     let es = entries_of(app, &mrn);
     assert_eq!(es.len(), before + 1);
     assert!(matches!(
@@ -250,6 +255,8 @@ fn a_side_effect_that_lowers_the_rate_records_the_rate_with_it() {
     let (text, t) = screen_text(app, 80, 24);
     assert!(text.contains("New rate   2"), "{text}");
     insta::assert_snapshot!("side_effect_with_rate_80x24", t.backend());
+    let (_, t) = screen_text(app, 120, 40);
+    insta::assert_snapshot!("side_effect_with_rate_120x40", t.backend());
     key(app, KeyCode::Backspace);
     // Without the rate: refused next to the rate field, nothing stored.
     key(app, KeyCode::Enter);

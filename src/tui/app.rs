@@ -893,8 +893,17 @@ impl App {
                 for w in &saved.warnings {
                     text.push_str(&format!(" · {w}"));
                 }
-                self.info(text);
+                self.info(text.clone());
                 self.reload();
+                // Ending a course here takes the patient off the active list: that is the
+                // save's doing, and its confirmation is what the user needs to read.
+                let left = self
+                    .message
+                    .as_ref()
+                    .is_some_and(|m| m.text == crate::strings::SELECTED_PATIENT_LEFT);
+                if form.kind == FormKind::CourseEnd && left {
+                    self.info(text);
+                }
                 if form.kind == FormKind::AddPatient {
                     // The new patient's screen, where c starts the course for them.
                     let mrn = form.value("mrn").trim().to_string();
