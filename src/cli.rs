@@ -371,6 +371,10 @@ pub struct SideEffectArgs {
     /// Description (required for kind "other")
     #[arg(long)]
     pub detail: Option<String>,
+    /// The new rate in mg/h, recorded with the side effect in one step: required for
+    /// rate-lowered (below the current rate), paused and stopped (0)
+    #[arg(long)]
+    pub rate: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -71,7 +71,8 @@ impl Seeder<'_> {
     }
 
     /// A course from `start` (hours before now) following `steps` (hour, mg/h), with hourly
-    /// checks until `checked_until` hours after the start.
+    /// checks until `checked_until` hours after the start. The step at hour `lowered.0` is
+    /// recorded with the side effect `lowered.1` that lowered the rate, in one step.
     fn course(
         &mut self,
         mrn: &str,
@@ -80,6 +81,20 @@ impl Seeder<'_> {
         steps: &[(i64, &str)],
         checked_until: i64,
         t0: i64,
+    ) -> Result<(), WardError> {
+        self.course_lowered(mrn, bed, start, steps, checked_until, t0, None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn course_lowered(
+        &mut self,
+        mrn: &str,
+        bed: &str,
+        start: Instant,
+        steps: &[(i64, &str)],
+        checked_until: i64,
+        t0: i64,
+        lowered: Option<(i64, SideEffectInput)>,
     ) -> Result<(), WardError> {
         self.at(start - Duration::hours(2)).record_nrs(
             mrn,
@@ -100,6 +115,11 @@ impl Seeder<'_> {
                 continue;
             }
             let rate: Rate = current.parse()?;
+            if let Some((_, input)) = lowered.as_ref().filter(|(lh, _)| *lh == h) {
+                self.at(at)
+                    .record_side_effect_with_rate(mrn, at, input.clone(), rate)?;
+                continue;
+            }
             self.at(at).record_rate(
                 mrn,
                 at,
@@ -241,23 +261,22 @@ pub fn create(path: &Path, cfg: &Config, now: Instant) -> Result<Db, WardError> 
         9,
     )?;
     // Bed 3: day 7, hallucinations led to a step down; ends within 24 hours.
-    s.course(
+    s.course_lowered(
         "101455",
         "3",
         h(150),
         &[(0, "2"), (4, "4"), (8, "6"), (12, "8"), (140, "6")],
         150,
         7,
-    )?;
-    s.at(h(10)).record_side_effect(
-        "101455",
-        h(10),
-        SideEffectInput {
-            effect: "hallucinations".into(),
-            detail: None,
-            severity: Severity::Moderate,
-            action: Action::RateLowered,
-        },
+        Some((
+            140,
+            SideEffectInput {
+                effect: "hallucinations".into(),
+                detail: None,
+                severity: Severity::Moderate,
+                action: Action::RateLowered,
+            },
+        )),
     )?;
     // Bed 4: just started.
     s.course("102090", "4", h(2), &[(0, "2")], 2, 8)?;
@@ -290,22 +309,18 @@ pub fn create(path: &Path, cfg: &Config, now: Instant) -> Result<Db, WardError> 
     // Ended three days ago, stopped early for side effects.
     let start = now - Duration::days(6);
     s.course("098004", "6", start, &[(0, "2"), (4, "4")], 60, 7)?;
-    s.at(start + Duration::hours(61)).record_side_effect(
-        "098004",
-        start + Duration::hours(61),
-        SideEffectInput {
-            effect: "nausea".into(),
-            detail: None,
-            severity: Severity::Severe,
-            action: Action::Stopped,
-        },
-    )?;
-    s.at(start + Duration::hours(61)).record_rate(
-        "098004",
-        start + Duration::hours(61),
-        Rate::ZERO,
-        None,
-    )?;
+    s.at(start + Duration::hours(61))
+        .record_side_effect_with_rate(
+            "098004",
+            start + Duration::hours(61),
+            SideEffectInput {
+                effect: "nausea".into(),
+                detail: None,
+                severity: Severity::Severe,
+                action: Action::Stopped,
+            },
+            Rate::ZERO,
+        )?;
     let end = start + Duration::hours(62);
     s.at(end)
         .end_course("098004", end, EndReason::SideEffects)?;

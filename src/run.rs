@@ -285,7 +285,11 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
                 action: Edge::choice::<Action>(&a.action)?,
             };
             let at = edge.time(&a.at)?;
-            print_saved(&session.record_side_effect(&a.mrn, at, input)?);
+            let saved = match a.rate.as_deref().map(Edge::rate).transpose()? {
+                Some(rate) => session.record_side_effect_with_rate(&a.mrn, at, input, rate)?,
+                None => session.record_side_effect(&a.mrn, at, input)?,
+            };
+            print_saved(&saved);
             Ok(0)
         }
         Command::Success(a) => {

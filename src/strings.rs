@@ -81,3 +81,62 @@ pub fn entry_corrected_meanwhile(
         "entry {id} was corrected at another terminal meanwhile (now entry {by}): select the current version"
     )
 }
+// ---- actions that finish what they start (issue 11 §2) ----
+
+/// A choice with no preselected value, shown until one is chosen.
+pub const NOT_CHOSEN: &str = "choose one";
+pub const CHOOSE_REASON: &str = "choose a reason: left/right or the first letter";
+pub const CHOOSE_SEX: &str = "choose the sex: left/right or the first letter";
+
+pub const END_CONFIRM_TITLE: &str = "End course: confirm";
+pub const END_CONFIRM_KEYS: &str = "Enter or y: end the course · Esc or n: back to the form";
+pub const END_NOTHING_MISSING: &str = "Nothing is missing: T1 NRS recorded, rate 0, on time.";
+
+pub fn end_confirm_head(at: &str, reason: &str) -> String {
+    format!("End the course at {at}, reason \"{reason}\"?")
+}
+
+pub const END_STILL_MISSING: &str = "Still missing:";
+pub const END_NO_T1: &str = "· no T1 NRS in the window around this end";
+
+pub fn end_rate_not_zero(rate: &str) -> String {
+    format!("· the rate is {rate} mg/h, not 0: no stop at 0 has been recorded")
+}
+
+pub fn end_early(hours: i64, planned: &str) -> String {
+    format!("· {hours} h before the protocol's planned end ({planned})")
+}
+
+pub fn side_effect_context(current: &str) -> String {
+    format!(
+        "Current rate {current} mg/h · rate-lowered, paused and stopped record the new rate with the side effect"
+    )
+}
+
+pub fn first_rate_context(start: &str, name: &str, max: &str, step: &str) -> String {
+    format!(
+        "No rate recorded yet: pre-filled with the starting rate of \"{name}\", {start} mg/h · maximum {max} mg/h · steps of up to {step} mg/h without confirmation"
+    )
+}
+
+pub fn first_rate_unknown(start: &str, name: &str, max: &str) -> String {
+    format!(
+        "No rate recorded yet: \"{name}\" starts at {start}, and the patient has no weight recorded · maximum {max} mg/h"
+    )
+}
+
+pub fn proposed_start(rate: &str) -> String {
+    format!("Proposed start at {rate} mg/h")
+}
+
+/// The overview's flags for a running course without a baseline or a first rate.
+pub const FLAG_NO_T0: (&str, &str) = ("NO T0", "T0?");
+pub const FLAG_NO_RATE: (&str, &str) = ("NO RATE", "RATE?");
+
+pub fn patient_added(mrn: &str, may_start: bool) -> String {
+    if may_start {
+        format!("patient {mrn} added · press c to start the course")
+    } else {
+        format!("patient {mrn} added · a physician starts the course (c on this screen)")
+    }
+}

@@ -136,7 +136,12 @@ fn a_seven_day_course_end_to_end() {
                 &time,
                 "--action",
                 "rate-lowered",
+                // The step down is recorded with the side effect that caused it, in one
+                // step (issue 11 §2): no separate dose entry for this hour.
+                "--rate",
+                rate.as_str(),
             ]);
+            continue;
         }
         ids.push(nurse(&args));
     }

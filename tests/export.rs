@@ -335,6 +335,7 @@ fn cohort() -> Cohort {
     ]);
     for (h, r) in [(0, "2"), (4, "4"), (8, "6"), (30, "4")] {
         if h == 30 {
+            // The step down comes with the side effect, in one step (issue 11 §2).
             w.ok(&[
                 "side-effect",
                 "--mrn",
@@ -349,7 +350,10 @@ fn cohort() -> Cohort {
                 "rate-lowered",
                 "--detail",
                 "felt \"odd\", then slept",
+                "--rate",
+                r,
             ]);
+            continue;
         }
         w.ok(&["dose", "--mrn", "3001", "--rate", r, "--at", &at(s1, h)]);
     }
@@ -2248,7 +2252,17 @@ fn a_patient_with_a_running_course_is_left_out_until_it_ends() {
         PHYSICIAN.0,
         PHYSICIAN.1,
         &[],
-        &["course", "end", "--mrn", "3002", "--at", &rfc(Utc::now())],
+        // Ended early: not "completed" (issue 11 §2).
+        &[
+            "course",
+            "end",
+            "--mrn",
+            "3002",
+            "--at",
+            &rfc(Utc::now()),
+            "--reason",
+            "patient-request",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let after = c.export(PHYSICIAN, "ended", true);

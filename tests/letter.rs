@@ -54,7 +54,17 @@ fn course(w: &Ward, mrn: &str, end: bool, success: bool) {
     w.ok(&["dose", "--mrn", mrn, "--rate", "2", "--at", &at(0)]);
     w.ok(&["dose", "--mrn", mrn, "--rate", "4", "--at", &at(4)]);
     if end {
-        w.ok(&["course", "end", "--mrn", mrn, "--at", &at(24)]);
+        // A day's course ends early: not "completed" (issue 11 §2).
+        w.ok(&[
+            "course",
+            "end",
+            "--mrn",
+            mrn,
+            "--at",
+            &at(24),
+            "--reason",
+            "patient-request",
+        ]);
         w.ok(&[
             "nrs",
             "--mrn",

@@ -287,6 +287,9 @@ fn a_weight_correction_feeds_the_starting_rate_from_then_on() {
         "1001",
         "--at",
         &rfc(hours_ago(190)),
+        // Ended early: not "completed" (issue 11 §2).
+        "--reason",
+        "patient-request",
     ]);
     amend(&w, "1001", "scale was wrong", &["--weight-kg", "80"]);
     // Every check made after the correction uses 80 kg (4 mg/h), even for a course whose

@@ -526,8 +526,9 @@ fn courses_never_overlap_on_any_path() {
         "1001",
         "--at",
         &at(hours_ago(1)),
+        // Ended early: not "completed" (issue 11 §2).
         "--reason",
-        "completed",
+        "patient-request",
     ]);
     start(&w, "1001", hours_ago(0) - Duration::minutes(30), "1");
 }
@@ -596,8 +597,9 @@ fn one_running_course_per_bed_on_every_path() {
         "1001",
         "--at",
         &at(hours_ago(1)),
+        // Ended early: not "completed" (issue 11 §2).
         "--reason",
-        "completed",
+        "patient-request",
     ]);
     start(&w, "1002", hours_ago(0) - Duration::minutes(30), "4A");
     w.ok(&[
@@ -610,6 +612,7 @@ fn one_running_course_per_bed_on_every_path() {
     ]);
 }
 
+/// These courses end before their planned 7 days: not "completed" (issue 11 §2).
 fn end(w: &Ward, mrn: &str, t: DateTime<Utc>) -> i64 {
     w.entry(&[
         "course",
@@ -619,7 +622,7 @@ fn end(w: &Ward, mrn: &str, t: DateTime<Utc>) -> i64 {
         "--at",
         &at(t),
         "--reason",
-        "completed",
+        "patient-request",
     ])
 }
 
@@ -762,4 +765,173 @@ fn a_bed_holds_one_patient_at_any_moment_on_every_path() {
         "bed Bed 59 is taken by Cor Claes (MRN 3005), whose course is running",
     );
     start(&w, "3002", d(30), "Bed 60");
+}
+
+/// Issue 11 §2: a course that ends before its protocol's planned end did not complete, on
+/// every path: `course end` (its default reason too) and an amended end.
+#[test]
+fn an_early_end_is_not_completed_on_any_path() {
+    let w = Ward::new();
+    patient(&w, "1001", "Jan Jansen");
+    let s = hours_ago(30);
+    start(&w, "1001", s, "1");
+    dose(&w, "1001", "2", s);
+    let t = at(hours_ago(1));
+    for args in [
+        vec!["course", "end", "--mrn", "1001", "--at", &t],
+        vec![
+            "course",
+            "end",
+            "--mrn",
+            "1001",
+            "--at",
+            &t,
+            "--reason",
+            "completed",
+        ],
+    ] {
+        let msg = refused_unchanged(&w, &args, "139 h early");
+        assert!(msg.contains("not \"completed\""), "{msg}");
+        assert!(
+            msg.contains("side-effects, patient-request, other"),
+            "{msg}"
+        );
+    }
+    let end = w.entry(&[
+        "course",
+        "end",
+        "--mrn",
+        "1001",
+        "--at",
+        &t,
+        "--reason",
+        "patient-request",
+    ]);
+    // Amending the reason to "completed", or the time of a completed end to an early one.
+    refused_unchanged(
+        &w,
+        &[
+            "amend",
+            &end.to_string(),
+            "--reason",
+            "typo",
+            "--end-reason",
+            "completed",
+        ],
+        "h early",
+    );
+    // A course that did run its 7 days ends as completed; moving that end 30 h earlier
+    // makes it an early end, refused as "completed".
+    patient(&w, "1002", "Els de Wit");
+    let s = hours_ago(200);
+    start(&w, "1002", s, "2");
+    dose(&w, "1002", "2", s);
+    let done = w.entry(&[
+        "course",
+        "end",
+        "--mrn",
+        "1002",
+        "--at",
+        &at(s + Duration::hours(168)),
+    ]);
+    let msg = refused_unchanged(
+        &w,
+        &[
+            "amend",
+            &done.to_string(),
+            "--reason",
+            "ended earlier",
+            "--at",
+            &at(s + Duration::hours(138)),
+        ],
+        "30 h early",
+    );
+    assert!(msg.contains("not \"completed\""), "{msg}");
+    // With the reason it ended early, the same correction is taken.
+    w.ok(&[
+        "amend",
+        &done.to_string(),
+        "--reason",
+        "ended earlier",
+        "--at",
+        &at(s + Duration::hours(138)),
+        "--end-reason",
+        "side-effects",
+    ]);
+}
+
+/// Issue 11 §2: a side effect whose action changes the rate brings the new rate, and both are
+/// stored in one transaction: a rate the protocol refuses leaves no side effect either.
+#[test]
+fn a_side_effect_that_changes_the_rate_stores_both_or_neither() {
+    let w = Ward::new();
+    patient(&w, "1001", "Jan Jansen");
+    let s = hours_ago(10);
+    start(&w, "1001", s, "1");
+    dose(&w, "1001", "2", s);
+    dose(&w, "1001", "4", s + Duration::hours(3));
+    dose(&w, "1001", "6", s + Duration::hours(6));
+    let t = at(hours_ago(1));
+    let se = |action: &str, rate: Option<&str>| {
+        let mut v: Vec<String> = [
+            "side-effect",
+            "--mrn",
+            "1001",
+            "--kind",
+            "nausea",
+            "--severity",
+            "moderate",
+            "--at",
+            &t,
+            "--action",
+            action,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if let Some(r) = rate {
+            v.extend(["--rate".to_string(), r.to_string()]);
+        }
+        v
+    };
+    let cases: [(&str, Option<&str>, &str); 7] = [
+        (
+            "rate-lowered",
+            None,
+            "records the new rate in the same step",
+        ),
+        ("paused", None, "give the new rate, 0 (--rate"),
+        ("rate-lowered", Some("6"), "below the current 6 mg/h"),
+        ("rate-lowered", Some("8"), "not lower"),
+        ("stopped", Some("2"), "means the rate is 0 mg/h"),
+        ("none", Some("4"), "record the rate on its own"),
+        ("rate-lowered", Some("abc"), "abc"),
+    ];
+    for (action, rate, needle) in cases {
+        let args = se(action, rate);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        refused_unchanged(&w, &args, needle);
+    }
+    let args = se("rate-lowered", Some("4"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = w.ok(&args);
+    assert!(
+        out.contains("side effect nausea (moderate) at 6 mg/h"),
+        "{out}"
+    );
+    assert!(out.contains("rate 4 mg/h (step down)"), "{out}");
+    let side = first_number(&out);
+    let h = history(&w, "1001");
+    // The side effect, at the rate it happened at, then its rate: one after the other.
+    let row = |id: i64| {
+        h.lines()
+            .find(|l| l.split_whitespace().next() == Some(&id.to_string()))
+            .unwrap_or_else(|| panic!("entry {id} not in history:\n{h}"))
+            .to_string()
+    };
+    assert!(
+        row(side).contains("nausea, moderate, action rate-lowered, at 6 mg/h"),
+        "{h}"
+    );
+    assert!(row(side + 1).contains("rate 4 mg/h"), "{h}");
 }

@@ -168,7 +168,11 @@ fn seven_day_course() -> Course {
                 &time,
                 "--action",
                 "rate-lowered",
+                // The step down is recorded with the side effect, in one step (issue 11 §2).
+                "--rate",
+                &format!("{}", rate_at_hour(h)),
             ]);
+            continue;
         }
         let rate = if h == AMENDED_HOUR {
             "7".to_string()
@@ -798,7 +802,7 @@ fn running_course_only_as_draft() {
         "t0",
     ]);
     w.ok(&["course", "start", "--mrn", "4001", "--at", &at(0)]);
-    for (h, r) in [(0, "2"), (4, "4"), (8, "6"), (20, "4")] {
+    for (h, r) in [(0, "2"), (4, "4"), (8, "6")] {
         w.ok(&["dose", "--mrn", "4001", "--rate", r, "--at", &at(h)]);
     }
     w.ok(&["nrs", "--mrn", "4001", "--score", "6", "--at", &at(10)]);
@@ -814,6 +818,8 @@ fn running_course_only_as_draft() {
         &at(19),
         "--action",
         "rate-lowered",
+        "--rate",
+        "4",
     ]);
 
     for format in ["pdf", "markdown"] {
@@ -885,7 +891,16 @@ fn running_course_only_as_draft() {
         &w,
         "AB",
         "1234",
-        &["course", "end", "--mrn", "4001", "--at", &at(29)],
+        &[
+            "course",
+            "end",
+            "--mrn",
+            "4001",
+            "--at",
+            &at(29),
+            "--reason",
+            "other",
+        ],
     );
     // The draft is there: replacing it takes --force.
     let o = w.ok(&[
@@ -948,7 +963,16 @@ fn short_course_with_pipes(w: &Ward, mrn: &str, t1: &str) {
         "--action",
         "none",
     ]);
-    w.ok(&["course", "end", "--mrn", mrn, "--at", &at(24)]);
+    w.ok(&[
+        "course",
+        "end",
+        "--mrn",
+        mrn,
+        "--at",
+        &at(24),
+        "--reason",
+        "other",
+    ]);
     w.ok(&[
         "nrs",
         "--mrn",
@@ -1070,7 +1094,16 @@ fn chart_rate_line_is_a_step_function() {
     w.ok(&["course", "start", "--mrn", "7002", "--at", &at(0)]);
     w.ok(&["dose", "--mrn", "7002", "--rate", "2", "--at", &at(0)]);
     w.ok(&["dose", "--mrn", "7002", "--rate", "4", "--at", &at(4)]);
-    w.ok(&["course", "end", "--mrn", "7002", "--at", &at(24)]);
+    w.ok(&[
+        "course",
+        "end",
+        "--mrn",
+        "7002",
+        "--at",
+        &at(24),
+        "--reason",
+        "other",
+    ]);
     let cfg = titrate::config::Config::load(Some(Path::new(common::CONFIG))).unwrap();
     let s = summary::build(
         &load(&w.db, "7002"),
@@ -1110,7 +1143,16 @@ fn refusals_name_the_problem_and_write_nothing() {
     for mrn in ["6001", "6002"] {
         w.ok(&["course", "start", "--mrn", mrn, "--at", &at(0)]);
         w.ok(&["dose", "--mrn", mrn, "--rate", "2", "--at", &at(0)]);
-        w.ok(&["course", "end", "--mrn", mrn, "--at", &at(24)]);
+        w.ok(&[
+            "course",
+            "end",
+            "--mrn",
+            mrn,
+            "--at",
+            &at(24),
+            "--reason",
+            "other",
+        ]);
     }
     let course_of = |mrn: &str| {
         let s: serde_json::Value =

@@ -1071,7 +1071,12 @@ fn the_cohort_screen_follows_an_entry_elsewhere() {
         now: at,
         expect: None,
     }
-    .end_course(ANOUK, at, titrate::domain::values::EndReason::Completed)
+    // Anouk is on day 3: an early end, not "completed" (issue 11 §2).
+    .end_course(
+        ANOUK,
+        at,
+        titrate::domain::values::EndReason::PatientRequest,
+    )
     .unwrap();
     app.update(Msg::Tick(at));
     assert_ne!(app.cohort, before, "the ended course is not in the table");

@@ -394,6 +394,8 @@ fn corpus() -> Vec<Case> {
             typed("mrn", "200001"),
             typed("name", "Test Patient"),
             typed("birth", "1980-01-01"),
+            // Sex has no default (issue 11 §2).
+            typed("sex", "female"),
         ]
     };
     let add = |name: String, bad: Fill, keys: &'static [&'static str], frag: &str| {
@@ -536,21 +538,30 @@ fn corpus() -> Vec<Case> {
     v.push(case(
         "course end before the course start",
         Open::Row(BRAM, 'e'),
-        vec![typed("time", before_bram.clone())],
+        vec![
+            typed("reason", "side-effects"),
+            typed("time", before_bram.clone()),
+        ],
         &["time"],
         "before the course started",
     ));
     v.push(case(
         "course end before the last rate",
         Open::Row(BRAM, 'e'),
-        vec![typed("time", local(n - Duration::hours(10)))],
+        vec![
+            typed("reason", "side-effects"),
+            typed("time", local(n - Duration::hours(10))),
+        ],
         &["time"],
         "the last rate entry is at",
     ));
     v.push(case(
         "course end on a date that does not exist",
         Open::Row(BRAM, 'e'),
-        vec![typed("time", "2026-11-31 08:00")],
+        vec![
+            typed("reason", "side-effects"),
+            typed("time", "2026-11-31 08:00"),
+        ],
         &["time"],
         "not a date on the calendar",
     ));

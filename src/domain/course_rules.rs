@@ -1,14 +1,19 @@
 //! Rules about where an entry may fall in a patient's courses: pure, like the rest of the
 //! domain, so that the command line, the terminal and an amendment all apply the same ones.
 
+use chrono::Duration;
 use chrono_tz::Tz;
 
 use std::collections::BTreeMap;
 
+use super::dose::rate_at;
 use super::entry::{CourseId, Entry, EntryData, EntryId, EntryKind, PatientId, effective_sorted};
+use super::outcome::{Score, pick, t1_window};
+use super::rate::Rate;
 use super::record::{CourseState, CourseView, PatientRecord};
 use super::rules::RuleError;
 use super::time::{Instant, local_text};
+use super::values::{Action, EndReason, Timepoint};
 
 /// A new course: no other course running, and not starting inside an earlier one.
 pub fn check_new_course(rec: &PatientRecord, at: Instant, zone: Tz) -> Result<(), RuleError> {
@@ -108,6 +113,112 @@ pub fn check_end(
         });
     }
     Ok(())
+}
+
+/// When a course is planned to end: its start plus the duration of its own protocol version.
+pub fn planned_end(view: &CourseView) -> Option<Instant> {
+    Some(view.started_at()? + view.protocol().duration())
+}
+
+/// How long before its planned end a course ending at `at` ends; None when it is not early.
+/// An end within one check interval of the planned end is on time: the end is recorded at
+/// the last hourly check, not to the minute of the start.
+pub fn early_by(view: &CourseView, at: Instant) -> Option<Duration> {
+    let planned = planned_end(view)?;
+    let early = planned - at;
+    (early > view.protocol().check_interval()).then_some(early)
+}
+
+/// Whole hours, at least 1, for "18 h early".
+pub fn whole_hours(d: Duration) -> i64 {
+    ((d.num_minutes() + 30) / 60).max(1)
+}
+
+/// A course that ends before its planned end did not complete: "completed" is refused, and
+/// the message names how early it is and the reasons that fit.
+pub fn check_end_reason(
+    view: &CourseView,
+    at: Instant,
+    reason: EndReason,
+    zone: Tz,
+) -> Result<(), RuleError> {
+    let (Some(early), Some(planned)) = (early_by(view, at), planned_end(view)) else {
+        return Ok(());
+    };
+    if reason != EndReason::Completed {
+        return Ok(());
+    }
+    Err(RuleError::EarlyEndCompleted {
+        at: local_text(at, zone),
+        planned: local_text(planned, zone),
+        hours: whole_hours(early),
+        allowed: EndReason::ALL
+            .iter()
+            .filter(|r| **r != EndReason::Completed)
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+/// What a course ending at `at` still lacks, for the confirmation before it ends.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EndGaps {
+    /// No NRS in the T1 window around this end.
+    pub no_t1: bool,
+    /// The rate running at the end; not 0 means no stop was recorded.
+    pub rate: Rate,
+    pub planned_end: Instant,
+    /// How long before the planned end (None: on time or later).
+    pub early: Option<Duration>,
+}
+
+pub fn end_gaps(view: &CourseView, scores: &[Score], at: Instant) -> Option<EndGaps> {
+    let p = view.protocol();
+    Some(EndGaps {
+        no_t1: pick(scores, Timepoint::T1, t1_window(p, at), None).is_none(),
+        rate: rate_at(&view.rate_points(), at),
+        planned_end: planned_end(view)?,
+        early: early_by(view, at),
+    })
+}
+
+/// A side effect whose action changes the rate brings the new rate with it: rate-lowered a
+/// rate below `current`, paused and stopped 0. Other actions bring none.
+pub fn check_side_effect_rate(
+    action: Action,
+    current: Rate,
+    new: Option<Rate>,
+) -> Result<(), RuleError> {
+    let what = match action {
+        Action::RateLowered => "a rate below the current one",
+        Action::Paused | Action::Stopped => "0",
+        Action::None | Action::MedicationGiven => {
+            return match new {
+                Some(_) => Err(RuleError::RateWithoutRateAction {
+                    action: action.as_str(),
+                }),
+                None => Ok(()),
+            };
+        }
+    };
+    let Some(new) = new else {
+        return Err(RuleError::SideEffectNeedsRate {
+            action: action.as_str(),
+            what,
+        });
+    };
+    match action {
+        Action::RateLowered if new >= current => Err(RuleError::RateNotLowered {
+            current,
+            given: new,
+        }),
+        Action::Paused | Action::Stopped if !new.is_zero() => Err(RuleError::PauseNotZero {
+            action: action.as_str(),
+            given: new,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// A moved course start must still precede the course's entries and not fall inside
@@ -377,5 +488,127 @@ mod tests {
             e.contains("Jan Jansen (MRN 1001) from 2026-11-01 10:00"),
             "{e}"
         );
+    }
+    fn entry(id: i64, at: Instant, data: EntryData) -> Entry {
+        Entry {
+            id,
+            patient_id: 1,
+            course_id: Some(1),
+            happened_at: at,
+            recorded_at: at,
+            recorded_by: "AB".into(),
+            supersedes: None,
+            amend_reason: None,
+            late: false,
+            void: None,
+            data,
+        }
+    }
+
+    fn course(duration_days: u32) -> crate::domain::record::Course {
+        let mut p = crate::config::Config::defaults().protocol;
+        p.duration_days = duration_days;
+        crate::domain::record::Course {
+            id: 1,
+            patient_id: 1,
+            protocol_id: 1,
+            protocol: std::sync::Arc::new(p),
+            created_at: day(0),
+        }
+    }
+
+    #[test]
+    fn an_early_end_is_not_completed() {
+        let z = chrono_tz::Europe::Amsterdam;
+        let c = course(7);
+        let start = entry(1, day(0), EntryData::CourseStart { bed: None });
+        let rate = entry(
+            2,
+            day(0),
+            EntryData::Rate {
+                rate: "4".parse().unwrap(),
+                confirmed: false,
+                confirm_reason: None,
+            },
+        );
+        let v = CourseView {
+            course: &c,
+            start: Some(&start),
+            end: None,
+            rates: vec![&rate],
+            side_effects: vec![],
+            successes: vec![],
+        };
+        // The planned end is the start plus this course's own protocol duration.
+        assert_eq!(planned_end(&v), Some(day(7)));
+        // The Seen case: 18 h early as "completed".
+        let at = day(7) - Duration::hours(18);
+        let e = check_end_reason(&v, at, EndReason::Completed, z).unwrap_err();
+        let t = e.to_string();
+        assert!(t.contains("18 h early"), "{t}");
+        assert!(t.contains("side-effects, patient-request, other"), "{t}");
+        assert!(!t.contains("completed, "), "{t}");
+        for r in [
+            EndReason::SideEffects,
+            EndReason::PatientRequest,
+            EndReason::Other,
+        ] {
+            assert!(check_end_reason(&v, at, r, z).is_ok(), "{r}");
+        }
+        // On time, within one check interval of the planned end, and late: completed.
+        for at in [
+            day(7),
+            day(7) - Duration::minutes(50),
+            day(7) + Duration::hours(5),
+        ] {
+            assert!(check_end_reason(&v, at, EndReason::Completed, z).is_ok());
+        }
+        // Past the check interval it is early again.
+        let e = check_end_reason(&v, day(7) - Duration::minutes(90), EndReason::Completed, z)
+            .unwrap_err();
+        assert!(e.to_string().contains("2 h early"), "{e}");
+        // A course under a 5-day version is planned by its own version, not config's 7.
+        let short = course(5);
+        let v5 = CourseView {
+            course: &short,
+            ..v.clone()
+        };
+        assert!(check_end_reason(&v5, day(5), EndReason::Completed, z).is_ok());
+        assert!(check_end_reason(&v, day(5), EndReason::Completed, z).is_err());
+
+        // What the confirmation lists: no T1 yet, a rate still running, 18 h early.
+        let g = end_gaps(&v, &[], at).unwrap();
+        assert!(g.no_t1);
+        assert_eq!(g.rate, "4".parse().unwrap());
+        assert_eq!(g.early.map(whole_hours), Some(18));
+        let t1 = Score {
+            id: 9,
+            at: at - Duration::hours(1),
+            score: crate::domain::values::Nrs::new(3).unwrap(),
+            tag: None,
+        };
+        assert!(!end_gaps(&v, &[t1], at).unwrap().no_t1);
+    }
+
+    #[test]
+    fn a_side_effect_that_changes_the_rate_brings_it() {
+        let r = |s: &str| -> Rate { s.parse().unwrap() };
+        let cur = r("6");
+        assert!(check_side_effect_rate(Action::RateLowered, cur, Some(r("4"))).is_ok());
+        for bad in [None, Some(r("6")), Some(r("8"))] {
+            assert!(check_side_effect_rate(Action::RateLowered, cur, bad).is_err());
+        }
+        let e = check_side_effect_rate(Action::RateLowered, cur, Some(r("6"))).unwrap_err();
+        assert!(e.to_string().contains("below the current 6 mg/h"), "{e}");
+        for a in [Action::Paused, Action::Stopped] {
+            assert!(check_side_effect_rate(a, cur, Some(Rate::ZERO)).is_ok());
+            assert!(check_side_effect_rate(a, cur, Some(r("2"))).is_err());
+            let e = check_side_effect_rate(a, cur, None).unwrap_err();
+            assert!(e.to_string().contains("--rate"), "{e}");
+        }
+        for a in [Action::None, Action::MedicationGiven] {
+            assert!(check_side_effect_rate(a, cur, None).is_ok());
+            assert!(check_side_effect_rate(a, cur, Some(r("4"))).is_err());
+        }
     }
 }

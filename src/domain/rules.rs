@@ -136,6 +136,34 @@ pub enum RuleError {
     UnknownSideEffect { given: String, allowed: String },
     #[error("side effect \"other\" needs a description")]
     OtherNeedsDetail,
+    #[error(
+        "the course is planned to end at {planned}; ending it at {at} is {hours} h early, which is not \"completed\": give the reason it ended early ({allowed})"
+    )]
+    EarlyEndCompleted {
+        at: String,
+        planned: String,
+        hours: i64,
+        allowed: String,
+    },
+    #[error(
+        "a side effect with action \"{action}\" records the new rate in the same step: give the new rate, {what} (--rate on the command line)"
+    )]
+    SideEffectNeedsRate {
+        action: &'static str,
+        what: &'static str,
+    },
+    #[error(
+        "a new rate is recorded with a side effect only when its action is rate-lowered, paused or stopped (this one is \"{action}\"); record the rate on its own"
+    )]
+    RateWithoutRateAction { action: &'static str },
+    #[error(
+        "\"rate-lowered\" needs a rate below the current {current} mg/h; {given} mg/h is not lower"
+    )]
+    RateNotLowered { current: Rate, given: Rate },
+    #[error(
+        "\"{action}\" means the rate is 0 mg/h; {given} mg/h was given (to lower it, choose rate-lowered)"
+    )]
+    PauseNotZero { action: &'static str, given: Rate },
     #[error("birth date {0} is not plausible: give a date from 1900-01-01 up to today")]
     BirthOutOfRange(String),
     #[error("a CRPS onset cannot be in the future")]

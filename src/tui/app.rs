@@ -4,7 +4,7 @@
 use chrono::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::form::{FieldKind, Form, FormContext, FormKind};
+use super::form::{CourseFacts, FieldKind, Form, FormContext, FormKind};
 use super::keys::{self, Action};
 use super::view::{self, DetailView, PatientHit, WardView};
 use crate::config::Config;
@@ -625,6 +625,7 @@ impl App {
                     mrn: "",
                     patient_name: "",
                     current_rate: None,
+                    course: None,
                 };
                 let mut f = Form::new(FormKind::CohortRange, &ctx);
                 for field in &mut f.fields {
@@ -695,6 +696,7 @@ impl App {
                     mrn: "",
                     patient_name: "",
                     current_rate: None,
+                    course: None,
                 };
                 self.form = Some(Form::new(FormKind::AddPatient, &ctx));
             }
@@ -835,12 +837,25 @@ impl App {
             .latest_course()
             .filter(|v| v.ended_at().is_none())
             .map(|v| rate_at(&v.rate_points(), self.now));
+        // The course the form is about, with its own protocol version: an entry's own
+        // course (an NRS belongs to none: the latest); a new course's start form has none
+        // (it gets config's).
+        let course = match (&kind, entry) {
+            (FormKind::CourseStart, _) => None,
+            (_, Some(e)) => e
+                .course_id
+                .and_then(|c| rec.course(c))
+                .map(|v| CourseFacts::of(rec, &v))
+                .or_else(|| CourseFacts::latest(rec)),
+            _ => CourseFacts::latest(rec),
+        };
         let ctx = FormContext {
             cfg: &self.cfg,
             now: self.now,
             mrn: &picture.mrn,
             patient_name: &picture.name,
             current_rate: rate,
+            course,
         };
         let mut f = match (&kind, entry) {
             (FormKind::Amend { .. }, Some(e)) => Form::amend(e, &ctx),
@@ -891,13 +906,56 @@ impl App {
         form.max_rate = fresh.max_rate;
     }
 
-    fn form_key(&mut self, k: KeyEvent) {
+    /// Whether the signed-in role may end a course: otherwise Enter saves at once, and the
+    /// save is refused (and audited) with the role it needs.
+    fn may_end_course(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| {
+            crate::domain::rules::allowed(
+                u.role,
+                crate::domain::rules::Permission::Record(
+                    crate::domain::entry::EntryKind::CourseEnd,
+                ),
+            )
+        })
+    }
+
+    /// Enter on the end-course form: the confirmation of what is still missing, or the
+    /// refusal next to its field.
+    fn confirm_end(&mut self) {
         let Some(form) = self.form.as_mut() else {
             return;
         };
+        match super::confirm::end_course(form, &mut self.db, &self.cfg, self.now) {
+            Ok(lines) => {
+                form.error = None;
+                form.confirm = Some(lines);
+            }
+            Err((key, msg)) => {
+                if let Some(i) = form.fields.iter().position(|f| f.key == key) {
+                    form.focus = i;
+                }
+                form.error = Some((key, msg));
+            }
+        }
+    }
+
+    fn form_key(&mut self, k: KeyEvent) {
+        let may_end = self.may_end_course();
+        let Some(form) = self.form.as_mut() else {
+            return;
+        };
+        if form.confirm.is_some() {
+            match k.code {
+                KeyCode::Enter | KeyCode::Char('y') | KeyCode::Char('Y') => self.submit(),
+                KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') => form.confirm = None,
+                _ => {}
+            }
+            return;
+        }
         let shift = k.modifiers.contains(KeyModifiers::SHIFT);
         match k.code {
             KeyCode::Esc => self.request(Pending::CloseForm),
+            KeyCode::Enter if form.kind == FormKind::CourseEnd && may_end => self.confirm_end(),
             KeyCode::Enter => self.submit(),
             KeyCode::Tab if !shift => form.move_focus(true),
             KeyCode::Down => form.move_focus(true),
@@ -911,6 +969,7 @@ impl App {
                 {
                     f.cycle(fwd);
                     form.dirty = true;
+                    form.choice_changed();
                 }
             }
             KeyCode::Backspace => form.backspace(),
@@ -944,8 +1003,22 @@ impl App {
                 for w in &saved.warnings {
                     text.push_str(&format!(" · {w}"));
                 }
-                self.info(text);
+                self.info(text.clone());
                 self.reload();
+                // Ending a course here takes the patient off the active list: that is the
+                // save's doing, and its confirmation is what the user needs to read.
+                let left = self
+                    .message
+                    .as_ref()
+                    .is_some_and(|m| m.text == crate::strings::SELECTED_PATIENT_LEFT);
+                if form.kind == FormKind::CourseEnd && left {
+                    self.info(text);
+                }
+                if form.kind == FormKind::AddPatient {
+                    // The new patient's screen, where c starts the course for them.
+                    let mrn = form.value("mrn").trim().to_string();
+                    self.open_patient(&mrn);
+                }
             }
             None => {
                 if form.rebound {

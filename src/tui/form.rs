@@ -5,7 +5,9 @@ use crate::cli::Edge;
 use crate::config::Config;
 use crate::domain::entry::{Entry, EntryData, EntryId, EntryKind};
 use crate::domain::patient::PatientText;
+use crate::domain::protocol::Protocol;
 use crate::domain::rate::Rate;
+use crate::domain::record::{CourseView, PatientRecord};
 use crate::domain::rules::RuleError;
 use crate::domain::time::{Instant, local_text};
 use crate::domain::values::{self, Action, EndReason, Severity, Timepoint, YesNo};
@@ -145,6 +147,9 @@ pub struct Form {
     /// The time field's text while it follows the clock (`follow_clock`); a field changed
     /// by hand no longer equals it and is saved as typed.
     pub clock_time: Option<String>,
+    /// Asked before the save (ending a course): what is still missing. Enter or y saves,
+    /// Esc or n goes back to the fields.
+    pub confirm: Option<Vec<String>>,
 }
 
 fn opts(list: &[&str]) -> Vec<String> {
@@ -157,6 +162,38 @@ pub struct FormContext<'a> {
     pub mrn: &'a str,
     pub patient_name: &'a str,
     pub current_rate: Option<Rate>,
+    /// The course the form is about; None: a new course (config's protocol, the one it
+    /// will get) or no course.
+    pub course: Option<CourseFacts>,
+}
+
+/// What a form's context lines read from the course itself, never from config.toml: its
+/// own protocol version, and whether a rate was recorded yet.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CourseFacts {
+    pub protocol: std::sync::Arc<Protocol>,
+    pub no_rate_yet: bool,
+    pub weight_kg: Option<f64>,
+}
+
+impl CourseFacts {
+    pub fn of(rec: &PatientRecord, view: &CourseView) -> CourseFacts {
+        CourseFacts {
+            protocol: std::sync::Arc::clone(&view.course.protocol),
+            no_rate_yet: view.rates.is_empty(),
+            weight_kg: rec.patient.data.weight_kg,
+        }
+    }
+
+    /// The patient's latest course, started or not.
+    pub fn latest(rec: &PatientRecord) -> Option<CourseFacts> {
+        rec.latest_course().map(|v| CourseFacts::of(rec, &v))
+    }
+}
+
+/// Side-effect actions that set a new rate, recorded with the side effect.
+pub fn sets_rate(action: &str) -> bool {
+    matches!(action, "rate-lowered" | "paused" | "stopped")
 }
 
 impl Form {
@@ -198,20 +235,45 @@ impl Form {
                 "YYYY-MM-DD HH:MM; change it for a late entry",
             )
         };
-        let p = &c.cfg.protocol;
+        // The course's own protocol version; a new course gets config's.
+        let p: &Protocol = c.course.as_ref().map_or(&c.cfg.protocol, |f| &f.protocol);
+        let first_rate = c.course.as_ref().is_some_and(|f| f.no_rate_yet);
         let mut context = Vec::new();
         let fields = match &kind {
             FormKind::Rate => {
                 let cur = c.current_rate.unwrap_or(Rate::ZERO);
-                context.push(format!(
-                    "Current rate {cur} mg/h · maximum {} mg/h · steps of up to {} mg/h without confirmation",
-                    p.max_rate_mg_h, p.increment_mg_h
-                ));
+                let start = p.start_rate_for(c.course.as_ref().and_then(|f| f.weight_kg));
+                let prefill = match (first_rate, start) {
+                    (true, Some(start)) => {
+                        context.push(crate::strings::first_rate_context(
+                            &start.to_string(),
+                            &p.name,
+                            &p.max_rate_mg_h.to_string(),
+                            &p.increment_mg_h.to_string(),
+                        ));
+                        start.to_string()
+                    }
+                    (true, None) => {
+                        context.push(crate::strings::first_rate_unknown(
+                            &p.start_rate_text(),
+                            &p.name,
+                            &p.max_rate_mg_h.to_string(),
+                        ));
+                        String::new()
+                    }
+                    (false, _) => {
+                        context.push(format!(
+                            "Current rate {cur} mg/h · maximum {} mg/h · steps of up to {} mg/h without confirmation",
+                            p.max_rate_mg_h, p.increment_mg_h
+                        ));
+                        cur.to_string()
+                    }
+                };
                 vec![
                     Field::text(
                         "rate",
                         "Rate mg/h",
-                        cur.to_string(),
+                        prefill,
                         "same rate = hourly check; 0 = paused",
                     ),
                     time(),
@@ -223,23 +285,34 @@ impl Form {
                 time(),
                 Field::choice("timepoint", "Timepoint", opts(&["", "t0", "t1", "t2"]), ""),
             ],
-            FormKind::SideEffect => vec![
-                Field::choice("kind", "Kind", c.cfg.side_effect_kinds.clone(), ""),
-                Field::text("detail", "Detail", "", "required for \"other\""),
-                Field::choice(
-                    "severity",
-                    "Severity",
-                    opts(&["mild", "moderate", "severe"]),
-                    "mild",
-                ),
-                Field::choice(
-                    "action",
-                    "Action",
-                    Action::ALL.iter().map(|a| a.as_str().to_string()).collect(),
-                    "none",
-                ),
-                time(),
-            ],
+            FormKind::SideEffect => {
+                context.push(crate::strings::side_effect_context(
+                    &c.current_rate.unwrap_or(Rate::ZERO).to_string(),
+                ));
+                vec![
+                    Field::choice("kind", "Kind", c.cfg.side_effect_kinds.clone(), ""),
+                    Field::text("detail", "Detail", "", "required for \"other\""),
+                    Field::choice(
+                        "severity",
+                        "Severity",
+                        opts(&["mild", "moderate", "severe"]),
+                        "mild",
+                    ),
+                    Field::choice(
+                        "action",
+                        "Action",
+                        Action::ALL.iter().map(|a| a.as_str().to_string()).collect(),
+                        "none",
+                    ),
+                    Field::text(
+                        "rate",
+                        "New rate",
+                        "",
+                        "mg/h: below the current rate; paused and stopped are 0",
+                    ),
+                    time(),
+                ]
+            }
             FormKind::Success => vec![
                 Field::choice("timepoint", "Timepoint", opts(&["t1", "t2"]), "t1"),
                 Field::choice("value", "Successful", opts(&["yes", "no"]), "yes"),
@@ -254,21 +327,21 @@ impl Form {
             }
             FormKind::CourseEnd => vec![
                 time(),
+                // No reason is preselected: "" is "not chosen", refused on save.
                 Field::choice(
                     "reason",
                     "Reason",
-                    EndReason::ALL
-                        .iter()
-                        .map(|r| r.as_str().to_string())
+                    std::iter::once(String::new())
+                        .chain(EndReason::ALL.iter().map(|r| r.as_str().to_string()))
                         .collect(),
-                    "completed",
+                    "",
                 ),
             ],
             FormKind::AddPatient => vec![
                 Field::text("mrn", "MRN", "", "letters, digits, '-'"),
                 Field::text("name", "Name", "", ""),
                 Field::text("birth", "Birth date", "", "YYYY-MM-DD"),
-                Field::choice("sex", "Sex", opts(&["female", "male", "other"]), "female"),
+                Field::choice("sex", "Sex", opts(&["", "female", "male", "other"]), ""),
                 Field::text("weight", "Weight kg", "", "optional"),
                 Field::choice("crps", "CRPS type", opts(&["", "1", "2"]), ""),
                 Field::text("onset", "CRPS onset", "", "YYYY-MM-DD, optional"),
@@ -290,12 +363,15 @@ impl Form {
             ],
         };
         Form {
-            current_rate: (kind == FormKind::Rate).then(|| c.current_rate.unwrap_or(Rate::ZERO)),
+            // A first rate is a start, not a step from 0.
+            current_rate: (kind == FormKind::Rate && !first_rate)
+                .then(|| c.current_rate.unwrap_or(Rate::ZERO)),
             max_rate: p.max_rate_mg_h,
             waiting: false,
             picture: None,
             rebound: false,
             clock_time: fields.iter().any(|f| f.key == "time").then_some(now),
+            confirm: None,
             kind,
             mrn: c.mrn.to_string(),
             patient_name: c.patient_name.to_string(),
@@ -415,17 +491,23 @@ impl Form {
                 local_text(entry.happened_at, c.cfg.timezone)
             )],
             current_rate: None,
-            max_rate: c.cfg.protocol.max_rate_mg_h,
+            max_rate: c
+                .course
+                .as_ref()
+                .map_or(c.cfg.protocol.max_rate_mg_h, |f| f.protocol.max_rate_mg_h),
             waiting: false,
             picture: None,
             rebound: false,
             clock_time: None,
+            confirm: None,
         }
     }
 
     /// "Proposed 6 -> 8 mg/h (step up 2)" while a rate is typed; None when it does not parse.
     pub fn proposed_step(&self) -> Option<String> {
-        let cur = self.current_rate?;
+        if self.kind != FormKind::Rate {
+            return None;
+        }
         let new: Rate = self.value("rate").parse().ok()?;
         if new > self.max_rate {
             return Some(format!(
@@ -433,6 +515,9 @@ impl Form {
                 self.max_rate
             ));
         }
+        let Some(cur) = self.current_rate else {
+            return Some(crate::strings::proposed_start(&new.to_string()));
+        };
         let what = if new > cur {
             format!("step up {}", new.saturating_sub(cur))
         } else if new < cur {
@@ -460,11 +545,83 @@ impl Form {
 
     pub fn move_focus(&mut self, forward: bool) {
         let n = self.fields.len().max(1);
-        self.focus = if forward {
-            (self.focus + 1) % n
-        } else {
-            (self.focus + n - 1) % n
+        for _ in 0..n {
+            self.focus = if forward {
+                (self.focus + 1) % n
+            } else {
+                (self.focus + n - 1) % n
+            };
+            if self.shown(self.focus) {
+                break;
+            }
+        }
+    }
+
+    /// Whether field `i` is on the form now: a side effect's new rate only for the actions
+    /// that set one.
+    pub fn shown(&self, i: usize) -> bool {
+        match self.fields.get(i) {
+            Some(f) if f.key == "rate" && self.kind == FormKind::SideEffect => {
+                sets_rate(self.value("action"))
+            }
+            Some(_) => true,
+            None => false,
+        }
+    }
+
+    /// After a choice changed: paused and stopped mean 0, so the new rate is filled with it
+    /// (the first key typed replaces it); rate-lowered wants a rate typed.
+    pub fn choice_changed(&mut self) {
+        if self.kind != FormKind::SideEffect {
+            return;
+        }
+        let action = self.value("action").to_string();
+        if let Some(f) = self.fields.iter_mut().find(|f| f.key == "rate") {
+            match action.as_str() {
+                "paused" | "stopped" => {
+                    f.value = "0".into();
+                    f.fresh = true;
+                }
+                _ if f.fresh => {
+                    f.value.clear();
+                    f.fresh = false;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A required choice left at "not chosen": the field and what to say.
+    fn unchosen(&self) -> Option<(&'static str, &'static str)> {
+        match self.kind {
+            FormKind::CourseEnd if self.value("reason").is_empty() => {
+                Some(("reason", crate::strings::CHOOSE_REASON))
+            }
+            FormKind::AddPatient if self.value("sex").is_empty() => {
+                Some(("sex", crate::strings::CHOOSE_SEX))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether a choice field must be chosen (it has no "none").
+    pub fn required_choice(&self, key: &str) -> bool {
+        matches!(
+            (&self.kind, key),
+            (FormKind::CourseEnd, "reason") | (FormKind::AddPatient, "sex")
+        )
+    }
+
+    /// Refuses a required choice left unchosen, as a save would; true when it was.
+    pub fn refuse_unchosen(&mut self) -> bool {
+        let Some((key, msg)) = self.unchosen() else {
+            return false;
         };
+        if let Some(i) = self.fields.iter().position(|f| f.key == key) {
+            self.focus = i;
+        }
+        self.error = Some((key, msg.to_string()));
+        true
     }
 
     pub fn type_char(&mut self, ch: char) {
@@ -496,6 +653,9 @@ impl Form {
                             f.value = o;
                         }
                     }
+                    self.dirty = true;
+                    self.choice_changed();
+                    return;
                 }
             }
             self.dirty = true;
@@ -515,7 +675,15 @@ impl Form {
         let has = |k: &str| self.fields.iter().any(|f| f.key == k);
         let pick = |k: &'static str| if has(k) { k } else { "" };
         match e {
-            WardError::Rate(_) | WardError::Rule(RuleError::AboveMax { .. }) => pick("rate"),
+            WardError::Rate(_)
+            | WardError::Rule(
+                RuleError::AboveMax { .. }
+                | RuleError::SideEffectNeedsRate { .. }
+                | RuleError::RateNotLowered { .. }
+                | RuleError::PauseNotZero { .. }
+                | RuleError::RateWithoutRateAction { .. },
+            ) => pick("rate"),
+            WardError::Rule(RuleError::EarlyEndCompleted { .. }) => pick("reason"),
             WardError::Rule(
                 RuleError::NeedsConfirmation(_) | RuleError::VoidPassesLimit { .. },
             ) => {
@@ -575,6 +743,15 @@ impl Form {
     /// next to the field it concerns. When another terminal holds the database, the form is
     /// marked waiting: nothing was stored, and the app tries again on its next tick.
     pub fn submit(&mut self, s: &mut Session) -> Option<Saved> {
+        // Someone whose role may not end a course is told that first, not to choose a reason.
+        let may_end = crate::domain::rules::allowed(
+            s.who.role,
+            crate::domain::rules::Permission::Record(EntryKind::CourseEnd),
+        );
+        if (may_end || self.kind != FormKind::CourseEnd) && self.refuse_unchosen() {
+            self.confirm = None;
+            return None;
+        }
         s.expect = self.picture.clone();
         let result = self.try_submit(s);
         s.expect = None;
@@ -600,6 +777,8 @@ impl Form {
             }
             Err(e) => {
                 self.waiting = false;
+                // Back to the fields, with the message next to the one it concerns.
+                self.confirm = None;
                 let key = self.field_for(&e);
                 if let Some(i) = self.fields.iter().position(|f| f.key == key) {
                     self.focus = i;
@@ -675,7 +854,17 @@ impl Form {
                     action: Edge::choice::<Action>(self.value("action"))?,
                 };
                 let at = self.time_at(&edge, s.now)?;
-                s.record_side_effect(&mrn, at, input)
+                // The new rate only for the actions that set one; without it the save is
+                // refused with what to give.
+                let rate = if sets_rate(self.value("action")) {
+                    self.opt("rate").map(|r| Edge::rate(&r)).transpose()?
+                } else {
+                    None
+                };
+                match rate {
+                    Some(rate) => s.record_side_effect_with_rate(&mrn, at, input, rate),
+                    None => s.record_side_effect(&mrn, at, input),
+                }
             }
             FormKind::Success => {
                 let tp = Edge::choice::<Timepoint>(self.value("timepoint"))?;
@@ -693,6 +882,17 @@ impl Form {
             }
             FormKind::CourseEnd => {
                 let at = self.time_at(&edge, s.now)?;
+                if self.value("reason").is_empty() {
+                    // Only someone who may not end a course gets here (`submit` asks the
+                    // others to choose): the role's refusal, audited, comes first.
+                    crate::ward::access::authorize(
+                        s.db,
+                        s.who,
+                        crate::domain::rules::Permission::Record(EntryKind::CourseEnd),
+                        s.now,
+                    )?;
+                    return Err(values::ValueError::Empty { what: "end reason" }.into());
+                }
                 s.end_course(&mrn, at, Edge::choice::<EndReason>(self.value("reason"))?)
             }
             FormKind::AddPatient => {
@@ -714,10 +914,14 @@ impl Form {
                 }
                 .parse()?;
                 let id = s.add_patient(&p)?;
+                let may_start = crate::domain::rules::allowed(
+                    s.who.role,
+                    crate::domain::rules::Permission::Record(EntryKind::CourseStart),
+                );
                 Ok(Saved {
                     id,
                     warnings: vec![],
-                    summary: format!("patient {} added", p.mrn),
+                    summary: crate::strings::patient_added(&p.mrn, may_start),
                 })
             }
             FormKind::Void { id } => {
@@ -740,6 +944,7 @@ impl Form {
                         mrn: &self.mrn,
                         patient_name: &self.patient_name,
                         current_rate: None,
+                        course: None,
                     },
                 );
                 let changed =

@@ -270,6 +270,9 @@ pub const SEARCH: &[Binding] = &[
     b(&[KeyCode::Esc], "Esc", "back", Action::Back, Some("back")),
 ];
 
+/// Keys while a form asks for confirmation (ending a course).
+pub const CONFIRM: &[(&str, &str)] = &[("Enter/y", "confirm"), ("Esc/n", "back to the form")];
+
 /// Keys inside a form (handled by the form itself; listed for help and the footer).
 pub const FORM: &[(&str, &str)] = &[
     ("Enter", "save"),

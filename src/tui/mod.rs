@@ -1,6 +1,7 @@
 //! The ward terminal. One loop: draw, wait for one event (a key or a tick), update.
 
 pub mod app;
+pub mod confirm;
 pub mod form;
 pub mod keys;
 pub mod ui;

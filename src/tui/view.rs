@@ -22,6 +22,10 @@ pub struct ActiveRow {
     pub bed: String,
     pub t0: Option<u8>,
     pub watch: Watch,
+    /// The planned days of the course's own protocol version ("day N of M").
+    pub days: u32,
+    /// Started, but no rate entry yet.
+    pub no_rate: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +86,8 @@ fn rows_of(rec: &PatientRecord, now: Instant) -> PatientRows {
                     bed: bed_of(course.start),
                     t0,
                     watch: w,
+                    days: course.protocol().duration_days,
+                    no_rate: course.rates.is_empty(),
                 });
             }
         }

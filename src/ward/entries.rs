@@ -7,8 +7,9 @@ use super::access::authorize;
 use super::{Saved, WardError, load_course_bounds, load_for_entry};
 use crate::config::Config;
 use crate::domain::course_rules::{
-    bed_clash, bed_stays, bed_taken, check_courses_apart, check_end, check_new_course,
-    check_open_for_rates, check_side_effect_kind, check_start, check_success_time, spans_with,
+    bed_clash, bed_stays, bed_taken, check_courses_apart, check_end, check_end_reason,
+    check_new_course, check_open_for_rates, check_side_effect_kind, check_side_effect_rate,
+    check_start, check_success_time, spans_with,
 };
 use crate::domain::dose::rate_at;
 use crate::domain::entry::{
@@ -211,6 +212,59 @@ fn step_word(step: Step) -> &'static str {
     }
 }
 
+/// A rate entry on the patient's latest course, checked against the protocol, inside the
+/// caller's write transaction: `record_rate` and a side effect that sets a rate share it.
+fn insert_rate(
+    w: &mut dyn Writer,
+    cfg: &Config,
+    mrn: &str,
+    at: Instant,
+    rate: Rate,
+    confirm: Option<String>,
+) -> Result<Saved, WardError> {
+    let rec = load_course_bounds(w, mrn)?;
+    let view = latest(&rec)?;
+    check_open_for_rates(&view, cfg.timezone)?;
+    let current = effective(
+        w.rate_versions_of(view.course.id)?
+            .into_iter()
+            .map(|v| Version {
+                item: RateEntry {
+                    id: v.id,
+                    at: v.item.at,
+                    rate: v.item.rate,
+                },
+                id: v.id,
+                supersedes: v.supersedes,
+                voided: v.voided,
+                at: v.at,
+            })
+            .collect(),
+    );
+    let change = RateChange {
+        removed: None,
+        added: Some((at, rate)),
+    };
+    let (step, warnings) = validate_rate(cfg, &rec, &view, &current, change, confirm.is_some())?;
+    let id = w.insert_entry(&fresh(
+        &rec,
+        Some(view.course.id),
+        at,
+        view.protocol(),
+        w.now(),
+        EntryData::Rate {
+            rate,
+            confirmed: confirm.is_some(),
+            confirm_reason: confirm,
+        },
+    ))?;
+    Ok(Saved {
+        id,
+        warnings,
+        summary: format!("rate {rate} mg/h ({})", step_word(step)),
+    })
+}
+
 impl Session<'_> {
     pub(super) fn authorize(&mut self, p: Permission) -> Result<(), WardError> {
         authorize(self.db, self.who, p, self.now)
@@ -319,50 +373,7 @@ impl Session<'_> {
     ) -> Result<Saved, WardError> {
         self.authorize(Permission::Record(EntryKind::Rate))?;
         let at = self.check_time(at)?;
-        self.write(|w, cfg| {
-            let rec = load_course_bounds(w, mrn)?;
-            let view = latest(&rec)?;
-            check_open_for_rates(&view, cfg.timezone)?;
-            let current = effective(
-                w.rate_versions_of(view.course.id)?
-                    .into_iter()
-                    .map(|v| Version {
-                        item: RateEntry {
-                            id: v.id,
-                            at: v.item.at,
-                            rate: v.item.rate,
-                        },
-                        id: v.id,
-                        supersedes: v.supersedes,
-                        voided: v.voided,
-                        at: v.at,
-                    })
-                    .collect(),
-            );
-            let change = RateChange {
-                removed: None,
-                added: Some((at, rate)),
-            };
-            let (step, warnings) =
-                validate_rate(cfg, &rec, &view, &current, change, confirm.is_some())?;
-            let id = w.insert_entry(&fresh(
-                &rec,
-                Some(view.course.id),
-                at,
-                view.protocol(),
-                w.now(),
-                EntryData::Rate {
-                    rate,
-                    confirmed: confirm.is_some(),
-                    confirm_reason: confirm,
-                },
-            ))?;
-            Ok(Saved {
-                id,
-                warnings,
-                summary: format!("rate {rate} mg/h ({})", step_word(step)),
-            })
-        })
+        self.write(|w, cfg| insert_rate(w, cfg, mrn, at, rate, confirm))
     }
 
     pub fn record_nrs(
@@ -401,13 +412,41 @@ impl Session<'_> {
         })
     }
 
+    /// A side effect. One whose action changes the rate (rate-lowered, paused, stopped) is
+    /// refused here: it brings its new rate, through `record_side_effect_with_rate`.
     pub fn record_side_effect(
         &mut self,
         mrn: &str,
         at: Instant,
         input: SideEffectInput,
     ) -> Result<Saved, WardError> {
+        self.side_effect(mrn, at, input, None)
+    }
+
+    /// A side effect and the rate its action set, in one write transaction: both are stored
+    /// or neither. The rate is checked as `record_rate` checks it (the same code), and
+    /// against the action: rate-lowered below the rate running then, paused and stopped 0.
+    pub fn record_side_effect_with_rate(
+        &mut self,
+        mrn: &str,
+        at: Instant,
+        input: SideEffectInput,
+        rate: Rate,
+    ) -> Result<Saved, WardError> {
+        self.side_effect(mrn, at, input, Some(rate))
+    }
+
+    fn side_effect(
+        &mut self,
+        mrn: &str,
+        at: Instant,
+        input: SideEffectInput,
+        rate: Option<Rate>,
+    ) -> Result<Saved, WardError> {
         self.authorize(Permission::Record(EntryKind::SideEffect))?;
+        if rate.is_some() {
+            self.authorize(Permission::Record(EntryKind::Rate))?;
+        }
         let at = self.check_time(at)?;
         check_side_effect_kind(&self.cfg.side_effect_kinds, &input.effect, &input.detail)?;
         self.write(|w, cfg| {
@@ -416,6 +455,7 @@ impl Session<'_> {
             let span = view.span().ok_or(RuleError::NoCourse)?;
             span.check_inside("the side effect", at, cfg.timezone)?;
             let rate_then = rate_at(&view.rate_points(), at);
+            check_side_effect_rate(input.action, rate_then, rate)?;
             let id = w.insert_entry(&fresh(
                 &rec,
                 Some(view.course.id),
@@ -430,13 +470,21 @@ impl Session<'_> {
                     rate_at: rate_then,
                 },
             ))?;
+            let mut summary = format!(
+                "side effect {} ({}) at {rate_then} mg/h",
+                input.effect, input.severity
+            );
+            let mut warnings = vec![];
+            if let Some(rate) = rate {
+                // After the side effect, so that it keeps the rate it happened at.
+                let r = insert_rate(w, cfg, mrn, at, rate, None)?;
+                summary.push_str(&format!(" · entry {}: {}", r.id, r.summary));
+                warnings = r.warnings;
+            }
             Ok(Saved {
                 id,
-                warnings: vec![],
-                summary: format!(
-                    "side effect {} ({}) at {rate_then} mg/h",
-                    input.effect, input.severity
-                ),
+                warnings,
+                summary,
             })
         })
     }
@@ -498,6 +546,7 @@ impl Session<'_> {
                 return Err(RuleError::AlreadyEnded(local_text(end, cfg.timezone)).into());
             }
             check_end(&view, None, at, cfg.timezone)?;
+            check_end_reason(&view, at, reason, cfg.timezone)?;
             let id = w.insert_entry(&fresh(
                 &rec,
                 Some(view.course.id),
@@ -605,8 +654,9 @@ impl Session<'_> {
                     )?;
                     d
                 }
-                (d @ EntryData::CourseEnd { .. }, Some(v)) => {
+                (d @ EntryData::CourseEnd { reason }, Some(v)) => {
                     check_end(v, Some(old.id), at, cfg.timezone)?;
+                    check_end_reason(v, at, reason, cfg.timezone)?;
                     let start = v.started_at().ok_or(RuleError::NoCourse)?;
                     check_courses_apart(
                         &spans_with(&rec, v.course.id, Some((start, Some(at)))),

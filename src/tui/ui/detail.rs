@@ -81,9 +81,12 @@ fn header_lines(app: &App, d: &DetailView) -> Vec<String> {
     }
     let (l2, l3) = match &d.status {
         Some(s) => {
-            let day = d.watch.as_ref().map_or(String::new(), |w| {
-                format!(" · day {}/{}", w.day, app.cfg.protocol.duration_days)
-            });
+            // "day N of M" by the course's own protocol version, not config.toml's.
+            let days = d.record.latest_course().map(|c| c.protocol().duration_days);
+            let day = match (&d.watch, days) {
+                (Some(w), Some(days)) => format!(" · day {}/{days}", w.day),
+                _ => String::new(),
+            };
             let l2 = format!(
                 "Course {} {}{} · rate {} mg/h (max {}) · dose {} mg · {} h at max · side effects {}",
                 s.course_id,

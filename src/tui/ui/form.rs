@@ -13,7 +13,12 @@ use crate::tui::form::{FieldKind, Form};
 pub fn draw(f: &mut Frame, body: Rect, form: &Form, theme: &Theme) {
     let mut lines: Vec<Line> = Vec::new();
     let width = body.width.saturating_sub(4).min(96);
-    let title = format!(" {} ", safe(&form.title()));
+    let title = match (&form.confirm, &form.picture) {
+        (Some(_), Some(p)) => format!(" {} · {} ", crate::strings::END_CONFIRM_TITLE, p.label()),
+        (Some(_), None) => format!(" {} ", crate::strings::END_CONFIRM_TITLE),
+        (None, _) => format!(" {} ", form.title()),
+    };
+    let title = safe(&title);
     // The patient once more inside the box when the title is cut at the border.
     if let Some(p) = &form.picture {
         if title.width() + 2 > usize::from(width) {
@@ -34,14 +39,52 @@ pub fn draw(f: &mut Frame, body: Rect, form: &Form, theme: &Theme) {
     if let Some(("", msg)) = form.error.as_ref().map(|(k, m)| (*k, m.as_str())) {
         lines.push(Line::from(Span::styled(safe(msg), theme.alert())));
     }
+    if let Some(confirm) = &form.confirm {
+        // The question replaces the fields until it is answered.
+        let last = confirm.len().saturating_sub(1);
+        for (i, c) in confirm.iter().enumerate() {
+            let style = if i == 0 || i == last {
+                theme.title()
+            } else if c.starts_with('·') {
+                theme.warn()
+            } else {
+                Style::new()
+            };
+            lines.push(Line::from(Span::styled(safe(c), style)));
+        }
+    } else {
+        fields(&mut lines, form, theme);
+    }
+    // Long messages wrap: count the rows each line takes inside the borders.
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let height = (rows as u16 + 2).min(body.height);
+    let area = centered(body, width, height);
+    f.render_widget(Clear, area);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::ALL).title(title)),
+        area,
+    );
+}
+
+fn fields(lines: &mut Vec<Line>, form: &Form, theme: &Theme) {
     for (i, field) in form.fields.iter().enumerate() {
+        if !form.shown(i) {
+            continue;
+        }
         let focused = i == form.focus;
         let value = match &field.kind {
             FieldKind::Text => safe(&field.value),
             FieldKind::Choice(_) => format!(
                 "‹ {} ›",
                 if field.value.is_empty() {
-                    "none"
+                    if form.required_choice(field.key) {
+                        crate::strings::NOT_CHOSEN
+                    } else {
+                        "none"
+                    }
                 } else {
                     field.value.as_str()
                 }
@@ -87,16 +130,4 @@ pub fn draw(f: &mut Frame, body: Rect, form: &Form, theme: &Theme) {
             )));
         }
     }
-    // Long messages wrap: count the rows each line takes inside the borders.
-    let inner = usize::from(width.saturating_sub(2)).max(1);
-    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
-    let height = (rows as u16 + 2).min(body.height);
-    let area = centered(body, width, height);
-    f.render_widget(Clear, area);
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::default().borders(Borders::ALL).title(title)),
-        area,
-    );
 }

@@ -156,7 +156,9 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let pairs: Vec<(&str, &str)> = if app.form.is_some() {
+    let pairs: Vec<(&str, &str)> = if app.form.as_ref().is_some_and(|f| f.confirm.is_some()) {
+        keys::CONFIRM.to_vec()
+    } else if app.form.is_some() {
         keys::FORM.to_vec()
     } else {
         let table = match app.screen {

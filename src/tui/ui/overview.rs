@@ -49,6 +49,13 @@ fn flags(r: &ActiveRow, wide: bool) -> Vec<&'static str> {
     if w.ends_within_24h {
         v.push(if wide { "ENDS <24H" } else { "END" });
     }
+    let pick = |(long, short): (&'static str, &'static str)| if wide { long } else { short };
+    if r.t0.is_none() {
+        v.push(pick(crate::strings::FLAG_NO_T0));
+    }
+    if r.no_rate {
+        v.push(pick(crate::strings::FLAG_NO_RATE));
+    }
     v
 }
 
@@ -108,7 +115,7 @@ fn active(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 Cell::from(if attention { "!" } else { " " }),
                 Cell::from(safe(&r.bed)),
                 Cell::from(name),
-                Cell::from(format!("{}/{}", w.day, app.cfg.protocol.duration_days)),
+                Cell::from(format!("{}/{}", w.day, r.days)),
                 Cell::from(left),
                 Cell::from(format!("{} ({:.0}%)", w.rate, w.share_of_max * 100.0)),
                 Cell::from(nrs),
