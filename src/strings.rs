@@ -30,3 +30,28 @@ pub fn handover_written(path: &str) -> String {
 }
 
 pub const HANDOVER_EMPTY: &str = "No course is running on the ward.";
+
+// ---- typing in forms (issue 11 §3) ----
+
+/// The hint under a side-effect kind.
+pub const KIND_FILTER_HINT: &str =
+    "type letters to find a kind; left/right to choose; Enter takes the highlighted one";
+
+/// Above the options that match what was typed into a filtered choice.
+pub fn kind_filter(typed: &str) -> String {
+    format!("\"{typed}\" (Backspace widens):")
+}
+
+/// What a time will be stored as, shown under the time field while it is typed.
+pub fn time_resolved(when: &str) -> String {
+    format!("= {when}")
+}
+
+/// The window is smaller than the screens are laid out for.
+pub fn too_small(w: u16, h: u16) -> String {
+    format!("make the window at least 80 x 24; it is {w} x {h}")
+}
+
+/// Under a form's time field.
+pub const TIME_HINT: &str =
+    "for a late entry: 14:05 (the last 14:05 that has passed) or 2026-03-01 14:05";

@@ -4,7 +4,7 @@
 use chrono::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::form::{FieldKind, Form, FormContext, FormKind};
+use super::form::{Edit, FieldKind, Form, FormContext, FormKind};
 use super::keys::{self, Action};
 use super::view::{self, DetailView, PatientHit, WardView};
 use crate::config::Config;
@@ -621,7 +621,7 @@ impl App {
                     } else {
                         self.cohort_range.to
                     };
-                    field.value = v.map(|d| d.to_string()).unwrap_or_default();
+                    field.set_value(v.map(|d| d.to_string()).unwrap_or_default());
                 }
                 self.form = Some(f);
             }
@@ -780,25 +780,29 @@ impl App {
             return;
         };
         let shift = k.modifiers.contains(KeyModifiers::SHIFT);
+        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        let choice = form
+            .focused()
+            .is_some_and(|f| matches!(f.kind, FieldKind::Choice(_)));
         match k.code {
             KeyCode::Esc => self.request(Pending::CloseForm),
+            // On a filtered choice Enter takes the highlighted option; a second Enter saves.
+            KeyCode::Enter if form.take_match() => {}
             KeyCode::Enter => self.submit(),
             KeyCode::Tab if !shift => form.move_focus(true),
             KeyCode::Down => form.move_focus(true),
             KeyCode::BackTab | KeyCode::Up => form.move_focus(false),
             KeyCode::Tab => form.move_focus(false),
-            KeyCode::Left | KeyCode::Right => {
-                let fwd = k.code == KeyCode::Right;
-                if let Some(f) = form
-                    .focused()
-                    .filter(|f| matches!(f.kind, FieldKind::Choice(_)))
-                {
-                    f.cycle(fwd);
-                    form.dirty = true;
-                }
-            }
+            KeyCode::Left | KeyCode::Right if choice => form.cycle(k.code == KeyCode::Right),
+            KeyCode::Left => form.edit(Edit::Left),
+            KeyCode::Right => form.edit(Edit::Right),
+            KeyCode::Home => form.edit(Edit::Home),
+            KeyCode::End => form.edit(Edit::End),
+            KeyCode::Delete => form.edit(Edit::Delete),
             KeyCode::Backspace => form.backspace(),
-            KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => form.type_char(c),
+            KeyCode::Char('u') if ctrl => form.edit(Edit::ClearToStart),
+            KeyCode::Char('w') if ctrl => form.edit(Edit::DeleteWord),
+            KeyCode::Char(c) if !ctrl => form.type_char(c),
             _ => {}
         }
     }
@@ -861,7 +865,7 @@ impl App {
                 self.cohort_scroll = 0;
                 self.compute_cohort();
             }
-            Err(e) => form.error = Some(e),
+            Err((key, msg)) => form.refuse(key, msg),
         }
     }
 

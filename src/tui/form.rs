@@ -12,6 +12,8 @@ use crate::domain::values::{self, Action, EndReason, Severity, Timepoint, YesNo}
 use crate::ward::entries::{Amendment, Session, SideEffectInput};
 use crate::ward::{Saved, WardError};
 
+pub use super::input::Edit;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldKind {
     Text,
@@ -29,6 +31,10 @@ pub struct Field {
     /// A prefilled value not yet edited: the first character typed replaces it, so that
     /// typing "2" over a prefilled "1" gives 2, not 12.
     pub fresh: bool,
+    /// Where the cursor stands, in chars (src/tui/input.rs).
+    pub cursor: usize,
+    /// On a filterable choice: the letters typed so far.
+    pub filter: String,
 }
 
 impl Field {
@@ -43,6 +49,8 @@ impl Field {
             key,
             label,
             fresh: !value.is_empty(),
+            cursor: value.chars().count(),
+            filter: String::new(),
             value,
             kind: FieldKind::Text,
             hint,
@@ -62,22 +70,8 @@ impl Field {
             kind: FieldKind::Choice(options),
             hint: "left/right to choose",
             fresh: false,
-        }
-    }
-
-    pub fn cycle(&mut self, forward: bool) {
-        if let FieldKind::Choice(opts) = &self.kind {
-            if opts.is_empty() {
-                return;
-            }
-            let i = opts.iter().position(|o| *o == self.value).unwrap_or(0);
-            let n = opts.len();
-            let j = if forward {
-                (i + 1) % n
-            } else {
-                (i + n - 1) % n
-            };
-            self.value = opts[j].clone();
+            cursor: 0,
+            filter: String::new(),
         }
     }
 }
@@ -152,14 +146,7 @@ impl Form {
 
     pub fn new(kind: FormKind, c: &FormContext) -> Form {
         let now = local_text(c.now, c.cfg.timezone);
-        let time = || {
-            Field::text(
-                "time",
-                "Time",
-                now.clone(),
-                "YYYY-MM-DD HH:MM; change it for a late entry",
-            )
-        };
+        let time = || Field::text("time", "Time", now.clone(), crate::strings::TIME_HINT);
         let p = &c.cfg.protocol;
         let mut context = Vec::new();
         let fields = match &kind {
@@ -399,6 +386,19 @@ impl Form {
         Some(format!("Proposed {cur} -> {new} mg/h ({what})"))
     }
 
+    /// Under the time field: "= Wed 2 Dec 14:05", what the typed time will be stored as, or
+    /// why it will be refused. None when the form has no time field.
+    pub fn time_preview(&self, zone: chrono_tz::Tz, now: Instant) -> Option<String> {
+        let raw = self.fields.iter().find(|f| f.key == "time")?.value.as_str();
+        let shown = crate::domain::time::parse_time_at(raw, zone, now)
+            .and_then(|t| {
+                crate::domain::time::check_not_future(t, now, zone)?;
+                Ok(t)
+            })
+            .map(|t| crate::strings::time_resolved(&crate::domain::time::spoken(t, zone, now)));
+        Some(shown.unwrap_or_else(|e| e.to_string()))
+    }
+
     pub fn value(&self, key: &str) -> &str {
         self.fields
             .iter()
@@ -416,54 +416,128 @@ impl Form {
 
     pub fn move_focus(&mut self, forward: bool) {
         let n = self.fields.len().max(1);
-        self.focus = if forward {
+        let to = if forward {
             (self.focus + 1) % n
         } else {
             (self.focus + n - 1) % n
         };
+        self.focus_on(to);
+    }
+
+    /// Focus on field `i`: the first key typed there replaces its value.
+    pub fn focus_on(&mut self, i: usize) {
+        if let Some(f) = self.fields.get_mut(self.focus) {
+            f.filter.clear();
+        }
+        self.focus = i.min(self.fields.len().saturating_sub(1));
+        if let Some(f) = self.focused() {
+            f.focused_again();
+        }
+    }
+
+    /// The focused field's value changed: the form is dirty, and an error about that field
+    /// (or about the whole form) no longer describes what is there.
+    fn changed(&mut self) {
+        self.dirty = true;
+        if self.waiting {
+            return;
+        }
+        let key = self.fields.get(self.focus).map_or("", |f| f.key);
+        if self
+            .error
+            .as_ref()
+            .is_some_and(|(k, _)| k.is_empty() || *k == key)
+        {
+            self.error = None;
+        }
     }
 
     pub fn type_char(&mut self, ch: char) {
         if ch.is_control() {
             return;
         }
-        if let Some(f) = self.focused() {
-            match f.kind {
-                FieldKind::Text => {
-                    if f.fresh {
-                        f.value.clear();
-                        f.fresh = false;
+        let Some(f) = self.focused() else { return };
+        let changed = match f.kind {
+            FieldKind::Text => f.insert(ch),
+            FieldKind::Choice(_) if f.filterable() && !(ch == ' ' && f.filter.is_empty()) => {
+                f.filter_push(ch)
+            }
+            FieldKind::Choice(_) if ch == ' ' => {
+                f.cycle(true);
+                true
+            }
+            FieldKind::Choice(ref opts) => {
+                // Typing a letter jumps to the next option starting with it.
+                let lower = ch.to_ascii_lowercase();
+                match opts
+                    .iter()
+                    .find(|o| o.starts_with(lower) && **o != f.value)
+                    .cloned()
+                {
+                    Some(o) => {
+                        f.value = o;
+                        true
                     }
-                    if f.value.chars().count() < 500 {
-                        f.value.push(ch);
-                    }
-                }
-                FieldKind::Choice(_) => {
-                    if ch == ' ' {
-                        f.cycle(true);
-                    } else if let FieldKind::Choice(opts) = &f.kind {
-                        // Typing a letter jumps to the next option starting with it.
-                        let lower = ch.to_ascii_lowercase();
-                        if let Some(o) = opts
-                            .iter()
-                            .find(|o| o.starts_with(lower) && **o != f.value)
-                            .cloned()
-                        {
-                            f.value = o;
-                        }
-                    }
+                    None => false,
                 }
             }
-            self.dirty = true;
+        };
+        if changed {
+            self.changed();
         }
     }
 
     pub fn backspace(&mut self) {
-        if let Some(f) = self.focused().filter(|f| f.kind == FieldKind::Text) {
-            f.value.pop();
-            f.fresh = false;
+        let Some(f) = self.focused() else { return };
+        let changed = if f.filterable() {
+            f.filter_pop()
+        } else {
+            f.edit(Edit::Backspace)
+        };
+        if changed {
+            self.changed();
         }
-        self.dirty = true;
+    }
+
+    /// A cursor or deletion key on the focused text field.
+    pub fn edit(&mut self, e: Edit) {
+        if self.focused().is_some_and(|f| f.edit(e)) {
+            self.changed();
+        }
+    }
+
+    /// Left/Right on a choice field.
+    pub fn cycle(&mut self, forward: bool) {
+        if let Some(f) = self
+            .focused()
+            .filter(|f| matches!(f.kind, FieldKind::Choice(_)))
+        {
+            f.cycle(forward);
+            self.changed();
+        }
+    }
+
+    /// Enter or Tab on a choice being filtered takes the highlighted option (and ends the
+    /// filter). False when no filter was typed, so that Enter saves as usual.
+    pub fn take_match(&mut self) -> bool {
+        match self.focused() {
+            Some(f) if !f.filter.is_empty() => {
+                f.filter.clear();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A refused save: the message goes next to its field, which gets the focus, and the
+    /// first key typed there replaces what was refused.
+    pub fn refuse(&mut self, key: &'static str, msg: String) {
+        if let Some(i) = self.fields.iter().position(|f| f.key == key) {
+            self.focus = i;
+        }
+        let i = self.focus;
+        self.focus_on(i);
+        self.error = Some((key, msg));
     }
 
     /// The field a refusal belongs next to.
@@ -541,10 +615,7 @@ impl Form {
             Err(e) => {
                 self.waiting = false;
                 let key = self.field_for(&e);
-                if let Some(i) = self.fields.iter().position(|f| f.key == key) {
-                    self.focus = i;
-                }
-                self.error = Some((key, e.to_string()));
+                self.refuse(key, e.to_string());
                 None
             }
         }
@@ -558,6 +629,7 @@ impl Form {
     fn try_submit(&self, s: &mut Session) -> Result<Saved, WardError> {
         let edge = Edge {
             zone: s.cfg.timezone,
+            now: s.now,
         };
         let mrn = self.mrn.clone();
         match &self.kind {

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod form;
+pub mod input;
 pub mod keys;
 pub mod ui;
 pub mod view;

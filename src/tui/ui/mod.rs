@@ -97,7 +97,7 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
     draw_footer(f, footer, app, &theme);
     if let Some(form) = &app.form {
-        form::draw(f, body, form, &theme);
+        form::draw(f, body, form, &theme, (app.cfg.timezone, app.now));
     }
     if let Some((title, lines, scroll)) = &app.preview {
         let area = centered(body, body.width.saturating_sub(2), body.height);
@@ -221,5 +221,91 @@ pub fn ago(d: chrono::Duration) -> String {
         format!("{} h", m / 60)
     } else {
         format!("{} d", m / (24 * 60))
+    }
+}
+
+/// Word-wraps `text` into lines of at most `width` columns, breaking only at spaces (a word
+/// longer than a whole line is split). Every line after the first starts with `indent`
+/// spaces, so that a wrapped message stays beside its mark.
+pub fn wrap_words(text: &str, width: usize, indent: usize) -> Vec<String> {
+    use unicode_width::UnicodeWidthStr;
+    let width = width.max(indent + 8);
+    let mut lines = Vec::new();
+    // Leading spaces (a field's column) are kept as they are.
+    let lead = text.len() - text.trim_start_matches(' ').len();
+    let mut line = " ".repeat(lead);
+    let mut used = lead;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let w = word.width();
+        let sep = usize::from(!line.trim().is_empty());
+        if used + sep + w <= width {
+            if sep == 1 {
+                line.push(' ');
+            }
+            line.push_str(word);
+            used += sep + w;
+            continue;
+        }
+        if !line.trim().is_empty() {
+            lines.push(std::mem::take(&mut line));
+            line = " ".repeat(indent);
+            used = indent;
+        }
+        // A word that fits no line: split it by characters.
+        let mut rest = word;
+        while used + rest.width() > width {
+            let mut cut = 0;
+            let mut cw = 0;
+            for (i, ch) in rest.char_indices() {
+                let chw = unicode_width::UnicodeWidthChar::width(ch).unwrap_or(0);
+                if used + cw + chw > width {
+                    break;
+                }
+                cw += chw;
+                cut = i + ch.len_utf8();
+            }
+            if cut == 0 {
+                break;
+            }
+            line.push_str(&rest[..cut]);
+            lines.push(std::mem::take(&mut line));
+            line = " ".repeat(indent);
+            used = indent;
+            rest = &rest[cut..];
+        }
+        line.push_str(rest);
+        used += rest.width();
+    }
+    if !line.trim().is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod wrap_tests {
+    use super::wrap_words;
+
+    #[test]
+    fn wraps_at_spaces_with_a_hanging_indent() {
+        let l = wrap_words("140 is above the maximum of 14 mg/h: write a rate", 20, 2);
+        assert_eq!(
+            l,
+            [
+                "140 is above the",
+                "  maximum of 14",
+                "  mg/h: write a rate"
+            ]
+        );
+        assert!(l.iter().all(|x| x.chars().count() <= 20));
+    }
+
+    #[test]
+    fn a_long_word_is_split_and_short_text_kept() {
+        assert_eq!(wrap_words("abc", 10, 0), ["abc"]);
+        assert_eq!(wrap_words("   abc def", 8, 0), ["   abc", "def"]);
+        assert_eq!(wrap_words("", 10, 0), [""]);
+        let l = wrap_words("x 0123456789abcdef", 10, 0);
+        assert_eq!(l, ["x", "0123456789", "abcdef"]);
     }
 }
