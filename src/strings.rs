@@ -42,9 +42,14 @@ pub fn kind_filter(typed: &str) -> String {
     format!("\"{typed}\" (Backspace widens):")
 }
 
-/// What a time will be stored as, shown under the time field while it is typed.
-pub fn time_resolved(when: &str) -> String {
-    format!("= {when}")
+/// What a time will be stored as, shown under the time field while it is typed; `days_ago`
+/// names today and yesterday, so that a 14:05 that went to yesterday is seen to.
+pub fn time_resolved(when: &str, days_ago: i64) -> String {
+    match days_ago {
+        0 => format!("= {when} (today)"),
+        1 => format!("= {when} (yesterday)"),
+        _ => format!("= {when}"),
+    }
 }
 
 /// The window is smaller than the screens are laid out for.
@@ -53,5 +58,4 @@ pub fn too_small(w: u16, h: u16) -> String {
 }
 
 /// Under a form's time field.
-pub const TIME_HINT: &str =
-    "for a late entry: 14:05 (the last 14:05 that has passed) or 2026-03-01 14:05";
+pub const TIME_HINT: &str = "late entry? 14:05 (the last one passed) or 2026-03-01 14:05";

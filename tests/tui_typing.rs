@@ -393,3 +393,159 @@ fn the_cursor_cell_is_drawn_in_reverse_video() {
     assert!(cell(x).contains(Modifier::REVERSED), "the cursor is on c");
     assert!(!cell(x - 1).contains(Modifier::REVERSED));
 }
+
+// ---------------------------------------------------------------------------------------
+// The fit at 80x24 (and 120x40), and the screen below it.
+
+fn snap(app: &App, name: &str) {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| titrate::tui::ui::draw(f, app)).unwrap();
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), t.backend());
+    }
+}
+
+/// No row of the screen ends inside a word: where text reaches the last column, the cell
+/// before is not a letter followed by a letter on the next row's start.
+fn assert_no_word_cut(text: &str, w: usize) {
+    let rows: Vec<Vec<char>> = text.lines().map(|l| l.chars().collect()).collect();
+    for pair in rows.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if a.len() == w && b.first().is_some_and(|c| c.is_alphanumeric()) {
+            assert!(!a[w - 1].is_alphanumeric(), "cut mid-word:\n{text}");
+        }
+    }
+}
+
+#[test]
+fn below_80_by_24_the_screen_says_how_large_it_must_be() {
+    let w = signed_in();
+    for (cw, ch) in [(60, 20), (79, 24), (80, 23)] {
+        let (text, _) = screen(&w.app, cw, ch);
+        assert!(
+            text.contains(&format!(
+                "make the window at least 80 x 24; it is {cw} x {ch}"
+            )),
+            "{text}"
+        );
+        assert!(!text.contains("Bram"), "nothing else is drawn:\n{text}");
+    }
+    let (text, _) = screen(&w.app, 80, 24);
+    assert!(text.contains("Bram Jansen"));
+    let mut t = Terminal::new(TestBackend::new(60, 20)).unwrap();
+    t.draw(|f| titrate::tui::ui::draw(f, &w.app)).unwrap();
+    insta::assert_snapshot!("too_small_60x20", t.backend());
+}
+
+#[test]
+fn the_header_never_runs_together_and_the_footer_keeps_help() {
+    let mut w = signed_in();
+    w.app.cfg.ward_name = "Department of Anaesthesiology, Pain Medicine and Palliative Care".into();
+    for width in [80u16, 100, 120] {
+        let (text, _) = screen(&w.app, width, 24);
+        let header = text.lines().next().unwrap();
+        assert!(header.contains("DEMO"), "{header}");
+        assert!(header.contains("13:00"), "{header}");
+        assert!(
+            header.contains("Care   ") || header.contains("…   "),
+            "{header}"
+        );
+        let footer = text.lines().last().unwrap();
+        assert!(footer.contains("? help"), "{footer}");
+    }
+    let (text, _) = screen(&w.app, 80, 24);
+    // At 80 columns the ward's name is cut at a word, and marked.
+    let header = text.lines().next().unwrap().to_string();
+    assert!(header.contains("and Palliative …   "), "{header}");
+    assert!(header.ends_with("DEMO · 13:00 "), "{header}");
+}
+
+#[test]
+fn snap_detail_with_a_long_timeline_row_and_message() {
+    let mut w = signed_in();
+    let app = &mut w.app;
+    press(app, KeyCode::Enter);
+    assert_eq!(app.screen, Screen::Detail);
+    press(app, KeyCode::Char('v'));
+    typ(
+        app,
+        "duplicate entry made by mistake at the wrong bed while the pump alarmed twice",
+    );
+    press(app, KeyCode::Enter);
+    assert!(
+        app.form.is_none(),
+        "{:?}",
+        app.form.as_ref().map(|f| &f.error)
+    );
+    let (text, _) = screen(app, 80, 24);
+    assert_no_word_cut(&text, 80);
+    assert!(
+        text.contains("twice]"),
+        "the highlighted row in full:\n{text}"
+    );
+    snap(app, "detail_voided_row");
+    // Another row highlighted: the voided one is cut at a word, with "…".
+    press(app, KeyCode::Char('j'));
+    let (text, _) = screen(app, 80, 24);
+    assert_no_word_cut(&text, 80);
+    assert!(text.contains(" …"), "{text}");
+    assert!(!text.contains("alarmed twice"), "{text}");
+}
+
+#[test]
+fn snap_a_long_message_after_a_save() {
+    let mut w = signed_in();
+    let app = &mut w.app;
+    press(app, KeyCode::Char('j'));
+    press(app, KeyCode::Char('r'));
+    assert!(app.form.as_ref().unwrap().patient_name.contains("Anouk"));
+    typ(app, "10");
+    focus_field(app, "reason");
+    typ(
+        app,
+        "pain unchanged after two hours, ordered by the physician on call by telephone",
+    );
+    press(app, KeyCode::Enter);
+    assert!(
+        app.form.is_none(),
+        "{:?}",
+        app.form.as_ref().map(|f| &f.error)
+    );
+    let text = &app.message.as_ref().unwrap().text;
+    assert!(text.chars().count() > 80, "{text}");
+    let (screen80, _) = screen(app, 80, 24);
+    assert_no_word_cut(&screen80, 80);
+    assert!(screen80.contains("increment of 2 mg/h"), "{screen80}");
+    snap(app, "message_after_save");
+}
+
+#[test]
+fn snap_forms_while_typing() {
+    let mut w = signed_in();
+    let app = &mut w.app;
+    press(app, KeyCode::Char('n'));
+    typ(app, "5");
+    focus_field(app, "time");
+    typ(app, "14:05");
+    snap(app, "form_nrs_hh_mm");
+    for _ in 0..3 {
+        press(app, KeyCode::Backspace);
+    }
+    typ(app, "h");
+    snap(app, "form_nrs_bad_time");
+    press(app, KeyCode::Esc);
+    press(app, KeyCode::Char('y'));
+    press(app, KeyCode::Char('s'));
+    typ(app, "vis");
+    snap(app, "form_side_effect_filtered");
+}
+
+#[test]
+fn snap_cohort() {
+    let mut w = signed_in();
+    press(&mut w.app, KeyCode::Char('t'));
+    assert_eq!(w.app.screen, Screen::Cohort);
+    let (text, _) = screen(&w.app, 80, 24);
+    assert_no_word_cut(&text, 80);
+    snap(&w.app, "cohort");
+}

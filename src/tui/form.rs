@@ -395,7 +395,13 @@ impl Form {
                 crate::domain::time::check_not_future(t, now, zone)?;
                 Ok(t)
             })
-            .map(|t| crate::strings::time_resolved(&crate::domain::time::spoken(t, zone, now)));
+            .map(|t| {
+                let day = |i: Instant| i.with_timezone(&zone).date_naive();
+                crate::strings::time_resolved(
+                    &crate::domain::time::spoken(t, zone, now),
+                    (day(now) - day(t)).num_days(),
+                )
+            });
         Some(shown.unwrap_or_else(|e| e.to_string()))
     }
 
