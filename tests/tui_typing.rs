@@ -538,6 +538,14 @@ fn snap_forms_while_typing() {
     press(app, KeyCode::Char('s'));
     typ(app, "vis");
     snap(app, "form_side_effect_filtered");
+    // Many matches wrap between kinds, under the field's column.
+    for _ in 0..3 {
+        press(app, KeyCode::Backspace);
+    }
+    typ(app, "h");
+    let (text, _) = screen(app, 80, 24);
+    assert!(text.contains("│             headache"), "{text}");
+    snap(app, "form_side_effect_filtered_many");
 }
 
 #[test]

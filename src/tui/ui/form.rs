@@ -67,7 +67,7 @@ pub fn draw(f: &mut Frame, body: Rect, form: &Form, theme: &Theme, clock: (Tz, I
         }
         lines.push(Line::from(spans));
         if focused && !field.filter.is_empty() {
-            lines.extend(filter_lines(field, theme));
+            lines.extend(filter_lines(field, inner, theme));
         }
         // The hint gets a line of its own under the field, so that it never wraps into
         // the label column.
@@ -84,6 +84,8 @@ pub fn draw(f: &mut Frame, body: Rect, form: &Form, theme: &Theme, clock: (Tz, I
         if field.key == "time"
             && let Some(shown) = form.time_preview(clock.0, clock.1)
             && (focused || !shown.starts_with('=') || !is_full_time(&field.value))
+            // A refusal already shown under the field is not said twice.
+            && !(form.error.as_ref().is_some_and(|(k, m)| *k == field.key && *m == shown))
         {
             let style = if shown.starts_with('=') {
                 theme.ok()
@@ -133,24 +135,34 @@ fn text_with_cursor<'a>(field: &Field, theme: &Theme) -> Vec<Span<'a>> {
 }
 
 /// Under a choice being filtered: what was typed, and the options that still match, the one
-/// Enter takes highlighted.
-fn filter_lines<'a>(field: &Field, theme: &Theme) -> Vec<Line<'a>> {
-    let mut spans = vec![Span::styled(
-        format!("{:13}{} ", "", strings::kind_filter(&field.filter)),
-        theme.dim(),
-    )];
+/// Enter takes highlighted; wrapped between options, under the field's column.
+fn filter_lines<'a>(field: &Field, inner: usize, theme: &Theme) -> Vec<Line<'a>> {
+    use unicode_width::UnicodeWidthStr;
+    const COLUMN: usize = 13;
+    let head = format!("{:COLUMN$}{} ", "", strings::kind_filter(&field.filter));
+    let mut used = head.width();
+    let mut lines = Vec::new();
+    let mut spans = vec![Span::styled(head, theme.dim())];
     for (i, o) in field.matches().into_iter().enumerate() {
-        if i > 0 {
-            spans.push(Span::raw(" · "));
+        let sep = if i > 0 { " · " } else { "" };
+        if i > 0 && used + sep.width() + o.width() > inner {
+            lines.push(Line::from(std::mem::take(&mut spans)));
+            spans.push(Span::raw(" ".repeat(COLUMN)));
+            used = COLUMN;
+        } else if !sep.is_empty() {
+            spans.push(Span::raw(sep));
+            used += sep.width();
         }
         let style = if o == field.value {
             theme.selected()
         } else {
             Style::new()
         };
+        used += o.width();
         spans.push(Span::styled(o.to_string(), style));
     }
-    vec![Line::from(spans)]
+    lines.push(Line::from(spans));
+    lines
 }
 
 /// "2026-03-01 14:05": a time that already says its date.
