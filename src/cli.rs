@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::domain::entry::EntryId;
 use crate::domain::rate::Rate;
-use crate::domain::time::{Instant, parse_date, parse_time};
+use crate::domain::time::{Instant, parse_date, parse_time_at};
 use crate::domain::values::{self, Nrs, ValueError};
 use crate::ward::WardError;
 
@@ -18,7 +18,7 @@ use crate::ward::WardError;
     about = "Ward terminal for the 7-day intravenous S-ketamine infusion (CRPS)",
     long_about = "Ward terminal for the 7-day intravenous low-dose S-ketamine infusion for Complex Regional Pain Syndrome.\n\
                   Entry commands sign in with --user (or TITRATE_USER) and the PIN from TITRATE_PIN or a prompt.\n\
-                  TIME is RFC 3339 with an offset (2026-03-01T08:00:00+01:00) or YYYY-MM-DD HH:MM in the ward's time zone."
+                  TIME is a local time like 14:05 (the latest 14:05 that has passed) or 2026-03-01 14:05, in the ward's time zone; a time with its offset (2026-03-01T14:05:00+01:00) works too."
 )]
 pub struct Cli {
     /// Database file (default: database.path in config.toml)
@@ -457,11 +457,13 @@ pub enum AuditCmd {
 /// Text to domain values, with the domain's own error messages.
 pub struct Edge {
     pub zone: Tz,
+    /// What "now" is for a time typed as HH:MM alone.
+    pub now: Instant,
 }
 
 impl Edge {
     pub fn time(&self, s: &str) -> Result<Instant, WardError> {
-        Ok(parse_time(s, self.zone)?)
+        Ok(parse_time_at(s, self.zone, self.now)?)
     }
 
     pub fn date(s: &str) -> Result<chrono::NaiveDate, WardError> {

@@ -66,7 +66,11 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         return Ok(0);
     };
     let path = db_path(cli, cfg);
-    let edge = Edge { zone: cfg.timezone };
+    // "14:05" on the command line is the latest 14:05 that is not in the future.
+    let edge = Edge {
+        zone: cfg.timezone,
+        now: Utc::now(),
+    };
     if let Command::Init { admin, name } = command {
         if path.exists() {
             return Err(WardError::AlreadyExists(path.display().to_string()));

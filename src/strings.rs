@@ -140,3 +140,31 @@ pub fn patient_added(mrn: &str, may_start: bool) -> String {
         format!("patient {mrn} added · a physician starts the course (c on this screen)")
     }
 }
+// ---- typing in forms (issue 11 §3) ----
+
+/// The hint under a side-effect kind.
+pub const KIND_FILTER_HINT: &str =
+    "type letters to find a kind; left/right to choose; Enter takes the highlighted one";
+
+/// Above the options that match what was typed into a filtered choice.
+pub fn kind_filter(typed: &str) -> String {
+    format!("\"{typed}\" (Backspace widens):")
+}
+
+/// What a time will be stored as, shown under the time field while it is typed; `days_ago`
+/// names today and yesterday, so that a 14:05 that went to yesterday is seen to.
+pub fn time_resolved(when: &str, days_ago: i64) -> String {
+    match days_ago {
+        0 => format!("= {when} (today)"),
+        1 => format!("= {when} (yesterday)"),
+        _ => format!("= {when}"),
+    }
+}
+
+/// The window is smaller than the screens are laid out for.
+pub fn too_small(w: u16, h: u16) -> String {
+    format!("make the window at least 80 x 24; it is {w} x {h}")
+}
+
+/// Under a form's time field.
+pub const TIME_HINT: &str = "late entry? 14:05 (the last one passed) or 2026-03-01 14:05";

@@ -599,7 +599,7 @@ fn s(x: i64) -> String {
 const MAX: &str = "above the protocol maximum of 14 mg/h";
 const NOT_A_RATE: &str = "is not a rate: write the rate in mg/h as a plain number";
 const NRS: &str = "is not an NRS pain score: give a whole number from 0 to 10";
-const NOT_A_TIME: &str = "is not a time: write YYYY-MM-DD HH:MM";
+const NOT_A_TIME: &str = "is not a time: write a time like 14:05 or 2026-03-01 14:05";
 const FUTURE: &str = "minutes in the future";
 const UNKNOWN_MRN: &str = "no patient with MRN 9999";
 const NOT_AN_ID: &str = "is not an entry id";

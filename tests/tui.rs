@@ -310,8 +310,10 @@ fn large_step_needs_reason_then_nrs_side_effect_void_amend() {
         FormKind::SideEffect,
         "side-effect form"
     );
-    ch(&mut app, 'd'); // jumps to the first kind starting with d: dissociation
-    enter(&mut app);
+    ch(&mut app, 'd'); // filters the kinds; the first starting with d: dissociation
+    enter(&mut app); // takes the highlighted kind
+    assert_eq!(app.form.as_ref().unwrap().value("kind"), "dissociation");
+    enter(&mut app); // saves
     assert!(
         app.form.is_none(),
         "{:?}",

@@ -3,7 +3,9 @@
 //! The record keeps every instant in UTC ("2026-03-01T07:00:00Z", which sorts as text in any
 //! database); the ward reads and types local time in the configured zone.
 
-use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{
+    DateTime, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeZone, Utc,
+};
 use chrono_tz::Tz;
 
 pub type Instant = DateTime<Utc>;
@@ -13,9 +15,7 @@ pub const FUTURE_TOLERANCE_MIN: i64 = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TimeError {
-    #[error(
-        "\"{0}\" is not a time: write YYYY-MM-DD HH:MM (local time) or RFC 3339 with an offset, e.g. 2026-03-01T08:00:00+01:00"
-    )]
+    #[error("\"{0}\" is not a time: write a time like 14:05 or 2026-03-01 14:05")]
     Format(String),
     #[error("\"{0}\" is not a date on the calendar")]
     NoSuchDate(String),
@@ -58,6 +58,61 @@ pub fn parse_time(raw: &str, zone: Tz) -> Result<Instant, TimeError> {
         return Err(TimeError::LeapSecond(shown(s)));
     }
     Ok(t)
+}
+
+/// Parses TIME as staff type it: like [`parse_time`], and also "14:05" alone, which is the
+/// latest 14:05 (local) that is not in the future: today's, or yesterday's while today's is
+/// still to come. "Not in the future" allows the same few minutes as [`check_not_future`],
+/// so that a watch a minute ahead of the terminal does not move an entry a day back. A
+/// 14:05 that the clocks skipped today, or that happened twice, is refused as with a date.
+pub fn parse_time_at(raw: &str, zone: Tz, now: Instant) -> Result<Instant, TimeError> {
+    let s = raw.trim();
+    let Some(hm) = clock_time(s) else {
+        return parse_time(s, zone);
+    };
+    let latest = now + chrono::Duration::minutes(FUTURE_TOLERANCE_MIN);
+    let today = now.with_timezone(&zone).date_naive();
+    let here = today.and_time(hm);
+    let yesterday = || {
+        today
+            .pred_opt()
+            .ok_or_else(|| TimeError::Format(shown(s)))
+            .and_then(|d| local_to_utc(d.and_time(hm), zone))
+    };
+    match zone.from_local_datetime(&here) {
+        LocalResult::Single(t) if t <= latest => Ok(t.with_timezone(&Utc)),
+        LocalResult::Single(_) => yesterday(),
+        // Skipped today: refused if the clock has passed it, else yesterday's.
+        LocalResult::None if now.with_timezone(&zone).time() >= hm => local_to_utc(here, zone),
+        LocalResult::None => yesterday(),
+        // Both have passed: which one is meant cannot be told.
+        LocalResult::Ambiguous(_, b) if b <= latest => local_to_utc(here, zone),
+        LocalResult::Ambiguous(a, _) if a <= latest => Ok(a.with_timezone(&Utc)),
+        LocalResult::Ambiguous(..) => yesterday(),
+    }
+}
+
+/// "14:05" or "9:05" alone (no date, no seconds).
+fn clock_time(s: &str) -> Option<NaiveTime> {
+    let (h, m) = s.split_once(':')?;
+    let digits = |t: &str, n: std::ops::RangeInclusive<usize>| {
+        n.contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit())
+    };
+    if !digits(h, 1..=2) || !digits(m, 2..=2) {
+        return None;
+    }
+    NaiveTime::from_hms_opt(h.parse().ok()?, m.parse().ok()?, 0)
+}
+
+/// "Wed 2 Dec 14:05" (with the year when it is not this year's): a time as the form reads
+/// it back before it is saved.
+pub fn spoken(t: Instant, zone: Tz, now: Instant) -> String {
+    let local = t.with_timezone(&zone);
+    if chrono::Datelike::year(&local) == chrono::Datelike::year(&now.with_timezone(&zone)) {
+        local.format("%a %-d %b %H:%M").to_string()
+    } else {
+        local.format("%a %-d %b %Y %H:%M").to_string()
+    }
 }
 
 fn parse_time_any_second(s: &str, zone: Tz) -> Result<Instant, TimeError> {
@@ -301,6 +356,112 @@ mod tests {
         let late = now + chrono::Duration::minutes(6);
         assert!(check_not_future(ok, now, AMS).is_ok());
         assert!(check_not_future(late, now, AMS).is_err());
+    }
+
+    fn at(s: &str) -> Instant {
+        parse_time(s, AMS).unwrap()
+    }
+
+    #[test]
+    fn a_clock_time_is_the_latest_that_has_passed() {
+        let now = at("2026-12-02 15:00");
+        assert_eq!(parse_time_at("14:05", AMS, now), Ok(at("2026-12-02 14:05")));
+        assert_eq!(
+            parse_time_at(" 9:05 ", AMS, now),
+            Ok(at("2026-12-02 09:05"))
+        );
+        assert_eq!(parse_time_at("15:00", AMS, now), Ok(now));
+        // Still to come today: yesterday's.
+        assert_eq!(parse_time_at("16:30", AMS, now), Ok(at("2026-12-01 16:30")));
+        // A few minutes ahead (another clock) is still today's.
+        assert_eq!(parse_time_at("15:04", AMS, now), Ok(at("2026-12-02 15:04")));
+        assert_eq!(parse_time_at("15:06", AMS, now), Ok(at("2026-12-01 15:06")));
+        // A full date and time works as before.
+        assert_eq!(
+            parse_time_at("2026-11-30 16:30", AMS, now),
+            Ok(at("2026-11-30 16:30"))
+        );
+        for bad in [
+            "24:00", "14:5", "14:60", "1405", "114:05", "14:05:00", ":05",
+        ] {
+            assert!(parse_time_at(bad, AMS, now).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_clock_time_around_midnight() {
+        let now = at("2026-12-03 00:10");
+        assert_eq!(parse_time_at("23:55", AMS, now), Ok(at("2026-12-02 23:55")));
+        assert_eq!(parse_time_at("00:05", AMS, now), Ok(at("2026-12-03 00:05")));
+        assert_eq!(parse_time_at("00:15", AMS, now), Ok(at("2026-12-03 00:15")));
+        assert_eq!(parse_time_at("00:20", AMS, now), Ok(at("2026-12-02 00:20")));
+        // Just before midnight, a time just after it is yesterday's: 24 h back, never ahead.
+        let now = at("2026-12-02 23:58");
+        assert_eq!(parse_time_at("00:01", AMS, now), Ok(at("2026-12-02 00:01")));
+        // The ward's midnight, not UTC's (Amsterdam is UTC+1 in December).
+        let now = at("2026-12-03 00:30");
+        assert_eq!(
+            to_db(parse_time_at("23:40", AMS, now).unwrap()),
+            "2026-12-02T22:40:00Z"
+        );
+    }
+
+    #[test]
+    fn a_clock_time_across_daylight_saving() {
+        // Spring: 02:00-03:00 did not happen on 29 March 2026.
+        let now = at("2026-03-29 04:00");
+        assert!(matches!(
+            parse_time_at("02:30", AMS, now),
+            Err(TimeError::Skipped { .. })
+        ));
+        assert_eq!(parse_time_at("01:30", AMS, now), Ok(at("2026-03-29 01:30")));
+        assert_eq!(parse_time_at("03:30", AMS, now), Ok(at("2026-03-29 03:30")));
+        // Before the gap, 02:30 is yesterday's, which existed.
+        let now = at("2026-03-29 01:00");
+        assert_eq!(parse_time_at("02:30", AMS, now), Ok(at("2026-03-28 02:30")));
+        // Autumn: 02:30 happened twice on 25 October 2026.
+        let first = parse_time("2026-10-25T02:40:00+02:00", AMS).unwrap();
+        assert_eq!(
+            parse_time_at("02:30", AMS, first),
+            parse_time("2026-10-25T02:30:00+02:00", AMS),
+            "only the first 02:30 has passed"
+        );
+        let second = parse_time("2026-10-25T02:40:00+01:00", AMS).unwrap();
+        assert!(matches!(
+            parse_time_at("02:30", AMS, second),
+            Err(TimeError::Ambiguous { .. })
+        ));
+        let early = parse_time("2026-10-25T01:00:00+02:00", AMS).unwrap();
+        assert_eq!(
+            parse_time_at("02:30", AMS, early),
+            Ok(at("2026-10-24 02:30"))
+        );
+        // Yesterday's 12:00 is a wall-clock day back: 25 h on the day the clocks went back.
+        let after = at("2026-10-25 12:00");
+        assert_eq!(
+            after - parse_time_at("12:00", AMS, at("2026-10-25 11:00")).unwrap(),
+            chrono::Duration::hours(25)
+        );
+    }
+
+    #[test]
+    fn a_bad_time_is_explained_in_a_nurses_words() {
+        let e = parse_time_at("14h05", AMS, at("2026-12-02 15:00")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "\"14h05\" is not a time: write a time like 14:05 or 2026-03-01 14:05"
+        );
+        assert!(!e.to_string().to_lowercase().contains("rfc"));
+    }
+
+    #[test]
+    fn spoken_times() {
+        let now = at("2026-12-03 09:00");
+        assert_eq!(spoken(at("2026-12-02 14:05"), AMS, now), "Wed 2 Dec 14:05");
+        assert_eq!(
+            spoken(at("2025-12-31 23:00"), AMS, now),
+            "Wed 31 Dec 2025 23:00"
+        );
     }
 
     proptest::proptest! {

@@ -4,7 +4,7 @@
 use chrono::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::form::{CourseFacts, FieldKind, Form, FormContext, FormKind};
+use super::form::{CourseFacts, Edit, FieldKind, Form, FormContext, FormKind};
 use super::keys::{self, Action};
 use super::view::{self, DetailView, PatientHit, WardView};
 use crate::config::Config;
@@ -634,7 +634,7 @@ impl App {
                     } else {
                         self.cohort_range.to
                     };
-                    field.value = v.map(|d| d.to_string()).unwrap_or_default();
+                    field.set_value(v.map(|d| d.to_string()).unwrap_or_default());
                 }
                 self.form = Some(f);
             }
@@ -899,7 +899,7 @@ impl App {
             && form.value("rate") == old.to_string()
             && let Some(f) = form.fields.iter_mut().find(|f| f.key == "rate")
         {
-            f.value = new.to_string();
+            f.set_value(new.to_string());
         }
         form.context = fresh.context;
         form.current_rate = fresh.current_rate;
@@ -953,27 +953,30 @@ impl App {
             return;
         }
         let shift = k.modifiers.contains(KeyModifiers::SHIFT);
+        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        let choice = form
+            .focused()
+            .is_some_and(|f| matches!(f.kind, FieldKind::Choice(_)));
         match k.code {
             KeyCode::Esc => self.request(Pending::CloseForm),
+            // On a filtered choice Enter takes the highlighted option; a second Enter saves.
+            KeyCode::Enter if form.take_match() => {}
             KeyCode::Enter if form.kind == FormKind::CourseEnd && may_end => self.confirm_end(),
             KeyCode::Enter => self.submit(),
             KeyCode::Tab if !shift => form.move_focus(true),
             KeyCode::Down => form.move_focus(true),
             KeyCode::BackTab | KeyCode::Up => form.move_focus(false),
             KeyCode::Tab => form.move_focus(false),
-            KeyCode::Left | KeyCode::Right => {
-                let fwd = k.code == KeyCode::Right;
-                if let Some(f) = form
-                    .focused()
-                    .filter(|f| matches!(f.kind, FieldKind::Choice(_)))
-                {
-                    f.cycle(fwd);
-                    form.dirty = true;
-                    form.choice_changed();
-                }
-            }
+            KeyCode::Left | KeyCode::Right if choice => form.cycle(k.code == KeyCode::Right),
+            KeyCode::Left => form.edit(Edit::Left),
+            KeyCode::Right => form.edit(Edit::Right),
+            KeyCode::Home => form.edit(Edit::Home),
+            KeyCode::End => form.edit(Edit::End),
+            KeyCode::Delete => form.edit(Edit::Delete),
             KeyCode::Backspace => form.backspace(),
-            KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => form.type_char(c),
+            KeyCode::Char('u') if ctrl => form.edit(Edit::ClearToStart),
+            KeyCode::Char('w') if ctrl => form.edit(Edit::DeleteWord),
+            KeyCode::Char(c) if !ctrl => form.type_char(c),
             _ => {}
         }
     }
@@ -1056,7 +1059,7 @@ impl App {
                 self.cohort_scroll = 0;
                 self.compute_cohort();
             }
-            Err(e) => form.error = Some(e),
+            Err((key, msg)) => form.refuse(key, msg),
         }
     }
 

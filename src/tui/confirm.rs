@@ -28,8 +28,8 @@ pub fn end_course(
         return Err(("reason", strings::CHOOSE_REASON.to_string()));
     }
     let reason = Edge::choice::<EndReason>(reason_text).map_err(|e| ("reason", e.to_string()))?;
-    let at = Edge { zone }
-        .time(form.value("time"))
+    let at = form
+        .time_at(&Edge { zone, now }, now)
         .map_err(|e| ("time", e.to_string()))?;
     let rec = db
         .read(|r| load_record(r, &form.mrn))

@@ -15,6 +15,8 @@ use crate::ward::entries::{Amendment, Session, SideEffectInput};
 use crate::ward::picture::Picture;
 use crate::ward::{Saved, WardError};
 
+pub use super::input::Edit;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldKind {
     Text,
@@ -32,6 +34,10 @@ pub struct Field {
     /// A prefilled value not yet edited: the first character typed replaces it, so that
     /// typing "2" over a prefilled "1" gives 2, not 12.
     pub fresh: bool,
+    /// Where the cursor stands, in chars (src/tui/input.rs).
+    pub cursor: usize,
+    /// On a filterable choice: the letters typed so far.
+    pub filter: String,
 }
 
 impl Field {
@@ -46,6 +52,8 @@ impl Field {
             key,
             label,
             fresh: !value.is_empty(),
+            cursor: value.chars().count(),
+            filter: String::new(),
             value,
             kind: FieldKind::Text,
             hint,
@@ -65,22 +73,8 @@ impl Field {
             kind: FieldKind::Choice(options),
             hint: "left/right to choose",
             fresh: false,
-        }
-    }
-
-    pub fn cycle(&mut self, forward: bool) {
-        if let FieldKind::Choice(opts) = &self.kind {
-            if opts.is_empty() {
-                return;
-            }
-            let i = opts.iter().position(|o| *o == self.value).unwrap_or(0);
-            let n = opts.len();
-            let j = if forward {
-                (i + 1) % n
-            } else {
-                (i + n - 1) % n
-            };
-            self.value = opts[j].clone();
+            cursor: 0,
+            filter: String::new(),
         }
     }
 }
@@ -227,14 +221,7 @@ impl Form {
 
     pub fn new(kind: FormKind, c: &FormContext) -> Form {
         let now = local_text(c.now, c.cfg.timezone);
-        let time = || {
-            Field::text(
-                "time",
-                "Time",
-                now.clone(),
-                "YYYY-MM-DD HH:MM; change it for a late entry",
-            )
-        };
+        let time = || Field::text("time", "Time", now.clone(), crate::strings::TIME_HINT);
         // The course's own protocol version; a new course gets config's.
         let p: &Protocol = c.course.as_ref().map_or(&c.cfg.protocol, |f| &f.protocol);
         let first_rate = c.course.as_ref().is_some_and(|f| f.no_rate_yet);
@@ -528,6 +515,25 @@ impl Form {
         Some(format!("Proposed {cur} -> {new} mg/h ({what})"))
     }
 
+    /// Under the time field: "= Wed 2 Dec 14:05", what the typed time will be stored as, or
+    /// why it will be refused. None when the form has no time field.
+    pub fn time_preview(&self, zone: chrono_tz::Tz, now: Instant) -> Option<String> {
+        let raw = self.fields.iter().find(|f| f.key == "time")?.value.as_str();
+        let shown = crate::domain::time::parse_time_at(raw, zone, now)
+            .and_then(|t| {
+                crate::domain::time::check_not_future(t, now, zone)?;
+                Ok(t)
+            })
+            .map(|t| {
+                let day = |i: Instant| i.with_timezone(&zone).date_naive();
+                crate::strings::time_resolved(
+                    &crate::domain::time::spoken(t, zone, now),
+                    (day(now) - day(t)).num_days(),
+                )
+            });
+        Some(shown.unwrap_or_else(|e| e.to_string()))
+    }
+
     pub fn value(&self, key: &str) -> &str {
         self.fields
             .iter()
@@ -545,16 +551,16 @@ impl Form {
 
     pub fn move_focus(&mut self, forward: bool) {
         let n = self.fields.len().max(1);
+        // The next field that is on the form (a side effect's rate only for the actions
+        // that set one).
+        let mut to = self.focus;
         for _ in 0..n {
-            self.focus = if forward {
-                (self.focus + 1) % n
-            } else {
-                (self.focus + n - 1) % n
-            };
-            if self.shown(self.focus) {
+            to = if forward { (to + 1) % n } else { (to + n - 1) % n };
+            if self.shown(to) {
                 break;
             }
         }
+        self.focus_on(to);
     }
 
     /// Whether field `i` is on the form now: a side effect's new rate only for the actions
@@ -578,14 +584,8 @@ impl Form {
         let action = self.value("action").to_string();
         if let Some(f) = self.fields.iter_mut().find(|f| f.key == "rate") {
             match action.as_str() {
-                "paused" | "stopped" => {
-                    f.value = "0".into();
-                    f.fresh = true;
-                }
-                _ if f.fresh => {
-                    f.value.clear();
-                    f.fresh = false;
-                }
+                "paused" | "stopped" => f.set_value("0"),
+                _ if f.fresh => f.set_value(""),
                 _ => {}
             }
         }
@@ -618,56 +618,130 @@ impl Form {
             return false;
         };
         if let Some(i) = self.fields.iter().position(|f| f.key == key) {
-            self.focus = i;
+            self.focus_on(i);
         }
         self.error = Some((key, msg.to_string()));
         true
+    }
+
+    /// Focus on field `i`: the first key typed there replaces its value.
+    pub fn focus_on(&mut self, i: usize) {
+        if let Some(f) = self.fields.get_mut(self.focus) {
+            f.filter.clear();
+        }
+        self.focus = i.min(self.fields.len().saturating_sub(1));
+        if let Some(f) = self.focused() {
+            f.focused_again();
+        }
+    }
+
+    /// The focused field's value changed: the form is dirty, and an error about that field
+    /// (or about the whole form) no longer describes what is there.
+    fn changed(&mut self) {
+        self.dirty = true;
+        if self.waiting {
+            return;
+        }
+        let key = self.fields.get(self.focus).map_or("", |f| f.key);
+        if self
+            .error
+            .as_ref()
+            .is_some_and(|(k, _)| k.is_empty() || *k == key)
+        {
+            self.error = None;
+        }
+        // A side effect's action sets or clears its new rate.
+        if self.fields.get(self.focus).is_some_and(|f| f.key == "action") {
+            self.choice_changed();
+        }
     }
 
     pub fn type_char(&mut self, ch: char) {
         if ch.is_control() {
             return;
         }
-        if let Some(f) = self.focused() {
-            match f.kind {
-                FieldKind::Text => {
-                    if f.fresh {
-                        f.value.clear();
-                        f.fresh = false;
+        let Some(f) = self.focused() else { return };
+        let changed = match f.kind {
+            FieldKind::Text => f.insert(ch),
+            FieldKind::Choice(_) if f.filterable() && !(ch == ' ' && f.filter.is_empty()) => {
+                f.filter_push(ch)
+            }
+            FieldKind::Choice(_) if ch == ' ' => {
+                f.cycle(true);
+                true
+            }
+            FieldKind::Choice(ref opts) => {
+                // Typing a letter jumps to the next option starting with it.
+                let lower = ch.to_ascii_lowercase();
+                match opts
+                    .iter()
+                    .find(|o| o.starts_with(lower) && **o != f.value)
+                    .cloned()
+                {
+                    Some(o) => {
+                        f.value = o;
+                        true
                     }
-                    if f.value.chars().count() < 500 {
-                        f.value.push(ch);
-                    }
-                }
-                FieldKind::Choice(_) => {
-                    if ch == ' ' {
-                        f.cycle(true);
-                    } else if let FieldKind::Choice(opts) = &f.kind {
-                        // Typing a letter jumps to the next option starting with it.
-                        let lower = ch.to_ascii_lowercase();
-                        if let Some(o) = opts
-                            .iter()
-                            .find(|o| o.starts_with(lower) && **o != f.value)
-                            .cloned()
-                        {
-                            f.value = o;
-                        }
-                    }
-                    self.dirty = true;
-                    self.choice_changed();
-                    return;
+                    None => false,
                 }
             }
-            self.dirty = true;
+        };
+        if changed {
+            self.changed();
         }
     }
 
     pub fn backspace(&mut self) {
-        if let Some(f) = self.focused().filter(|f| f.kind == FieldKind::Text) {
-            f.value.pop();
-            f.fresh = false;
+        let Some(f) = self.focused() else { return };
+        let changed = if f.filterable() {
+            f.filter_pop()
+        } else {
+            f.edit(Edit::Backspace)
+        };
+        if changed {
+            self.changed();
         }
-        self.dirty = true;
+    }
+
+    /// A cursor or deletion key on the focused text field.
+    pub fn edit(&mut self, e: Edit) {
+        if self.focused().is_some_and(|f| f.edit(e)) {
+            self.changed();
+        }
+    }
+
+    /// Left/Right on a choice field.
+    pub fn cycle(&mut self, forward: bool) {
+        if let Some(f) = self
+            .focused()
+            .filter(|f| matches!(f.kind, FieldKind::Choice(_)))
+        {
+            f.cycle(forward);
+            self.changed();
+        }
+    }
+
+    /// Enter or Tab on a choice being filtered takes the highlighted option (and ends the
+    /// filter). False when no filter was typed, so that Enter saves as usual.
+    pub fn take_match(&mut self) -> bool {
+        match self.focused() {
+            Some(f) if !f.filter.is_empty() => {
+                f.filter.clear();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A refused save: the message goes next to its field, which gets the focus, and the
+    /// first key typed there replaces what was refused.
+    pub fn refuse(&mut self, key: &'static str, msg: String) {
+        if let Some(i) = self.fields.iter().position(|f| f.key == key) {
+            self.focus = i;
+        }
+        let i = self.focus;
+        self.focus_on(i);
+        self.error = Some((key, msg));
     }
 
     /// The field a refusal belongs next to.
@@ -761,6 +835,7 @@ impl Form {
                 // Sent back on the record as it stands: the next Enter is checked against
                 // it, and the app rebuilds the lines above the fields from it.
                 self.waiting = false;
+                self.confirm = None;
                 self.error = Some(("", e.to_string()));
                 if let WardError::Stale { now, .. } = e {
                     self.mrn = now.mrn.clone();
@@ -780,10 +855,7 @@ impl Form {
                 // Back to the fields, with the message next to the one it concerns.
                 self.confirm = None;
                 let key = self.field_for(&e);
-                if let Some(i) = self.fields.iter().position(|f| f.key == key) {
-                    self.focus = i;
-                }
-                self.error = Some((key, e.to_string()));
+                self.refuse(key, e.to_string());
                 None
             }
         }
@@ -791,7 +863,7 @@ impl Form {
 
     /// The time the entry is for: the moment of the save while the time field still shows
     /// the clock (the nurse did not change it), else what was typed.
-    fn time_at(&self, edge: &Edge, now: Instant) -> Result<Instant, WardError> {
+    pub fn time_at(&self, edge: &Edge, now: Instant) -> Result<Instant, WardError> {
         let typed = self.value("time");
         if self.clock_time.as_deref() == Some(typed) {
             return Ok(now);
@@ -806,10 +878,14 @@ impl Form {
             return;
         };
         let text = local_text(now, zone);
+        // Only when the minute turns: a cursor placed in the field stays where it is.
+        if text == shown {
+            return;
+        }
         if let Some(f) = self.fields.iter_mut().find(|f| f.key == "time")
             && f.value == shown
         {
-            f.value = text.clone();
+            f.set_value(text.clone());
             self.clock_time = Some(text);
         }
     }
@@ -822,6 +898,7 @@ impl Form {
     fn try_submit(&self, s: &mut Session) -> Result<Saved, WardError> {
         let edge = Edge {
             zone: s.cfg.timezone,
+            now: s.now,
         };
         let mrn = self.mrn.clone();
         match &self.kind {

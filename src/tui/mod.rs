@@ -3,6 +3,7 @@
 pub mod app;
 pub mod confirm;
 pub mod form;
+pub mod input;
 pub mod keys;
 pub mod ui;
 pub mod view;
