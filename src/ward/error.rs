@@ -124,6 +124,23 @@ pub enum WardError {
     #[error("the new PIN is the same as the current one; nothing was changed")]
     SamePin,
     #[error(
+        "the current PIN is wrong; nothing was changed ({left} more wrong PINs lock the account)"
+    )]
+    WrongCurrentPin { left: u32 },
+    #[error(
+        "{0} cannot deactivate their own account: another admin does that, so that an admin is never locked out by a slip"
+    )]
+    SelfDeactivate(String),
+    #[error(
+        "the patient's details were changed at another terminal since this form opened (version {version} by {by} at {at}: {changes}); nothing was saved: the form now shows the details as they stand, make the correction again"
+    )]
+    PatientChangedSince {
+        version: u32,
+        by: String,
+        at: String,
+        changes: String,
+    },
+    #[error(
         "recover-admin is only for the owner of {path} (uid {owner}) or root, who can write the file anyway; this process runs as uid {uid}"
     )]
     RecoverNotOwner { path: String, owner: u32, uid: u32 },
