@@ -213,7 +213,7 @@ pub const DETAIL: &[Binding] = &[
     b(
         &[C('D')],
         "D",
-        "correct the patient's details (name, birth date, weight, MRN, ...)",
+        "correct the patient's details (name, birth date, weight, MRN)",
         Action::PatientDetails,
         None,
     ),

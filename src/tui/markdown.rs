@@ -87,52 +87,76 @@ fn is_separator(row: &str) -> bool {
     t.starts_with('|') && t.chars().all(|c| matches!(c, '|' | '-' | ':' | ' '))
 }
 
-/// Column widths that fit `width` with two spaces between columns: every column as wide as
-/// its widest cell if that fits; otherwise narrow columns keep their width and the rest
-/// share what is left equally (each at least 3).
-fn column_widths(rows: &[Vec<String>], width: usize) -> Vec<usize> {
+/// The widest cell and the widest word of each column.
+fn measure(rows: &[Vec<String>]) -> (Vec<usize>, Vec<usize>) {
     let n = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let natural: Vec<usize> = (0..n)
+    let col = |i: usize| rows.iter().filter_map(move |r| r.get(i));
+    let natural = (0..n)
+        .map(|i| col(i).map(|c| c.width()).max().unwrap_or(0).max(1))
+        .collect();
+    let word = (0..n)
         .map(|i| {
-            rows.iter()
-                .filter_map(|r| r.get(i))
-                .map(|c| c.width())
+            col(i)
+                .flat_map(|c| c.split_whitespace())
+                .map(UnicodeWidthStr::width)
                 .max()
                 .unwrap_or(0)
                 .max(1)
         })
         .collect();
-    let avail = width.saturating_sub(2 * n.saturating_sub(1)).max(n * 3);
+    (natural, word)
+}
+
+/// Column widths that fit `width` with two spaces between columns, or None when even the
+/// widest word of each column does not fit. Every column gets its widest word, so that no
+/// word is cut; what is left goes in equal shares to the columns whose cells still wrap.
+fn column_widths(rows: &[Vec<String>], width: usize) -> Option<Vec<usize>> {
+    let (natural, word) = measure(rows);
+    let n = natural.len();
+    let avail = width.checked_sub(2 * n.saturating_sub(1))?;
     if natural.iter().sum::<usize>() <= avail {
-        return natural;
+        return Some(natural);
     }
-    let mut out = vec![0; n];
-    let mut open: Vec<usize> = (0..n).collect();
-    let mut left = avail;
+    let mut out = word;
+    let mut left = avail.checked_sub(out.iter().sum())?;
     loop {
-        let share = left / open.len().max(1);
-        let (fits, wide): (Vec<usize>, Vec<usize>) =
-            open.iter().partition(|&&i| natural[i] <= share);
-        if fits.is_empty() {
-            for (k, &i) in wide.iter().enumerate() {
-                // The remainder goes to the first columns.
-                out[i] = (share + usize::from(k < left % wide.len().max(1))).max(3);
-            }
-            return out;
+        let open: Vec<usize> = (0..n).filter(|&i| out[i] < natural[i]).collect();
+        if open.is_empty() || left == 0 {
+            return Some(out);
         }
-        for &i in &fits {
-            out[i] = natural[i];
-            left -= natural[i];
-        }
-        open = wide;
-        if open.is_empty() {
-            return out;
+        let share = (left / open.len()).max(1);
+        for i in open {
+            let add = share.min(natural[i] - out[i]).min(left);
+            out[i] += add;
+            left -= add;
         }
     }
 }
 
 fn table(rows: &[Vec<String>], header: bool, width: usize, out: &mut Vec<Line>) {
-    let widths = column_widths(rows, width);
+    let Some(widths) = column_widths(rows, width) else {
+        // Too narrow for the columns without cutting words: each row as "header: value"
+        // lines, readable in any width.
+        let (names, body) = match rows.split_first() {
+            Some((first, rest)) if header => (first.clone(), rest),
+            _ => (vec![], rows),
+        };
+        for (k, row) in body.iter().enumerate() {
+            if k > 0 {
+                out.push(line("", false));
+            }
+            for (i, cell) in row.iter().enumerate() {
+                let text = match names.get(i) {
+                    Some(name) => format!("{name}: {cell}"),
+                    None => cell.clone(),
+                };
+                for (j, w) in wrap(&text, width.saturating_sub(2)).into_iter().enumerate() {
+                    out.push(line(if j == 0 { w } else { format!("  {w}") }, false));
+                }
+            }
+        }
+        return;
+    };
     for (r, row) in rows.iter().enumerate() {
         let wrapped: Vec<Vec<String>> = widths
             .iter()
@@ -277,21 +301,28 @@ mod tests {
 
     #[test]
     fn a_wide_table_wraps_its_cells_inside_the_width_and_keeps_columns_aligned() {
-        for width in [40, 60, 76, 116] {
+        // Too narrow for seven columns without cutting a word: "header: value" lines.
+        let out = format(MD, 40);
+        let t = texts(&out);
+        assert!(t.contains(&"Severity: mild"), "{}", t.join("\n"));
+        assert!(t.contains(&"Rate at first: 4 mg/h"), "{}", t.join("\n"));
+        let out = format(MD, 60);
+        assert!(texts(&out).contains(&"Severity: mild"));
+        for width in [76, 116] {
             let out = format(MD, width);
             for l in &out {
                 assert!(l.text.width() <= width, "{width}: {l:?}");
             }
             let t = texts(&out);
-            let head = t.iter().position(|l| l.starts_with("Side")).unwrap();
+            let head = t.iter().position(|l| l.contains("Sever")).unwrap();
             // Every row's second column starts where the header's does.
             let col = |s: &str| s.find("mild").or_else(|| s.find("Sev"));
             let at = col(t[head]).unwrap();
             let row = t[head..].iter().find(|l| l.starts_with("nausea")).unwrap();
             assert_eq!(col(row), Some(at), "{width}:\n{}", t.join("\n"));
-            // Nothing of the row is lost.
+            // Nothing of the row is lost, and no word is cut.
             let all = t.join(" ");
-            for word in ["rate-lowered,", "paused", "4", "2026-03-09"] {
+            for word in ["rate-lowered,", "paused", "mg/h", "2026-03-09", "Severity"] {
                 assert!(all.contains(word), "{width}: {word}");
             }
         }
@@ -320,10 +351,14 @@ mod tests {
 
     #[test]
     fn column_widths_share_what_is_left_after_the_narrow_columns() {
-        let rows = vec![vec!["ab".to_string(), "x".repeat(50), "y".repeat(50)]];
-        let w = column_widths(&rows, 40);
+        let long = |w: &str| [w; 10].join(" ");
+        let rows = vec![vec!["ab".to_string(), long("xxxx"), long("yyyyy")]];
+        let w = column_widths(&rows, 40).unwrap();
         assert_eq!(w[0], 2);
         assert_eq!(w.iter().sum::<usize>() + 4, 40);
-        assert_eq!(column_widths(&rows, 200), vec![2, 50, 50]);
+        assert_eq!(column_widths(&rows, 200), Some(vec![2, 49, 59]));
+        // A word wider than its share: no table at all rather than a cut word.
+        let rows = vec![vec!["a".to_string(), "x".repeat(30), "y".repeat(30)]];
+        assert_eq!(column_widths(&rows, 40), None);
     }
 }
