@@ -114,7 +114,7 @@ pub enum WardError {
     #[error("account {id} has the {role} role already; nothing changed")]
     SameRole { id: String, role: Role },
     #[error(
-        "{id} is the last active, unlocked admin and cannot be {what}: nobody could manage staff then; make another admin first (`titrate staff role ID --role admin`)"
+        "{id} is the last active, unlocked admin and cannot be {what}: nobody could manage staff then; make another admin first (staff screen `S`, or `titrate staff role ID --role admin`)"
     )]
     LastAdmin { id: String, what: &'static str },
     #[error(
