@@ -147,6 +147,16 @@ fn a_nurse_pressing_s_is_refused_at_once_with_the_reason_and_no_screen_opens() {
     assert_eq!(level, Level::Error);
     assert!(text.contains("may not manage staff accounts"), "{text}");
     assert!(text.contains("needs the admin role"), "{text}");
+    // At 80 columns the refusal wraps onto a second row instead of losing its end.
+    let shown = screen(&w.app, 80, 24);
+    let rows: Vec<&str> = shown.lines().collect();
+    let bottom = rows[rows.len() - 3..rows.len() - 1]
+        .iter()
+        .map(|r| r.trim_end())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(bottom.contains("that needs the admin role"), "{shown}");
+    snap(&w.app, "staff_refused_nurse");
     // The staff screen's keys do nothing on the overview: no form to fill first.
     press(&mut w.app, KeyCode::Char('u'));
     assert!(w.app.panel.is_none() && w.app.confirm.is_none());

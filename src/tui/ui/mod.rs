@@ -71,10 +71,18 @@ impl Theme {
 
 pub fn draw(f: &mut Frame, app: &App) {
     let theme = Theme { colour: app.colour };
+    // A message longer than the window (a refusal in the operation's words) takes the rows
+    // it needs, up to three, wrapped at words rather than cut.
+    let message_rows = app.message.as_ref().map_or(1, |m| {
+        let width = usize::from(f.area().width).max(1);
+        crate::tui::markdown::wrap(&safe(&m.text), width)
+            .len()
+            .clamp(1, 3) as u16
+    });
     let [header, body, message, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(5),
-        Constraint::Length(1),
+        Constraint::Length(message_rows),
         Constraint::Length(1),
     ])
     .areas(f.area());
@@ -95,7 +103,8 @@ pub fn draw(f: &mut Frame, app: &App) {
             theme.ok()
         };
         f.render_widget(
-            Paragraph::new(Line::from(Span::styled(safe(&m.text), style))),
+            Paragraph::new(Line::from(Span::styled(safe(&m.text), style)))
+                .wrap(Wrap { trim: true }),
             message,
         );
     }

@@ -8,9 +8,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::{Theme, centered, safe};
+use crate::tui::markdown::wrap;
 use crate::tui::panel::{InputKind, Panel};
 
 pub fn draw(f: &mut Frame, body: Rect, p: &Panel, theme: &Theme) {
+    let width = body.width.saturating_sub(4).min(96);
     let mut lines: Vec<Line> = Vec::new();
     for c in &p.context {
         lines.push(Line::from(Span::styled(safe(c), theme.dim())));
@@ -64,13 +66,17 @@ pub fn draw(f: &mut Frame, body: Rect, p: &Panel, theme: &Theme) {
             )));
         }
         if let Some((_, msg)) = p.error.as_ref().filter(|(key, _)| *key == field.key) {
-            lines.push(Line::from(Span::styled(
-                format!("    ✗ {}", safe(msg)),
-                theme.alert(),
-            )));
+            // Wrapped here, so that the message's later lines keep its indent.
+            let inner = usize::from(width.saturating_sub(2)).max(12);
+            for (i, part) in wrap(&safe(msg), inner - 6).into_iter().enumerate() {
+                let mark = if i == 0 { "    ✗ " } else { "      " };
+                lines.push(Line::from(Span::styled(
+                    format!("{mark}{part}"),
+                    theme.alert(),
+                )));
+            }
         }
     }
-    let width = body.width.saturating_sub(4).min(96);
     let inner = usize::from(width.saturating_sub(2)).max(1);
     let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
     let height = (rows as u16 + 2).min(body.height);
