@@ -13,7 +13,7 @@ use titrate::config::Config;
 use titrate::domain::record::Staff;
 use titrate::domain::time::Instant;
 use titrate::store::Db;
-use titrate::tui::app::{App, Level, Msg, Screen};
+use titrate::tui::app::{App, Level, Msg, Pending, Screen};
 use titrate::tui::panel::PanelKind;
 
 fn now() -> Instant {
@@ -235,8 +235,19 @@ fn an_added_nurse_signs_in_and_changes_her_own_pin_checked_against_the_old_one()
     add(&mut w.app, "KV", "Other", 0, "1357");
     let p = w.app.panel.as_ref().unwrap();
     assert_eq!(p.error.as_ref().unwrap().0, "id");
+    // Typed input is not thrown away without a question.
     press(&mut w.app, KeyCode::Esc);
+    assert_eq!(w.app.pending, Some(Pending::CloseForm));
+    assert!(screen(&w.app, 80, 24).contains("Discard the unsaved form?"));
+    press(&mut w.app, KeyCode::Char('n'));
+    assert!(w.app.panel.is_some());
+    press(&mut w.app, KeyCode::Esc);
+    press(&mut w.app, KeyCode::Char('y'));
     assert!(w.app.panel.is_none());
+    // An untouched form closes at once.
+    press(&mut w.app, KeyCode::Char('a'));
+    press(&mut w.app, KeyCode::Esc);
+    assert!(w.app.panel.is_none() && w.app.pending.is_none());
 
     sign_out(&mut w.app);
     sign_in(&mut w.app, "KV", "2468");
@@ -348,6 +359,8 @@ fn the_new_pin_follows_the_policy_and_differs_from_the_current_one() {
         assert_eq!(key, "pin", "{msg}");
         assert!(msg.contains(expect), "{msg}");
         press(&mut w.app, KeyCode::Esc);
+        press(&mut w.app, KeyCode::Char('y'));
+        assert!(w.app.panel.is_none());
     }
     assert_eq!(
         staff(&w, "NU").failed_pins,

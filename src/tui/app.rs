@@ -497,7 +497,10 @@ impl App {
                 KeyCode::Char('y') | KeyCode::Char('Y') => {
                     self.pending = None;
                     match p {
-                        Pending::CloseForm => self.form = None,
+                        Pending::CloseForm => {
+                            self.form = None;
+                            self.panel = None;
+                        }
                         Pending::SignOut => {
                             self.form = None;
                             self.sign_out(false);
@@ -589,13 +592,17 @@ impl App {
 
     /// Quit and sign-out ask first when a form holds unsaved input.
     fn request(&mut self, p: Pending) {
-        let dirty = self.form.as_ref().is_some_and(|f| f.dirty);
+        let dirty = self.form.as_ref().is_some_and(|f| f.dirty)
+            || self.panel.as_ref().is_some_and(|p| p.dirty);
         if dirty {
             self.pending = Some(p);
             return;
         }
         match p {
-            Pending::CloseForm => self.form = None,
+            Pending::CloseForm => {
+                self.form = None;
+                self.panel = None;
+            }
             Pending::SignOut => self.sign_out(false),
             Pending::Quit => self.quit = true,
         }

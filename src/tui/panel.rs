@@ -245,6 +245,8 @@ pub struct Panel {
     pub focus: usize,
     /// (field key, message); key "" is the panel as a whole.
     pub error: Option<(&'static str, String)>,
+    /// Something was typed: Esc, sign-out and quit ask before throwing it away.
+    pub dirty: bool,
 }
 
 impl Panel {
@@ -256,6 +258,7 @@ impl Panel {
             fields,
             focus: 0,
             error: None,
+            dirty: false,
         }
     }
 
@@ -303,6 +306,7 @@ impl Panel {
             _ => {
                 let key = self.fields.get(self.focus).map(|f| f.key);
                 let changed = self.fields.get_mut(self.focus).is_some_and(|f| f.edit(k));
+                self.dirty |= changed;
                 // An error clears when its field changes.
                 if changed && self.error.as_ref().is_some_and(|(e, _)| Some(*e) == key) {
                     self.error = None;

@@ -246,6 +246,8 @@ impl App {
         };
         match p.key(&k) {
             Outcome::Stay => {}
+            // As for an entry form: typed input is not thrown away without a question.
+            Outcome::Cancel if p.dirty => self.pending = Some(super::app::Pending::CloseForm),
             Outcome::Cancel => {
                 self.panel = None;
                 self.info(strings::NOTHING_CHANGED);
