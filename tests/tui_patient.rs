@@ -342,6 +342,12 @@ fn the_summary_preview_is_formatted_text_that_scrolls() {
     snap(&w.app, "preview_end");
     press(&mut w.app, KeyCode::Up);
     assert_eq!(w.app.preview.as_ref().unwrap().scroll, end - 1);
+    // Small windows draw without a panic, and scrolling there stays inside the text.
+    for (cw, ch) in [(60u16, 20u16), (40, 10), (20, 6)] {
+        w.app.update(Msg::Resize(cw, ch));
+        press(&mut w.app, KeyCode::End);
+        screen(&w.app, cw, ch);
+    }
     // Any other key closes it.
     press(&mut w.app, KeyCode::Char('x'));
     assert!(w.app.preview.is_none());

@@ -531,3 +531,33 @@ fn a_role_taken_away_elsewhere_is_refused_by_the_operation() {
     assert_eq!(level, Level::Error);
     assert!(text.contains("changed since it signed in"), "{text}");
 }
+
+/// Every new screen and form draws in a small window without a panic (a window below 80x24
+/// is the layout's to refuse, not a crash).
+#[test]
+fn the_new_screens_draw_in_small_windows() {
+    let mut w = admin();
+    press(&mut w.app, KeyCode::Char('S'));
+    let sizes = [(60, 20), (40, 10), (20, 6)];
+    for (cw, ch) in sizes {
+        screen(&w.app, cw, ch);
+    }
+    press(&mut w.app, KeyCode::Char('a'));
+    typ(&mut w.app, "X");
+    for (cw, ch) in sizes {
+        screen(&w.app, cw, ch);
+    }
+    press(&mut w.app, KeyCode::Esc);
+    press(&mut w.app, KeyCode::Char('y'));
+    press(&mut w.app, KeyCode::Char('d'));
+    for (cw, ch) in sizes {
+        screen(&w.app, cw, ch);
+    }
+    press(&mut w.app, KeyCode::Char('n'));
+    press(&mut w.app, KeyCode::Esc);
+    press(&mut w.app, KeyCode::Enter);
+    press(&mut w.app, KeyCode::Char('D'));
+    for (cw, ch) in sizes {
+        screen(&w.app, cw, ch);
+    }
+}

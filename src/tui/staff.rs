@@ -370,11 +370,14 @@ impl App {
                             WardError::Value(values::ValueError::Pin) | WardError::SamePin => "pin",
                             _ => "",
                         };
-                        for k in ["current", "pin", "again"] {
-                            if key == "current" && k == "current" || key == "pin" && k != "current"
-                            {
-                                p.clear(k);
-                            }
+                        // What was refused is typed again; the rest is kept.
+                        let refused: &[&str] = match key {
+                            "current" => &["current"],
+                            "pin" => &["pin", "again"],
+                            _ => &[],
+                        };
+                        for k in refused {
+                            p.clear(k);
                         }
                         p.refuse(key, e.to_string());
                         self.panel = Some(p);
