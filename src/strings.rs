@@ -81,8 +81,11 @@ pub fn confirm_role(id: &str, name: &str, was: &str, new: &str) -> String {
     format!("Change the role of {id} ({name}) from {was} to {new}? y / n")
 }
 
-pub fn patient_form_title(name: &str, mrn: &str) -> String {
-    format!("Correct the details of {name} · MRN {mrn}")
+pub fn patient_form_title(name: &str, mrn: &str, bed: Option<&str>) -> String {
+    match bed {
+        Some(b) => format!("Correct the details of {name} · MRN {mrn} · bed {b}"),
+        None => format!("Correct the details of {name} · MRN {mrn}"),
+    }
 }
 
 pub const PATIENT_FORM_CONTEXT: &str =

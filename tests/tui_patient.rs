@@ -120,6 +120,15 @@ fn a_nurse_corrects_the_weight_with_a_reason_and_the_version_is_stored() {
     assert_eq!(p.value("mrn"), mrn);
     assert_eq!(p.value("birth"), before.patient.data.birth_date.to_string());
     assert_eq!(p.value("reason"), "");
+    // The form names its patient: name, MRN and bed.
+    let bed = w.app.ward.active[0].bed.clone();
+    assert_eq!(
+        p.title,
+        format!(
+            "Correct the details of {} · MRN {mrn} · bed {bed}",
+            before.patient.data.name
+        )
+    );
     snap(&w.app, "patient_form");
 
     // Nothing changed: refused, with what to do.

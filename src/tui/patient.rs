@@ -54,6 +54,16 @@ fn fields(p: &NewPatient, reason: &str) -> Vec<Input> {
     ]
 }
 
+/// The bed of the patient's running course, if it has one.
+fn bed(record: &PatientRecord) -> Option<String> {
+    let views = record.views();
+    let v = views.last().filter(|v| v.end.is_none())?;
+    match v.start.map(|e| &e.data) {
+        Some(crate::domain::entry::EntryData::CourseStart { bed }) => bed.clone(),
+        _ => None,
+    }
+}
+
 fn panel_for(record: &PatientRecord, reason: &str) -> Panel {
     let p = &record.patient.data;
     let seen = record.versions.last().map_or(0, |v| v.version);
@@ -64,7 +74,7 @@ fn panel_for(record: &PatientRecord, reason: &str) -> Panel {
             seen,
             was: p.clone(),
         },
-        strings::patient_form_title(&p.name, &p.mrn),
+        strings::patient_form_title(&p.name, &p.mrn, bed(record).as_deref()),
         fields(p, reason),
     );
     panel.context.push(strings::PATIENT_FORM_CONTEXT.into());
