@@ -180,6 +180,18 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         let mut copy = Db::open_read_only(file)?;
         return Ok(check(&mut copy, file));
     }
+    if let Command::Pin(PinCmd::Change) = command {
+        // The current PIN signs in and is checked again by the change itself, which
+        // counts a wrong one as sign-in does (the ward terminal asks for it the same way).
+        let user = cli.user.as_deref().ok_or(WardError::NoUser)?;
+        let current = pin_from_env_or_prompt("TITRATE_PIN", &format!("PIN for {user}: "))?;
+        let now = Utc::now();
+        let who = access::sign_in(&mut db, cfg, user, &current, now)?;
+        let pin = new_pin(&who.id)?;
+        access::change_own_pin(&mut db, cfg, &who, &current, &pin, now)?;
+        println!("PIN of {} changed", who.id);
+        return Ok(0);
+    }
     let who = sign_in(&mut db, cfg, cli)?;
     let now = Utc::now();
     let mut session = Session {
@@ -198,12 +210,8 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         | Command::Demo { .. } => Ok(0),
         Command::Staff(cmd) => staff(session.db, &who, cmd),
         Command::Protocol(cmd) => protocol(session.db, cfg, &who, cmd, now),
-        Command::Pin(PinCmd::Change) => {
-            let pin = new_pin(&who.id)?;
-            access::change_own_pin(session.db, &who, &pin, now)?;
-            println!("PIN of {} changed", who.id);
-            Ok(0)
-        }
+        // Handled before the sign-in above.
+        Command::Pin(PinCmd::Change) => Ok(0),
         Command::Patient(PatientCmd::Add(a)) => {
             let p = PatientText {
                 mrn: &a.mrn,

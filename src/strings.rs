@@ -168,3 +168,72 @@ pub fn too_small(w: u16, h: u16) -> String {
 
 /// Under a form's time field.
 pub const TIME_HINT: &str = "late entry? 14:05 (the last one passed) or 2026-03-01 14:05";
+// ---- staff screen, own PIN, patient details, summary preview (issue 11 §4) ----
+
+pub const STAFF_TITLE: &str = " Staff accounts ";
+pub const STAFF_ADD_TITLE: &str = "Add a staff account";
+pub const STAFF_ADD_CONTEXT: &str =
+    "The person signs in with this id and PIN; they can change the PIN themselves (P).";
+pub const NO_STAFF_SELECTED: &str = "no account is highlighted";
+pub const STAFF_RESET_CONTEXT: &str =
+    "The new PIN replaces the old one and unlocks the account; tell it to the person.";
+pub const OWN_PIN_CONTEXT: &str =
+    "Type your current PIN, then the new one twice. Wrong current PINs count towards the lock.";
+pub const NOTHING_CHANGED: &str = "nothing was changed";
+pub const OWN_PIN_CHANGED: &str = "your PIN was changed: use the new one from the next sign-in";
+pub const OWN_ACCOUNT_CHANGED: &str =
+    "your own account was changed: sign in again with its new role or PIN";
+
+pub fn wrong_pins(n: u32) -> String {
+    format!("{n} wrong PIN{}", if n == 1 { "" } else { "s" })
+}
+
+pub fn staff_role_title(id: &str) -> String {
+    format!("Change the role of {id}")
+}
+
+pub fn staff_reset_title(id: &str) -> String {
+    format!("New PIN for {id}")
+}
+
+pub fn staff_who(name: &str, role: &str) -> String {
+    format!("{name}, now {role}")
+}
+
+pub fn own_pin_title(id: &str) -> String {
+    format!("Change your own PIN ({id})")
+}
+
+pub fn staff_added(id: &str, role: &str) -> String {
+    format!("staff {id} added as {role}: they can sign in now")
+}
+
+pub fn confirm_deactivate(id: &str, name: &str) -> String {
+    format!(
+        "Deactivate {id} ({name})? They can no longer sign in; their entries keep their name. y / n"
+    )
+}
+
+pub fn confirm_role(id: &str, name: &str, was: &str, new: &str) -> String {
+    format!("Change the role of {id} ({name}) from {was} to {new}? y / n")
+}
+
+pub fn patient_form_title(name: &str, mrn: &str, bed: Option<&str>) -> String {
+    match bed {
+        Some(b) => format!("Correct the details of {name} · MRN {mrn} · bed {b}"),
+        None => format!("Correct the details of {name} · MRN {mrn}"),
+    }
+}
+
+pub const PATIENT_FORM_CONTEXT: &str =
+    "Change what is wrong and say why; the old values stay in the history and the summary.";
+pub const PATIENT_NOTHING_CHANGED: &str =
+    "nothing to correct: change a detail first (the form shows them as they stand)";
+
+pub fn patient_corrected(version: u32, changes: &str) -> String {
+    format!("details corrected (version {version}): {changes}")
+}
+
+pub fn preview_title(base: &str) -> String {
+    format!(" {base} (↑↓ PgUp/PgDn scroll, any other key closes) ")
+}

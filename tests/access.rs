@@ -969,3 +969,51 @@ fn a_session_signed_in_before_a_deactivation_or_demotion_saves_nothing() {
         assert_eq!(common::dump(w.path()), before);
     }
 }
+
+/// An admin cannot deactivate their own account, even when another admin remains: the
+/// refusal comes from the operation, so the CLI and the ward terminal say the same.
+#[test]
+fn no_admin_deactivates_their_own_account() {
+    let w = Ward::new();
+    add_staff(&w, "CD", "admin", "4321");
+    let before = common::dump(w.path());
+    let err = w.refused(&["staff", "deactivate", "AB"]);
+    assert!(
+        err.contains("AB cannot deactivate their own account"),
+        "{err}"
+    );
+    assert_eq!(common::dump(w.path()), before, "a refusal changed the file");
+    // Another admin may.
+    let out = as_user(&w, "CD", "4321", &["staff", "deactivate", "AB"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(staff_row(&w, "AB").1, 0);
+}
+
+/// `pin change` checks the current PIN inside the change as well, and counts nothing when it
+/// is right: the audit shows the change alone, and the failure count stays at zero.
+#[test]
+fn pin_change_with_the_right_pin_counts_nothing_and_a_wrong_one_counts_once() {
+    let w = Ward::new();
+    add_staff(&w, "NU", "nurse", "5678");
+    let change = |current: &str, new: &str| {
+        w.run_with(
+            "NU",
+            current,
+            &[("TITRATE_NEW_PIN", new)],
+            &["pin", "change"],
+        )
+    };
+    let seq = last_seq(&w);
+    let wrong = change("0001", "2468");
+    assert!(!wrong.status.success());
+    let rows = audit_after(&w, seq);
+    assert_eq!(
+        rows.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(),
+        ["signin-fail"],
+        "a wrong current PIN is counted once, at the sign-in"
+    );
+    let out = change("5678", "2468");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(staff_row(&w, "NU").2, 0);
+    assert!(as_user(&w, "NU", "2468", &["cohort"]).status.success());
+}

@@ -32,6 +32,8 @@ pub enum Msg {
     Tick(Instant),
     /// A whole tick passed without a key: time for work nobody is waiting on.
     Idle,
+    /// The window's size (columns, rows): the preview lays itself out for it.
+    Resize(u16, u16),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +48,8 @@ pub enum Screen {
     Cohort,
     /// The shift handover of the whole ward.
     Handover,
+    /// Staff accounts (admins only).
+    Staff,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,8 +130,16 @@ pub struct App {
     /// The shift handover, built when the screen opens or data changes (report::handover).
     pub handover: Option<crate::report::handover::Handover>,
     pub handover_scroll: usize,
-    /// A discharge summary shown after it was written: (title, lines, scroll).
-    pub preview: Option<(String, Vec<String>, usize)>,
+    /// A discharge summary shown after it was written, formatted for the window.
+    pub preview: Option<super::markdown::Preview>,
+    /// The staff screen's list (`staff.rs`).
+    pub staff: super::staff::StaffList,
+    /// A small form of the staff, own-PIN or patient-details screens (`panel.rs`).
+    pub panel: Option<super::panel::Panel>,
+    /// A staff change waiting for y / n.
+    pub confirm: Option<super::staff::Confirm>,
+    /// The window's size, from the last resize (80x24 until one arrives).
+    pub size: (u16, u16),
     /// False under NO_COLOR: meaning is then carried by text and bold/reverse only.
     pub colour: bool,
 }
@@ -181,18 +193,22 @@ impl App {
             handover: None,
             handover_scroll: 0,
             preview: None,
+            staff: super::staff::StaffList::default(),
+            panel: None,
+            confirm: None,
+            size: (80, 24),
             colour: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         }
     }
 
-    fn info(&mut self, text: impl Into<String>) {
+    pub(super) fn info(&mut self, text: impl Into<String>) {
         self.message = Some(Message {
             level: Level::Info,
             text: text.into(),
         });
     }
 
-    fn error(&mut self, text: impl Into<String>) {
+    pub(super) fn error(&mut self, text: impl Into<String>) {
         self.message = Some(Message {
             level: Level::Error,
             text: text.into(),
@@ -203,6 +219,7 @@ impl App {
         match msg {
             Msg::Tick(now) => self.tick(now),
             Msg::Idle => self.idle(),
+            Msg::Resize(w, h) => self.size = (w, h),
             Msg::Key(k) => {
                 self.last_input = self.now;
                 self.key(k);
@@ -305,6 +322,9 @@ impl App {
         }
         if self.screen == Screen::Handover {
             self.compute_handover();
+        }
+        if self.screen == Screen::Staff {
+            self.load_staff();
         }
     }
 
@@ -409,11 +429,11 @@ impl App {
                     "summary written: {}",
                     dir.join(format!("{base}.md / .pdf")).display()
                 ));
-                self.preview = Some((
-                    format!(" {base} (↑↓ scroll, any other key closes) "),
-                    md.lines().map(str::to_string).collect(),
-                    0,
-                ));
+                self.preview = Some(super::markdown::Preview {
+                    title: crate::strings::preview_title(&base),
+                    markdown: md,
+                    scroll: 0,
+                });
             }
             Err(e) => self.error(format!(
                 "could not write the summary to {}: {e}",
@@ -489,7 +509,10 @@ impl App {
                 KeyCode::Char('y') | KeyCode::Char('Y') => {
                     self.pending = None;
                     match p {
-                        Pending::CloseForm => self.form = None,
+                        Pending::CloseForm => {
+                            self.form = None;
+                            self.panel = None;
+                        }
                         Pending::SignOut => {
                             self.form = None;
                             self.sign_out(false);
@@ -510,15 +533,14 @@ impl App {
             self.help = false;
             return;
         }
-        if let Some((_, lines, scroll)) = &mut self.preview {
-            match k.code {
-                KeyCode::Down | KeyCode::Char('j') => {
-                    *scroll = (*scroll + 1).min(lines.len().saturating_sub(1))
-                }
-                KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
-                _ => self.preview = None,
-            }
-            return;
+        if self.preview.is_some() {
+            return self.preview_key(k);
+        }
+        if self.confirm.is_some() {
+            return self.confirm_key(k);
+        }
+        if self.panel.is_some() {
+            return self.panel_key(k);
         }
         if self.form.is_some() {
             self.form_key(k);
@@ -547,24 +569,58 @@ impl App {
                     self.act(a);
                 }
             }
+            Screen::Staff => {
+                if let Some(a) = keys::lookup(keys::STAFF, &k) {
+                    self.act(a);
+                }
+            }
         }
+    }
+
+    /// ↑↓ and PgUp/PgDn scroll the summary preview, as far as its last line in this
+    /// window; any other key closes it.
+    fn preview_key(&mut self, k: KeyEvent) {
+        let Some(p) = &mut self.preview else { return };
+        // The body is the window less header, message and footer.
+        let (w, h) = super::markdown::preview_inner(self.size.0, self.size.1.saturating_sub(3));
+        let last = super::markdown::format(&p.markdown, w)
+            .len()
+            .saturating_sub(h);
+        let page = h.saturating_sub(1).max(1);
+        p.scroll = match k.code {
+            KeyCode::Down | KeyCode::Char('j') => p.scroll + 1,
+            KeyCode::Up | KeyCode::Char('k') => p.scroll.saturating_sub(1),
+            KeyCode::PageDown | KeyCode::Char(' ') => p.scroll + page,
+            KeyCode::PageUp => p.scroll.saturating_sub(page),
+            KeyCode::Home => 0,
+            KeyCode::End => last,
+            _ => {
+                self.preview = None;
+                return;
+            }
+        }
+        .min(last);
     }
 
     /// Quit and sign-out ask first when a form holds unsaved input.
     fn request(&mut self, p: Pending) {
-        let dirty = self.form.as_ref().is_some_and(|f| f.dirty);
+        let dirty = self.form.as_ref().is_some_and(|f| f.dirty)
+            || self.panel.as_ref().is_some_and(|p| p.dirty);
         if dirty {
             self.pending = Some(p);
             return;
         }
         match p {
-            Pending::CloseForm => self.form = None,
+            Pending::CloseForm => {
+                self.form = None;
+                self.panel = None;
+            }
             Pending::SignOut => self.sign_out(false),
             Pending::Quit => self.quit = true,
         }
     }
 
-    fn sign_out(&mut self, idle: bool) {
+    pub(super) fn sign_out(&mut self, idle: bool) {
         if let (true, Some(form), Some(user)) = (idle, self.form.take(), &self.user) {
             self.stash = Some((user.id.clone(), form));
         }
@@ -579,6 +635,10 @@ impl App {
         // Nothing another person looked at stays for the sign-in screen: a summary shown
         // in the preview would otherwise be drawn over it.
         self.preview = None;
+        // PINs typed into a panel never outlive the session.
+        self.panel = None;
+        self.confirm = None;
+        self.staff = super::staff::StaffList::default();
         self.hits.clear();
         self.query.clear();
         self.cohort.clear();
@@ -597,6 +657,17 @@ impl App {
                 self.cohort_scroll =
                     (self.cohort_scroll + 1).min(self.cohort.len().saturating_sub(1));
             }
+            Action::Up if self.screen == Screen::Staff => self.staff_move(-1),
+            Action::Down if self.screen == Screen::Staff => self.staff_move(1),
+            Action::Staff => self.open_staff(),
+            Action::StaffAdd
+            | Action::StaffDeactivate
+            | Action::StaffReactivate
+            | Action::StaffRole
+            | Action::StaffResetPin
+            | Action::StaffUnlock => self.staff_action(a),
+            Action::OwnPin => self.open_own_pin(),
+            Action::PatientDetails => self.open_patient_form(),
             Action::Up if self.screen == Screen::Handover => {
                 self.handover_scroll = self.handover_scroll.saturating_sub(1)
             }

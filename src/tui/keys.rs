@@ -28,6 +28,18 @@ pub enum Action {
     CohortRange,
     Handover,
     HandoverWrite,
+    /// The staff screen (admins) and what it does to the highlighted account.
+    Staff,
+    StaffAdd,
+    StaffDeactivate,
+    StaffReactivate,
+    StaffRole,
+    StaffResetPin,
+    StaffUnlock,
+    /// The signed-in person's own PIN.
+    OwnPin,
+    /// Correct the open patient's details.
+    PatientDetails,
 }
 
 pub struct Binding {
@@ -112,6 +124,14 @@ pub const OVERVIEW: &[Binding] = &[
         None,
     ),
     b(
+        &[C('S')],
+        "S",
+        "staff accounts (admins): add, deactivate, role, PIN, unlock",
+        Action::Staff,
+        None,
+    ),
+    b(&[C('P')], "P", "change your own PIN", Action::OwnPin, None),
+    b(
         &[KeyCode::Tab],
         "Tab",
         "active courses / follow-ups",
@@ -191,6 +211,14 @@ pub const DETAIL: &[Binding] = &[
         Some("summary"),
     ),
     b(
+        &[C('D')],
+        "D",
+        "correct the patient's details (name, birth date, weight, MRN)",
+        Action::PatientDetails,
+        None,
+    ),
+    b(&[C('P')], "P", "change your own PIN", Action::OwnPin, None),
+    b(
         &[KeyCode::Esc],
         "Esc",
         "back to the ward",
@@ -257,6 +285,74 @@ pub const HANDOVER: &[Binding] = &[
     b(&[C('q')], "q", "quit", Action::Quit, None),
 ];
 
+pub const STAFF: &[Binding] = &[
+    b(
+        &[KeyCode::Up, C('k')],
+        "↑/k",
+        "previous account",
+        Action::Up,
+        None,
+    ),
+    b(
+        &[KeyCode::Down, C('j')],
+        "↓/j",
+        "next account",
+        Action::Down,
+        None,
+    ),
+    b(
+        &[C('a')],
+        "a",
+        "add an account",
+        Action::StaffAdd,
+        Some("add"),
+    ),
+    b(
+        &[C('d')],
+        "d",
+        "deactivate (can no longer sign in; asks first)",
+        Action::StaffDeactivate,
+        Some("deactivate"),
+    ),
+    b(
+        &[C('r')],
+        "r",
+        "reactivate",
+        Action::StaffReactivate,
+        Some("reactivate"),
+    ),
+    b(
+        &[C('c')],
+        "c",
+        "change the role (asks first)",
+        Action::StaffRole,
+        Some("role"),
+    ),
+    b(
+        &[C('n')],
+        "n",
+        "give a new PIN (also unlocks)",
+        Action::StaffResetPin,
+        Some("new PIN"),
+    ),
+    b(
+        &[C('u')],
+        "u",
+        "unlock after wrong PINs",
+        Action::StaffUnlock,
+        Some("unlock"),
+    ),
+    b(
+        &[KeyCode::Esc],
+        "Esc",
+        "back to the ward",
+        Action::Back,
+        Some("back"),
+    ),
+    b(&[C('?')], "?", "all keys", Action::Help, Some("help")),
+    b(&[C('q')], "q", "quit", Action::Quit, None),
+];
+
 pub const SEARCH: &[Binding] = &[
     b(&[KeyCode::Up], "↑", "previous", Action::Up, None),
     b(&[KeyCode::Down], "↓", "next", Action::Down, None),
@@ -280,6 +376,14 @@ pub const FORM: &[(&str, &str)] = &[
     ("Tab/↓", "next field"),
     ("Shift-Tab/↑", "previous"),
     ("←/→", "choose"),
+];
+
+/// Keys inside a staff, PIN or patient-details form (`tui::panel`).
+pub const PANEL: &[(&str, &str)] = &[
+    ("Enter", "next / save"),
+    ("Esc", "cancel"),
+    ("Tab/↓", "next field"),
+    ("←/→", "move / choose"),
 ];
 
 pub fn lookup(table: &[Binding], key: &KeyEvent) -> Option<Action> {

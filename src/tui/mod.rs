@@ -5,6 +5,10 @@ pub mod confirm;
 pub mod form;
 pub mod input;
 pub mod keys;
+pub mod markdown;
+pub mod panel;
+mod patient;
+pub mod staff;
 pub mod ui;
 pub mod view;
 
@@ -83,6 +87,9 @@ fn event_loop(
     signal: &AtomicI32,
 ) -> anyhow::Result<()> {
     app.update(Msg::Tick(chrono::Utc::now()));
+    if let Ok(size) = terminal.size() {
+        app.update(Msg::Resize(size.width, size.height));
+    }
     while !app.quit && signal.load(Ordering::Relaxed) == 0 {
         terminal.draw(|f| ui::draw(f, app))?;
         let event = if event::poll(TICK)? {
@@ -95,6 +102,9 @@ fn event_loop(
             app.update(Msg::Idle);
         }
         // Only presses: terminals that report releases would otherwise type twice.
+        if let Some(Event::Resize(w, h)) = event {
+            app.update(Msg::Resize(w, h));
+        }
         if let Some(Event::Key(k)) = event
             && k.kind == KeyEventKind::Press
         {

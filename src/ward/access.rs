@@ -277,6 +277,10 @@ pub fn change_staff(
                     return Err(WardError::AlreadyInactive(id.clone()));
                 }
                 keeps_an_admin(w, &s, "deactivated")?;
+                // Checked after the last-admin rule, whose message says more when both hold.
+                if s.id == who.id {
+                    return Err(WardError::SelfDeactivate(id.clone()));
+                }
                 s.active = false;
             }
             StaffChange::Reactivate => {
@@ -349,29 +353,58 @@ fn keeps_an_admin(w: &dyn Writer, target: &Staff, what: &'static str) -> Result<
     Ok(())
 }
 
-/// The signed-in person changes their own PIN (signed in with the current one). The new one
-/// follows the PIN policy of a new account and must differ from the current one.
+/// The signed-in person changes their own PIN at a terminal that is already signed in, so
+/// the current PIN is asked again and checked here. As at sign-in, the staff row is read,
+/// the PIN checked and the failure counted inside one write transaction: a wrong current
+/// PIN counts towards the lock, so this cannot be used to try PINs without limit. The new
+/// one follows the PIN policy of a new account and must differ from the current one.
 pub fn change_own_pin(
     db: &mut Db,
+    cfg: &Config,
     who: &Staff,
+    current_pin: &str,
     new_pin: &str,
     now: Instant,
 ) -> Result<(), WardError> {
     let new_pin = values::pin(new_pin)?;
-    if pin_matches(&new_pin, &who.pin_hash) {
-        return Err(WardError::SamePin);
-    }
+    // Hashed before the write lock is taken; thrown away if the current PIN is wrong.
     let hash = hash_pin(&new_pin)?;
+    let max = cfg.max_pin_failures;
+    // A refusal that counted a failure is returned inside Ok so that its row commits.
     db.write(&who.id, now, |w| {
-        still_signed_in(w, who)?;
         let mut s = w
             .staff(&who.id)?
             .ok_or_else(|| WardError::UnknownStaff(who.id.clone()))?;
+        if !s.active {
+            return Ok(Err(WardError::Inactive(s.id)));
+        }
+        if s.locked {
+            return Ok(Err(WardError::Locked(s.id)));
+        }
+        if !pin_matches(current_pin, &s.pin_hash) {
+            s.failed_pins = s.failed_pins.saturating_add(1);
+            if s.failed_pins >= max {
+                s.locked = true;
+            }
+            w.update_staff(&s, "pin-change-fail")?;
+            return Ok(Err(if s.locked {
+                WardError::Locked(s.id)
+            } else {
+                WardError::WrongCurrentPin {
+                    left: max.saturating_sub(s.failed_pins),
+                }
+            }));
+        }
+        // The account as signed in: not re-PINned, demoted or deactivated since.
+        still_signed_in(w, who)?;
+        if new_pin == current_pin {
+            return Ok(Err(WardError::SamePin));
+        }
         s.pin_hash = hash;
         s.failed_pins = 0;
         w.update_staff(&s, "pin-change")?;
-        Ok(())
-    })
+        Ok::<_, WardError>(Ok(()))
+    })?
 }
 
 /// The operating-system account that runs a recovery.

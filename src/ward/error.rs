@@ -114,7 +114,7 @@ pub enum WardError {
     #[error("account {id} has the {role} role already; nothing changed")]
     SameRole { id: String, role: Role },
     #[error(
-        "{id} is the last active, unlocked admin and cannot be {what}: nobody could manage staff then; make another admin first (`titrate staff role ID --role admin`)"
+        "{id} is the last active, unlocked admin and cannot be {what}: nobody could manage staff then; make another admin first (staff screen `S`, or `titrate staff role ID --role admin`)"
     )]
     LastAdmin { id: String, what: &'static str },
     #[error(
@@ -132,6 +132,23 @@ pub enum WardError {
     },
     #[error("the new PIN is the same as the current one; nothing was changed")]
     SamePin,
+    #[error(
+        "the current PIN is wrong; nothing was changed ({left} more wrong PINs lock the account)"
+    )]
+    WrongCurrentPin { left: u32 },
+    #[error(
+        "{0} cannot deactivate their own account: another admin does that, so that an admin is never locked out by a slip"
+    )]
+    SelfDeactivate(String),
+    #[error(
+        "the patient's details were changed at another terminal since this form opened (version {version} by {by} at {at}: {changes}); nothing was saved: the form now shows the details as they stand, make the correction again"
+    )]
+    PatientChangedSince {
+        version: u32,
+        by: String,
+        at: String,
+        changes: String,
+    },
     #[error(
         "recover-admin is only for the owner of {path} (uid {owner}) or root, who can write the file anyway; this process runs as uid {uid}"
     )]

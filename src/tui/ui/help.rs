@@ -7,7 +7,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::centered;
 use crate::tui::app::{App, Screen};
-use crate::tui::keys;
+use crate::tui::keys::{self, Action};
 
 pub fn draw(f: &mut Frame, body: Rect, app: &App) {
     let table = match app.screen {
@@ -16,18 +16,36 @@ pub fn draw(f: &mut Frame, body: Rect, app: &App) {
         Screen::Search => keys::SEARCH,
         Screen::Cohort => keys::COHORT,
         Screen::Handover => keys::HANDOVER,
+        Screen::Staff => keys::STAFF,
         Screen::SignIn | Screen::Setup => &[],
     };
-    let mut lines: Vec<Line> = table
-        .iter()
-        .map(|b| Line::from(format!(" {:<8} {}", b.label, b.what)))
-        .collect();
+    // At 80x24 every line counts: up and down share one, and "? all keys" is this list.
+    let mut lines: Vec<Line> = Vec::new();
+    let mut rows = table.iter().filter(|b| b.action != Action::Help).peekable();
+    while let Some(b) = rows.next() {
+        match rows.peek() {
+            Some(next) if b.action == Action::Up && next.action == Action::Down => {
+                let label = format!("{} {}", b.label, next.label);
+                lines.push(Line::from(format!(
+                    " {label:<8} {} · {}",
+                    b.what, next.what
+                )));
+                rows.next();
+            }
+            _ => lines.push(Line::from(format!(" {:<8} {}", b.label, b.what))),
+        }
+    }
     lines.push(Line::from(format!(
         " {:<8} quit (asks first if a form has unsaved input)",
         "Ctrl-C"
     )));
     // The form keys on as few lines as the width allows, so that help fits at 80x24.
-    let form: Vec<String> = keys::FORM
+    let in_form = if app.screen == Screen::Staff {
+        keys::PANEL
+    } else {
+        keys::FORM
+    };
+    let form: Vec<String> = in_form
         .iter()
         .map(|(k, what)| format!("{k} {what}"))
         .collect();

@@ -7,8 +7,11 @@ mod detail;
 mod form;
 mod help;
 mod overview;
+mod panel;
+mod preview;
 mod search;
 mod signin;
+mod staff;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -99,6 +102,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         Screen::Search => search::draw(f, body, app, &theme),
         Screen::Cohort => cohort::draw(f, body, app),
         Screen::Handover => handover::draw(f, body, app),
+        Screen::Staff => staff::draw(f, body, app, &theme),
     }
     if let Some(m) = &app.message {
         let style = if m.level == Level::Error {
@@ -116,19 +120,14 @@ pub fn draw(f: &mut Frame, app: &App) {
     if let Some(form) = &app.form {
         form::draw(f, body, form, &theme, (app.cfg.timezone, app.now));
     }
-    if let Some((title, lines, scroll)) = &app.preview {
-        let area = centered(body, body.width.saturating_sub(2), body.height);
-        let text: Vec<Line> = lines
-            .iter()
-            .skip(*scroll)
-            .map(|l| Line::from(safe(l)))
-            .collect();
-        f.render_widget(Clear, area);
-        f.render_widget(
-            Paragraph::new(text)
-                .block(Block::default().borders(Borders::ALL).title(title.as_str())),
-            area,
-        );
+    if let Some(p) = &app.panel {
+        panel::draw(f, body, p, &theme);
+    }
+    if let Some(text) = app.confirm_text() {
+        panel::draw_confirm(f, body, &text, &theme);
+    }
+    if let Some(p) = &app.preview {
+        preview::draw(f, body, p);
     }
     if app.help {
         help::draw(f, body, app);
@@ -246,8 +245,12 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 /// end, but "? help" always stays: it lists every key.
 fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     use unicode_width::UnicodeWidthStr;
-    let pairs: Vec<(&str, &str)> = if app.form.as_ref().is_some_and(|f| f.confirm.is_some()) {
+    let pairs: Vec<(&str, &str)> = if app.confirm.is_some() {
+        vec![("y", "yes"), ("n", "no")]
+    } else if app.form.as_ref().is_some_and(|f| f.confirm.is_some()) {
         keys::CONFIRM.to_vec()
+    } else if app.panel.is_some() {
+        keys::PANEL.to_vec()
     } else if app.form.is_some() {
         keys::FORM.to_vec()
     } else {
@@ -257,6 +260,7 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Screen::Search => keys::SEARCH,
             Screen::Cohort => keys::COHORT,
             Screen::Handover => keys::HANDOVER,
+            Screen::Staff => keys::STAFF,
             Screen::SignIn | Screen::Setup => &[],
         };
         if table.is_empty() {
