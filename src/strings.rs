@@ -30,3 +30,21 @@ pub fn handover_written(path: &str) -> String {
 }
 
 pub const HANDOVER_EMPTY: &str = "No course is running on the ward.";
+
+// ---- discharge letter (issue 11 §5) ----
+
+pub const ADVICE_HEADING: &str = "Advice to the referring physician";
+
+pub const NO_ADVICE: &str =
+    "No advice was written for this letter (titrate summary --advice, or p in the ward terminal).";
+
+pub fn responsible_line(who: Option<&str>) -> String {
+    format!("Responsible physician: {}", who.unwrap_or("not recorded"))
+}
+
+pub fn advice_saved(course: i64, responsible: &str) -> String {
+    format!("advice for the letter of course {course} saved (responsible physician {responsible})")
+}
+
+pub const LETTER_FORM_TITLE: &str = "Discharge letter";
+pub const LETTER_FORM_CONTEXT: &str = "The advice and the responsible physician are stored with the course and printed in the letter.";

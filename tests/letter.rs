@@ -220,3 +220,260 @@ fn an_existing_out_file_is_still_refused() {
     assert!(!o.status.success());
     assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
 }
+
+// ----- the responsible physician and the advice to the referring physician -----
+
+const ADVICE: &str = "Ketamine may be repeated after 6 months if pain returns; please check liver enzymes in 4 weeks.";
+
+fn add_staff(w: &Ward, id: &str, name: &str, role: &str) {
+    let o = w.run_with(
+        "AB",
+        "1234",
+        &[("TITRATE_NEW_PIN", "1234")],
+        &["staff", "add", "--id", id, "--name", name, "--role", role],
+    );
+    assert!(o.status.success(), "staff add {id}: {}", text(&o.stderr));
+}
+
+/// `titrate summary` as `user`, writing `name` in the ward's folder.
+fn letter_as(
+    w: &Ward,
+    user: &str,
+    mrn: &str,
+    format: &str,
+    name: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let out = w.dir.path().join(name);
+    let mut args = vec![
+        "summary",
+        "--mrn",
+        mrn,
+        "--format",
+        format,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    w.run_with(user, "1234", &[], &args)
+}
+
+fn advice_rows(db: &Path) -> Vec<(i64, Option<i64>, String, String, String)> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, supersedes, responsible_staff_id, advice, recorded_by \
+             FROM letter_advice ORDER BY id",
+        )
+        .unwrap();
+    stmt.query_map([], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    })
+    .unwrap()
+    .map(|r| r.unwrap())
+    .collect()
+}
+
+#[test]
+fn the_letter_names_the_responsible_physician_and_the_advice_and_is_made_again_the_same() {
+    let w = Ward::new();
+    add_staff(&w, "PH", "Pieter Hofman", "physician");
+    add_staff(&w, "PV", "Petra Vos", "physician");
+    course(&w, "3101", true, true);
+    let o = letter_as(
+        &w,
+        "PH",
+        "3101",
+        "pdf",
+        "a.pdf",
+        &["--advice", ADVICE, "--responsible", "PV"],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("responsible physician PV"),
+        "{}",
+        text(&o.stdout)
+    );
+    let pdf = squash(&pdf_text(&w.dir.path().join("a.pdf")));
+    assert!(
+        pdf.contains("Responsible physician: Petra Vos (PV)"),
+        "{pdf}"
+    );
+    assert!(pdf.contains("Advice to the referring physician"), "{pdf}");
+    assert!(pdf.contains(ADVICE), "{pdf}");
+    assert!(pdf.contains("written by Pieter Hofman (PH) on"), "{pdf}");
+
+    // Made again without --advice, by someone else (a nurse may print it): the same words.
+    add_staff(&w, "NU", "Nina Udo", "nurse");
+    let o = letter_as(&w, "NU", "3101", "pdf", "b.pdf", &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let again = squash(&pdf_text(&w.dir.path().join("b.pdf")));
+    assert!(
+        again.contains("Responsible physician: Petra Vos (PV)"),
+        "{again}"
+    );
+    assert!(again.contains(ADVICE), "{again}");
+    let md = letter(&w, "3101", "markdown", "b.md", &[]);
+    assert!(md.contains("Responsible physician: Petra Vos (PV)"), "{md}");
+    assert!(md.contains("## Advice to the referring physician"), "{md}");
+    assert!(md.contains(ADVICE), "{md}");
+    assert_eq!(advice_rows(&w.db).len(), 1, "printing again stores nothing");
+
+    // A later advice supersedes the first, which stays; without --responsible the stored
+    // physician is kept.
+    let o = letter_as(
+        &w,
+        "PH",
+        "3101",
+        "markdown",
+        "c.md",
+        &["--advice", "Follow up in 3 months."],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let md = std::fs::read_to_string(w.dir.path().join("c.md")).unwrap();
+    assert!(md.contains("Follow up in 3 months."), "{md}");
+    assert!(!md.contains(ADVICE), "{md}");
+    assert!(md.contains("Responsible physician: Petra Vos (PV)"), "{md}");
+    let rows = advice_rows(&w.db);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0].3, ADVICE);
+    assert_eq!(
+        rows[1].1,
+        Some(rows[0].0),
+        "the new one names the one it replaces"
+    );
+    assert_eq!((rows[1].2.as_str(), rows[1].4.as_str()), ("PV", "PH"));
+    let v = w.ok(&["audit", "verify"]);
+    assert!(!v.contains("problem"), "{v}");
+}
+
+#[test]
+fn a_letter_without_advice_says_so() {
+    let w = Ward::new();
+    course(&w, "3102", true, false);
+    let md = letter(&w, "3102", "markdown", "a.md", &[]);
+    assert!(md.contains("Responsible physician: not recorded"), "{md}");
+    assert!(md.contains("No advice was written for this letter"), "{md}");
+    let pdf = squash(&letter(&w, "3102", "pdf", "a.pdf", &[]));
+    assert!(pdf.contains("Responsible physician: not recorded"), "{pdf}");
+}
+
+#[test]
+fn advice_from_a_nurse_or_naming_a_non_physician_is_refused_and_stores_nothing() {
+    let w = Ward::new();
+    add_staff(&w, "PH", "Pieter Hofman", "physician");
+    add_staff(&w, "NU", "Nina Udo", "nurse");
+    add_staff(&w, "PX", "Paul Xander", "physician");
+    course(&w, "3103", true, false);
+    w.ok(&["staff", "deactivate", "PX"]);
+    let before = common::dump(&w.db);
+    let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        ("NU", vec!["--advice", ADVICE], "physician"),
+        (
+            "PH",
+            vec!["--advice", ADVICE, "--responsible", "NU"],
+            "NU is not an active physician",
+        ),
+        (
+            "PH",
+            vec!["--advice", ADVICE, "--responsible", "AB"],
+            "AB is not an active physician",
+        ),
+        (
+            "PH",
+            vec!["--advice", ADVICE, "--responsible", "PX"],
+            "PX is not an active physician",
+        ),
+        (
+            "PH",
+            vec!["--advice", ADVICE, "--responsible", "ZZ"],
+            "ZZ is not an active physician",
+        ),
+        (
+            "PH",
+            vec!["--advice", "clear \u{1b}[2J screen"],
+            "control character",
+        ),
+        ("PH", vec!["--advice", "   "], "is empty"),
+        ("PH", vec!["--responsible", "PH"], "--advice"),
+    ];
+    let long = "a".repeat(3001);
+    let mut cases = cases;
+    cases.push(("PH", vec!["--advice", &long], "at most 3000"));
+    // An admin names a physician, or there is nobody to name.
+    cases.push((
+        "AB",
+        vec!["--advice", ADVICE],
+        "name the responsible physician",
+    ));
+    for (i, (user, extra, said)) in cases.iter().enumerate() {
+        let name = format!("refused{i}.pdf");
+        let o = letter_as(&w, user, "3103", "pdf", &name, extra);
+        assert!(!o.status.success(), "{user} {extra:?} was accepted");
+        let err = text(&o.stderr);
+        assert!(err.contains(said), "{user} {extra:?}: {err}");
+        assert!(
+            !w.dir.path().join(&name).exists(),
+            "{user} {extra:?} wrote a letter"
+        );
+    }
+    // Refusals leave the record as it was, apart from the denied attempt's audit row.
+    let record = |d: Vec<String>| -> Vec<String> {
+        d.into_iter().filter(|r| !r.starts_with("audit")).collect()
+    };
+    assert_eq!(record(common::dump(&w.db)), record(before.clone()));
+    let conn = rusqlite::Connection::open(&w.db).unwrap();
+    let logged = before.iter().filter(|r| r.starts_with("audit:")).count() as i64;
+    let actions: Vec<String> = conn
+        .prepare("SELECT action FROM audit WHERE seq > ?1 ORDER BY seq")
+        .unwrap()
+        .query_map([logged], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(actions, ["denied"], "only the nurse's attempt is logged");
+    assert!(advice_rows(&w.db).is_empty());
+    // An admin may write it, naming a physician.
+    let o = letter_as(
+        &w,
+        "AB",
+        "3103",
+        "markdown",
+        "ok.md",
+        &["--advice", ADVICE, "--responsible", "PH"],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}
+
+#[test]
+fn advice_is_stored_in_a_database_migrated_from_schema_version_1() {
+    let w = Ward::new();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/schema-v1.db"),
+        &w.db,
+    )
+    .unwrap();
+    add_staff(&w, "PH", "Pieter Hofman", "physician");
+    let o = letter_as(&w, "PH", "7001", "pdf", "old.pdf", &["--advice", ADVICE]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let pdf = squash(&pdf_text(&w.dir.path().join("old.pdf")));
+    assert!(
+        pdf.contains("Responsible physician: Pieter Hofman (PH)"),
+        "{pdf}"
+    );
+    assert!(pdf.contains(ADVICE), "{pdf}");
+    let o = letter_as(&w, "PH", "7001", "markdown", "again.md", &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        std::fs::read_to_string(w.dir.path().join("again.md"))
+            .unwrap()
+            .contains(ADVICE)
+    );
+    let v = w.ok(&["audit", "verify"]);
+    assert!(!v.contains("problem"), "{v}");
+    let check = w.ok(&["check"]);
+    assert!(
+        !check.contains("differs") && !check.contains("missing"),
+        "{check}"
+    );
+}

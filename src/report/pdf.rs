@@ -450,6 +450,10 @@ fn layout(s: &Summary) -> Vec<Vec<Op>> {
             l.y += 11.0;
         }
     }
+    for line in wrap(true, &s.responsible_line(), 9.5, PAGE_W - 2.0 * MARGIN) {
+        l.y += 13.0;
+        l.text(MARGIN, 9.5, true, BLACK, &line);
+    }
     l.y += 6.0;
     if s.draft {
         l.y += 8.0;
@@ -460,6 +464,15 @@ fn layout(s: &Summary) -> Vec<Vec<Op>> {
     }
     l.heading("Patient", LINE * 3.0);
     l.pairs(&s.patient);
+    l.heading(crate::strings::ADVICE_HEADING, LINE * 2.0);
+    match &s.letter {
+        Some(letter) => {
+            l.paragraph(&letter.advice, BLACK);
+            l.y += 3.0;
+            l.paragraph(&format!("({})", letter.written), GREY);
+        }
+        None => l.paragraph(crate::strings::NO_ADVICE, GREY),
+    }
     l.heading("Treatment", LINE * 3.0);
     l.pairs(&s.treatment);
     l.heading("Pain", LINE * 3.0);

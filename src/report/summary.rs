@@ -47,6 +47,16 @@ pub struct Chart {
     pub nrs: Vec<(f64, f64)>,
 }
 
+/// The letter's own words, stored apart from the record (`ward::letters`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Letter {
+    /// "Name (ID)".
+    pub responsible: String,
+    pub advice: String,
+    /// "written by Name (ID) on 2026-03-08 10:00".
+    pub written: String,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     pub hospital: String,
@@ -68,6 +78,20 @@ pub struct Summary {
     pub generated_at: String,
     /// "Times are local time in Europe/Amsterdam."
     pub zone_note: String,
+    /// The responsible physician and the advice, when a physician wrote them.
+    pub letter: Option<Letter>,
+}
+
+impl Summary {
+    /// The summary with the letter's stored words.
+    pub fn with_letter(self, letter: Option<Letter>) -> Summary {
+        Summary { letter, ..self }
+    }
+
+    /// "Responsible physician: Name (ID)", or that none is recorded.
+    pub fn responsible_line(&self) -> String {
+        crate::strings::responsible_line(self.letter.as_ref().map(|l| l.responsible.as_str()))
+    }
 }
 
 fn kv(k: &str, v: impl Into<String>) -> (String, String) {
@@ -429,6 +453,7 @@ pub fn build(rec: &PatientRecord, req: &Request) -> Result<Summary, SummaryError
         generated_by: req.generated_by.to_string(),
         generated_at: t(req.now),
         zone_note: format!("Times are local time in {}.", zone.name()),
+        letter: None,
     })
 }
 
@@ -470,7 +495,17 @@ pub fn markdown(s: &Summary) -> String {
         }
         out.push('\n');
     };
+    out.push_str(&format!("{}\n\n", cell(&s.responsible_line())));
     table(&mut out, "Patient", &s.patient);
+    out.push_str(&format!("## {}\n\n", crate::strings::ADVICE_HEADING));
+    match &s.letter {
+        Some(l) => out.push_str(&format!(
+            "{}\n\n({})\n\n",
+            cell(&l.advice),
+            cell(&l.written)
+        )),
+        None => out.push_str(&format!("{}\n\n", crate::strings::NO_ADVICE)),
+    }
     table(&mut out, "Treatment", &s.treatment);
     table(&mut out, "Pain", &s.pain);
     out.push_str("## Side effects\n\n");
