@@ -48,3 +48,11 @@ pub fn advice_saved(course: i64, responsible: &str) -> String {
 
 pub const LETTER_FORM_TITLE: &str = "Discharge letter";
 pub const LETTER_FORM_CONTEXT: &str = "The advice and the responsible physician are stored with the course and printed in the letter.";
+
+/// The legend of the side-effect marks on the letter's rate chart.
+pub const CHART_SIDE_EFFECT_LEGEND: &str = "side effect (see the table)";
+
+/// Under the T2 point of the letter's NRS chart: how long after the infusion it was taken.
+pub fn chart_follow_up(days_after_end: i64) -> String {
+    format!("T2, {days_after_end} d after")
+}

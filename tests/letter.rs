@@ -477,3 +477,224 @@ fn advice_is_stored_in_a_database_migrated_from_schema_version_1() {
         "{check}"
     );
 }
+
+// ----- the chart: a connected NRS line with T0, T1 and T2, side effects on the rate -----
+
+/// Every word on the PDF's pages with its box (points from the top left), and each page's
+/// width.
+fn words(pdf: &Path) -> Vec<(usize, String, [f64; 4])> {
+    let o = Command::new("pdftotext")
+        .args(["-bbox", pdf.to_str().unwrap(), "-"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "pdftotext -bbox: {}", text(&o.stderr));
+    let html = text(&o.stdout);
+    let attr = |l: &str, name: &str| -> f64 {
+        let k = format!("{name}=\"");
+        let i = l.find(&k).unwrap() + k.len();
+        l[i..i + l[i..].find('"').unwrap()].parse().unwrap()
+    };
+    let mut page = 0;
+    let mut out = Vec::new();
+    for l in html.lines().map(str::trim) {
+        if l.starts_with("<page ") {
+            page += 1;
+        } else if l.starts_with("<word ") {
+            let w = l[l.find('>').unwrap() + 1..l.rfind("</word>").unwrap()].to_string();
+            let b = [
+                attr(l, "xMin"),
+                attr(l, "yMin"),
+                attr(l, "xMax"),
+                attr(l, "yMax"),
+            ];
+            out.push((page, w, b));
+        }
+    }
+    out
+}
+
+/// Page `page` rendered in colour at 72 dpi (a pixel a point): (width, RGB bytes).
+fn page_rgb(pdf: &Path, page: usize) -> (usize, Vec<u8>) {
+    let prefix = pdf.with_extension("page");
+    let n = page.to_string();
+    let o = Command::new("pdftoppm")
+        .args(["-r", "72", "-f", &n, "-l", &n, "-singlefile"])
+        .arg(pdf)
+        .arg(&prefix)
+        .output()
+        .unwrap_or_else(|e| panic!("pdftoppm could not be run ({e}): install poppler-utils"));
+    assert!(o.status.success(), "pdftoppm: {}", text(&o.stderr));
+    let ppm = std::fs::read(format!("{}.ppm", prefix.display())).unwrap();
+    let mut fields = Vec::new();
+    let mut i = 0;
+    while fields.len() < 4 {
+        while ppm[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let s = i;
+        while !ppm[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        fields.push(String::from_utf8_lossy(&ppm[s..i]).into_owned());
+    }
+    assert_eq!(fields[0], "P6");
+    (fields[1].parse().unwrap(), ppm[i + 1..].to_vec())
+}
+
+/// A 7-day course with T0 8, daily scores, T1 5 and T2 3, and (when `side_effect`) a
+/// nausea at 6 h while 4 mg/h ran; its letter as PDF.
+fn charted(w: &Ward, mrn: &str, side_effect: bool) -> std::path::PathBuf {
+    w.ok(&[
+        "patient",
+        "add",
+        "--mrn",
+        mrn,
+        "--name",
+        "Ruud Smit",
+        "--birth-date",
+        "1971-02-03",
+        "--sex",
+        "male",
+    ]);
+    let start = hours_ago(40 * 24);
+    let at = |h: i64| rfc(start + Duration::hours(h));
+    let nrs = |score: &str, h: i64, tp: Option<&str>| {
+        let t = at(h);
+        let mut a = vec!["nrs", "--mrn", mrn, "--score", score, "--at", &t];
+        if let Some(tp) = tp {
+            a.extend(["--timepoint", tp]);
+        }
+        w.ok(&a);
+    };
+    nrs("8", -3, Some("t0"));
+    w.ok(&["course", "start", "--mrn", mrn, "--at", &at(0)]);
+    for (h, r) in [(0, "2"), (4, "4"), (8, "6")] {
+        w.ok(&["dose", "--mrn", mrn, "--rate", r, "--at", &at(h)]);
+    }
+    if side_effect {
+        w.ok(&[
+            "side-effect",
+            "--mrn",
+            mrn,
+            "--kind",
+            "nausea",
+            "--severity",
+            "mild",
+            "--at",
+            &at(6),
+        ]);
+    }
+    nrs("7", 24, None);
+    nrs("6", 72, None);
+    w.ok(&["course", "end", "--mrn", mrn, "--at", &at(168)]);
+    nrs("5", 169, Some("t1"));
+    nrs("3", 168 + 28 * 24, Some("t2"));
+    let pdf = w.dir.path().join(format!("{mrn}.pdf"));
+    w.ok(&[
+        "summary",
+        "--mrn",
+        mrn,
+        "--format",
+        "pdf",
+        "--out",
+        pdf.to_str().unwrap(),
+    ]);
+    pdf
+}
+
+#[test]
+fn the_nrs_chart_is_one_line_through_the_scores_with_t0_t1_and_t2_labelled() {
+    let w = Ward::new();
+    let pdf = charted(&w, "3201", true);
+    let all = words(&pdf);
+    let nrs = all
+        .windows(2)
+        .find(|p| p[0].1 == "NRS" && p[1].1 == "10")
+        .map(|p| p[0].clone())
+        .expect("no NRS panel");
+    let (page, _, panel) = nrs;
+    let day = all
+        .iter()
+        .find(|(p, w, b)| *p == page && w == "day" && b[1] > panel[3])
+        .expect("no day labels")
+        .2;
+    let label = |name: &str| -> [f64; 4] {
+        all.iter()
+            .find(|(p, w, b)| *p == page && w == name && b[1] > panel[3] && b[3] < day[1])
+            .unwrap_or_else(|| panic!("{name} is not labelled in the NRS panel"))
+            .2
+    };
+    let (t0, t1, t2) = (label("T0"), label("T1"), label("T2"));
+    // In time order left to right, and higher on the page for a higher score (8, 5, 3).
+    assert!(t0[0] < t1[0] && t1[0] < t2[0], "{t0:?} {t1:?} {t2:?}");
+    let mid = |b: [f64; 4]| (b[1] + b[3]) / 2.0;
+    assert!(
+        mid(t0) < mid(t1) && mid(t1) < mid(t2),
+        "{t0:?} {t1:?} {t2:?}"
+    );
+    // T2 is in the follow-up slot, said under the axis.
+    assert!(
+        all.iter().any(|(p, w, _)| *p == page && w == "after"),
+        "the follow-up slot is not named"
+    );
+
+    // The line: every column between T0 and T1 holds a pixel of the line's colour inside
+    // the panel (or a score's black mark on it), so the scores are joined, not scattered.
+    let (width, px) = page_rgb(&pdf, page);
+    let rows = (panel[3] as usize + 2)..(day[1] as usize - 4);
+    let line_at = |x: usize| {
+        rows.clone().any(|y| {
+            let i = (y * width + x) * 3;
+            let (r, g, b) = (i32::from(px[i]), i32::from(px[i + 1]), i32::from(px[i + 2]));
+            (b > 150 && b - r > 30) || r.max(g).max(b) < 80
+        })
+    };
+    let from = t0[2] as usize + 4;
+    let to = t1[0] as usize - 4;
+    assert!(
+        to > from + 100,
+        "the course spans too few points: {from}..{to}"
+    );
+    let gaps: Vec<usize> = (from..to).filter(|x| !line_at(*x)).collect();
+    assert!(gaps.is_empty(), "the NRS line breaks at x = {gaps:?}");
+}
+
+#[test]
+fn side_effects_are_marked_on_the_rate_chart_with_a_legend() {
+    let w = Ward::new();
+    let red_below_the_maximum = |pdf: &Path| -> (bool, usize) {
+        let all = words(pdf);
+        // The chart's "maximum 14 mg/h" (the protocol row says "maximum 14 mg/h,").
+        let (page, _, max) = all
+            .windows(3)
+            .find(|p| p[0].1 == "maximum" && p[2].1 == "mg/h")
+            .expect("no maximum line")[0]
+            .clone();
+        let nrs = all
+            .iter()
+            .find(|(p, w, b)| *p == page && w == "NRS" && b[1] > max[3])
+            .expect("no NRS panel")
+            .2;
+        let legend = all
+            .windows(5)
+            .any(|p| p[0].1 == "side" && p[1].1 == "effect" && p[4].1 == "table)");
+        let (width, px) = page_rgb(pdf, page);
+        let red = ((max[3] as usize + 5)..(nrs[1] as usize - 16))
+            .flat_map(|y| (60..width - 40).map(move |x| (x, y)))
+            .filter(|(x, y)| {
+                let i = (y * width + x) * 3;
+                px[i] > 150 && px[i + 1] < 100 && px[i + 2] < 100
+            })
+            .count();
+        (legend, red)
+    };
+    let (legend, red) = red_below_the_maximum(&charted(&w, "3202", true));
+    assert!(legend, "no legend for the side-effect marks");
+    assert!(
+        red > 5,
+        "no side-effect mark on the rate chart ({red} red pixels)"
+    );
+    let (legend, red) = red_below_the_maximum(&charted(&w, "3203", false));
+    assert!(!legend, "a legend without side effects");
+    assert_eq!(red, 0, "a mark without a side effect");
+}
