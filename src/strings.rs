@@ -56,3 +56,15 @@ pub const CHART_SIDE_EFFECT_LEGEND: &str = "side effect (see the table)";
 pub fn chart_follow_up(days_after_end: i64) -> String {
     format!("T2, {days_after_end} d after")
 }
+
+pub const LETTER_ADVICE_LABEL: &str = "Advice";
+pub const LETTER_ADVICE_HINT: &str = "to the referring physician; kept with the course";
+pub const LETTER_RESPONSIBLE_LABEL: &str = "Physician";
+pub const LETTER_RESPONSIBLE_HINT: &str = "staff id of the physician responsible for the course";
+pub const LETTER_ADVICE_KEPT: &str =
+    "a stored advice cannot be emptied: write the advice as it should now read";
+pub const LETTER_NO_COURSE: &str = "the patient has no course to write a letter for";
+
+pub fn letter_advice_changed(msg: &str) -> String {
+    format!("{msg} (Enter saves yours over it, Esc keeps it)")
+}
