@@ -58,7 +58,7 @@ pub enum WardError {
     #[error("--confirm-reason is only given with --confirm")]
     AmendReasonWithoutConfirm,
     #[error(
-        "{0} is not an active physician: the responsible physician is a physician whose account is active (see `titrate staff list`)"
+        "{0} is not an active physician: name the staff id of a physician whose account is active"
     )]
     NotAPhysician(String),
     #[error(
