@@ -325,3 +325,78 @@ fn an_advice_stored_elsewhere_after_the_form_opened_is_shown_before_saving_over_
         .unwrap();
     assert_eq!(current.advice, "Mine.");
 }
+
+#[test]
+fn a_course_entered_in_error_gets_no_advice() {
+    let w = ward();
+    let cfg = Config::defaults();
+    let mut db = Db::open(&w.path).unwrap();
+    let who = titrate::ward::access::sign_in(&mut db, &cfg, "PH", "2222", now()).unwrap();
+    let mut s = titrate::ward::entries::Session {
+        db: &mut db,
+        cfg: &cfg,
+        who: &who,
+        now: now(),
+    };
+    let p = titrate::domain::patient::PatientText {
+        mrn: "9901",
+        name: "Wim Wrong",
+        birth_date: "1960-01-01",
+        sex: "male",
+        weight_kg: None,
+        crps_type: None,
+        crps_onset: None,
+        limb: None,
+    }
+    .parse()
+    .unwrap();
+    s.add_patient(&p).unwrap();
+    let start = s
+        .start_course("9901", now() - Duration::hours(1), None)
+        .unwrap();
+    s.void_confirmed(start.id, "wrong patient", None).unwrap();
+    let course =
+        s.db.read(|r| r.entry(start.id))
+            .unwrap()
+            .unwrap()
+            .course_id
+            .unwrap();
+    // Named, it is refused as entered in error; not named, the patient has no course.
+    let e = s
+        .save_letter_advice("9901", Some(course), "Advice.", None, Base::Newest)
+        .unwrap_err();
+    assert!(e.to_string().contains("entered in error"), "{e}");
+    let e = s
+        .save_letter_advice("9901", None, "Advice.", None, Base::Newest)
+        .unwrap_err();
+    assert!(e.to_string().contains("no course"), "{e}");
+    assert!(db.read(|r| r.letter_advice(course)).unwrap().is_empty());
+    drop(db);
+    // On the screen: refused at the key, no form to fill first.
+    let mut cfg = Config::defaults();
+    cfg.reports_dir = w.reports.path().to_path_buf();
+    let mut app = App::new(cfg, Db::open(&w.path).unwrap(), now());
+    app.update(Msg::Tick(now()));
+    press(&mut app, KeyCode::Esc);
+    typ(&mut app, "PH");
+    press(&mut app, KeyCode::Enter);
+    typ(&mut app, "2222");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Char('/'));
+    typ(&mut app, "9901");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.screen,
+        Screen::Detail,
+        "{:?}",
+        app.message.as_ref().map(|m| &m.text)
+    );
+    press(&mut app, KeyCode::Char('p'));
+    assert!(app.form.is_none(), "a form for a cancelled course");
+    let said = app
+        .message
+        .as_ref()
+        .map(|m| m.text.clone())
+        .unwrap_or_default();
+    assert!(said.contains("no course to write a letter for"), "{said}");
+}

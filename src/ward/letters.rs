@@ -5,11 +5,11 @@
 use super::access::authorize;
 use super::entries::Session;
 use super::{WardError, load_record};
-use crate::domain::record::{PatientRecord, Staff};
+use crate::domain::record::{CourseState, PatientRecord, Staff};
 use crate::domain::rules::Permission;
 use crate::domain::time::local_text;
 use crate::domain::values::{self, Role};
-use crate::report::summary::{Letter, pick_course};
+use crate::report::summary::{Letter, SummaryError, pick_course};
 use crate::store::{LetterAdvice, NewLetterAdvice, Reader, Writer};
 
 /// The longest advice: about a page of the letter.
@@ -89,6 +89,10 @@ impl Session<'_> {
             let rec: PatientRecord = load_record(w, mrn)?;
             let view = pick_course(&rec, course)?;
             let course_id = view.course.id;
+            // A course entered in error has no letter to advise in.
+            if view.state() == CourseState::Cancelled {
+                return Err(SummaryError::Cancelled(course_id).into());
+            }
             let newest = current(w, course_id)?;
             if let Base::Saw(seen) = base
                 && seen != newest.as_ref().map(|a| a.id)

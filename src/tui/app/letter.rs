@@ -20,6 +20,7 @@ impl App {
         if !allowed(user.role, Permission::WriteLetterAdvice) {
             return self.write_summary();
         }
+        // The latest course that was not entered in error, as the letter reads it.
         let Some(course) = d.record.latest_course().map(|v| v.course.id) else {
             return self.error(strings::LETTER_NO_COURSE);
         };
