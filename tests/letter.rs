@@ -641,7 +641,8 @@ fn the_nrs_chart_is_one_line_through_the_scores_with_t0_t1_and_t2_labelled() {
     // The line: every column between T0 and T1 holds a pixel of the line's colour inside
     // the panel (or a score's black mark on it), so the scores are joined, not scattered.
     let (width, px) = page_rgb(&pdf, page);
-    let rows = (panel[3] as usize + 2)..(day[1] as usize - 4);
+    // Inside the panel, above its black axis.
+    let rows = (panel[3] as usize + 2)..(day[1] as usize - 9);
     let line_at = |x: usize| {
         rows.clone().any(|y| {
             let i = (y * width + x) * 3;
