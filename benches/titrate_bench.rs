@@ -434,6 +434,7 @@ fn bench_entry(
             cfg,
             who: &who,
             now,
+            expect: None,
         };
         s.record_nrs(mrn, now, Nrs::new(4).map_err(|e| anyhow!("{e}"))?, None)?;
     }
@@ -449,6 +450,7 @@ fn bench_entry(
             cfg,
             who: &who,
             now,
+            expect: None,
         }
         .record_nrs(mrn, now, score, None);
         let d = t.elapsed();
@@ -464,6 +466,7 @@ fn bench_entry(
             cfg,
             who: &who,
             now,
+            expect: None,
         }
         .record_rate(&active_mrn, now, Rate::from_centi(active_rate), None);
         let d = t.elapsed();
@@ -788,6 +791,7 @@ fn bench_screens(work: &Path, cfg: &Config, mrn: &str, reps: usize) -> Result<Sc
             cfg,
             who: &nurse,
             now: Utc::now(),
+            expect: None,
         }
         .record_nrs(&active_mrn, at, Nrs::new(5)?, None)?;
         Ok(())
@@ -1136,6 +1140,7 @@ fn writer_child(mut a: impl Iterator<Item = String>) -> Result<()> {
             cfg: &cfg,
             who: &who,
             now,
+            expect: None,
         }
         .record_nrs(&mrn, now, score, None);
         let d = t.elapsed().as_micros();

@@ -46,6 +46,7 @@ impl Seeder<'_> {
             cfg: self.cfg,
             who: &self.who,
             now: t + Duration::minutes(3),
+            expect: None,
         }
     }
 

@@ -184,6 +184,7 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         cfg,
         who: &who,
         now,
+        expect: None,
     };
     match command {
         Command::Init { .. }

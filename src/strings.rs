@@ -31,6 +31,57 @@ pub fn handover_written(path: &str) -> String {
 
 pub const HANDOVER_EMPTY: &str = "No course is running on the ward.";
 
+// ---- forms bound to their patient (issue 11 §1) ----
+
+/// A form's title names its patient: "Bram Jansen · MRN 1002 · bed 3".
+pub fn patient_label(name: &str, mrn: &str, bed: Option<&str>) -> String {
+    match bed {
+        Some(b) => format!("{name} · MRN {mrn} · bed {b}"),
+        None => format!("{name} · MRN {mrn}"),
+    }
+}
+
+/// The stale-form refusal's items: what changed, who changed it and when.
+pub fn stale_other_patient(mrn: &str) -> String {
+    format!("MRN {mrn} now belongs to another patient")
+}
+
+pub fn stale_details(who: &str, when: &str) -> String {
+    format!("the patient's details were corrected by {who} at {when}")
+}
+
+pub const STALE_COURSE: &str = "the patient's latest course is another one now";
+
+pub fn stale_entry(
+    what: &str,
+    at: &str,
+    corrects: Option<crate::domain::entry::EntryId>,
+    who: &str,
+    when: &str,
+) -> String {
+    match corrects {
+        Some(id) => format!("entry {id} corrected to {what} at {at} by {who} at {when}"),
+        None => format!("{what} at {at} recorded by {who} at {when}"),
+    }
+}
+
+pub fn stale_void(id: crate::domain::entry::EntryId, what: &str, who: &str, when: &str) -> String {
+    format!("entry {id} ({what}) voided by {who} at {when}")
+}
+
+/// Amend or void pressed on a timeline row that another terminal changed meanwhile.
+pub const ENTRY_VOIDED_MEANWHILE: &str =
+    "this entry was voided at another terminal meanwhile: nothing to change";
+
+pub fn entry_corrected_meanwhile(
+    id: crate::domain::entry::EntryId,
+    by: crate::domain::entry::EntryId,
+) -> String {
+    format!(
+        "entry {id} was corrected at another terminal meanwhile (now entry {by}): select the current version"
+    )
+}
+
 // ---- discharge letter (issue 11 §5) ----
 
 pub const ADVICE_HEADING: &str = "Advice to the referring physician";

@@ -956,6 +956,7 @@ fn a_session_signed_in_before_a_deactivation_or_demotion_saves_nothing() {
             cfg: &cfg,
             who: &who,
             now,
+            expect: None,
         };
         let err = s
             .record_nrs("1001", now - chrono::Duration::hours(1), score, None)

@@ -453,6 +453,7 @@ impl Ward {
             cfg: &self.cfg,
             who: &self.staff,
             now: self.now,
+            expect: None,
         }
     }
 

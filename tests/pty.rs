@@ -140,6 +140,24 @@ impl Tui {
         self.parser.lock().unwrap().screen().contents()
     }
 
+    /// The rows drawn in reverse video across most of their width: the highlight.
+    fn highlighted(&self) -> Vec<String> {
+        let p = self.parser.lock().unwrap();
+        let screen = p.screen();
+        let (rows, cols) = screen.size();
+        let (rows, cols) = (rows.get(), cols.get());
+        // Below the header, which is drawn in reverse too.
+        (1..rows)
+            .filter(|&r| {
+                let inverse = (0..cols)
+                    .filter(|&c| screen.cell(r, c).is_some_and(|x| x.inverse()))
+                    .count();
+                inverse * 2 > usize::from(cols)
+            })
+            .map(|r| screen.contents_between(r, 0, r, cols))
+            .collect()
+    }
+
     fn alternate_screen(&self) -> bool {
         self.parser.lock().unwrap().screen().alternate_screen()
     }
@@ -818,4 +836,133 @@ fn the_demo_ward_is_removed_when_titrate_quits_unless_kept() {
             assert_eq!(files(), Vec::<String>::new(), "demo files left behind");
         }
     }
+}
+
+/// titrate's command line on the ward's database, as the nurse at the bedside would use it.
+fn cli(ward: &Ward, user: &str, pin: &str, args: &[&str]) {
+    let out = std::process::Command::new(BIN)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TITRATE_USER", user)
+        .env("TITRATE_PIN", pin)
+        .current_dir(ward.dir.path())
+        .args(["--config", CONFIG, "--db", ward.db.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn entries_of_kind(db: &Path, mrn: &str, kind: &str) -> i64 {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM entry e JOIN patient p ON p.id = e.patient_id
+             WHERE e.kind = ?1 AND p.mrn = ?2",
+            rusqlite::params![kind, mrn],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+/// The Seen case of issue 11: the cursor on `! 2 Bram Jansen`, `r Enter` and `n 5 Enter`
+/// take his flags away and move him down the list; the highlight moves with him, and the
+/// next form is his.
+#[test]
+fn the_highlight_moves_with_the_patient_when_the_list_re_sorts() {
+    let ward = Ward::new();
+    let mut tui = Tui::spawn(&ward, 80, 24);
+    tui.sign_in("NU", "1111");
+    let s = tui.wait_for("Bram Jansen", WAIT);
+    let hl = tui.highlighted();
+    assert!(
+        hl.len() == 1 && hl[0].contains("Bram Jansen") && hl[0].starts_with('!'),
+        "Bram's flagged row should be highlighted first: {hl:?}\n{s}"
+    );
+    let rates = entries_of_kind(&ward.db, BRAM, "rate");
+    let scores = entries_of_kind(&ward.db, BRAM, "nrs");
+    tui.send("r");
+    tui.wait_for("Rate change / hourly check · Bram Jansen", WAIT);
+    tui.send(ENTER);
+    tui.wait_for("saved: rate 14 mg/h", WAIT);
+    tui.send("n");
+    tui.wait_for("Pain score (NRS 0-10) · Bram Jansen", WAIT);
+    tui.send("5");
+    tui.send(ENTER);
+    let s = tui.wait_for("saved: NRS 5", WAIT);
+    let bram_row = s.lines().position(|l| l.contains("Bram Jansen")).unwrap();
+    let first_row = s
+        .lines()
+        .position(|l| l.contains("Anouk de Vries"))
+        .unwrap();
+    assert!(first_row < bram_row, "Bram should have moved down:\n{s}");
+    let hl = tui.highlighted();
+    assert!(
+        hl.len() == 1 && hl[0].contains("Bram Jansen"),
+        "the highlight should have moved with Bram: {hl:?}\n{s}"
+    );
+    tui.send("r");
+    let s = tui.wait_for("Rate change / hourly check ·", WAIT);
+    assert!(
+        s.contains("Rate change / hourly check · Bram Jansen · MRN 100871"),
+        "the next form is Bram's:\n{s}"
+    );
+    tui.send(ESC);
+    // Apart, or the terminal reads ESC q as Alt-q.
+    tui.wait_until("the form to close", WAIT, |s| !s.contains("Rate change"));
+    tui.send("q");
+    tui.wait_exit(WAIT);
+    tui.assert_restored();
+    assert_eq!(entries_of_kind(&ward.db, BRAM, "rate"), rates + 1);
+    assert_eq!(entries_of_kind(&ward.db, BRAM, "nrs"), scores + 1);
+}
+
+/// A form opened at 14 mg/h; the bedside nurse then steps the rate down to 12 on the
+/// command line. The form's save is sent back with what changed, who and when, saves
+/// nothing, and the form now proposes from 12; the next Enter saves on that picture.
+#[test]
+fn a_form_made_stale_by_the_command_line_is_sent_back_and_saves_nothing() {
+    let ward = Ward::new();
+    let mut tui = Tui::spawn(&ward, 120, 40);
+    tui.sign_in("DEMO", "0000");
+    tui.wait_for("Bram Jansen", WAIT);
+    tui.send("r");
+    tui.wait_for("hourly check, same rate", WAIT);
+    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    cli(
+        &ward,
+        "NU",
+        "1111",
+        &["dose", "--mrn", BRAM, "--rate", "12", "--at", &at],
+    );
+    let before = ward.entries();
+    let demo_14 = rate_entries_by(&ward.db, "DEMO", BRAM, 1400);
+    let demo_12 = rate_entries_by(&ward.db, "DEMO", BRAM, 1200);
+    // Still the stale picture on screen; Enter is what would have saved "14 (check)".
+    tui.send(ENTER);
+    let s = tui.wait_for("changed since the form opened", WAIT);
+    assert!(s.contains("rate 12 mg/h"), "what changed:\n{s}");
+    assert!(s.contains("(NU)"), "who changed it:\n{s}");
+    assert!(
+        s.contains("Proposed 12 -> 12 mg/h (hourly check"),
+        "the form as it now stands:\n{s}"
+    );
+    assert_eq!(
+        ward.entries(),
+        before,
+        "nothing was saved on the stale picture"
+    );
+    tui.send(ENTER);
+    tui.wait_for("saved: rate 12 mg/h (check)", WAIT);
+    assert_eq!(ward.entries(), before + 1);
+    assert_eq!(rate_entries_by(&ward.db, "DEMO", BRAM, 1400), demo_14);
+    assert_eq!(rate_entries_by(&ward.db, "DEMO", BRAM, 1200), demo_12 + 1);
+    tui.send("q");
+    tui.wait_exit(WAIT);
+    tui.assert_restored();
 }

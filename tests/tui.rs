@@ -512,9 +512,13 @@ fn nurse_cannot_end_a_course() {
     let (_w, mut app) = signed_in("NU", "1111");
     let n0 = entries(&mut app, BRAM).len();
     ch(&mut app, 'e');
-    assert_eq!(app.form.as_ref().unwrap().kind, FormKind::CourseEnd);
-    enter(&mut app);
-    let (_, msg) = form_error(&app);
+    // Refused at the key: no form to fill in first.
+    assert!(app.form.is_none(), "a nurse got the end-course form");
+    let msg = app
+        .message
+        .as_ref()
+        .map(|m| m.text.clone())
+        .unwrap_or_default();
     assert!(msg.contains("physician"), "{msg}");
     assert_eq!(entries(&mut app, BRAM).len(), n0);
 }
@@ -624,6 +628,7 @@ fn change_at_another_terminal_shows_on_next_tick() {
         cfg: &cfg,
         who: &who,
         now: at,
+        expect: None,
     };
     s.start_course(GREET, at, Some("7".into())).unwrap();
     s.record_nrs(
@@ -1001,6 +1006,7 @@ fn a_check_becomes_overdue_while_other_patients_entries_keep_arriving() {
             cfg: &cfg,
             who: &who,
             now: t,
+            expect: None,
         };
         let score = titrate::domain::values::Nrs::new(i % 11).unwrap();
         s.record_nrs(BRAM, t, score, None).unwrap();
@@ -1034,6 +1040,7 @@ fn the_ward_read_while_the_sign_in_screen_waited_is_current_at_sign_in() {
         cfg: &cfg,
         who: &who,
         now: at,
+        expect: None,
     }
     .start_course(GREET, at, Some("7".into()))
     .unwrap();
@@ -1062,6 +1069,7 @@ fn the_cohort_screen_follows_an_entry_elsewhere() {
         cfg: &cfg,
         who: &who,
         now: at,
+        expect: None,
     }
     .end_course(ANOUK, at, titrate::domain::values::EndReason::Completed)
     .unwrap();
@@ -1167,6 +1175,7 @@ fn the_highlight_follows_the_patient_through_entries_elsewhere_and_the_clock() {
             cfg: &cfg,
             who: &who,
             now: t,
+            expect: None,
         };
         s.record_rate(
             BRAM,
@@ -1198,6 +1207,7 @@ fn the_highlight_follows_the_patient_through_entries_elsewhere_and_the_clock() {
         cfg: &cfg,
         who: &who,
         now: t,
+        expect: None,
     };
     s.start_course(GREET, t, Some("0".into())).unwrap();
     app.update(Msg::Tick(t));
@@ -1225,6 +1235,7 @@ fn the_detail_highlight_follows_its_entry_when_entries_arrive() {
         cfg: &cfg,
         who: &who,
         now: at,
+        expect: None,
     };
     s.record_nrs(
         BRAM,
@@ -1241,4 +1252,318 @@ fn the_detail_highlight_follows_its_entry_when_entries_arrive() {
         FormKind::Void { id: v } => assert_eq!(v, id),
         ref k => panic!("{k:?}"),
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The right patient, every time (issue 11 §1)
+
+const EVA: &str = "099812";
+
+fn other_session<'a>(
+    db: &'a mut Db,
+    cfg: &'a Config,
+    who: &'a titrate::domain::record::Staff,
+    at: Instant,
+) -> titrate::ward::entries::Session<'a> {
+    titrate::ward::entries::Session {
+        db,
+        cfg,
+        who,
+        now: at,
+        expect: None,
+    }
+}
+
+fn message(app: &App) -> String {
+    app.message
+        .as_ref()
+        .map(|m| m.text.clone())
+        .unwrap_or_default()
+}
+
+fn rate(r: f64) -> titrate::domain::rate::Rate {
+    titrate::cli::Edge::rate(&r.to_string()).unwrap()
+}
+
+/// The Seen case: a save re-sorts the list (Bram loses his flags and moves down); the
+/// highlight and the next form stay with Bram.
+#[test]
+fn the_highlight_and_the_next_form_stay_with_the_patient_after_a_resort() {
+    let (_w, mut app) = signed_in("DEMO", "0000");
+    select_row(&mut app, "Bram Jansen");
+    let row0 = app.selected;
+    ch(&mut app, 'r');
+    assert!(app.form.as_ref().unwrap().title().contains("Bram Jansen"));
+    enter(&mut app);
+    assert!(
+        app.form.is_none(),
+        "{:?}",
+        app.form.as_ref().map(|f| &f.error)
+    );
+    ch(&mut app, 'n');
+    typ(&mut app, "5");
+    enter(&mut app);
+    assert!(
+        app.form.is_none(),
+        "{:?}",
+        app.form.as_ref().map(|f| &f.error)
+    );
+    assert_ne!(
+        app.ward.active.iter().position(|r| r.name == "Bram Jansen"),
+        Some(row0),
+        "the test needs Bram to move"
+    );
+    assert_eq!(app.ward.active[app.selected].name, "Bram Jansen");
+    ch(&mut app, 'r');
+    let f = app.form.as_ref().unwrap();
+    assert!(f.title().contains("Bram Jansen"), "{}", f.title());
+    assert!(f.title().contains(BRAM), "{}", f.title());
+    assert!(f.title().contains("bed 2"), "{}", f.title());
+    assert_eq!(f.mrn, BRAM);
+}
+
+/// Terminal B records while A's form is open: A's save is sent back with what changed,
+/// who and when, saves nothing, and shows the record as it stands; the next Enter saves.
+#[test]
+fn a_stale_form_is_sent_back_with_what_changed_and_saves_on_the_next_enter() {
+    let (w, mut app) = signed_in("NU", "1111");
+    select_row(&mut app, "Anouk de Vries");
+    ch(&mut app, 'r');
+    assert_eq!(app.form.as_ref().unwrap().current_rate, Some(rate(6.0)));
+    // Terminal B steps Anouk up to 8 mg/h.
+    let (mut other, who) = other_terminal(&w.path);
+    let cfg = Config::defaults();
+    other_session(&mut other, &cfg, &who, now())
+        .record_rate(ANOUK, now(), rate(8.0), None)
+        .unwrap();
+    let n0 = entries(&mut app, ANOUK).len();
+    app.update(Msg::Tick(now()));
+    // A types 8 on what it showed as 6 -> 8 (a step up of 2) and presses Enter.
+    clear_field(&mut app);
+    typ(&mut app, "8");
+    enter(&mut app);
+    let (key, msg) = form_error(&app);
+    assert_eq!(key, "");
+    assert!(msg.contains("changed since the form opened"), "{msg}");
+    assert!(msg.contains("rate 8 mg/h"), "{msg}");
+    assert!(msg.contains("DEMO"), "who changed it: {msg}");
+    assert!(
+        msg.contains("2026-03-10 13:00"),
+        "when, in local time: {msg}"
+    );
+    assert_eq!(entries(&mut app, ANOUK).len(), n0, "nothing was saved");
+    snap(&app, "form_stale");
+    let f = app.form.as_ref().unwrap();
+    assert_eq!(f.value("rate"), "8", "what was typed is kept");
+    assert_eq!(
+        f.current_rate,
+        Some(rate(8.0)),
+        "the form shows the rate as it stands"
+    );
+    assert!(
+        f.proposed_step().unwrap().contains("same rate"),
+        "{:?}",
+        f.proposed_step()
+    );
+    // Asked again, on the record as it now stands: this time it saves.
+    enter(&mut app);
+    assert!(
+        app.form.is_none(),
+        "{:?}",
+        app.form.as_ref().map(|f| &f.error)
+    );
+    assert_eq!(entries(&mut app, ANOUK).len(), n0 + 1);
+    assert!(info(&app).contains("rate 8 mg/h (check)"), "{}", info(&app));
+}
+
+/// Every kind of change behind an open form sends it back: a void, a correction of the
+/// patient's details, another terminal's entry of another kind.
+#[test]
+fn a_void_or_a_correction_elsewhere_also_sends_the_form_back() {
+    let (w, mut app) = signed_in("DEMO", "0000");
+    let (mut other, who) = other_terminal(&w.path);
+    let cfg = Config::defaults();
+    // A void of Anouk's last rate while an NRS form is open for her.
+    select_row(&mut app, "Anouk de Vries");
+    ch(&mut app, 'n');
+    typ(&mut app, "4");
+    let last_rate = entries(&mut app, ANOUK)
+        .into_iter()
+        .filter(|e| matches!(e.data, EntryData::Rate { .. }))
+        .map(|e| e.id)
+        .max()
+        .unwrap();
+    other_session(&mut other, &cfg, &who, now())
+        .void(last_rate, "wrong pump")
+        .unwrap();
+    let n0 = entries(&mut app, ANOUK).len();
+    enter(&mut app);
+    let (_, msg) = form_error(&app);
+    assert!(msg.contains(&format!("entry {last_rate}")), "{msg}");
+    assert!(msg.contains("voided by"), "{msg}");
+    assert_eq!(entries(&mut app, ANOUK).len(), n0);
+    esc(&mut app);
+    press(&mut app, KeyCode::Char('y'));
+    assert!(app.form.is_none());
+
+    // A correction of Bram's details while a side-effect form is open for him.
+    select_row(&mut app, "Bram Jansen");
+    ch(&mut app, 's');
+    let changes = titrate::domain::patient::PatientChanges {
+        name: Some("Bram Janssen"),
+        ..Default::default()
+    };
+    other_session(&mut other, &cfg, &who, now())
+        .amend_patient(BRAM, "spelling", &changes)
+        .unwrap();
+    let n0 = entries(&mut app, BRAM).len();
+    enter(&mut app);
+    let (_, msg) = form_error(&app);
+    assert!(msg.contains("details were corrected"), "{msg}");
+    assert_eq!(entries(&mut app, BRAM).len(), n0);
+    assert!(app.form.as_ref().unwrap().title().contains("Bram Janssen"));
+}
+
+/// A key the role or the course's state forbids is refused at once, with the reason, and
+/// no form opens.
+#[test]
+fn keys_the_role_or_the_course_forbids_are_refused_before_a_form_opens() {
+    let (_w, mut app) = signed_in("NU", "1111");
+    // A nurse starts no course: refused by role at the key.
+    select_row(&mut app, "Bram Jansen");
+    enter(&mut app);
+    assert_eq!(app.screen, Screen::Detail);
+    ch(&mut app, 'c');
+    assert!(app.form.is_none());
+    assert!(message(&app).contains("physician"), "{}", message(&app));
+    // The nurse may not void or amend DEMO's entries: refused at the key on the detail.
+    ch(&mut app, 'v');
+    assert!(app.form.is_none(), "a nurse got the void form");
+    assert!(message(&app).contains("physician"), "{}", message(&app));
+    ch(&mut app, 'm');
+    assert!(app.form.is_none(), "a nurse got the amend form");
+    esc(&mut app);
+    // An ended course takes no rate, no end; an NRS (T2) still opens.
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.tab, Tab::FollowUp);
+    let eva = (0..app.ward.follow_up.len() + app.ward.recent.len())
+        .find(|&i| {
+            app.ward
+                .follow_up
+                .iter()
+                .chain(app.ward.recent.iter())
+                .nth(i)
+                .is_some_and(|r| r.mrn == EVA)
+        })
+        .unwrap();
+    for _ in 0..eva {
+        ch(&mut app, 'j');
+    }
+    ch(&mut app, 'r');
+    assert!(app.form.is_none(), "a rate form on an ended course");
+    assert!(message(&app).contains("ended"), "{}", message(&app));
+    ch(&mut app, 'n');
+    assert_eq!(
+        app.form.as_ref().map(|f| f.kind.clone()),
+        Some(FormKind::Nrs)
+    );
+    assert!(app.form.as_ref().unwrap().title().contains("Eva Mulder"));
+}
+
+/// A patient without a course: no rate, side effect or end; a start opens.
+#[test]
+fn a_patient_without_a_course_is_refused_rates_at_the_key() {
+    let (_w, mut app) = signed_in("DEMO", "0000");
+    ch(&mut app, '/');
+    typ(&mut app, "Greet");
+    enter(&mut app);
+    assert_eq!(app.screen, Screen::Detail);
+    for k in ['r', 's', 'e', 'u'] {
+        ch(&mut app, k);
+        assert!(app.form.is_none(), "{k} opened a form without a course");
+        assert!(message(&app).contains("course"), "{k}: {}", message(&app));
+    }
+    ch(&mut app, 'c');
+    assert_eq!(
+        app.form.as_ref().map(|f| f.kind.clone()),
+        Some(FormKind::CourseStart)
+    );
+    esc(&mut app);
+    // A running course is not started again.
+    esc(&mut app);
+    select_row(&mut app, "Bram Jansen");
+    enter(&mut app);
+    ch(&mut app, 'c');
+    assert!(app.form.is_none());
+    assert!(message(&app).contains("already"), "{}", message(&app));
+}
+
+/// Tab to the other list and back: the highlight stays on the patient it was on.
+#[test]
+fn the_other_tab_and_back_keeps_the_patient() {
+    let (_w, mut app) = signed_in("DEMO", "0000");
+    select_row(&mut app, "Carla Bakker");
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.tab, Tab::FollowUp);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.tab, Tab::Active);
+    assert_eq!(app.ward.active[app.selected].name, "Carla Bakker");
+}
+
+/// A form left open while the clock moves on keeps an untouched time on the clock, and
+/// saves the time it is saved at; a typed time stays as typed.
+#[test]
+fn an_untouched_time_follows_the_clock_and_a_typed_one_stays() {
+    let (_w, mut app) = signed_in("DEMO", "0000");
+    select_row(&mut app, "Anouk de Vries");
+    ch(&mut app, 'n');
+    typ(&mut app, "4");
+    // Inside the idle sign-out (10 minutes).
+    let later = now() + Duration::minutes(7);
+    app.update(Msg::Tick(later));
+    assert_eq!(app.form.as_ref().unwrap().value("time"), "2026-03-10 13:07");
+    enter(&mut app);
+    assert!(
+        app.form.is_none(),
+        "{:?}",
+        app.form.as_ref().map(|f| &f.error)
+    );
+    let last = entries(&mut app, ANOUK)
+        .into_iter()
+        .max_by_key(|e| e.id)
+        .unwrap();
+    assert_eq!(last.happened_at, later);
+
+    ch(&mut app, 'n');
+    typ(&mut app, "3");
+    focus_field(&mut app, "time");
+    clear_field(&mut app);
+    typ(&mut app, "2026-03-10 13:05");
+    app.update(Msg::Tick(later + Duration::minutes(2)));
+    assert_eq!(app.form.as_ref().unwrap().value("time"), "2026-03-10 13:05");
+}
+
+/// Amend pressed on a timeline row that another terminal corrected meanwhile (the screen
+/// not yet refreshed): refused with the entry that replaced it.
+#[test]
+fn amending_an_entry_corrected_elsewhere_meanwhile_is_refused_at_the_key() {
+    let (w, mut app) = signed_in("DEMO", "0000");
+    select_row(&mut app, "Anouk de Vries");
+    enter(&mut app);
+    let d = app.detail.as_ref().unwrap();
+    let id = d.timeline[app.detail_sel].entry.id;
+    let (mut other, who) = other_terminal(&w.path);
+    let cfg = Config::defaults();
+    let at = d.timeline[app.detail_sel].entry.happened_at - Duration::minutes(1);
+    let changes = titrate::ward::entries::Amendment {
+        at: Some(at),
+        ..Default::default()
+    };
+    let saved = other_session(&mut other, &cfg, &who, now())
+        .amend(id, "time was off", &changes)
+        .unwrap();
+    ch(&mut app, 'm');
+    assert!(app.form.is_none(), "an amend form on a superseded version");
+    let msg = message(&app);
+    assert!(msg.contains(&format!("now entry {}", saved.id)), "{msg}");
 }

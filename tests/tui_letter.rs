@@ -219,6 +219,7 @@ fn a_nurse_gets_the_letter_at_once_with_the_stored_advice_and_no_form() {
         cfg: &Config::defaults(),
         who: &who,
         now: now(),
+        expect: None,
     }
     .save_letter_advice(&mrn, Some(course), "Stored by PH.", None, Base::Newest)
     .unwrap();
@@ -294,6 +295,7 @@ fn an_advice_stored_elsewhere_after_the_form_opened_is_shown_before_saving_over_
         cfg: &Config::defaults(),
         who: &pv,
         now: later,
+        expect: None,
     }
     .save_letter_advice(&mrn, Some(course), "Theirs.", None, Base::Newest)
     .unwrap();
@@ -337,6 +339,7 @@ fn a_course_entered_in_error_gets_no_advice() {
         cfg: &cfg,
         who: &who,
         now: now(),
+        expect: None,
     };
     let p = titrate::domain::patient::PatientText {
         mrn: "9901",

@@ -8,12 +8,18 @@ use super::form::{FieldKind, Form, FormContext, FormKind};
 use super::keys::{self, Action};
 use super::view::{self, DetailView, PatientHit, WardView};
 use crate::config::Config;
+use crate::domain::dose::rate_at;
+use crate::domain::entry::Entry;
 use crate::domain::entry::{EntryId, PatientId};
+use crate::domain::record::PatientRecord;
 use crate::domain::record::Staff;
+use crate::domain::rules::Permission;
 use crate::domain::time::Instant;
 use crate::store::Db;
+use crate::ward::WardError;
 use crate::ward::access;
-use crate::ward::entries::Session;
+use crate::ward::entries::{Intent, Session};
+use crate::ward::picture::Picture;
 
 mod letter;
 
@@ -96,6 +102,8 @@ pub struct App {
     /// shows (`selected_patient`): a re-sort must never move an entry to another patient.
     pub selected: usize,
     pub selected_patient: Option<PatientId>,
+    /// The patient the other tab was left on, for Tab back.
+    pub other_tab_patient: Option<PatientId>,
     pub detail: Option<DetailView>,
     /// Likewise the highlighted timeline row follows its entry (`detail_entry`).
     pub detail_sel: usize,
@@ -153,6 +161,7 @@ impl App {
             tab: Tab::Active,
             selected: 0,
             selected_patient: None,
+            other_tab_patient: None,
             detail: None,
             detail_sel: 0,
             detail_entry: None,
@@ -222,6 +231,9 @@ impl App {
             self.sign_out(true);
             self.info("signed out after inactivity");
             return;
+        }
+        if let Some(f) = self.form.as_mut() {
+            f.follow_clock(now, self.cfg.timezone);
         }
         // Not while the user is being asked whether to discard this very form.
         if self.pending.is_none() && self.form.as_ref().is_some_and(|f| f.waiting) {
@@ -660,8 +672,16 @@ impl App {
                 } else {
                     Tab::Active
                 };
-                self.selected = 0;
-                self.selected_patient = self.row_patient(0);
+                // Back on a list, the patient it was left on; else the same patient if this
+                // list shows them too; else its first row.
+                let leaving = self.selected_patient;
+                let n = self.rows();
+                let at = |p: Option<PatientId>| {
+                    p.and_then(|p| (0..n).find(|&i| self.row_patient(i) == Some(p)))
+                };
+                self.selected = at(self.other_tab_patient).or(at(leaving)).unwrap_or(0);
+                self.other_tab_patient = leaving;
+                self.selected_patient = self.row_patient(self.selected);
             }
             Action::Rate => self.open_form(FormKind::Rate),
             Action::Nrs => self.open_form(FormKind::Nrs),
@@ -670,6 +690,15 @@ impl App {
             Action::StartCourse => self.open_form(FormKind::CourseStart),
             Action::EndCourse => self.open_form(FormKind::CourseEnd),
             Action::AddPatient => {
+                let Some(user) = self.user.clone() else {
+                    return;
+                };
+                // Refused at the key, audited as at the save.
+                if let Err(e) =
+                    access::authorize(&mut self.db, &user, Permission::AddPatient, self.now)
+                {
+                    return self.error(e.to_string());
+                }
                 let ctx = FormContext {
                     cfg: &self.cfg,
                     now: self.now,
@@ -688,25 +717,32 @@ impl App {
                     self.error("select the current, not voided version of an entry");
                     return;
                 }
-                let ctx = FormContext {
-                    cfg: &self.cfg,
-                    now: self.now,
-                    mrn: &d.record.patient.data.mrn,
-                    patient_name: &d.record.patient.data.name,
-                    current_rate: None,
+                let id = row.entry.id;
+                let Some(rec) = self.selected_record() else {
+                    return;
                 };
-                self.form = Some(if a == Action::Amend {
-                    Form::amend(&row.entry, &ctx)
+                // The entry as it stands now: another terminal may have corrected it.
+                let Some(entry) = rec.entries.iter().find(|e| e.id == id).cloned() else {
+                    return self.error(WardError::UnknownEntry(id).to_string());
+                };
+                if entry.void.is_some() {
+                    return self.error(crate::strings::ENTRY_VOIDED_MEANWHILE);
+                }
+                if let Some(by) = rec.entries.iter().find(|e| e.supersedes == Some(id)) {
+                    return self.error(crate::strings::entry_corrected_meanwhile(id, by.id));
+                }
+                if !self.may_begin(Intent::Change(id), &rec) {
+                    return;
+                }
+                let kind = if a == Action::Amend {
+                    FormKind::Amend {
+                        id,
+                        kind: entry.kind(),
+                    }
                 } else {
-                    let mut f = Form::new(FormKind::Void { id: row.entry.id }, &ctx);
-                    f.context.push(format!(
-                        "Entry {}: {} at {}",
-                        row.entry.id,
-                        row.entry.data.describe(),
-                        crate::domain::time::local_text(row.entry.happened_at, self.cfg.timezone)
-                    ));
-                    f
-                });
+                    FormKind::Void { id }
+                };
+                self.form = Some(self.bound_form(kind, &rec, Some(&entry)));
             }
         }
     }
@@ -749,40 +785,120 @@ impl App {
         }
     }
 
-    fn open_form(&mut self, kind: FormKind) {
+    /// The selected patient's record as it stands now, not as the overview last read it:
+    /// what a form shows and is bound to.
+    fn selected_record(&mut self) -> Option<PatientRecord> {
         let Some(mrn) = self.selected_mrn() else {
             self.error("select a patient first");
+            return None;
+        };
+        match self.db.read(|r| crate::ward::load_record(r, &mrn)) {
+            Ok(rec) => Some(rec),
+            Err(e) => {
+                self.error(e.to_string());
+                None
+            }
+        }
+    }
+
+    /// Asks the ward whether the signed-in person may begin `intent` on `rec`; a refusal is
+    /// shown at once, before any form opens.
+    fn may_begin(&mut self, intent: Intent, rec: &PatientRecord) -> bool {
+        let Some(user) = self.user.clone() else {
+            return false;
+        };
+        let mut s = Session {
+            db: &mut self.db,
+            cfg: &self.cfg,
+            who: &user,
+            now: self.now,
+            expect: None,
+        };
+        match s.may_begin(intent, rec) {
+            Ok(()) => true,
+            Err(e) => {
+                self.error(e.to_string());
+                false
+            }
+        }
+    }
+
+    /// A form for the selected patient, bound to their record as it stands.
+    fn open_form(&mut self, kind: FormKind) {
+        let Some(rec) = self.selected_record() else {
             return;
         };
-        let (name, rate) = match (&self.detail, self.screen) {
-            (Some(d), Screen::Detail) => (
-                d.record.patient.data.name.clone(),
-                d.watch.as_ref().map(|w| w.rate),
-            ),
-            _ => self
-                .ward
-                .active
-                .iter()
-                .find(|r| r.mrn == mrn)
-                .map(|r| (r.name.clone(), Some(r.watch.rate)))
-                .or_else(|| {
-                    self.ward
-                        .follow_up
-                        .iter()
-                        .chain(self.ward.recent.iter())
-                        .find(|r| r.mrn == mrn)
-                        .map(|r| (r.name.clone(), None))
-                })
-                .unwrap_or_default(),
+        let Some(entry_kind) = kind.entry_kind() else {
+            return;
         };
+        if !self.may_begin(Intent::Record(entry_kind), &rec) {
+            return;
+        }
+        self.form = Some(self.bound_form(kind, &rec, None));
+    }
+
+    /// A form of `kind` for `rec`: the lines above the fields from the record as it stands,
+    /// and the record's picture, which the save is checked against.
+    fn bound_form(&self, kind: FormKind, rec: &PatientRecord, entry: Option<&Entry>) -> Form {
+        let picture = Picture::of(rec);
+        let rate = rec
+            .latest_course()
+            .filter(|v| v.ended_at().is_none())
+            .map(|v| rate_at(&v.rate_points(), self.now));
         let ctx = FormContext {
             cfg: &self.cfg,
             now: self.now,
-            mrn: &mrn,
-            patient_name: &name,
+            mrn: &picture.mrn,
+            patient_name: &picture.name,
             current_rate: rate,
         };
-        self.form = Some(Form::new(kind, &ctx));
+        let mut f = match (&kind, entry) {
+            (FormKind::Amend { .. }, Some(e)) => Form::amend(e, &ctx),
+            (FormKind::Void { .. }, Some(e)) => {
+                let mut f = Form::new(kind.clone(), &ctx);
+                f.context.push(format!(
+                    "Entry {}: {} at {}",
+                    e.id,
+                    e.data.describe(),
+                    crate::domain::time::local_text(e.happened_at, self.cfg.timezone)
+                ));
+                f
+            }
+            _ => Form::new(kind.clone(), &ctx),
+        };
+        f.picture = Some(picture);
+        f
+    }
+
+    /// After a stale save: the lines above the fields again from the record as it now
+    /// stands, the typed values kept.
+    fn rebuild_context(&mut self, form: &mut Form) {
+        form.rebound = false;
+        let Some(picture) = form.picture.clone() else {
+            return;
+        };
+        let read = self
+            .db
+            .read(|r| crate::ward::picture::current(r, picture.patient));
+        let Ok(rec) = read else { return };
+        let entry = match form.kind {
+            FormKind::Amend { id, .. } | FormKind::Void { id } => {
+                rec.entries.iter().find(|e| e.id == id).cloned()
+            }
+            _ => None,
+        };
+        let fresh = self.bound_form(form.kind.clone(), &rec, entry.as_ref());
+        // A rate left as it was prefilled meant "the rate as it stands": it follows the
+        // record, so that Enter again records a check, not a step back to the old rate.
+        if let (Some(old), Some(new)) = (form.current_rate, fresh.current_rate)
+            && form.value("rate") == old.to_string()
+            && let Some(f) = form.fields.iter_mut().find(|f| f.key == "rate")
+        {
+            f.value = new.to_string();
+        }
+        form.context = fresh.context;
+        form.current_rate = fresh.current_rate;
+        form.max_rate = fresh.max_rate;
     }
 
     fn form_key(&mut self, k: KeyEvent) {
@@ -828,6 +944,7 @@ impl App {
             cfg: &self.cfg,
             who: &user,
             now: self.now,
+            expect: None,
         };
         match form.submit(&mut s) {
             Some(saved) => {
@@ -843,7 +960,12 @@ impl App {
                 self.info(text);
                 self.reload();
             }
-            None => self.form = Some(form),
+            None => {
+                if form.rebound {
+                    self.rebuild_context(&mut form);
+                }
+                self.form = Some(form);
+            }
         }
     }
 

@@ -10,6 +10,7 @@ use crate::domain::rules::RuleError;
 use crate::domain::time::{Instant, local_text};
 use crate::domain::values::{self, Action, EndReason, Severity, Timepoint, YesNo};
 use crate::ward::entries::{Amendment, Session, SideEffectInput};
+use crate::ward::picture::Picture;
 use crate::ward::{Saved, WardError};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -108,6 +109,21 @@ pub enum FormKind {
     },
 }
 
+impl FormKind {
+    /// The kind of entry a form of this kind records as a new entry.
+    pub fn entry_kind(&self) -> Option<EntryKind> {
+        Some(match self {
+            FormKind::Rate => EntryKind::Rate,
+            FormKind::Nrs => EntryKind::Nrs,
+            FormKind::SideEffect => EntryKind::SideEffect,
+            FormKind::Success => EntryKind::Success,
+            FormKind::CourseStart => EntryKind::CourseStart,
+            FormKind::CourseEnd => EntryKind::CourseEnd,
+            _ => return None,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Form {
     pub kind: FormKind,
@@ -126,6 +142,15 @@ pub struct Form {
     pub max_rate: Rate,
     /// A save found the database busy and is retried on each tick.
     pub waiting: bool,
+    /// The record the form was opened on (or last sent back with): the save is refused with
+    /// what changed if the record no longer matches it. `None` for forms of no patient.
+    pub picture: Option<Picture>,
+    /// A save was sent back stale and `picture` replaced: the lines above the fields are
+    /// to be rebuilt from the record as it stands (the app does, then clears this).
+    pub rebound: bool,
+    /// The time field's text while it follows the clock (`follow_clock`); a field changed
+    /// by hand no longer equals it and is saved as typed.
+    pub clock_time: Option<String>,
 }
 
 fn opts(list: &[&str]) -> Vec<String> {
@@ -141,7 +166,20 @@ pub struct FormContext<'a> {
 }
 
 impl Form {
+    /// The kind of entry this form records, for a form of a new entry.
+    pub fn entry_kind(&self) -> Option<EntryKind> {
+        self.kind.entry_kind()
+    }
+
+    /// The form's name and, for a form of one patient, who it is: name, MRN and bed.
     pub fn title(&self) -> String {
+        match &self.picture {
+            Some(p) => format!("{} · {}", self.kind_title(), p.label()),
+            None => self.kind_title(),
+        }
+    }
+
+    fn kind_title(&self) -> String {
         match &self.kind {
             FormKind::Rate => "Rate change / hourly check".into(),
             FormKind::Nrs => "Pain score (NRS 0-10)".into(),
@@ -264,6 +302,9 @@ impl Form {
             current_rate: (kind == FormKind::Rate).then(|| c.current_rate.unwrap_or(Rate::ZERO)),
             max_rate: p.max_rate_mg_h,
             waiting: false,
+            picture: None,
+            rebound: false,
+            clock_time: fields.iter().any(|f| f.key == "time").then_some(now),
             kind,
             mrn: c.mrn.to_string(),
             patient_name: c.patient_name.to_string(),
@@ -385,6 +426,9 @@ impl Form {
             current_rate: None,
             max_rate: c.cfg.protocol.max_rate_mg_h,
             waiting: false,
+            picture: None,
+            rebound: false,
+            clock_time: None,
         }
     }
 
@@ -540,8 +584,24 @@ impl Form {
     /// next to the field it concerns. When another terminal holds the database, the form is
     /// marked waiting: nothing was stored, and the app tries again on its next tick.
     pub fn submit(&mut self, s: &mut Session) -> Option<Saved> {
-        match self.try_submit(s) {
+        s.expect = self.picture.clone();
+        let result = self.try_submit(s);
+        s.expect = None;
+        match result {
             Ok(saved) => Some(saved),
+            Err(e @ WardError::Stale { .. }) => {
+                // Sent back on the record as it stands: the next Enter is checked against
+                // it, and the app rebuilds the lines above the fields from it.
+                self.waiting = false;
+                self.error = Some(("", e.to_string()));
+                if let WardError::Stale { now, .. } = e {
+                    self.mrn = now.mrn.clone();
+                    self.patient_name = now.name.clone();
+                    self.picture = Some(*now);
+                    self.rebound = true;
+                }
+                None
+            }
             Err(e) if e.is_busy() => {
                 self.waiting = true;
                 self.error = Some(("", "waiting for the database: another terminal is saving; this form is kept and sent again by itself (Esc cancels)".into()));
@@ -559,6 +619,31 @@ impl Form {
         }
     }
 
+    /// The time the entry is for: the moment of the save while the time field still shows
+    /// the clock (the nurse did not change it), else what was typed.
+    fn time_at(&self, edge: &Edge, now: Instant) -> Result<Instant, WardError> {
+        let typed = self.value("time");
+        if self.clock_time.as_deref() == Some(typed) {
+            return Ok(now);
+        }
+        edge.time(typed)
+    }
+
+    /// Keeps an untouched time field on the clock, so that a form left open for a while
+    /// shows, and saves, the time it is saved at.
+    pub fn follow_clock(&mut self, now: Instant, zone: chrono_tz::Tz) {
+        let Some(shown) = self.clock_time.clone() else {
+            return;
+        };
+        let text = local_text(now, zone);
+        if let Some(f) = self.fields.iter_mut().find(|f| f.key == "time")
+            && f.value == shown
+        {
+            f.value = text.clone();
+            self.clock_time = Some(text);
+        }
+    }
+
     fn opt(&self, key: &str) -> Option<String> {
         let v = self.value(key).trim();
         (!v.is_empty()).then(|| v.to_string())
@@ -572,7 +657,7 @@ impl Form {
         match &self.kind {
             FormKind::Rate => {
                 let rate = Edge::rate(self.value("rate"))?;
-                let at = edge.time(self.value("time"))?;
+                let at = self.time_at(&edge, s.now)?;
                 let confirm = self
                     .opt("reason")
                     .map(|r| Edge::text("reason", &r, 500))
@@ -581,7 +666,7 @@ impl Form {
             }
             FormKind::Nrs => {
                 let score = Edge::nrs(self.value("score"))?;
-                let at = edge.time(self.value("time"))?;
+                let at = self.time_at(&edge, s.now)?;
                 let tp = self
                     .opt("timepoint")
                     .map(|t| Edge::choice::<Timepoint>(&t))
@@ -598,17 +683,17 @@ impl Form {
                     severity: Edge::choice::<Severity>(self.value("severity"))?,
                     action: Edge::choice::<Action>(self.value("action"))?,
                 };
-                let at = edge.time(self.value("time"))?;
+                let at = self.time_at(&edge, s.now)?;
                 s.record_side_effect(&mrn, at, input)
             }
             FormKind::Success => {
                 let tp = Edge::choice::<Timepoint>(self.value("timepoint"))?;
                 let v = Edge::choice::<YesNo>(self.value("value"))?;
-                let at = edge.time(self.value("time"))?;
+                let at = self.time_at(&edge, s.now)?;
                 s.record_success(&mrn, at, tp, v.as_bool())
             }
             FormKind::CourseStart => {
-                let at = edge.time(self.value("time"))?;
+                let at = self.time_at(&edge, s.now)?;
                 let bed = self
                     .opt("bed")
                     .map(|b| Edge::text("bed", &b, 20))
@@ -616,7 +701,7 @@ impl Form {
                 s.start_course(&mrn, at, bed)
             }
             FormKind::CourseEnd => {
-                let at = edge.time(self.value("time"))?;
+                let at = self.time_at(&edge, s.now)?;
                 s.end_course(&mrn, at, Edge::choice::<EndReason>(self.value("reason"))?)
             }
             FormKind::AddPatient => {

@@ -31,6 +31,18 @@ pub struct Session<'a> {
     pub cfg: &'a Config,
     pub who: &'a Staff,
     pub now: Instant,
+    /// What the form being saved showed: a write checks it first, inside its transaction,
+    /// and refuses with what changed since (`picture::check`). `None` on the command line,
+    /// whose one command reads the record as it stands.
+    pub expect: Option<super::picture::Picture>,
+}
+
+/// What a person is about to do, asked before a form opens (`Session::may_begin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    Record(EntryKind),
+    /// Amend or void this entry version.
+    Change(EntryId),
 }
 
 #[derive(Debug, Clone)]
@@ -210,8 +222,12 @@ impl Session<'_> {
     ) -> Result<T, WardError> {
         let cfg = self.cfg;
         let who = self.who;
+        let expect = self.expect.as_ref();
         self.db.write(&who.id, self.now, |w| {
             super::access::still_signed_in(w, who)?;
+            if let Some(p) = expect {
+                super::picture::check(&*w, p, cfg.timezone)?;
+            }
             f(w, cfg)
         })
     }
@@ -219,6 +235,39 @@ impl Session<'_> {
     fn check_time(&self, at: Instant) -> Result<Instant, WardError> {
         check_not_future(at, self.now, zone(self.cfg))?;
         Ok(whole_seconds(at))
+    }
+
+    /// Whether `who` may begin `intent` on `rec` as it stands now: the role first (a refusal
+    /// is audited like any other), then the course's state. A terminal asks this when the
+    /// key is pressed, so that nobody fills in a form the save would refuse anyway; the save
+    /// checks everything again.
+    pub fn may_begin(&mut self, intent: Intent, rec: &PatientRecord) -> Result<(), WardError> {
+        let kind = match intent {
+            Intent::Change(id) => {
+                self.authorize_change(id)?;
+                return Ok(());
+            }
+            Intent::Record(kind) => kind,
+        };
+        self.authorize(Permission::Record(kind))?;
+        let zone = zone(self.cfg);
+        let latest = rec.latest_course();
+        match kind {
+            EntryKind::Nrs => Ok(()),
+            EntryKind::CourseStart => Ok(check_new_course(rec, self.now, zone)?),
+            EntryKind::Rate => Ok(check_open_for_rates(
+                &latest.ok_or(RuleError::NoCourse)?,
+                zone,
+            )?),
+            EntryKind::CourseEnd => match latest.ok_or(RuleError::NoCourse)?.ended_at() {
+                Some(end) => Err(RuleError::AlreadyEnded(local_text(end, zone)).into()),
+                None => Ok(()),
+            },
+            EntryKind::SideEffect | EntryKind::Success => {
+                latest.ok_or(RuleError::NoCourse)?;
+                Ok(())
+            }
+        }
     }
 
     pub fn add_patient(&mut self, p: &crate::store::NewPatient) -> Result<i64, WardError> {

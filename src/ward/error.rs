@@ -138,6 +138,15 @@ pub enum WardError {
         "account {0} changed since it signed in (deactivated, locked, or its role or PIN changed); nothing was saved: sign in again"
     )]
     AccountChanged(String),
+    #[error(
+        "this patient's record changed since the form opened: {}. Nothing was saved; the form now shows the record as it stands: check it, then press Enter again to save",
+        changes.join("; ")
+    )]
+    Stale {
+        changes: Vec<String>,
+        /// The record as it now stands, for the form to show and to be checked against next.
+        now: Box<super::picture::Picture>,
+    },
     #[error("the new PIN is the same as the current one; nothing was changed")]
     SamePin,
     #[error(

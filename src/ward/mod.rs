@@ -7,6 +7,7 @@ pub mod entries;
 mod error;
 pub mod letters;
 pub mod patients;
+pub mod picture;
 pub mod protocols;
 pub mod research;
 

@@ -100,6 +100,8 @@ impl App {
                 cfg: &self.cfg,
                 who: &user,
                 now: self.now,
+                // The advice has its own check of what the form showed (`Base::Saw`).
+                expect: None,
             };
             let given = (!responsible.is_empty()).then_some(responsible.as_str());
             match s.save_letter_advice(&mrn, Some(course), &advice, given, Base::Saw(seen)) {

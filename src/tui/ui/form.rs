@@ -5,13 +5,21 @@ use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use unicode_width::UnicodeWidthStr;
 
 use super::{Theme, centered, safe};
 use crate::tui::form::{FieldKind, Form};
 
 pub fn draw(f: &mut Frame, body: Rect, form: &Form, theme: &Theme) {
     let mut lines: Vec<Line> = Vec::new();
-    if !form.mrn.is_empty() {
+    let width = body.width.saturating_sub(4).min(96);
+    let title = format!(" {} ", safe(&form.title()));
+    // The patient once more inside the box when the title is cut at the border.
+    if let Some(p) = &form.picture {
+        if title.width() + 2 > usize::from(width) {
+            lines.push(Line::from(Span::styled(safe(&p.label()), theme.title())));
+        }
+    } else if !form.mrn.is_empty() {
         lines.push(Line::from(Span::styled(
             format!("{} · MRN {}", safe(&form.patient_name), safe(&form.mrn)),
             theme.title(),
@@ -79,7 +87,6 @@ pub fn draw(f: &mut Frame, body: Rect, form: &Form, theme: &Theme) {
             )));
         }
     }
-    let width = body.width.saturating_sub(4).min(96);
     // Long messages wrap: count the rows each line takes inside the borders.
     let inner = usize::from(width.saturating_sub(2)).max(1);
     let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
@@ -87,11 +94,9 @@ pub fn draw(f: &mut Frame, body: Rect, form: &Form, theme: &Theme) {
     let area = centered(body, width, height);
     f.render_widget(Clear, area);
     f.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(format!(" {} ", form.title())),
-        ),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::ALL).title(title)),
         area,
     );
 }
