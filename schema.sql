@@ -305,3 +305,26 @@ CREATE TRIGGER pseudonym_time_no_update BEFORE UPDATE ON pseudonym_time
 BEGIN SELECT RAISE(ABORT, 'pseudonyms are never changed'); END;
 CREATE TRIGGER pseudonym_time_no_delete BEFORE DELETE ON pseudonym_time
 BEGIN SELECT RAISE(ABORT, 'pseudonyms are never deleted'); END;
+
+-- migration 7
+
+-- The discharge letter's words that are not in the record: the physician responsible for
+-- the course and the advice to the referring physician, typed when the letter is made and
+-- kept so that the same letter can be made again. A later advice for the course supersedes
+-- the one it names in `supersedes` (UNIQUE: two advices written from the same one cannot
+-- both be stored); every advice stays in the record, never changed or deleted.
+CREATE TABLE letter_advice (
+    id                    INTEGER PRIMARY KEY,
+    patient_id            INTEGER NOT NULL REFERENCES patient (id),
+    course_id             INTEGER NOT NULL REFERENCES course (id),
+    supersedes            INTEGER UNIQUE REFERENCES letter_advice (id),
+    responsible_staff_id  TEXT NOT NULL REFERENCES staff (id),
+    advice                TEXT NOT NULL,
+    recorded_at           TEXT NOT NULL,
+    recorded_by           TEXT NOT NULL REFERENCES staff (id)
+);
+CREATE INDEX letter_advice_course ON letter_advice (course_id, id);
+CREATE TRIGGER letter_advice_no_update BEFORE UPDATE ON letter_advice
+BEGIN SELECT RAISE(ABORT, 'letter advice is never changed: write a new one'); END;
+CREATE TRIGGER letter_advice_no_delete BEFORE DELETE ON letter_advice
+BEGIN SELECT RAISE(ABORT, 'letter advice is never deleted'); END;

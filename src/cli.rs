@@ -117,6 +117,14 @@ pub enum Command {
         /// Replace an existing file (never the database, its -wal/-shm, or any database)
         #[arg(long)]
         force: bool,
+        /// Advice to the referring physician, stored with the course (physician); without
+        /// it the letter prints the advice stored last
+        #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
+        advice: Option<String>,
+        /// Staff id of the physician responsible for the course, stored with the advice
+        /// (default: the one stored, else you)
+        #[arg(long, value_name = "STAFF_ID", requires = "advice")]
+        responsible: Option<String>,
     },
     /// Research export: events, courses, codebook and data quality as CSV (physician)
     Export {

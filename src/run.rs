@@ -16,6 +16,7 @@ use crate::report::{self, cohort, history, pdf, status, summary};
 use crate::store::{Db, audit};
 use crate::ward::access::{self, StaffChange, authorize};
 use crate::ward::entries::{Amendment, Session, SideEffectInput};
+use crate::ward::letters::{self, Base};
 use crate::ward::{Saved, WardError, load_all, load_record};
 
 /// Exit status of a refused command; clap uses 2 for usage errors.
@@ -364,10 +365,18 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
             out,
             draft,
             force,
+            advice,
+            responsible,
         } => {
             // Refused before the summary is built.
             crate::fsout::prepare(out, *force, &session.db.protected())?;
             let course = course.as_deref().map(Edge::entry_id).transpose()?;
+            if !matches!(format.as_str(), "markdown" | "md" | "pdf") {
+                return Err(WardError::BadFormat {
+                    given: format.chars().take(20).collect(),
+                    allowed: "markdown or pdf",
+                });
+            }
             let rec = session.db.read(|r| load_record(r, mrn))?;
             let req = summary::Request {
                 course,
@@ -378,7 +387,25 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
                 generated_by: &format!("{} ({})", who.name, who.id),
                 now,
             };
+            // Built before the advice is stored: a letter that cannot be made stores nothing.
             let s = summary::build(&rec, &req)?;
+            if let Some(text) = advice {
+                let saved = session.save_letter_advice(
+                    mrn,
+                    Some(s.course_id),
+                    text,
+                    responsible.as_deref(),
+                    Base::Newest,
+                )?;
+                println!(
+                    "{}",
+                    crate::strings::advice_saved(saved.course_id, &saved.responsible)
+                );
+            }
+            let letter = session
+                .db
+                .read(|r| letters::letter_of(r, s.course_id, cfg.timezone))?;
+            let s = s.with_letter(letter);
             let bytes = match format.as_str() {
                 "markdown" | "md" => summary::markdown(&s).into_bytes(),
                 "pdf" => pdf::render(&s)?,

@@ -237,3 +237,41 @@ pub fn patient_corrected(version: u32, changes: &str) -> String {
 pub fn preview_title(base: &str) -> String {
     format!(" {base} (↑↓ PgUp/PgDn scroll, any other key closes) ")
 }
+
+// ---- discharge letter (issue 11 §5) ----
+
+pub const ADVICE_HEADING: &str = "Advice to the referring physician";
+
+pub const NO_ADVICE: &str =
+    "No advice was written for this letter (titrate summary --advice, or p in the ward terminal).";
+
+pub fn responsible_line(who: Option<&str>) -> String {
+    format!("Responsible physician: {}", who.unwrap_or("not recorded"))
+}
+
+pub fn advice_saved(course: i64, responsible: &str) -> String {
+    format!("advice for the letter of course {course} saved (responsible physician {responsible})")
+}
+
+pub const LETTER_FORM_TITLE: &str = "Discharge letter";
+pub const LETTER_FORM_CONTEXT: &str = "The advice and the responsible physician are stored with the course and printed in the letter.";
+
+/// The legend of the side-effect marks on the letter's rate chart.
+pub const CHART_SIDE_EFFECT_LEGEND: &str = "side effect (see the table)";
+
+/// Under the T2 point of the letter's NRS chart: how long after the infusion it was taken.
+pub fn chart_follow_up(days_after_end: i64) -> String {
+    format!("T2, {days_after_end} d after")
+}
+
+pub const LETTER_ADVICE_LABEL: &str = "Advice";
+pub const LETTER_ADVICE_HINT: &str = "to the referring physician; kept with the course";
+pub const LETTER_RESPONSIBLE_LABEL: &str = "Physician";
+pub const LETTER_RESPONSIBLE_HINT: &str = "staff id of the physician responsible for the course";
+pub const LETTER_ADVICE_KEPT: &str =
+    "a stored advice cannot be emptied: write the advice as it should now read";
+pub const LETTER_NO_COURSE: &str = "the patient has no course to write a letter for";
+
+pub fn letter_advice_changed(msg: &str) -> String {
+    format!("{msg} (Enter saves yours over it, Esc keeps it)")
+}

@@ -643,3 +643,71 @@ fn patient_corrections_are_versions_read_as_the_current_details() {
         .unwrap();
     }
 }
+
+#[test]
+fn letter_advice_is_appended_read_back_newest_last_and_never_changed() {
+    use titrate::store::NewLetterAdvice;
+    for (mut db, _g) in stores() {
+        let (p, c) = seeded(&mut db);
+        let advice = |supersedes: Option<i64>, text: &str| NewLetterAdvice {
+            patient_id: p,
+            course_id: c,
+            supersedes,
+            responsible: "AB".into(),
+            advice: text.into(),
+        };
+        assert_eq!(db.read(|r| r.letter_advice(c)).unwrap(), vec![]);
+        let first = db
+            .write("AB", t(2), |w| {
+                w.insert_letter_advice(&advice(None, "first"))
+            })
+            .unwrap();
+        // A second advice written from "none stored" would hide the first: refused.
+        let e = db
+            .write("AB", t(3), |w| {
+                w.insert_letter_advice(&advice(None, "stale"))
+            })
+            .unwrap_err();
+        assert!(
+            matches!(e, StoreError::AdviceConflict { course } if course == c),
+            "{e}"
+        );
+        let second = db
+            .write("AB", t(3), |w| {
+                w.insert_letter_advice(&advice(Some(first), "second"))
+            })
+            .unwrap();
+        let e = db
+            .write("AB", t(4), |w| {
+                w.insert_letter_advice(&advice(Some(first), "from the first again"))
+            })
+            .unwrap_err();
+        assert!(matches!(e, StoreError::AdviceConflict { .. }), "{e}");
+        let all = db.read(|r| r.letter_advice(c)).unwrap();
+        let texts: Vec<_> = all.iter().map(|a| a.advice.as_str()).collect();
+        assert_eq!(texts, ["first", "second"], "the earlier one stays");
+        assert_eq!(all[1].id, second);
+        assert_eq!(all[1].supersedes, Some(first));
+        assert_eq!(all[1].recorded_at, t(3));
+        assert_eq!(all[1].recorded_by, "AB");
+        assert_eq!(all[1].responsible, "AB");
+        // Another course reads none of them.
+        assert_eq!(db.read(|r| r.letter_advice(c + 1)).unwrap(), vec![]);
+        let v = db.read(|r| audit::verify(r)).unwrap();
+        assert!(v.is_sound(), "{:?}", v.problems);
+        let rows = db.read(|r| r.audit_rows()).unwrap();
+        assert_eq!(
+            rows.iter()
+                .filter(|r| r.tbl.as_deref() == Some("letter_advice"))
+                .count(),
+            2
+        );
+        for sql in [
+            "UPDATE letter_advice SET advice = 'x'",
+            "DELETE FROM letter_advice",
+        ] {
+            let e = db.raw_connection().execute_batch(sql).unwrap_err();
+            assert!(e.to_string().contains("letter advice is never"), "{e}");
+        }
+    }
+}

@@ -189,6 +189,38 @@ fn full_fixture() -> Ward {
     ]);
     let out = w.dir.path().join("export");
     w.ok(&["export", "--out", &out.to_string_lossy(), "--pseudonymize"]);
+    // An advice for the discharge letter, so that letter_advice has a row too.
+    let o = w.run_with(
+        "AB",
+        "1234",
+        &[("TITRATE_NEW_PIN", "1234")],
+        &[
+            "staff",
+            "add",
+            "--id",
+            "PH",
+            "--name",
+            "Pieter Hofman",
+            "--role",
+            "physician",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let letter = w.dir.path().join("letter.md");
+    w.ok(&[
+        "summary",
+        "--mrn",
+        "4001",
+        "--format",
+        "markdown",
+        "--out",
+        &letter.to_string_lossy(),
+        "--draft",
+        "--advice",
+        "Follow up in 3 months.",
+        "--responsible",
+        "PH",
+    ]);
     assert!(w.ok(&["audit", "verify"]).contains("sound"));
     w
 }
@@ -494,6 +526,7 @@ fn invalid_utf8_in_any_text_column_of_any_table_is_named() {
         "pseudonym",
         "patient_version",
         "protocol_approval",
+        "letter_advice",
     ] {
         assert!(
             text_columns.iter().any(|(t, _)| t == table),

@@ -1103,7 +1103,9 @@ fn idle_sign_out_leaves_no_summary_or_search_behind() {
     select_row(&mut app, "Anouk de Vries");
     enter(&mut app);
     assert_eq!(app.screen, Screen::Detail);
+    // An admin is first asked for the letter's advice (issue 11 §5); Enter writes it.
     ch(&mut app, 'p');
+    enter(&mut app);
     assert!(
         app.preview.is_some(),
         "{:?}",

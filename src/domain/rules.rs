@@ -537,6 +537,8 @@ pub enum Permission {
     Export,
     /// A protocol version becomes usable for new courses.
     ApproveProtocol,
+    /// The discharge letter's responsible physician and advice to the referring physician.
+    WriteLetterAdvice,
 }
 
 impl Permission {
@@ -549,7 +551,8 @@ impl Permission {
                 EntryKind::CourseStart | EntryKind::CourseEnd | EntryKind::Success,
             )
             | Permission::AmendOthers
-            | Permission::Export => Role::Physician,
+            | Permission::Export
+            | Permission::WriteLetterAdvice => Role::Physician,
             Permission::ManageStaff | Permission::ApproveProtocol => Role::Admin,
         }
     }
@@ -563,6 +566,9 @@ impl Permission {
             Permission::ManageStaff => "manage staff accounts".into(),
             Permission::Export => "copy or export the whole record".into(),
             Permission::ApproveProtocol => "approve a protocol version".into(),
+            Permission::WriteLetterAdvice => {
+                "write the advice to the referring physician in a discharge letter".into()
+            }
         }
     }
 }

@@ -33,6 +33,11 @@ const GREY: Colour = (110, 110, 110);
 const LIGHT: Colour = (215, 215, 215);
 const RED: Colour = (190, 30, 30);
 const BLUE: Colour = (25, 80, 170);
+const WHITE: Colour = (255, 255, 255);
+/// The line joining the pain scores: lighter than their black marks.
+const NRS_LINE: Colour = (120, 150, 205);
+/// Width of the NRS chart's follow-up slot, right of the course, where T2 is drawn.
+const FOLLOW_UP_SLOT: f32 = 56.0;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PdfError {
@@ -62,6 +67,18 @@ enum Op {
         x: f32,
         y: f32,
         side: f32,
+        colour: Colour,
+    },
+    Rect {
+        x: f32,
+        y: f32,
+        w: f32,
+        h: f32,
+        colour: Colour,
+    },
+    /// A filled polygon.
+    Polygon {
+        pts: Vec<(f32, f32)>,
         colour: Colour,
     },
 }
@@ -292,19 +309,39 @@ impl Layout {
         self.ensure(total);
         let x0 = MARGIN + 34.0;
         let x1 = PAGE_W - MARGIN - 10.0;
+        // The course's time axis; T2, weeks later, gets a slot of its own at the right.
+        let xc = if c.follow_up.is_some() {
+            x1 - FOLLOW_UP_SLOT
+        } else {
+            x1
+        };
         let span = c.span_hours.max(1.0);
-        let sx = |h: f64| x0 + (h.clamp(0.0, span) / span) as f32 * (x1 - x0);
+        let sx = |h: f64| x0 + (h.clamp(0.0, span) / span) as f32 * (xc - x0);
         // Rate panel.
         let top = self.y + 4.0;
         let bottom = top + panel_h;
         let y_max = (c.max_rate + 2.0).max(2.0);
         let sy = |v: f64| bottom - (v / y_max) as f32 * panel_h;
         self.text(MARGIN, 8.0, true, BLACK, "Rate (mg/h)");
+        if !c.side_effects.is_empty() {
+            let label = crate::strings::CHART_SIDE_EFFECT_LEGEND;
+            let lx = xc - width(false, label, 7.0);
+            let ly = self.y;
+            self.ops().push(triangle(lx - 7.0, ly - 2.5));
+            self.ops().push(Op::Text {
+                x: lx,
+                y: ly,
+                size: 7.0,
+                bold: false,
+                colour: GREY,
+                text: label.into(),
+            });
+        }
         let mut v = 0.0;
         while v <= y_max {
             let y = sy(v);
             self.ops().push(Op::Line {
-                pts: vec![(x0, y), (x1, y)],
+                pts: vec![(x0, y), (xc, y)],
                 width: 0.25,
                 colour: LIGHT,
                 dashed: false,
@@ -321,13 +358,13 @@ impl Layout {
         }
         let my = sy(c.max_rate);
         self.ops().push(Op::Line {
-            pts: vec![(x0, my), (x1, my)],
+            pts: vec![(x0, my), (xc, my)],
             width: 0.8,
             colour: RED,
             dashed: true,
         });
         self.ops().push(Op::Text {
-            x: x1 - 80.0,
+            x: xc - 80.0,
             y: my - 3.0,
             size: 7.0,
             bold: false,
@@ -343,8 +380,12 @@ impl Layout {
                 dashed: false,
             });
         }
+        // Each side effect at its time, on the rate that was running.
+        for (h, r) in &c.side_effects {
+            self.ops().push(triangle(sx(*h), sy(*r)));
+        }
         self.ops().push(Op::Line {
-            pts: vec![(x0, top), (x0, bottom), (x1, bottom)],
+            pts: vec![(x0, top), (x0, bottom), (xc, bottom)],
             width: 0.6,
             colour: BLACK,
             dashed: false,
@@ -379,14 +420,48 @@ impl Layout {
             });
         }
         // T0 is taken before the start and T1 just after the end: they are drawn at the
-        // chart's edges (sx clamps) rather than left out.
-        for (h, s) in &c.nrs {
+        // chart's edges (sx clamps) rather than left out. The scores are joined in time
+        // order by a line lighter than their marks, so each score still reads as a point.
+        let line: Vec<(f32, f32)> = c.nrs.iter().map(|(h, s)| (sx(*h), ny(*s))).collect();
+        if line.len() > 1 {
+            self.ops().push(Op::Line {
+                pts: line.clone(),
+                width: 1.0,
+                colour: NRS_LINE,
+                dashed: false,
+            });
+        }
+        let t2 = c
+            .follow_up
+            .as_ref()
+            .map(|f| (x1 - FOLLOW_UP_SLOT / 2.0, ny(f.score)));
+        if let (Some(last), Some(t2)) = (line.last(), t2) {
+            // Dashed: weeks pass between the end of the infusion and T2.
+            self.ops().push(Op::Line {
+                pts: vec![*last, t2],
+                width: 1.0,
+                colour: NRS_LINE,
+                dashed: true,
+            });
+        }
+        for (x, y) in line.iter().chain(t2.iter()) {
             self.ops().push(Op::Square {
-                x: sx(*h) - 1.8,
-                y: ny(*s) - 1.8,
+                x: x - 1.8,
+                y: y - 1.8,
                 side: 3.6,
                 colour: BLACK,
             });
+        }
+        let mut labels: Vec<(f32, f32, f32, &str)> = c
+            .timepoints
+            .iter()
+            .map(|(h, s, l)| (sx(*h), ny(*s), xc, l.as_str()))
+            .collect();
+        if let Some((x, y)) = t2 {
+            labels.push((x, y, x1, "T2"));
+        }
+        for (x, y, limit, label) in labels {
+            self.point_label(x, y, limit, label);
         }
         self.ops().push(Op::Line {
             pts: vec![(x0, ntop), (x0, nbottom), (x1, nbottom)],
@@ -417,7 +492,69 @@ impl Layout {
                 });
             }
         }
+        if let (Some(f), Some((x, _))) = (&c.follow_up, t2) {
+            let label = crate::strings::chart_follow_up(f.days_after_end);
+            let lx = (x - width(false, &label, 7.0) / 2.0).min(x1 - width(false, &label, 7.0));
+            self.ops().push(Op::Text {
+                x: lx,
+                y: nbottom + 12.0,
+                size: 7.0,
+                bold: false,
+                colour: GREY,
+                text: label,
+            });
+            // The break in the time axis between the course and the follow-up.
+            let bx = xc + 6.0;
+            self.ops().push(Op::Line {
+                pts: vec![(bx - 2.0, nbottom + 3.0), (bx + 2.0, nbottom - 3.0)],
+                width: 0.6,
+                colour: BLACK,
+                dashed: false,
+            });
+            self.ops().push(Op::Line {
+                pts: vec![(bx + 1.0, nbottom + 3.0), (bx + 5.0, nbottom - 3.0)],
+                width: 0.6,
+                colour: BLACK,
+                dashed: false,
+            });
+        }
         self.y = nbottom + 22.0;
+    }
+
+    /// A timepoint's label beside its mark, on the mark's own height (so that mark and
+    /// label read as one), right of it unless that passes `limit`; on a white ground so
+    /// that the line through the point does not run through the letters.
+    fn point_label(&mut self, x: f32, y: f32, limit: f32, label: &str) {
+        let size = 7.0;
+        let w = width(true, label, size);
+        let lx = if x + 4.0 + w <= limit {
+            x + 4.0
+        } else {
+            x - 4.0 - w
+        };
+        self.ops().push(Op::Rect {
+            x: lx - 1.0,
+            y: y - 3.6,
+            w: w + 2.0,
+            h: 7.2,
+            colour: WHITE,
+        });
+        self.ops().push(Op::Text {
+            x: lx,
+            y: y + 2.5,
+            size,
+            bold: true,
+            colour: BLACK,
+            text: label.to_string(),
+        });
+    }
+}
+
+/// A small filled triangle centred on (x, y): a side effect on the rate chart.
+fn triangle(x: f32, y: f32) -> Op {
+    Op::Polygon {
+        pts: vec![(x - 3.0, y + 2.6), (x + 3.0, y + 2.6), (x, y - 2.6)],
+        colour: RED,
     }
 }
 
@@ -450,6 +587,10 @@ fn layout(s: &Summary) -> Vec<Vec<Op>> {
             l.y += 11.0;
         }
     }
+    for line in wrap(true, &s.responsible_line(), 9.5, PAGE_W - 2.0 * MARGIN) {
+        l.y += 13.0;
+        l.text(MARGIN, 9.5, true, BLACK, &line);
+    }
     l.y += 6.0;
     if s.draft {
         l.y += 8.0;
@@ -460,6 +601,15 @@ fn layout(s: &Summary) -> Vec<Vec<Op>> {
     }
     l.heading("Patient", LINE * 3.0);
     l.pairs(&s.patient);
+    l.heading(crate::strings::ADVICE_HEADING, LINE * 2.0);
+    match &s.letter {
+        Some(letter) => {
+            l.paragraph(&letter.advice, BLACK);
+            l.y += 3.0;
+            l.paragraph(&format!("({})", letter.written), GREY);
+        }
+        None => l.paragraph(crate::strings::NO_ADVICE, GREY),
+    }
     l.heading("Treatment", LINE * 3.0);
     l.pairs(&s.treatment);
     l.heading("Pain", LINE * 3.0);
@@ -595,11 +745,24 @@ fn paint(surface: &mut Surface, op: &Op, fonts: &(Font, Font)) {
             y,
             side,
             colour: c,
-        } => {
+        } => fill_rect(surface, *x, *y, *side, *side, *c),
+        Op::Rect {
+            x,
+            y,
+            w,
+            h,
+            colour: c,
+        } => fill_rect(surface, *x, *y, *w, *h, *c),
+        Op::Polygon { pts, colour: c } => {
             let mut pb = PathBuilder::new();
-            if let Some(r) = Rect::from_xywh(*x, *y, *side, *side) {
-                pb.push_rect(r);
+            for (i, (x, y)) in pts.iter().enumerate() {
+                if i == 0 {
+                    pb.move_to(*x, *y)
+                } else {
+                    pb.line_to(*x, *y)
+                }
             }
+            pb.close();
             if let Some(path) = pb.finish() {
                 surface.set_stroke(None);
                 surface.set_fill(Some(Fill {
@@ -609,6 +772,21 @@ fn paint(surface: &mut Surface, op: &Op, fonts: &(Font, Font)) {
                 surface.draw_path(&path);
             }
         }
+    }
+}
+
+fn fill_rect(surface: &mut Surface, x: f32, y: f32, w: f32, h: f32, c: Colour) {
+    let mut pb = PathBuilder::new();
+    if let Some(r) = Rect::from_xywh(x, y, w, h) {
+        pb.push_rect(r);
+    }
+    if let Some(path) = pb.finish() {
+        surface.set_stroke(None);
+        surface.set_fill(Some(Fill {
+            paint: colour(c),
+            ..Default::default()
+        }));
+        surface.draw_path(&path);
     }
 }
 

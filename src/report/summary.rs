@@ -44,7 +44,32 @@ pub struct Chart {
     pub rate: Vec<(f64, f64)>,
     pub max_rate: f64,
     pub span_hours: f64,
+    /// Pain scores around the course, in time order (hours, NRS): drawn as one line.
     pub nrs: Vec<(f64, f64)>,
+    /// The timepoint scores among them, labelled on the chart: (hours, NRS, "T0").
+    pub timepoints: Vec<(f64, f64, String)>,
+    /// T2, weeks after the end, is drawn in a follow-up slot right of the course rather
+    /// than on a time axis that would squeeze the course into a corner.
+    pub follow_up: Option<FollowUpPoint>,
+    /// Side effects at their time, on the rate line (hours, mg/h running then).
+    pub side_effects: Vec<(f64, f64)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowUpPoint {
+    pub score: f64,
+    /// Whole days from the end of the infusion to the score.
+    pub days_after_end: i64,
+}
+
+/// The letter's own words, stored apart from the record (`ward::letters`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Letter {
+    /// "Name (ID)".
+    pub responsible: String,
+    pub advice: String,
+    /// "written by Name (ID) on 2026-03-08 10:00".
+    pub written: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +93,20 @@ pub struct Summary {
     pub generated_at: String,
     /// "Times are local time in Europe/Amsterdam."
     pub zone_note: String,
+    /// The responsible physician and the advice, when a physician wrote them.
+    pub letter: Option<Letter>,
+}
+
+impl Summary {
+    /// The summary with the letter's stored words.
+    pub fn with_letter(self, letter: Option<Letter>) -> Summary {
+        Summary { letter, ..self }
+    }
+
+    /// "Responsible physician: Name (ID)", or that none is recorded.
+    pub fn responsible_line(&self) -> String {
+        crate::strings::responsible_line(self.letter.as_ref().map(|l| l.responsible.as_str()))
+    }
 }
 
 fn kv(k: &str, v: impl Into<String>) -> (String, String) {
@@ -398,12 +437,48 @@ pub fn build(rec: &PatientRecord, req: &Request) -> Result<Summary, SummaryError
     let line = crate::domain::dose::step_line(&points, start, until, end.is_some());
     let hours = |i: Instant| (i - start).num_seconds() as f64 / 3600.0;
     let span = hours(until).max(f64::from(proto.duration_days) * 24.0);
-    let nrs = scores
+    // The timepoint scores are always on the chart, even a T0 taken days before the start.
+    let tps = outcome.as_ref().map(|o| o.timepoints);
+    let is_tp = |sc: &crate::domain::outcome::Score| {
+        tps.is_some_and(|t| [t.t0, t.t1].iter().flatten().any(|x| x.id == sc.id))
+    };
+    let t2_id = tps.and_then(|t| t.t2).map(|t| t.id);
+    let mut near: Vec<_> = scores
         .iter()
+        .filter(|s| Some(s.id) != t2_id)
         .filter(|s| {
-            s.at >= start - chrono::Duration::days(1) && s.at <= until + chrono::Duration::days(1)
+            is_tp(s)
+                || (s.at >= start - chrono::Duration::days(1)
+                    && s.at <= until + chrono::Duration::days(1))
         })
+        .collect();
+    near.sort_by_key(|s| (s.at, s.id));
+    let nrs = near
+        .iter()
         .map(|s| (hours(s.at), f64::from(s.score.get())))
+        .collect();
+    let mut timepoints = Vec::new();
+    if let Some(t) = tps {
+        for (label, sc) in [("T0", t.t0), ("T1", t.t1)] {
+            if let Some(sc) = sc {
+                timepoints.push((hours(sc.at), f64::from(sc.score.get()), label.to_string()));
+            }
+        }
+    }
+    let t2_point = match (tps.and_then(|t| t.t2), end) {
+        (Some(t2), Some(end)) => Some(FollowUpPoint {
+            score: f64::from(t2.score.get()),
+            days_after_end: (t2.at - end).num_days(),
+        }),
+        _ => None,
+    };
+    let side_effect_marks = v
+        .side_effects
+        .iter()
+        .filter_map(|e| match &e.data {
+            EntryData::SideEffect { rate_at, .. } => Some((hours(e.happened_at), rate_at.mg_h())),
+            _ => None,
+        })
         .collect();
 
     Ok(Summary {
@@ -425,10 +500,14 @@ pub fn build(rec: &PatientRecord, req: &Request) -> Result<Summary, SummaryError
             max_rate: proto.max_rate_mg_h.mg_h(),
             span_hours: span,
             nrs,
+            timepoints,
+            follow_up: t2_point,
+            side_effects: side_effect_marks,
         },
         generated_by: req.generated_by.to_string(),
         generated_at: t(req.now),
         zone_note: format!("Times are local time in {}.", zone.name()),
+        letter: None,
     })
 }
 
@@ -470,7 +549,17 @@ pub fn markdown(s: &Summary) -> String {
         }
         out.push('\n');
     };
+    out.push_str(&format!("{}\n\n", cell(&s.responsible_line())));
     table(&mut out, "Patient", &s.patient);
+    out.push_str(&format!("## {}\n\n", crate::strings::ADVICE_HEADING));
+    match &s.letter {
+        Some(l) => out.push_str(&format!(
+            "{}\n\n({})\n\n",
+            cell(&l.advice),
+            cell(&l.written)
+        )),
+        None => out.push_str(&format!("{}\n\n", crate::strings::NO_ADVICE)),
+    }
     table(&mut out, "Treatment", &s.treatment);
     table(&mut out, "Pain", &s.pain);
     out.push_str("## Side effects\n\n");

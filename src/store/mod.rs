@@ -55,6 +55,10 @@ pub enum StoreError {
     )]
     PatientConflict { patient: PatientId, version: u32 },
     #[error(
+        "the letter advice of course {course} was changed at the same moment at another terminal; look again and retry"
+    )]
+    AdviceConflict { course: CourseId },
+    #[error(
         "the database schema was changed behind titrate's back: {0}; nothing was written: run `titrate check` and keep the file for investigation"
     )]
     SchemaChanged(String),
@@ -80,6 +84,31 @@ pub struct NewEntry {
     pub supersedes: Option<EntryId>,
     pub amend_reason: Option<String>,
     pub data: EntryData,
+}
+
+/// The letter's own words for one course, as stored: who is responsible for the course and
+/// the advice to the referring physician. The newest for a course is the one a letter uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LetterAdvice {
+    pub id: i64,
+    pub patient_id: PatientId,
+    pub course_id: CourseId,
+    pub supersedes: Option<i64>,
+    pub responsible: String,
+    pub advice: String,
+    pub recorded_at: Instant,
+    pub recorded_by: String,
+}
+
+/// A new advice, validated by the ward operation; the store adds id, time and actor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewLetterAdvice {
+    pub patient_id: PatientId,
+    pub course_id: CourseId,
+    /// The advice this one replaces: the course's newest, or None for its first.
+    pub supersedes: Option<i64>,
+    pub responsible: String,
+    pub advice: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,6 +184,8 @@ pub trait Reader {
     fn all_course_bounds(&self) -> Result<Vec<Entry>, StoreError>;
     fn entry(&self, id: EntryId) -> Result<Option<Entry>, StoreError>;
     fn entry_superseded_by(&self, id: EntryId) -> Result<Option<EntryId>, StoreError>;
+    /// Every advice written for the course's letter, oldest first.
+    fn letter_advice(&self, course: CourseId) -> Result<Vec<LetterAdvice>, StoreError>;
     fn audit_rows(&self) -> Result<Vec<AuditRow>, StoreError>;
     fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError>;
     /// (patient id, study id, day offset) of every pseudonymised patient.
@@ -216,6 +247,9 @@ pub trait Writer: Reader {
     ) -> Result<CourseId, StoreError>;
     fn insert_entry(&mut self, e: &NewEntry) -> Result<EntryId, StoreError>;
     fn insert_void(&mut self, entry: EntryId, reason: &str) -> Result<(), StoreError>;
+    /// Refuses an advice that supersedes one another advice superseded already, or one that
+    /// is not the course's newest (`AdviceConflict`).
+    fn insert_letter_advice(&mut self, a: &NewLetterAdvice) -> Result<i64, StoreError>;
     fn insert_pseudonym(
         &mut self,
         patient: PatientId,
@@ -329,6 +363,7 @@ pub const AUDITED_TABLES: &[Audited] = &[
     audited("patient_version", "id", &[int("id"), int("patient_id"), int("version"), text("mrn"), text("name"), text("birth_date"), text("sex"), real("weight_kg"), text("crps_type"), text("crps_onset"), text("limb"), text("reason"), text("recorded_at"), text("recorded_by")]),
     audited("protocol_approval", "id", &[int("id"), int("protocol_id"), text("approved_at"), text("approved_by")]),
     audited("pseudonym_time", "patient_id", &[int("patient_id"), int("second_offset"), text("created_at"), text("created_by")]),
+    audited("letter_advice", "id", &[int("id"), int("patient_id"), int("course_id"), int("supersedes"), text("responsible_staff_id"), text("advice"), text("recorded_at"), text("recorded_by")]),
 ];
 
 /// The audited tables: [`AUDITED_TABLES`], or in a unit test the list a test put in its place

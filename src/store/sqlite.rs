@@ -11,8 +11,9 @@ use super::audit::{GENESIS, row_hash};
 use super::rows::{self, PATIENT_COLUMNS, PATIENT_VERSION_COLUMNS, STAFF_COLUMNS};
 use super::schema;
 use super::{
-    AuditRow, Audited, Column, Course, NewEntry, NewPatient, NewPatientVersion, Patient,
-    PatientVersion, Reader, SchemaProblem, ScoreWindow, Staff, StoreError, Writer, audited_table,
+    AuditRow, Audited, Column, Course, LetterAdvice, NewEntry, NewLetterAdvice, NewPatient,
+    NewPatientVersion, Patient, PatientVersion, Reader, SchemaProblem, ScoreWindow, Staff,
+    StoreError, Writer, audited_table,
 };
 use crate::domain::dose::RatePoint;
 use crate::domain::entry::{CourseId, Entry, EntryData, EntryId, PatientId, Version};
@@ -1077,6 +1078,28 @@ impl Reader for SqlTx<'_> {
             .optional()?)
     }
 
+    fn letter_advice(&self, course: CourseId) -> Result<Vec<LetterAdvice>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT id, patient_id, course_id, supersedes, responsible_staff_id, advice, \
+             recorded_at, recorded_by FROM letter_advice WHERE course_id = ?1 ORDER BY id",
+        )?;
+        let mut found = stmt.query([course])?;
+        let mut out = Vec::new();
+        while let Some(r) = found.next()? {
+            out.push(LetterAdvice {
+                id: r.get(0)?,
+                patient_id: r.get(1)?,
+                course_id: r.get(2)?,
+                supersedes: r.get(3)?,
+                responsible: r.get(4)?,
+                advice: r.get(5)?,
+                recorded_at: rows::instant_at(r, 6)?,
+                recorded_by: r.get(7)?,
+            });
+        }
+        Ok(out)
+    }
+
     fn audit_rows(&self) -> Result<Vec<AuditRow>, StoreError> {
         let mut stmt = self.tx.prepare(
             "SELECT seq, at, actor, action, tbl, row_key, content, prev_hash, hash \
@@ -1510,6 +1533,47 @@ impl Writer for SqlTx<'_> {
         };
         let id = self.tx.last_insert_rowid();
         self.audit_row_write("void", "void", &id.to_string())
+    }
+
+    fn insert_letter_advice(&mut self, a: &NewLetterAdvice) -> Result<i64, StoreError> {
+        // Checked inside the write transaction: an advice written from an older one would
+        // otherwise hide the advice another physician stored in between.
+        let newest: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT max(id) FROM letter_advice WHERE course_id = ?1")?
+            .query_row([a.course_id], |r| r.get(0))?;
+        if newest != a.supersedes {
+            return Err(StoreError::AdviceConflict {
+                course: a.course_id,
+            });
+        }
+        let res = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO letter_advice (patient_id, course_id, supersedes, \
+                 responsible_staff_id, advice, recorded_at, recorded_by) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                a.patient_id,
+                a.course_id,
+                a.supersedes,
+                a.responsible,
+                a.advice,
+                to_db(self.now),
+                self.actor
+            ]);
+        match res {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::AdviceConflict {
+                    course: a.course_id,
+                });
+            }
+            other => other?,
+        };
+        let id = self.tx.last_insert_rowid();
+        self.audit_row_write("letter-advice", "letter_advice", &id.to_string())?;
+        Ok(id)
     }
 
     fn insert_pseudonym(

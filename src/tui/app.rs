@@ -21,6 +21,8 @@ use crate::ward::access;
 use crate::ward::entries::{Intent, Session};
 use crate::ward::picture::Picture;
 
+mod letter;
+
 /// How often the overview's flags are recomputed when nothing is written: well inside the
 /// hourly check interval, cheap because it reads no database.
 pub const WARD_RECOMPUTE_SECS: i64 = 30;
@@ -409,6 +411,14 @@ impl App {
             Ok(s) => s,
             Err(e) => return self.error(e.to_string()),
         };
+        let zone = self.cfg.timezone;
+        let s = match self
+            .db
+            .read(|r| crate::ward::letters::letter_of(r, s.course_id, zone))
+        {
+            Ok(letter) => s.with_letter(letter),
+            Err(e) => return self.error(e.to_string()),
+        };
         let md = crate::report::summary::markdown(&s);
         let base = format!(
             "{}-course-{}{}",
@@ -683,7 +693,7 @@ impl App {
             Action::HandoverWrite => self.write_handover(),
             Action::Up => self.move_sel(-1),
             Action::Down => self.move_sel(1),
-            Action::Summary => self.write_summary(),
+            Action::Summary => self.open_letter(),
             Action::Cohort => {
                 self.screen = Screen::Cohort;
                 self.cohort_scroll = 0;
@@ -1055,6 +1065,9 @@ impl App {
     fn submit(&mut self) {
         if let Some(FormKind::CohortRange) = self.form.as_ref().map(|f| f.kind.clone()) {
             return self.submit_range();
+        }
+        if let Some(FormKind::Letter { .. }) = self.form.as_ref().map(|f| f.kind.clone()) {
+            return self.submit_letter();
         }
         let (Some(mut form), Some(user)) = (self.form.take(), self.user.clone()) else {
             return;

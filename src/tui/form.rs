@@ -41,7 +41,7 @@ pub struct Field {
 }
 
 impl Field {
-    fn text(
+    pub(crate) fn text(
         key: &'static str,
         label: &'static str,
         value: impl Into<String>,
@@ -97,6 +97,12 @@ pub enum FormKind {
     },
     /// The cohort screen's date range (stores nothing).
     CohortRange,
+    /// The discharge letter's advice and responsible physician for `course`, as the form
+    /// found them (`seen`: the stored advice it shows); fields made by `app::letter`.
+    Letter {
+        course: i64,
+        seen: Option<i64>,
+    },
 }
 
 impl FormKind {
@@ -216,6 +222,9 @@ impl Form {
             FormKind::Amend { id, .. } => format!("Amend entry {id}"),
             FormKind::Void { id } => format!("Void entry {id} (entered in error)"),
             FormKind::CohortRange => "Cohort: courses started in".into(),
+            FormKind::Letter { course, .. } => {
+                format!("{} · course {course}", crate::strings::LETTER_FORM_TITLE)
+            }
         }
     }
 
@@ -343,7 +352,7 @@ impl Form {
                     "only if a later rate then passes a soft limit",
                 ),
             ],
-            FormKind::Amend { .. } => vec![],
+            FormKind::Amend { .. } | FormKind::Letter { .. } => vec![],
             FormKind::CohortRange => vec![
                 Field::text("from", "From", "", "YYYY-MM-DD, empty for the first course"),
                 Field::text("to", "To", "", "YYYY-MM-DD, empty for today"),
@@ -1008,8 +1017,8 @@ impl Form {
                     .transpose()?;
                 s.void_confirmed(*id, self.value("why"), confirm)
             }
-            // Handled by the app: a range is not an entry.
-            FormKind::CohortRange => Err(WardError::NothingToAmend),
+            // Handled by the app: a range is not an entry, nor is a letter's advice.
+            FormKind::CohortRange | FormKind::Letter { .. } => Err(WardError::NothingToAmend),
             FormKind::Amend { id, .. } => {
                 let was = Form::amend(
                     &s.db

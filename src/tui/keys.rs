@@ -206,7 +206,7 @@ pub const DETAIL: &[Binding] = &[
     b(
         &[C('p')],
         "p",
-        "discharge summary: preview and write .md and .pdf",
+        "discharge letter: advice (physician), then write .md and .pdf",
         Action::Summary,
         Some("summary"),
     ),

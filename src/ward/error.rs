@@ -57,6 +57,23 @@ pub enum WardError {
     AmendConfirmNeedsReason,
     #[error("--confirm-reason is only given with --confirm")]
     AmendReasonWithoutConfirm,
+    #[error(
+        "{0} is not an active physician: name the staff id of a physician whose account is active"
+    )]
+    NotAPhysician(String),
+    #[error(
+        "name the responsible physician (--responsible STAFF_ID, or the field in the form): no physician is recorded for this course yet"
+    )]
+    NoResponsible,
+    #[error(
+        "the advice to the referring physician of course {course} was changed since you opened it, by {by} on {at}: it now reads \"{now}\"; look again and save once more"
+    )]
+    AdviceChanged {
+        course: i64,
+        by: String,
+        at: String,
+        now: String,
+    },
     #[error("MRN {0} has no course")]
     NoCourseFor(String),
     #[error(

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod entries;
 mod error;
+pub mod letters;
 pub mod patients;
 pub mod picture;
 pub mod protocols;

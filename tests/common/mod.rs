@@ -121,6 +121,7 @@ pub fn dump(db: &Path) -> Vec<String> {
         "patient_version",
         "protocol_approval",
         "pseudonym_time",
+        "letter_advice",
     ] {
         let mut stmt = conn
             .prepare(&format!("SELECT * FROM {t} ORDER BY 1"))
