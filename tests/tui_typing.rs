@@ -560,3 +560,31 @@ fn snap_cohort() {
     assert_no_word_cut(&text, 80);
     snap(&w.app, "cohort");
 }
+
+/// Below 80x24 nothing but the "make it larger" screen is drawn, so no key acts on a form
+/// or a row nobody can see; back at 80x24 the keys work again. Ctrl-C still asks to quit.
+#[test]
+fn keys_do_nothing_while_the_window_is_too_small() {
+    let mut w = signed_in();
+    let app = &mut w.app;
+    app.update(Msg::Resize(60, 20));
+    typ(app, "r");
+    assert!(app.form.is_none(), "a hidden form opened");
+    press(app, KeyCode::Enter);
+    assert_eq!(app.screen, Screen::Overview, "a hidden patient opened");
+    app.update(Msg::Resize(80, 24));
+    typ(app, "r");
+    assert_eq!(
+        app.form.as_ref().map(|f| f.kind.clone()),
+        Some(FormKind::Rate)
+    );
+    app.update(Msg::Resize(70, 24));
+    typ(app, "9");
+    press(app, KeyCode::Enter);
+    app.update(Msg::Resize(80, 24));
+    let f = app.form.as_ref().expect("the form is still open, unsaved");
+    assert_ne!(f.value("rate"), "9", "typed into while hidden");
+    app.update(Msg::Resize(60, 20));
+    ctrl(app, 'c');
+    assert!(app.pending.is_some() || app.quit, "Ctrl-C is still heard");
+}

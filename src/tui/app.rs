@@ -224,9 +224,21 @@ impl App {
             Msg::Resize(w, h) => self.size = (w, h),
             Msg::Key(k) => {
                 self.last_input = self.now;
+                // Below the smallest window only the "make it larger" screen is drawn: a key
+                // must not act on a form or a row nobody can see. Ctrl-C still quits, and
+                // its "discard?" question is still answered.
+                if self.too_small() && self.pending.is_none() && !keys::is_ctrl_c(&k) {
+                    return;
+                }
                 self.key(k);
             }
         }
+    }
+
+    /// The window is smaller than the screens are laid out for (`ui::MIN_WIDTH` x
+    /// `ui::MIN_HEIGHT`).
+    pub fn too_small(&self) -> bool {
+        self.size.0 < crate::tui::ui::MIN_WIDTH || self.size.1 < crate::tui::ui::MIN_HEIGHT
     }
 
     /// While the sign-in screen waits for someone, the ward is read into memory and kept

@@ -564,7 +564,11 @@ impl Form {
         // that set one).
         let mut to = self.focus;
         for _ in 0..n {
-            to = if forward { (to + 1) % n } else { (to + n - 1) % n };
+            to = if forward {
+                (to + 1) % n
+            } else {
+                (to + n - 1) % n
+            };
             if self.shown(to) {
                 break;
             }
@@ -660,7 +664,11 @@ impl Form {
             self.error = None;
         }
         // A side effect's action sets or clears its new rate.
-        if self.fields.get(self.focus).is_some_and(|f| f.key == "action") {
+        if self
+            .fields
+            .get(self.focus)
+            .is_some_and(|f| f.key == "action")
+        {
             self.choice_changed();
         }
     }

@@ -74,13 +74,7 @@ pub fn draw(f: &mut Frame, body: Rect, form: &Form, theme: &Theme, clock: (Tz, I
     f.render_widget(para, area);
 }
 
-fn fields(
-    lines: &mut Vec<Line>,
-    form: &Form,
-    theme: &Theme,
-    clock: (Tz, Instant),
-    inner: usize,
-) {
+fn fields(lines: &mut Vec<Line>, form: &Form, theme: &Theme, clock: (Tz, Instant), inner: usize) {
     let wrapped = |lines: &mut Vec<Line>, text: &str, indent: usize, style: Style| {
         for l in wrap_words(text, inner, indent) {
             lines.push(Line::from(Span::styled(l, style)));
