@@ -235,6 +235,18 @@ impl App {
         }
     }
 
+    /// The ward's operations as `who`, at the terminal's clock. A form's own picture of
+    /// the record, if any, is set on it by the form (`Form::submit`).
+    pub(crate) fn session<'a>(&'a mut self, who: &'a Staff) -> Session<'a> {
+        Session {
+            db: &mut self.db,
+            cfg: &self.cfg,
+            who,
+            now: self.now,
+            expect: None,
+        }
+    }
+
     /// The window is smaller than the screens are laid out for (`ui::MIN_WIDTH` x
     /// `ui::MIN_HEIGHT`).
     pub fn too_small(&self) -> bool {
@@ -892,13 +904,7 @@ impl App {
         let Some(user) = self.user.clone() else {
             return false;
         };
-        let mut s = Session {
-            db: &mut self.db,
-            cfg: &self.cfg,
-            who: &user,
-            now: self.now,
-            expect: None,
-        };
+        let mut s = self.session(&user);
         match s.may_begin(intent, rec) {
             Ok(()) => true,
             Err(e) => {
@@ -1084,13 +1090,7 @@ impl App {
         let (Some(mut form), Some(user)) = (self.form.take(), self.user.clone()) else {
             return;
         };
-        let mut s = Session {
-            db: &mut self.db,
-            cfg: &self.cfg,
-            who: &user,
-            now: self.now,
-            expect: None,
-        };
+        let mut s = self.session(&user);
         match form.submit(&mut s) {
             Some(saved) => {
                 let mut text = if matches!(form.kind, FormKind::AddPatient | FormKind::Void { .. })

@@ -11,7 +11,6 @@ use crate::domain::rules::{Permission, RuleError, allowed};
 use crate::domain::values::ValueError;
 use crate::strings;
 use crate::ward::WardError;
-use crate::ward::entries::Session;
 
 /// The form's fields as the details read now; the first key in a field replaces its value.
 fn fields(p: &NewPatient, reason: &str) -> Vec<Input> {
@@ -166,14 +165,8 @@ impl App {
             self.panel = Some(panel);
             return;
         }
-        let mut s = Session {
-            db: &mut self.db,
-            cfg: &self.cfg,
-            who: &user,
-            now: self.now,
-            // The correction checks the details' version it showed (`seen`) itself.
-            expect: None,
-        };
+        // The correction checks the details' version it showed (`seen`) itself.
+        let mut s = self.session(&user);
         match s.amend_patient_seen(patient, seen, panel.value("reason"), &changes) {
             Ok(c) => {
                 self.info(strings::patient_corrected(c.version, &c.changes));

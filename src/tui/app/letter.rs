@@ -9,7 +9,6 @@ use crate::domain::values::Role;
 use crate::strings;
 use crate::tui::form::{Field, Form, FormContext, FormKind};
 use crate::ward::WardError;
-use crate::ward::entries::Session;
 use crate::ward::letters::{self, Base};
 
 impl App {
@@ -96,14 +95,8 @@ impl App {
             if advice.is_empty() {
                 return self.letter_error("advice", strings::LETTER_ADVICE_KEPT.into());
             }
-            let mut s = Session {
-                db: &mut self.db,
-                cfg: &self.cfg,
-                who: &user,
-                now: self.now,
-                // The advice has its own check of what the form showed (`Base::Saw`).
-                expect: None,
-            };
+            // The advice has its own check of what the form showed (`Base::Saw`).
+            let mut s = self.session(&user);
             let given = (!responsible.is_empty()).then_some(responsible.as_str());
             match s.save_letter_advice(&mrn, Some(course), &advice, given, Base::Saw(seen)) {
                 Ok(_) => {}
