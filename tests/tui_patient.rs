@@ -360,7 +360,8 @@ fn the_summary_preview_is_formatted_text_that_scrolls() {
         press(&mut w.app, KeyCode::End);
         screen(&w.app, cw, ch);
     }
-    // Any other key closes it.
+    // Any other key closes it (at a size where keys are heard again).
+    w.app.update(Msg::Resize(80, 24));
     press(&mut w.app, KeyCode::Char('x'));
     assert!(w.app.preview.is_none());
 }
