@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -18,11 +18,10 @@ use titrate::store::{Db, StoreError};
 use titrate::tui::app::{App, Level, Msg, Pending, Screen, Tab};
 use titrate::tui::form::FormKind;
 
-const HINT: &str = "Demo ward: sign in as DEMO with PIN 0000 (nurse: NU / 1111). Demo database: /tmp/titrate-demo.db";
+mod common;
+use common::tui::{ch, now, press, typ};
 
-fn now() -> Instant {
-    Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap()
-}
+const HINT: &str = "Demo ward: sign in as DEMO with PIN 0000 (nurse: NU / 1111). Demo database: /tmp/titrate-demo.db";
 
 /// The demo database is made once per test run and copied for each test.
 fn demo_bytes() -> &'static [u8] {
@@ -79,20 +78,6 @@ fn signed_in(id: &str, pin: &str) -> (Ward, App) {
     sign_in(&mut app, id, pin);
     assert_eq!(app.screen, Screen::Overview, "{:?}", app.creds.error);
     (w, app)
-}
-
-fn press(app: &mut App, code: KeyCode) {
-    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-}
-
-fn ch(app: &mut App, c: char) {
-    press(app, KeyCode::Char(c));
-}
-
-fn typ(app: &mut App, text: &str) {
-    for c in text.chars() {
-        ch(app, c);
-    }
 }
 
 fn enter(app: &mut App) {

@@ -1,27 +1,11 @@
 //! Issue 11 "forms": key handling of the entry forms without a terminal.
 #![allow(clippy::unwrap_used)]
 
-use chrono::{TimeZone, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use titrate::config::Config;
-use titrate::domain::time::Instant;
 use titrate::store::Db;
 use titrate::tui::app::{App, Msg, Screen};
 use titrate::tui::form::FormKind;
-
-fn now() -> Instant {
-    Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap()
-}
-
-fn key(app: &mut App, code: KeyCode) {
-    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-}
-
-fn typ(app: &mut App, text: &str) {
-    for c in text.chars() {
-        key(app, KeyCode::Char(c));
-    }
-}
 
 /// The rate form's context line names the increment as a step size, not as a rate.
 #[test]
@@ -57,6 +41,10 @@ use titrate::domain::entry::{Entry, EntryData};
 use titrate::domain::rate::Rate;
 use titrate::domain::values::Action;
 use titrate::store::StoreError;
+
+mod common;
+use common::tui::press as key;
+use common::tui::{now, typ};
 
 struct Demo {
     _dir: tempfile::TempDir,

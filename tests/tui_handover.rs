@@ -2,18 +2,15 @@
 //! sheet through the summary's writer, and the same blocks as `report::handover::build`.
 #![allow(clippy::unwrap_used)]
 
-use chrono::{TimeZone, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use titrate::config::Config;
-use titrate::domain::time::Instant;
 use titrate::store::Db;
 use titrate::tui::app::{App, Level, Msg, Screen};
 
-fn now() -> Instant {
-    Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap()
-}
+mod common;
+use common::tui::{ch, now, press};
 
 struct Ward {
     _dir: tempfile::TempDir,
@@ -46,14 +43,6 @@ fn signed_in() -> Ward {
         reports,
         app,
     }
-}
-
-fn press(app: &mut App, code: KeyCode) {
-    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-}
-
-fn ch(app: &mut App, c: char) {
-    press(app, KeyCode::Char(c));
 }
 
 fn screen_text(app: &App, w: u16, h: u16) -> String {

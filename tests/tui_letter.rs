@@ -2,34 +2,22 @@
 //! physician, stores them, and writes the letter; key handling without a terminal.
 #![allow(clippy::unwrap_used)]
 
-use chrono::{Duration, TimeZone, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use chrono::Duration;
+use crossterm::event::KeyCode;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use titrate::config::Config;
 use titrate::domain::record::Staff;
-use titrate::domain::time::Instant;
 use titrate::domain::values::Role;
 use titrate::store::{Db, LetterAdvice, StoreError};
 use titrate::tui::app::{App, Msg, Screen};
 use titrate::tui::form::FormKind;
 use titrate::ward::letters::{self, Base};
 
+mod common;
+use common::tui::{now, press, typ};
+
 const ANOUK: &str = "Anouk de Vries";
-
-fn now() -> Instant {
-    Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap()
-}
-
-fn press(app: &mut App, code: KeyCode) {
-    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-}
-
-fn typ(app: &mut App, text: &str) {
-    for c in text.chars() {
-        press(app, KeyCode::Char(c));
-    }
-}
 
 struct Ward {
     _dir: tempfile::TempDir,

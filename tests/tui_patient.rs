@@ -4,20 +4,17 @@
 
 use std::path::PathBuf;
 
-use chrono::{TimeZone, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use titrate::config::Config;
 use titrate::domain::patient::PatientChanges;
-use titrate::domain::time::Instant;
 use titrate::store::Db;
 use titrate::tui::app::{App, Level, Msg, Screen};
 use titrate::tui::panel::PanelKind;
 
-fn now() -> Instant {
-    Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap()
-}
+mod common;
+use common::tui::{now, press, typ};
 
 struct Ward {
     _dir: tempfile::TempDir,
@@ -46,16 +43,6 @@ fn signed_in(id: &str, pin: &str) -> Ward {
         _reports: reports,
         path,
         app,
-    }
-}
-
-fn press(app: &mut App, code: KeyCode) {
-    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-}
-
-fn typ(app: &mut App, text: &str) {
-    for c in text.chars() {
-        press(app, KeyCode::Char(c));
     }
 }
 

@@ -5,18 +5,15 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use chrono::{TimeZone, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use titrate::config::Config;
-use titrate::domain::time::Instant;
 use titrate::store::Db;
 use titrate::tui::app::{App, Msg, Screen};
 
-fn now() -> Instant {
-    Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap()
-}
+mod common;
+use common::tui::{now, press, typ};
 
 fn demo_bytes() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
@@ -41,16 +38,6 @@ fn demo() -> (Ward, App) {
     let mut app = App::new(Config::defaults(), Db::open(&path).unwrap(), now());
     app.update(Msg::Tick(now()));
     (Ward { _dir: dir, path }, app)
-}
-
-fn press(app: &mut App, code: KeyCode) {
-    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-}
-
-fn typ(app: &mut App, text: &str) {
-    for c in text.chars() {
-        press(app, KeyCode::Char(c));
-    }
 }
 
 fn sign_in(app: &mut App, id: &str, pin: &str) {

@@ -4,22 +4,19 @@
 //! no terminal.
 #![allow(clippy::unwrap_used)]
 
-use chrono::{TimeZone, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Modifier;
 use titrate::config::Config;
 use titrate::domain::entry::{Entry, EntryData};
-use titrate::domain::time::{Instant, to_db};
+use titrate::domain::time::to_db;
 use titrate::store::{Db, StoreError};
 use titrate::tui::app::{App, Msg, Screen};
 use titrate::tui::form::FormKind;
 
-/// 13:00 in Amsterdam.
-fn now() -> Instant {
-    Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap()
-}
+mod common;
+use common::tui::{ctrl, now, press, typ};
 
 struct Ward {
     _dir: tempfile::TempDir,
@@ -39,23 +36,6 @@ fn signed_in() -> Ward {
     press(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, Screen::Overview);
     Ward { _dir: dir, app }
-}
-
-fn press(app: &mut App, code: KeyCode) {
-    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-}
-
-fn ctrl(app: &mut App, c: char) {
-    app.update(Msg::Key(KeyEvent::new(
-        KeyCode::Char(c),
-        KeyModifiers::CONTROL,
-    )));
-}
-
-fn typ(app: &mut App, text: &str) {
-    for c in text.chars() {
-        press(app, KeyCode::Char(c));
-    }
 }
 
 fn focused(app: &App) -> (&'static str, String, usize) {

@@ -6,6 +6,8 @@ use std::process::{Command, Output};
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
+pub mod tui;
+
 pub struct Ward {
     pub dir: tempfile::TempDir,
     pub db: PathBuf,
