@@ -934,4 +934,26 @@ fn a_side_effect_that_changes_the_rate_stores_both_or_neither() {
         "{h}"
     );
     assert!(row(side + 1).contains("rate 4 mg/h"), "{h}");
+    // A correction cannot make a side effect one that changes the rate: its rate would be
+    // missing. Recorded with the rate, or not at all.
+    let args = se("none", None);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let plain = first_number(&w.ok(&args)).to_string();
+    for action in ["rate-lowered", "paused", "stopped"] {
+        let msg = refused_unchanged(
+            &w,
+            &[
+                "amend",
+                &plain,
+                "--reason",
+                "it was paused",
+                "--action",
+                action,
+            ],
+            "records its new rate in the same step",
+        );
+        assert!(msg.contains("void this side effect"), "{msg}");
+    }
+    // Its other details can still be corrected.
+    w.ok(&["amend", &plain, "--reason", "worse", "--severity", "severe"]);
 }

@@ -153,6 +153,10 @@ pub enum RuleError {
         what: &'static str,
     },
     #[error(
+        "a correction cannot make a side effect \"{action}\": that action records its new rate in the same step; void this side effect and record it again with its new rate (the side-effect form, or titrate side-effect ... --rate R)"
+    )]
+    AmendIntoRateAction { action: &'static str },
+    #[error(
         "a new rate is recorded with a side effect only when its action is rate-lowered, paused or stopped (this one is \"{action}\"); record the rate on its own"
     )]
     RateWithoutRateAction { action: &'static str },

@@ -220,6 +220,13 @@ choice!(Action, "action", {
     Stopped = "stopped",
     MedicationGiven = "medication-given",
 });
+
+impl Action {
+    /// The actions that change the rate: recorded with their new rate, in one step.
+    pub fn sets_rate(self) -> bool {
+        matches!(self, Action::RateLowered | Action::Paused | Action::Stopped)
+    }
+}
 choice!(EndReason, "end reason", {
     Completed = "completed",
     SideEffects = "side-effects",

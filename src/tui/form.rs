@@ -193,7 +193,7 @@ impl CourseFacts {
 
 /// Side-effect actions that set a new rate, recorded with the side effect.
 pub fn sets_rate(action: &str) -> bool {
-    matches!(action, "rate-lowered" | "paused" | "stopped")
+    Edge::choice::<Action>(action).is_ok_and(Action::sets_rate)
 }
 
 impl Form {

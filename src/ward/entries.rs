@@ -860,6 +860,11 @@ fn apply(old: &EntryData, a: &Amendment) -> Result<EntryData, WardError> {
                 *severity = v;
             }
             if let Some(v) = a.action {
+                // Its rate would be missing: the action is recorded with the rate or not
+                // at all (`check_side_effect_rate`).
+                if v != *action && v.sets_rate() {
+                    return Err(RuleError::AmendIntoRateAction { action: v.as_str() }.into());
+                }
                 *action = v;
             }
         }
