@@ -37,6 +37,7 @@ use titrate::tui::app::{App, Msg, Screen};
 use titrate::tui::view;
 use titrate::ward::access::sign_in;
 use titrate::ward::entries::Session;
+use titrate::ward::picture::Picture;
 use titrate::ward::{WardError, load_course_bounds, load_outcomes, load_record};
 
 const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml");
@@ -383,6 +384,9 @@ struct EntryResult {
     rate: Samples,
     store_only: Samples,
     rate_reads: Samples,
+    /// record_rate as the ward terminal's form saves it: with the picture of the record the
+    /// form was opened on, compared inside the write (`ward::picture`).
+    rate_from_form: Samples,
     bare: Samples,
     errors: Vec<String>,
 }
@@ -422,6 +426,7 @@ fn bench_entry(
         rate: Samples::default(),
         store_only: Samples::default(),
         rate_reads: Samples::default(),
+        rate_from_form: Samples::default(),
         bare: Samples::default(),
         errors: vec![],
     };
@@ -473,6 +478,26 @@ fn bench_entry(
         match out {
             Ok(_) => r.rate.push(d),
             Err(e) => r.errors.push(format!("record_rate: {e}")),
+        }
+
+        // The same save from a ward-terminal form: the picture is taken when the form
+        // opens (not timed), the save compares it inside its write.
+        let picture =
+            db.read(|rd| Ok::<_, WardError>(Picture::of(&load_record(rd, &active_mrn)?)))?;
+        let now = Utc::now();
+        let t = Clock::now();
+        let out = Session {
+            db: &mut db,
+            cfg,
+            who: &who,
+            now,
+            expect: Some(picture),
+        }
+        .record_rate(&active_mrn, now, Rate::from_centi(active_rate), None);
+        let d = t.elapsed();
+        match out {
+            Ok(_) => r.rate_from_form.push(d),
+            Err(e) => r.errors.push(format!("record_rate from a form: {e}")),
         }
 
         // The store's own part: one transaction with the entry and its audit row, no
@@ -1261,6 +1286,7 @@ fn main() -> Result<()> {
         println!("  titrate record_rate     {}", e.rate.line());
         println!("  store only (insert+audit){}", e.store_only.line());
         println!("  record_rate's reads     {}", e.rate_reads.line());
+        println!("  record_rate from a form {}", e.rate_from_form.line());
         println!("  bare rusqlite INSERT    {}", e.bare.line());
         if let Some(x) = e.errors.first() {
             println!("  {} errors, first: {x}", e.errors.len());
@@ -1280,6 +1306,17 @@ fn main() -> Result<()> {
             what: "1. (breakdown) store only: entry + audit row".into(),
             measured: ms(e.store_only.median()),
             baseline: format!("{:.2}x bare", e.store_only.median() / bare),
+            budget: "—".into(),
+            verdict: "info",
+        });
+        rows.push(Row {
+            what: "1. record_rate from a ward-terminal form (stale check in the write)".into(),
+            measured: ms(e.rate_from_form.median()),
+            baseline: format!(
+                "{:.2}x record_rate, {:.2}x bare",
+                e.rate_from_form.median() / e.rate.median(),
+                e.rate_from_form.median() / bare
+            ),
             budget: "—".into(),
             verdict: "info",
         });
