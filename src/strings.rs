@@ -21,7 +21,7 @@ pub fn no_such_folder(path: &str) -> String {
 /// The highlighted patient is no longer on the list (their course ended elsewhere): the
 /// highlight now stands on someone else, which the nurse must know before the next key.
 pub const SELECTED_PATIENT_LEFT: &str =
-    "the patient you had selected is no longer on this list: check the highlighted row";
+    "the patient you had selected is no longer on this list: choose a patient with ↑/↓ first";
 
 // ---- handover (issue 11 §4) ----
 
@@ -87,6 +87,10 @@ pub fn entry_corrected_meanwhile(
 pub const NOT_CHOSEN: &str = "choose one";
 pub const CHOOSE_REASON: &str = "choose a reason: left/right or the first letter";
 pub const CHOOSE_SEX: &str = "choose the sex: left/right or the first letter";
+pub const CHOOSE_TIMEPOINT: &str =
+    "choose the timepoint: t1 (end of the infusion) or t2 (follow-up), with left/right";
+pub const CHOOSE_SUCCESS: &str =
+    "choose whether the patient reports the treatment successful: yes or no, with left/right";
 
 pub const END_CONFIRM_TITLE: &str = "End course: confirm";
 pub const END_CONFIRM_KEYS: &str = "Enter or y: end the course · Esc or n: back to the form";

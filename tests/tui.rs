@@ -1454,6 +1454,12 @@ fn keys_the_role_or_the_course_forbids_are_refused_before_a_form_opens() {
     ch(&mut app, 'r');
     assert!(app.form.is_none(), "a rate form on an ended course");
     assert!(message(&app).contains("ended"), "{}", message(&app));
+    ch(&mut app, 's');
+    assert!(
+        app.form.is_none(),
+        "a side-effect form at now on an ended course"
+    );
+    assert!(message(&app).contains("--at TIME"), "{}", message(&app));
     ch(&mut app, 'n');
     assert_eq!(
         app.form.as_ref().map(|f| f.kind.clone()),
@@ -1558,4 +1564,163 @@ fn amending_an_entry_corrected_elsewhere_meanwhile_is_refused_at_the_key() {
     assert!(app.form.is_none(), "an amend form on a superseded version");
     let msg = message(&app);
     assert!(msg.contains(&format!("now entry {}", saved.id)), "{msg}");
+}
+
+/// The highlighted patient's course ends at another terminal: no other patient inherits the
+/// highlight, so the next `r` opens no form for whoever took the row; the first move picks
+/// a row again.
+#[test]
+fn when_the_selected_patient_leaves_the_list_no_one_inherits_the_selection() {
+    let (w, mut app) = signed_in("DEMO", "0000");
+    select_row(&mut app, "Bram Jansen");
+    let (mut other, who) = other_terminal(&w.path);
+    let cfg = Config::defaults();
+    other_session(&mut other, &cfg, &who, now())
+        .end_course(BRAM, now(), titrate::domain::values::EndReason::SideEffects)
+        .unwrap();
+    app.update(Msg::Tick(now()));
+    assert!(app.ward.active.iter().all(|r| r.mrn != BRAM));
+    assert!(
+        message(&app).contains("no longer on this list"),
+        "{}",
+        message(&app)
+    );
+    ch(&mut app, 'r');
+    assert!(
+        app.form.is_none(),
+        "a form opened for whoever took Bram's row"
+    );
+    assert!(
+        message(&app).contains("choose a patient"),
+        "{}",
+        message(&app)
+    );
+    enter(&mut app);
+    assert_eq!(app.screen, Screen::Overview, "Enter opened someone");
+    let t = render(&app, 80, 24);
+    let reversed = (3..10).any(|y| {
+        (2..30).all(|x| {
+            t.backend().buffer()[(x, y)]
+                .modifier
+                .contains(Modifier::REVERSED)
+        })
+    });
+    assert!(!reversed, "a row is still highlighted");
+    ch(&mut app, 'k');
+    let name = app.ward.active[app.selected].name.clone();
+    ch(&mut app, 'r');
+    assert!(app.form.as_ref().unwrap().title().contains(&name));
+}
+
+/// A patient opened from a search is the one highlighted back on the ward.
+#[test]
+fn back_from_a_patient_found_by_search_highlights_that_patient() {
+    let (_w, mut app) = signed_in("DEMO", "0000");
+    select_row(&mut app, "Anouk de Vries");
+    ch(&mut app, '/');
+    typ(&mut app, "Dirk");
+    enter(&mut app);
+    assert_eq!(app.screen, Screen::Detail);
+    esc(&mut app);
+    assert_eq!(app.screen, Screen::Overview);
+    assert_eq!(app.ward.active[app.selected].name, "Dirk Visser");
+    ch(&mut app, 'r');
+    assert!(app.form.as_ref().unwrap().title().contains("Dirk Visser"));
+}
+
+/// An amend form whose entry another terminal corrected meanwhile: sent back, it follows the
+/// entry to the version that now stands, keeps what was typed, takes the other terminal's
+/// correction for the fields nobody touched, and then saves without undoing it.
+#[test]
+fn a_stale_amend_follows_the_correction_and_does_not_undo_it() {
+    let (w, mut app) = signed_in("DEMO", "0000");
+    select_row(&mut app, "Anouk de Vries");
+    enter(&mut app);
+    let d = app.detail.as_ref().unwrap();
+    let row = d
+        .timeline
+        .iter()
+        .position(|r| matches!(r.entry.data, EntryData::Rate { .. }) && r.current)
+        .unwrap();
+    let entry = d.timeline[row].entry.clone();
+    for _ in 0..row {
+        ch(&mut app, 'j');
+    }
+    ch(&mut app, 'm');
+    assert!(app.form.is_some(), "{}", message(&app));
+    clear_field(&mut app);
+    typ(&mut app, "5");
+    focus_field(&mut app, "why");
+    typ(&mut app, "pump read 5");
+    // Terminal B moves the same entry's time back by 10 minutes.
+    let (mut other, who) = other_terminal(&w.path);
+    let cfg = Config::defaults();
+    let moved = entry.happened_at - Duration::minutes(10);
+    let b = other_session(&mut other, &cfg, &who, now())
+        .amend(
+            entry.id,
+            "time was off",
+            &titrate::ward::entries::Amendment {
+                at: Some(moved),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    enter(&mut app);
+    let (_, msg) = form_error(&app);
+    assert!(
+        msg.contains(&format!("entry {} corrected", entry.id)),
+        "{msg}"
+    );
+    let f = app.form.as_ref().unwrap();
+    assert_eq!(
+        f.kind,
+        FormKind::Amend {
+            id: b.id,
+            kind: entry.kind()
+        }
+    );
+    assert_eq!(f.value("rate"), "5", "what was typed is kept");
+    enter(&mut app);
+    assert!(
+        app.form.is_none(),
+        "{:?}",
+        app.form.as_ref().map(|f| &f.error)
+    );
+    let all = entries(&mut app, ANOUK);
+    let last = all.iter().find(|e| e.supersedes == Some(b.id)).unwrap();
+    assert_eq!(last.happened_at, moved, "B's correction of the time stands");
+    assert!(matches!(last.data, EntryData::Rate { rate, .. } if rate == rate_of("5")));
+}
+
+fn rate_of(s: &str) -> titrate::domain::rate::Rate {
+    titrate::cli::Edge::rate(s).unwrap()
+}
+
+/// A success report has no preselected outcome: a stray Enter stores nothing.
+#[test]
+fn a_success_report_is_chosen_never_taken_by_enter() {
+    let (_w, mut app) = signed_in("DEMO", "0000");
+    select_row(&mut app, "Anouk de Vries");
+    enter(&mut app);
+    let n0 = entries(&mut app, ANOUK).len();
+    ch(&mut app, 'u');
+    enter(&mut app);
+    let (key, msg) = form_error(&app);
+    assert_eq!(key, "timepoint", "{msg}");
+    focus_field(&mut app, "timepoint");
+    press(&mut app, KeyCode::Right);
+    enter(&mut app);
+    let (key, msg) = form_error(&app);
+    assert_eq!(key, "value", "{msg}");
+    assert_eq!(entries(&mut app, ANOUK).len(), n0, "nothing stored");
+    focus_field(&mut app, "value");
+    press(&mut app, KeyCode::Right);
+    enter(&mut app);
+    assert!(
+        app.form.is_none(),
+        "{:?}",
+        app.form.as_ref().map(|f| &f.error)
+    );
+    assert_eq!(entries(&mut app, ANOUK).len(), n0 + 1);
 }

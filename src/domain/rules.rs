@@ -96,6 +96,10 @@ pub enum RuleError {
         "the course ended at {end}; rates can no longer be added (amend an entry, or a physician voids the end)"
     )]
     RateOnEndedCourse { end: String },
+    #[error(
+        "the course ended at {end}; a side effect during it is recorded late with its time on the command line (titrate side-effect --at TIME)"
+    )]
+    SideEffectOnEndedCourse { end: String },
     #[error("the patient already has an active course (course {0}); end it first")]
     AlreadyActive(i64),
     #[error("the course already ended at {0}")]

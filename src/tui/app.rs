@@ -108,6 +108,9 @@ pub struct App {
     pub selected_patient: Option<PatientId>,
     /// The patient the other tab was left on, for Tab back.
     pub other_tab_patient: Option<PatientId>,
+    /// The highlighted patient left the list (their course ended elsewhere): no row is
+    /// selected until the user moves, so no key acts on whoever took their row.
+    pub selection_lost: bool,
     pub detail: Option<DetailView>,
     /// Likewise the highlighted timeline row follows its entry (`detail_entry`).
     pub detail_sel: usize,
@@ -174,6 +177,7 @@ impl App {
             selected: 0,
             selected_patient: None,
             other_tab_patient: None,
+            selection_lost: false,
             detail: None,
             detail_sel: 0,
             detail_entry: None,
@@ -510,11 +514,18 @@ impl App {
             None => {
                 self.selected = self.selected.min(n.saturating_sub(1));
                 if self.selected_patient.is_some() && n > 0 {
+                    // No other patient inherits the highlight: the next key must not open
+                    // a form for whoever now stands in that row.
+                    self.selection_lost = true;
                     self.info(crate::strings::SELECTED_PATIENT_LEFT);
                 }
             }
         }
-        self.selected_patient = self.row_patient(self.selected);
+        self.selected_patient = if self.selection_lost {
+            None
+        } else {
+            self.row_patient(self.selected)
+        };
     }
 
     fn selected_mrn(&self) -> Option<String> {
@@ -524,6 +535,7 @@ impl App {
                 .as_ref()
                 .map(|d| d.record.patient.data.mrn.clone()),
             Screen::Search => self.hits.get(self.hit_sel).map(|h| h.mrn.clone()),
+            _ if self.selection_lost => None,
             _ => match self.tab {
                 Tab::Active => self.ward.active.get(self.selected).map(|r| r.mrn.clone()),
                 Tab::FollowUp => self
@@ -743,13 +755,21 @@ impl App {
                 }
                 self.form = Some(f);
             }
-            Action::Open => {
-                if let Some(mrn) = self.selected_mrn() {
-                    self.open_patient(&mrn);
-                }
-            }
+            Action::Open => match self.selected_mrn() {
+                Some(mrn) => self.open_patient(&mrn),
+                None if self.selection_lost => self.error(crate::strings::SELECTED_PATIENT_LEFT),
+                None => {}
+            },
             Action::Back => {
-                self.detail = None;
+                // Back on the ward, the highlight is on the patient just looked at (opened
+                // from a search, say) when the list shows them.
+                if let Some(p) = self.detail.take().map(|d| d.record.patient.id) {
+                    let n = self.rows();
+                    if (0..n).any(|i| self.row_patient(i) == Some(p)) {
+                        self.selected_patient = Some(p);
+                        self.selection_lost = false;
+                    }
+                }
                 self.screen = Screen::Overview;
                 self.reload();
             }
@@ -776,6 +796,7 @@ impl App {
                     p.and_then(|p| (0..n).find(|&i| self.row_patient(i) == Some(p)))
                 };
                 self.selected = at(self.other_tab_patient).or(at(leaving)).unwrap_or(0);
+                self.selection_lost = false;
                 self.other_tab_patient = leaving;
                 self.selected_patient = self.row_patient(self.selected);
             }
@@ -839,6 +860,7 @@ impl App {
                 } else {
                     FormKind::Void { id }
                 };
+                self.message = None;
                 self.form = Some(self.bound_form(kind, &rec, Some(&entry)));
             }
         }
@@ -861,7 +883,15 @@ impl App {
             return;
         }
         let next = (*sel as i64 + by).clamp(0, len as i64 - 1);
-        *sel = next as usize;
+        // The first move after the selected patient left the list picks the row it lands
+        // on: the highlighted row again, or the one above or below.
+        let lost = std::mem::take(&mut self.selection_lost);
+        let next = if lost && self.screen != Screen::Detail && self.screen != Screen::Search {
+            (*sel as i64).clamp(0, len as i64 - 1) as usize
+        } else {
+            next as usize
+        };
+        *sel = next;
         self.selected_patient = self.row_patient(self.selected);
         self.detail_entry = self
             .detail
@@ -886,7 +916,11 @@ impl App {
     /// what a form shows and is bound to.
     fn selected_record(&mut self) -> Option<PatientRecord> {
         let Some(mrn) = self.selected_mrn() else {
-            self.error("select a patient first");
+            self.error(if self.selection_lost {
+                crate::strings::SELECTED_PATIENT_LEFT
+            } else {
+                "select a patient first"
+            });
             return None;
         };
         match self.db.read(|r| crate::ward::load_record(r, &mrn)) {
@@ -925,6 +959,9 @@ impl App {
         if !self.may_begin(Intent::Record(entry_kind), &rec) {
             return;
         }
+        // A message about what came before (another patient, say) does not stand beside
+        // this patient's form.
+        self.message = None;
         self.form = Some(self.bound_form(kind, &rec, None));
     }
 
@@ -985,12 +1022,34 @@ impl App {
             .db
             .read(|r| crate::ward::picture::current(r, picture.patient));
         let Ok(rec) = read else { return };
-        let entry = match form.kind {
-            FormKind::Amend { id, .. } | FormKind::Void { id } => {
-                rec.entries.iter().find(|e| e.id == id).cloned()
+        // An amend or void follows its entry to the version that now stands: corrected
+        // elsewhere, the form acts on the correction, and the fields nobody touched take
+        // its values, so that saving does not quietly undo the other terminal's change.
+        let find = |id| rec.entries.iter().find(|e| e.id == id).cloned();
+        let mut entry = None;
+        if let FormKind::Amend { id, .. } | FormKind::Void { id } = form.kind {
+            let mut now_id = id;
+            while let Some(next) = rec.entries.iter().find(|e| e.supersedes == Some(now_id)) {
+                now_id = next.id;
             }
-            _ => None,
-        };
+            entry = find(now_id);
+            if now_id != id
+                && let (Some(old), Some(new)) = (find(id), entry.as_ref())
+            {
+                let kind = |id| match form.kind {
+                    FormKind::Amend { kind, .. } => FormKind::Amend { id, kind },
+                    _ => FormKind::Void { id },
+                };
+                let was = self.bound_form(kind(id), &rec, Some(&old));
+                let now = self.bound_form(kind(now_id), &rec, Some(new));
+                for f in &mut form.fields {
+                    if f.value == was.value(f.key) {
+                        f.set_value(now.value(f.key).to_string());
+                    }
+                }
+                form.kind = kind(now_id);
+            }
+        }
         let fresh = self.bound_form(form.kind.clone(), &rec, entry.as_ref());
         // A rate left as it was prefilled meant "the rate as it stands": it follows the
         // record, so that Enter again records a check, not a step back to the old rate.

@@ -310,8 +310,9 @@ impl Form {
                 ]
             }
             FormKind::Success => vec![
-                Field::choice("timepoint", "Timepoint", opts(&["t1", "t2"]), "t1"),
-                Field::choice("value", "Successful", opts(&["yes", "no"]), "yes"),
+                // Nothing preselected: an outcome is chosen, never taken by a stray Enter.
+                Field::choice("timepoint", "Timepoint", opts(&["", "t1", "t2"]), ""),
+                Field::choice("value", "Successful", opts(&["", "yes", "no"]), ""),
                 time(),
             ],
             FormKind::CourseStart => {
@@ -613,6 +614,12 @@ impl Form {
             FormKind::AddPatient if self.value("sex").is_empty() => {
                 Some(("sex", crate::strings::CHOOSE_SEX))
             }
+            FormKind::Success if self.value("timepoint").is_empty() => {
+                Some(("timepoint", crate::strings::CHOOSE_TIMEPOINT))
+            }
+            FormKind::Success if self.value("value").is_empty() => {
+                Some(("value", crate::strings::CHOOSE_SUCCESS))
+            }
             _ => None,
         }
     }
@@ -621,7 +628,9 @@ impl Form {
     pub fn required_choice(&self, key: &str) -> bool {
         matches!(
             (&self.kind, key),
-            (FormKind::CourseEnd, "reason") | (FormKind::AddPatient, "sex")
+            (FormKind::CourseEnd, "reason")
+                | (FormKind::AddPatient, "sex")
+                | (FormKind::Success, "timepoint" | "value")
         )
     }
 

@@ -317,7 +317,17 @@ impl Session<'_> {
                 Some(end) => Err(RuleError::AlreadyEnded(local_text(end, zone)).into()),
                 None => Ok(()),
             },
-            EntryKind::SideEffect | EntryKind::Success => {
+            // A form's time starts at now, which is after an ended course: the late entry
+            // of a side effect during it takes its time on the command line.
+            EntryKind::SideEffect => match latest.ok_or(RuleError::NoCourse)?.ended_at() {
+                Some(end) => Err(RuleError::SideEffectOnEndedCourse {
+                    end: local_text(end, zone),
+                }
+                .into()),
+                None => Ok(()),
+            },
+            // A success report at T2 comes after the end.
+            EntryKind::Success => {
                 latest.ok_or(RuleError::NoCourse)?;
                 Ok(())
             }

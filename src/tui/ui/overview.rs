@@ -108,7 +108,7 @@ fn active(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             } else {
                 Style::new()
             };
-            if i == app.selected {
+            if i == app.selected && !app.selection_lost {
                 style = style.patch(theme.selected());
             }
             Row::new(vec![
@@ -183,7 +183,7 @@ fn follow_up(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             extra
         );
         let mut style = Style::new();
-        if i == app.selected {
+        if i == app.selected && !app.selection_lost {
             style = theme.selected();
         }
         (text, style)
