@@ -105,6 +105,8 @@ fn ward() -> Ward {
         "nausea",
         "--severity",
         "mild",
+        "--action",
+        "medication-given",
         "--at",
         &rfc(hours_ago(2)),
     ]);
@@ -189,6 +191,8 @@ fn markdown_has_each_beds_facts_in_bed_order() {
     assert!(jan.contains(&format!("NRS now 5 at {}", local(1))), "{jan}");
     assert!(jan.contains("T0 8 → now 5 (falling"), "{jan}");
     assert!(jan.contains("nausea"), "{jan}");
+    // The action as the ward writes it, hyphen and all.
+    assert!(jan.contains("nausea (mild, medication-given)"), "{jan}");
     assert!(!jan.contains("headache"), "outside the window: {jan}");
     assert!(jan.contains("hourly checks: next"), "{jan}");
     assert!(!jan.contains("course end"), "{jan}");

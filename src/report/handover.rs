@@ -130,13 +130,10 @@ pub fn build(records: &[PatientRecord], now: Instant, hours: u32, zone: Tz) -> H
                             severity,
                             action,
                             ..
-                        } => Some(
-                            format!(
-                                "{} {effect} ({severity:?}, {action:?})",
-                                hm(e.happened_at, zone)
-                            )
-                            .to_lowercase(),
-                        ),
+                        } => Some(format!(
+                            "{} {effect} ({severity}, {action})",
+                            hm(e.happened_at, zone)
+                        )),
                         _ => None,
                     })
                     .collect();
