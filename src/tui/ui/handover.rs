@@ -36,17 +36,52 @@ pub fn lines(app: &App) -> Vec<(bool, String)> {
     out
 }
 
+/// A date and the time after it ("2026-12-03 14:56") joined by a no-break space, so that a
+/// wrap never puts them on two lines.
+fn keep_times_together(s: &str) -> String {
+    let b = s.as_bytes();
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let date_at = |i: usize| {
+        (0..4).all(|k| digit(i + k))
+            && b.get(i + 4) == Some(&b'-')
+            && digit(i + 5)
+            && digit(i + 6)
+            && b.get(i + 7) == Some(&b'-')
+            && digit(i + 8)
+            && digit(i + 9)
+    };
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if date_at(i) && b.get(i + 10) == Some(&b' ') && digit(i + 11) && digit(i + 12) {
+            out.push_str(&s[i..i + 10]);
+            out.push('\u{a0}');
+            i += 11;
+            continue;
+        }
+        let ch = s[i..].chars().next().unwrap_or(' ');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}
+
 pub fn draw(f: &mut Frame, body: Rect, app: &App) {
+    // Wrapped at words inside the borders, continuation lines indented under their block.
+    let inner = usize::from(body.width.saturating_sub(2)).max(1);
     let shown: Vec<Line> = lines(app)
         .into_iter()
         .skip(app.handover_scroll)
-        .map(|(bold, l)| {
+        .flat_map(|(bold, l)| {
             let style = if bold {
                 Style::new().add_modifier(Modifier::BOLD)
             } else {
                 Style::new()
             };
-            Line::styled(safe(&l), style)
+            super::wrap_words(&keep_times_together(&safe(&l)), inner, 4)
+                .into_iter()
+                // Back to a plain space on the screen, once the wrap has kept them together.
+                .map(move |w| Line::styled(w.replace('\u{a0}', " "), style))
         })
         .collect();
     let title = match &app.handover {
@@ -62,4 +97,19 @@ pub fn draw(f: &mut Frame, body: Rect, app: &App) {
             .block(Block::default().borders(Borders::ALL).title(title)),
         body,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keep_times_together;
+
+    #[test]
+    fn a_date_and_its_time_stay_together() {
+        assert_eq!(
+            keep_times_together("NRS 2026-12-03 14:56 (from 7)"),
+            "NRS 2026-12-03\u{a0}14:56 (from 7)"
+        );
+        assert_eq!(keep_times_together("day 2 of 7 · 14:56"), "day 2 of 7 · 14:56");
+        assert_eq!(keep_times_together("ends 2026-12-03"), "ends 2026-12-03");
+    }
 }
