@@ -1724,3 +1724,32 @@ fn a_success_report_is_chosen_never_taken_by_enter() {
     );
     assert_eq!(entries(&mut app, ANOUK).len(), n0 + 1);
 }
+
+/// A long bed name is shown as far as the bed column allows and marked "…" where cut, so
+/// that "Bed 12 …" and "Bed 13 …" stay apart; a long name is marked the same way.
+#[test]
+fn long_beds_and_names_are_cut_with_a_mark_not_mid_word_silently() {
+    let (w, mut app) = signed_in("DEMO", "0000");
+    let (mut other, who) = other_terminal(&w.path);
+    let cfg = Config::defaults();
+    other_session(&mut other, &cfg, &who, now())
+        .start_course(GREET, now(), Some("Bed 12 window side".into()))
+        .unwrap();
+    app.update(Msg::Tick(now()));
+    for (cols, rows) in [(80u16, 24u16), (120, 40)] {
+        let t = render(&app, cols, rows);
+        let text: Vec<String> = (0..rows)
+            .map(|y| {
+                (0..cols)
+                    .map(|x| t.backend().buffer()[(x, y)].symbol().to_string())
+                    .collect()
+            })
+            .collect();
+        let row = text
+            .iter()
+            .find(|l| l.contains("Greet"))
+            .unwrap_or_else(|| panic!("no Greet row:\n{}", text.join("\n")));
+        assert!(row.contains("Bed 12"), "{row}");
+        assert!(row.contains('…'), "{row}");
+    }
+}

@@ -109,7 +109,10 @@ mod tests {
             keep_times_together("NRS 2026-12-03 14:56 (from 7)"),
             "NRS 2026-12-03\u{a0}14:56 (from 7)"
         );
-        assert_eq!(keep_times_together("day 2 of 7 · 14:56"), "day 2 of 7 · 14:56");
+        assert_eq!(
+            keep_times_together("day 2 of 7 · 14:56"),
+            "day 2 of 7 · 14:56"
+        );
         assert_eq!(keep_times_together("ends 2026-12-03"), "ends 2026-12-03");
     }
 }

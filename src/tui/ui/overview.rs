@@ -5,6 +5,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Tabs};
+use unicode_width::UnicodeWidthStr;
 
 use super::{Theme, ago, safe};
 use crate::domain::outcome::Responder;
@@ -69,6 +70,27 @@ fn active(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         return;
     }
     let wide = area.width >= 110;
+    // The bed column as wide as the longest bed (a bed is how the nurse finds the patient:
+    // "Bed 12" and "Bed 13" must not both read "Bed"), up to a cap; the name column gets
+    // what is left. Whatever is still too long ends in "…", never cut without a mark.
+    let bed_w = app
+        .ward
+        .active
+        .iter()
+        .map(|r| safe(&r.bed).width())
+        .max()
+        .unwrap_or(3)
+        .clamp(3, if wide { 12 } else { 8 });
+    let fixed: [usize; 9] = if wide {
+        [1, bed_w, 0, 5, 6, 11, 11, 3, 3]
+    } else {
+        [1, bed_w, 0, 4, 5, 10, 11, 2, 2]
+    };
+    let flags_w = if wide { 36 } else { 15 };
+    let spacing = fixed.len();
+    let name_w = usize::from(area.width)
+        .saturating_sub(fixed.iter().sum::<usize>() + flags_w + spacing)
+        .max(8);
     let header = Row::new(vec![
         "",
         "Bed",
@@ -95,6 +117,7 @@ fn active(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             } else {
                 safe(&r.name)
             };
+            let name = clip(&name, name_w);
             let nrs = w.last_nrs.map_or("-".into(), |s| {
                 format!("{} ({})", s.score, ago(app.now - s.at))
             });
@@ -113,7 +136,7 @@ fn active(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             }
             Row::new(vec![
                 Cell::from(if attention { "!" } else { " " }),
-                Cell::from(safe(&r.bed)),
+                Cell::from(clip(&safe(&r.bed), bed_w)),
                 Cell::from(name),
                 Cell::from(format!("{}/{}", w.day, r.days)),
                 Cell::from(left),
@@ -126,33 +149,12 @@ fn active(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .style(style)
         })
         .collect();
-    let widths = if wide {
-        vec![
-            Constraint::Length(1),
-            Constraint::Length(4),
-            Constraint::Min(26),
-            Constraint::Length(5),
-            Constraint::Length(6),
-            Constraint::Length(11),
-            Constraint::Length(9),
-            Constraint::Length(3),
-            Constraint::Length(3),
-            Constraint::Length(36),
-        ]
-    } else {
-        vec![
-            Constraint::Length(1),
-            Constraint::Length(3),
-            Constraint::Min(12),
-            Constraint::Length(4),
-            Constraint::Length(5),
-            Constraint::Length(10),
-            Constraint::Length(9),
-            Constraint::Length(2),
-            Constraint::Length(2),
-            Constraint::Length(15),
-        ]
-    };
+    let mut widths: Vec<Constraint> = fixed
+        .iter()
+        .map(|&w| Constraint::Length(w as u16))
+        .collect();
+    widths[2] = Constraint::Min(name_w as u16);
+    widths.push(Constraint::Length(flags_w as u16));
     f.render_widget(
         Table::new(rows, widths).header(header).column_spacing(1),
         area,
@@ -221,4 +223,35 @@ fn follow_up(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         i += 1;
     }
     f.render_widget(Paragraph::new(lines), area);
+}
+
+/// `s` in at most `w` columns: whole, or cut with "…" as its last column.
+fn clip(s: &str, w: usize) -> String {
+    if s.width() <= w {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for ch in s.chars() {
+        let cw = unicode_width::UnicodeWidthChar::width(ch).unwrap_or(0);
+        if used + cw + 1 > w {
+            break;
+        }
+        out.push(ch);
+        used += cw;
+    }
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip;
+
+    #[test]
+    fn a_cut_value_ends_in_an_ellipsis() {
+        assert_eq!(clip("Bram Jansen", 20), "Bram Jansen");
+        assert_eq!(clip("Maximiliaan Alexander", 12), "Maximiliaan…");
+        assert_eq!(clip("Bed 12 window side", 8), "Bed 12 …");
+    }
 }
