@@ -94,13 +94,16 @@ pub const CHOOSE_SUCCESS: &str =
 
 pub const END_CONFIRM_TITLE: &str = "End course: confirm";
 pub const END_CONFIRM_KEYS: &str = "Enter or y: end the course · Esc or n: back to the form";
-pub const END_NOTHING_MISSING: &str = "Nothing is missing: T1 NRS recorded, rate 0, on time.";
+pub const END_NOTHING_MISSING: &str =
+    "Nothing is missing: T0 and T1 NRS recorded, rate 0, on time.";
 
 pub fn end_confirm_head(at: &str, reason: &str) -> String {
     format!("End the course at {at}, reason \"{reason}\"?")
 }
 
 pub const END_STILL_MISSING: &str = "Still missing:";
+pub const END_NO_T0: &str =
+    "· no T0: no pain score before the start counts as the baseline (a score after the start does not)";
 pub const END_NO_T1: &str = "· no T1 NRS in the window around this end";
 
 pub fn end_rate_not_zero(rate: &str) -> String {

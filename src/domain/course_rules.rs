@@ -164,6 +164,9 @@ pub fn check_end_reason(
 /// What a course ending at `at` still lacks, for the confirmation before it ends.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EndGaps {
+    /// No baseline: no NRS counts as the course's T0 (a score tagged t0 after a back-dated
+    /// start does not).
+    pub no_t0: bool,
     /// No NRS in the T1 window around this end.
     pub no_t1: bool,
     /// The rate running at the end; not 0 means no stop was recorded.
@@ -176,6 +179,9 @@ pub struct EndGaps {
 pub fn end_gaps(view: &CourseView, scores: &[Score], at: Instant) -> Option<EndGaps> {
     let p = view.protocol();
     Some(EndGaps {
+        no_t0: view
+            .outcome(scores)
+            .is_none_or(|o| o.timepoints.t0.is_none()),
         no_t1: pick(scores, Timepoint::T1, t1_window(p, at), None).is_none(),
         rate: rate_at(&view.rate_points(), at),
         planned_end: planned_end(view)?,

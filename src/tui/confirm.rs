@@ -53,6 +53,9 @@ pub fn end_course(
         reason.as_str(),
     )];
     let mut missing = vec![];
+    if gaps.no_t0 {
+        missing.push(strings::END_NO_T0.to_string());
+    }
     if gaps.no_t1 {
         missing.push(strings::END_NO_T1.to_string());
     }
