@@ -87,6 +87,8 @@ pub fn entry_corrected_meanwhile(
 pub const NOT_CHOSEN: &str = "choose one";
 pub const CHOOSE_REASON: &str = "choose a reason: left/right or the first letter";
 pub const CHOOSE_SEX: &str = "choose the sex: left/right or the first letter";
+pub const CHOOSE_KIND: &str =
+    "choose the kind of side effect: type letters to find it, or left/right";
 pub const CHOOSE_TIMEPOINT: &str =
     "choose the timepoint: t1 (end of the infusion) or t2 (follow-up), with left/right";
 pub const CHOOSE_SUCCESS: &str =

@@ -288,7 +288,7 @@ fn large_step_needs_reason_then_nrs_side_effect_void_amend() {
         "{nrs:?}"
     );
 
-    // Side effect: the defaults (first kind, mild, no action) are a valid entry.
+    // Side effect: a kind is chosen (none is preselected); mild and no action are valid.
     ch(&mut app, 's');
     assert_eq!(
         app.form.as_ref().unwrap().kind,
@@ -1401,6 +1401,7 @@ fn a_void_or_a_correction_elsewhere_also_sends_the_form_back() {
     // A correction of Bram's details while a side-effect form is open for him.
     select_row(&mut app, "Bram Jansen");
     ch(&mut app, 's');
+    press(&mut app, KeyCode::Right);
     let changes = titrate::domain::patient::PatientChanges {
         name: Some("Bram Janssen"),
         ..Default::default()

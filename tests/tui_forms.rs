@@ -227,6 +227,9 @@ fn a_side_effect_that_lowers_the_rate_records_the_rate_with_it() {
             .join(" ")
             .contains(&format!("Current rate {}", row.watch.rate))
     );
+    // A kind is chosen: none is preselected.
+    focus(app, "kind");
+    key(app, KeyCode::Right);
     focus(app, "action");
     key(app, KeyCode::Right);
     let f = app.form.as_ref().unwrap();

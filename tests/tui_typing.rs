@@ -568,3 +568,15 @@ fn keys_do_nothing_while_the_window_is_too_small() {
     ctrl(app, 'c');
     assert!(app.pending.is_some() || app.quit, "Ctrl-C is still heard");
 }
+
+/// Ctrl-U clears the search box as it clears a form field.
+#[test]
+fn ctrl_u_clears_the_search() {
+    let mut w = signed_in();
+    let app = &mut w.app;
+    press(app, KeyCode::Char('/'));
+    typ(app, "x1");
+    ctrl(app, 'u');
+    typ(app, "Anouk");
+    assert_eq!(app.query, "Anouk");
+}

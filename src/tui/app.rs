@@ -1338,6 +1338,10 @@ impl App {
             KeyCode::Backspace => {
                 self.query.pop();
             }
+            // As in the form fields: Ctrl-U clears what was typed.
+            KeyCode::Char('u') if k.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.query.clear();
+            }
             KeyCode::Char(c)
                 if !c.is_control()
                     && !k.modifiers.contains(KeyModifiers::CONTROL)

@@ -286,7 +286,15 @@ impl Form {
                     &c.current_rate.unwrap_or(Rate::ZERO).to_string(),
                 ));
                 vec![
-                    Field::choice("kind", "Kind", c.cfg.side_effect_kinds.clone(), ""),
+                    // No kind preselected: a stray Enter records no side effect.
+                    Field::choice(
+                        "kind",
+                        "Kind",
+                        std::iter::once(String::new())
+                            .chain(c.cfg.side_effect_kinds.iter().cloned())
+                            .collect(),
+                        "",
+                    ),
                     Field::text("detail", "Detail", "", "required for \"other\""),
                     Field::choice(
                         "severity",
@@ -614,6 +622,9 @@ impl Form {
             FormKind::AddPatient if self.value("sex").is_empty() => {
                 Some(("sex", crate::strings::CHOOSE_SEX))
             }
+            FormKind::SideEffect if self.value("kind").is_empty() => {
+                Some(("kind", crate::strings::CHOOSE_KIND))
+            }
             FormKind::Success if self.value("timepoint").is_empty() => {
                 Some(("timepoint", crate::strings::CHOOSE_TIMEPOINT))
             }
@@ -631,6 +642,7 @@ impl Form {
             (FormKind::CourseEnd, "reason")
                 | (FormKind::AddPatient, "sex")
                 | (FormKind::Success, "timepoint" | "value")
+                | (FormKind::SideEffect, "kind")
         )
     }
 
