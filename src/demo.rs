@@ -20,6 +20,9 @@ pub const DEMO_USER: &str = "DEMO";
 pub const DEMO_PIN: &str = "0000";
 pub const DEMO_NURSE: &str = "NU";
 pub const DEMO_NURSE_PIN: &str = "1111";
+/// A physician: the responsible physician a discharge letter names (DEMO is an admin).
+pub const DEMO_DOCTOR: &str = "DR";
+pub const DEMO_DOCTOR_PIN: &str = "2222";
 
 /// MRN, name, birth date, sex, weight, year of CRPS onset, affected limb.
 type Person = (
@@ -163,6 +166,15 @@ pub fn create(path: &Path, cfg: &Config, now: Instant) -> Result<Db, WardError> 
         "Demo Nurse",
         Role::Nurse,
         DEMO_NURSE_PIN,
+        long_ago,
+    )?;
+    staff_add(
+        &mut db,
+        &who,
+        DEMO_DOCTOR,
+        "Dr. Demo Arts",
+        Role::Physician,
+        DEMO_DOCTOR_PIN,
         long_ago,
     )?;
     let mut s = Seeder {

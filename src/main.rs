@@ -75,13 +75,11 @@ fn terminal(cli: &Cli, cfg: Config) -> anyhow::Result<Option<i32>> {
         if !cli.keep {
             demo_file = Some(path.clone());
         }
-        let hint = format!(
-            "Demo ward: sign in as {} with PIN {} (nurse: {} / {}). Demo database: {}",
-            demo::DEMO_USER,
-            demo::DEMO_PIN,
-            demo::DEMO_NURSE,
-            demo::DEMO_NURSE_PIN,
-            path.display()
+        let hint = titrate::strings::demo_hint(
+            (demo::DEMO_USER, demo::DEMO_PIN),
+            (demo::DEMO_NURSE, demo::DEMO_NURSE_PIN),
+            (demo::DEMO_DOCTOR, demo::DEMO_DOCTOR_PIN),
+            &path.display().to_string(),
         );
         (db, Some(hint))
     } else {

@@ -12,6 +12,19 @@ pub fn ask_new_database(path: &str) -> String {
 
 pub const NEW_DATABASE_DECLINED: &str = "Nothing was created.";
 
+/// The sign-in screen of `--demo`: who to sign in as, and where the throwaway ward is.
+pub fn demo_hint(
+    admin: (&str, &str),
+    nurse: (&str, &str),
+    doctor: (&str, &str),
+    db: &str,
+) -> String {
+    format!(
+        "Demo ward: sign in as {} with PIN {} (nurse: {} / {}, physician: {} / {}). Demo database: {db}",
+        admin.0, admin.1, nurse.0, nurse.1, doctor.0, doctor.1
+    )
+}
+
 pub fn no_such_folder(path: &str) -> String {
     format!(
         "there is no titrate database at {path}, and its folder does not exist: check the path (--db, TITRATE_DB or database.path)"
@@ -104,8 +117,7 @@ pub fn end_confirm_head(at: &str, reason: &str) -> String {
 }
 
 pub const END_STILL_MISSING: &str = "Still missing:";
-pub const END_NO_T0: &str =
-    "· no T0: no pain score before the start counts as the baseline (a score after the start does not)";
+pub const END_NO_T0: &str = "· no T0: no pain score before the start counts as the baseline (a score after the start does not)";
 pub const END_NO_T1: &str = "· no T1 NRS in the window around this end";
 
 pub fn end_rate_not_zero(rate: &str) -> String {

@@ -21,7 +21,7 @@ use titrate::tui::form::FormKind;
 mod common;
 use common::tui::{ch, now, press, typ};
 
-const HINT: &str = "Demo ward: sign in as DEMO with PIN 0000 (nurse: NU / 1111). Demo database: /tmp/titrate-demo.db";
+const HINT: &str = "Demo ward: sign in as DEMO with PIN 0000 (nurse: NU / 1111, physician: DR / 2222). Demo database: /tmp/titrate-demo.db";
 
 /// The demo database is made once per test run and copied for each test.
 fn demo_bytes() -> &'static [u8] {

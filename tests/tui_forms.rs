@@ -169,7 +169,10 @@ fn ending_a_course_asks_first_and_names_what_is_missing() {
     let all = lines.join("\n");
     // Anouk's last NRS is inside the T1 window around this end: it counts as T1.
     assert!(!all.contains("no T1 NRS"), "{all}");
-    assert!(!all.contains("no T0"), "the demo course has its baseline: {all}");
+    assert!(
+        !all.contains("no T0"),
+        "the demo course has its baseline: {all}"
+    );
     assert!(all.contains("not 0: no stop at 0"), "{all}");
     assert!(all.contains("h before the protocol's planned end"), "{all}");
     assert_eq!(entries_of(app, &mrn).len(), before, "nothing saved yet");
@@ -396,7 +399,10 @@ fn a_new_patient_then_their_course_then_the_starting_rate() {
         .unwrap()
         .join("\n");
     assert!(all.contains("no T1 NRS"), "{all}");
-    assert!(all.contains("no T0"), "a new patient's course has no baseline: {all}");
+    assert!(
+        all.contains("no T0"),
+        "a new patient's course has no baseline: {all}"
+    );
     assert!(
         all.contains(&format!("the rate is {start} mg/h, not 0")),
         "{all}"

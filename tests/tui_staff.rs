@@ -164,7 +164,7 @@ fn the_admin_sees_every_account_and_help_lists_the_keys() {
     press(&mut w.app, KeyCode::Char('S'));
     assert_eq!(w.app.screen, Screen::Staff);
     let ids: Vec<_> = w.app.staff.rows.iter().map(|s| s.id.as_str()).collect();
-    assert_eq!(ids, ["DEMO", "NU"]);
+    assert_eq!(ids, ["DEMO", "DR", "NU"]);
     let text = screen(&w.app, 80, 24);
     for s in ["DEMO", "Demo Physician", "admin", "NU", "nurse", "active"] {
         assert!(text.contains(s), "{s}:\n{text}");
