@@ -249,7 +249,7 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         }
         Command::Course(CourseCmd::Start { mrn, at, bed }) => {
             let at = edge.time(at)?;
-            let bed = Edge::opt_text("bed", bed, 20)?;
+            let bed = Edge::opt_text("bed", bed, crate::domain::course_rules::BED_MAX)?;
             print_saved(&session.start_course(mrn, at, bed)?);
             Ok(0)
         }
@@ -859,7 +859,7 @@ fn amendment(edge: &Edge, a: &AmendArgs) -> Result<Amendment, WardError> {
             .as_deref()
             .map(Edge::choice::<EndReason>)
             .transpose()?,
-        bed: Edge::opt_text("bed", &a.bed, 20)?,
+        bed: Edge::opt_text("bed", &a.bed, crate::domain::course_rules::BED_MAX)?,
         confirm: match (a.confirm, &a.confirm_reason) {
             (true, Some(r)) => Some(Edge::text("confirm reason", r, 500)?),
             (true, None) => return Err(WardError::AmendConfirmNeedsReason),

@@ -1467,7 +1467,7 @@ fn course_cases(x: &Ctx) -> Vec<Case> {
                 "--bed",
                 &"b".repeat(10_000),
             ],
-            "bed is 10000 characters long; at most 20",
+            "bed is 10000 characters long; at most 8",
         ),
         case(
             "course start with an escape in the bed",

@@ -1888,7 +1888,7 @@ fn no_typed_text_reaches_a_pseudonymised_export() {
         "--at",
         &at(0),
         "--bed",
-        "Qzbed Maria J 12",
+        "Qzbed 12",
     ]));
     w.ok(&m(&["dose", "--rate", "2", "--at", &at(0)]));
     let confirmed = w.entry(&m(&[
@@ -1926,7 +1926,7 @@ fn no_typed_text_reaches_a_pseudonymised_export() {
         "amend",
         &start.to_string(),
         "--bed",
-        "Qzamendbed 7",
+        "Qzambed7",
         "--reason",
         "Qzamendreason two",
     ]);
@@ -1962,7 +1962,7 @@ fn no_typed_text_reaches_a_pseudonymised_export() {
         "qzdetail",
         "qzamenddetail",
         "qzamendreason",
-        "qzamendbed",
+        "qzambed",
         "qzamendconfirm",
         "qzvoid",
         "maria",

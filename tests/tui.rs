@@ -1726,15 +1726,27 @@ fn a_success_report_is_chosen_never_taken_by_enter() {
     assert_eq!(entries(&mut app, ANOUK).len(), n0 + 1);
 }
 
-/// A long bed name is shown as far as the bed column allows and marked "…" where cut, so
-/// that "Bed 12 …" and "Bed 13 …" stay apart; a long name is marked the same way.
+/// A bed is a short label, whole on the overview at 80 and 120 columns; a longer one is
+/// refused on every path (here the operation itself). A long name is cut with "…".
 #[test]
-fn long_beds_and_names_are_cut_with_a_mark_not_mid_word_silently() {
+fn beds_are_short_labels_shown_whole_and_long_names_are_cut_with_a_mark() {
     let (w, mut app) = signed_in("DEMO", "0000");
     let (mut other, who) = other_terminal(&w.path);
     let cfg = Config::defaults();
-    other_session(&mut other, &cfg, &who, now())
+    let err = other_session(&mut other, &cfg, &who, now())
         .start_course(GREET, now(), Some("Bed 12 window side".into()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("8"), "{err}");
+    other_session(&mut other, &cfg, &who, now())
+        .start_course(GREET, now(), Some("K12-3A".into()))
+        .unwrap();
+    let changes = titrate::domain::patient::PatientChanges {
+        name: Some("Greet Maximiliana Bartholomea van der Heijden"),
+        ..Default::default()
+    };
+    other_session(&mut other, &cfg, &who, now())
+        .amend_patient(GREET, "full name", &changes)
         .unwrap();
     app.update(Msg::Tick(now()));
     for (cols, rows) in [(80u16, 24u16), (120, 40)] {
@@ -1750,7 +1762,7 @@ fn long_beds_and_names_are_cut_with_a_mark_not_mid_word_silently() {
             .iter()
             .find(|l| l.contains("Greet"))
             .unwrap_or_else(|| panic!("no Greet row:\n{}", text.join("\n")));
-        assert!(row.contains("Bed 12"), "{row}");
+        assert!(row.contains("K12-3A"), "{row}");
         assert!(row.contains('…'), "{row}");
     }
 }

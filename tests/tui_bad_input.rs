@@ -339,14 +339,22 @@ fn corpus() -> Vec<Case> {
     v.push(case(
         "side effect other without detail",
         Open::Row(BRAM, 's'),
-        vec![typed("kind", "other"), typed("detail", "")],
+        vec![
+            typed("kind", "other"),
+            typed("severity", "mild"),
+            typed("detail", ""),
+        ],
         &["detail"],
         "needs a description",
     ));
     v.push(case(
         "side effect other with a blank detail",
         Open::Row(BRAM, 's'),
-        vec![typed("kind", "other"), typed("detail", "    ")],
+        vec![
+            typed("kind", "other"),
+            typed("severity", "mild"),
+            typed("detail", "    "),
+        ],
         &["detail"],
         "needs a description",
     ));
@@ -355,6 +363,7 @@ fn corpus() -> Vec<Case> {
         Open::Row(BRAM, 's'),
         vec![
             typed("kind", "other"),
+            typed("severity", "mild"),
             injected("detail", "rash \u{1b}[31mred\u{1b}[0m"),
         ],
         &["detail"],
@@ -365,7 +374,11 @@ fn corpus() -> Vec<Case> {
     let mut c = case(
         "side effect detail with a bidi override",
         Open::Row(BRAM, 's'),
-        vec![typed("kind", "other"), typed("detail", "rash \u{202e}der")],
+        vec![
+            typed("kind", "other"),
+            typed("severity", "mild"),
+            typed("detail", "rash \u{202e}der"),
+        ],
         &["detail"],
         "control character",
     );
@@ -374,7 +387,11 @@ fn corpus() -> Vec<Case> {
     let mut c = case(
         "side effect detail of 600 characters",
         Open::Row(BRAM, 's'),
-        vec![typed("kind", "other"), injected("detail", "x".repeat(600))],
+        vec![
+            typed("kind", "other"),
+            typed("severity", "mild"),
+            injected("detail", "x".repeat(600)),
+        ],
         &["detail"],
         "at most 500",
     );
@@ -383,7 +400,11 @@ fn corpus() -> Vec<Case> {
     v.push(case(
         "side effect at a time before the course",
         Open::Row(ANOUK, 's'),
-        vec![typed("kind", "nausea"), typed("time", before_anouk.clone())],
+        vec![
+            typed("kind", "nausea"),
+            typed("severity", "mild"),
+            typed("time", before_anouk.clone()),
+        ],
         &["time"],
         "before the course started",
     ));
@@ -527,11 +548,11 @@ fn corpus() -> Vec<Case> {
         "(MRN 100234), whose course is running",
     ));
     let mut c = case(
-        "course start with a 21-character bed",
+        "course start with a 9-character bed",
         Open::Patient(GREET, 'c'),
-        vec![typed("bed", "b".repeat(21))],
+        vec![typed("bed", "b".repeat(9))],
         &["bed"],
-        "at most 20",
+        "at most 8",
     );
     c.bug = Some(BUG_TEXT_KEY);
     v.push(c);

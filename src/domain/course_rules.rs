@@ -16,6 +16,11 @@ use super::time::{Instant, local_text};
 use super::values::{Action, EndReason, Timepoint};
 
 /// A new course: no other course running, and not starting inside an earlier one.
+/// The longest bed label a new course takes: a label as on the ward's board ("12", "3A",
+/// "K12-3"), short enough for the overview to show whole at 80 columns, where it is how
+/// the nurse finds the patient. Older, longer labels are shown cut with "…".
+pub const BED_MAX: usize = 8;
+
 pub fn check_new_course(rec: &PatientRecord, at: Instant, zone: Tz) -> Result<(), RuleError> {
     for v in rec.views() {
         match v.state() {

@@ -118,6 +118,8 @@ pub struct App {
     pub query: String,
     pub hits: Vec<PatientHit>,
     pub hit_sel: usize,
+    /// The highlighted hit's patient left the results: no hit is selected until a move.
+    pub hit_lost: bool,
     pub form: Option<Form>,
     /// A form left open at an idle sign-out, kept for the same person.
     pub stash: Option<(String, Form)>,
@@ -184,6 +186,7 @@ impl App {
             query: String::new(),
             hits: vec![],
             hit_sel: 0,
+            hit_lost: false,
             form: None,
             stash: None,
             help: false,
@@ -229,9 +232,9 @@ impl App {
             Msg::Key(k) => {
                 self.last_input = self.now;
                 // Below the smallest window only the "make it larger" screen is drawn: a key
-                // must not act on a form or a row nobody can see. Ctrl-C still quits, and
-                // its "discard?" question is still answered.
-                if self.too_small() && self.pending.is_none() && !keys::is_ctrl_c(&k) {
+                // must not act on a form, a row or a question nobody can see. Ctrl-C still
+                // quits (and asks first, answered once the window is large enough).
+                if self.too_small() && !keys::is_ctrl_c(&k) {
                     return;
                 }
                 self.key(k);
@@ -528,12 +531,36 @@ impl App {
         };
     }
 
+    /// The highlight on patient `p`, on whichever list shows them (switching tabs); on
+    /// neither, no row is selected: the old highlight is not who was just looked at.
+    fn select_anywhere(&mut self, p: PatientId) {
+        for _ in 0..2 {
+            let n = self.rows();
+            if let Some(i) = (0..n).find(|&i| self.row_patient(i) == Some(p)) {
+                self.selected = i;
+                self.selected_patient = Some(p);
+                self.selection_lost = false;
+                return;
+            }
+            let leaving = self.selected_patient;
+            self.tab = match self.tab {
+                Tab::Active => Tab::FollowUp,
+                Tab::FollowUp => Tab::Active,
+            };
+            self.other_tab_patient = leaving;
+        }
+        // Back on the list it started from, with nothing selected.
+        self.selection_lost = true;
+        self.selected_patient = None;
+    }
+
     fn selected_mrn(&self) -> Option<String> {
         match self.screen {
             Screen::Detail => self
                 .detail
                 .as_ref()
                 .map(|d| d.record.patient.data.mrn.clone()),
+            Screen::Search if self.hit_lost => None,
             Screen::Search => self.hits.get(self.hit_sel).map(|h| h.mrn.clone()),
             _ if self.selection_lost => None,
             _ => match self.tab {
@@ -695,6 +722,20 @@ impl App {
     }
 
     fn act(&mut self, a: Action) {
+        // A message belongs to the screen it was said on: moving to another screen or list
+        // leaves it behind, so that it never stands beside another patient.
+        if matches!(
+            a,
+            Action::Open
+                | Action::Back
+                | Action::NextTab
+                | Action::Search
+                | Action::Cohort
+                | Action::Handover
+                | Action::Staff
+        ) {
+            self.message = None;
+        }
         match a {
             Action::Up if self.screen == Screen::Cohort => {
                 self.cohort_scroll = self.cohort_scroll.saturating_sub(1)
@@ -757,18 +798,19 @@ impl App {
             }
             Action::Open => match self.selected_mrn() {
                 Some(mrn) => self.open_patient(&mrn),
-                None if self.selection_lost => self.error(crate::strings::SELECTED_PATIENT_LEFT),
+                None if self.selection_lost || self.hit_lost => {
+                    self.error(crate::strings::SELECTED_PATIENT_LEFT)
+                }
                 None => {}
             },
             Action::Back => {
                 // Back on the ward, the highlight is on the patient just looked at (opened
                 // from a search, say) when the list shows them.
                 if let Some(p) = self.detail.take().map(|d| d.record.patient.id) {
-                    let n = self.rows();
-                    if (0..n).any(|i| self.row_patient(i) == Some(p)) {
-                        self.selected_patient = Some(p);
-                        self.selection_lost = false;
-                    }
+                    self.screen = Screen::Overview;
+                    self.reload();
+                    self.select_anywhere(p);
+                    return;
                 }
                 self.screen = Screen::Overview;
                 self.reload();
@@ -779,6 +821,8 @@ impl App {
                 self.screen = Screen::Search;
                 self.query.clear();
                 self.hit_sel = 0;
+                self.hits.clear();
+                self.hit_lost = false;
                 self.run_search();
             }
             Action::SignOut => self.request(Pending::SignOut),
@@ -795,8 +839,12 @@ impl App {
                 let at = |p: Option<PatientId>| {
                     p.and_then(|p| (0..n).find(|&i| self.row_patient(i) == Some(p)))
                 };
-                self.selected = at(self.other_tab_patient).or(at(leaving)).unwrap_or(0);
-                self.selection_lost = false;
+                let found = at(self.other_tab_patient).or(at(leaving));
+                self.selected = found.unwrap_or(0);
+                // A selection lost stays lost: the first row does not inherit it.
+                if found.is_some() {
+                    self.selection_lost = false;
+                }
                 self.other_tab_patient = leaving;
                 self.selected_patient = self.row_patient(self.selected);
             }
@@ -885,8 +933,12 @@ impl App {
         let next = (*sel as i64 + by).clamp(0, len as i64 - 1);
         // The first move after the selected patient left the list picks the row it lands
         // on: the highlighted row again, or the one above or below.
-        let lost = std::mem::take(&mut self.selection_lost);
-        let next = if lost && self.screen != Screen::Detail && self.screen != Screen::Search {
+        if self.screen == Screen::Search {
+            self.hit_lost = false;
+        }
+        let lost = !matches!(self.screen, Screen::Detail | Screen::Search)
+            && std::mem::take(&mut self.selection_lost);
+        let next = if lost {
             (*sel as i64).clamp(0, len as i64 - 1) as usize
         } else {
             next as usize
@@ -1351,15 +1403,32 @@ impl App {
             }
             _ => return,
         }
+        // New results for what was typed: the first hit, not a followed one.
         self.hit_sel = 0;
+        self.hits.clear();
+        self.hit_lost = false;
         self.run_search();
     }
 
+    /// The hits for the query. When the results change under the highlight (another
+    /// terminal renamed a patient, say), the highlight follows its patient; if they left
+    /// the results, no hit is selected until the user moves.
     fn run_search(&mut self) {
         let q = self.query.clone();
+        let was = (!self.hit_lost)
+            .then(|| self.hits.get(self.hit_sel).map(|h| h.patient))
+            .flatten();
         match self.db.read(|r| view::search(r, &q)) {
             Ok(h) => self.hits = h,
             Err(e) => self.error(e.to_string()),
+        }
+        match was.map(|p| self.hits.iter().position(|h| h.patient == p)) {
+            Some(Some(i)) => self.hit_sel = i,
+            Some(None) if !self.hits.is_empty() => {
+                self.hit_lost = true;
+                self.info(crate::strings::SELECTED_PATIENT_LEFT);
+            }
+            _ => {}
         }
         self.hit_sel = self.hit_sel.min(self.hits.len().saturating_sub(1));
     }

@@ -991,7 +991,7 @@ impl Form {
                 let at = self.time_at(&edge, s.now)?;
                 let bed = self
                     .opt("bed")
-                    .map(|b| Edge::text("bed", &b, 20))
+                    .map(|b| Edge::text("bed", &b, crate::domain::course_rules::BED_MAX))
                     .transpose()?;
                 s.start_course(&mrn, at, bed)
             }
@@ -1091,7 +1091,7 @@ impl Form {
                         .map(|v| Edge::choice::<EndReason>(&v))
                         .transpose()?,
                     bed: changed("bed")
-                        .map(|b| Edge::text("bed", &b, 20))
+                        .map(|b| Edge::text("bed", &b, crate::domain::course_rules::BED_MAX))
                         .transpose()?,
                     // A corrected rate past a soft limit is confirmed by a reason of its own.
                     confirm: self

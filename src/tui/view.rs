@@ -402,6 +402,8 @@ pub fn load_detail(
 
 #[derive(Debug, Clone)]
 pub struct PatientHit {
+    /// What the search's highlight follows when another terminal changes the results.
+    pub patient: PatientId,
     pub mrn: String,
     pub name: String,
     pub birth: String,
@@ -426,6 +428,7 @@ pub fn search(r: &dyn Reader, query: &str) -> Result<Vec<PatientHit>, WardError>
             .latest_course()
             .map_or("no course", |c| c.state().as_str());
         hits.push(PatientHit {
+            patient: rec.patient.id,
             mrn: rec.patient.data.mrn.clone(),
             name: rec.patient.data.name.clone(),
             birth: rec.patient.data.birth_date.to_string(),

@@ -315,7 +315,7 @@ pub fn change_staff(
 /// The signed-in person's account as it is now: still active, unlocked, with the role and
 /// the PIN they signed in with. Every write checks it inside its transaction, so a terminal
 /// signed in before an admin deactivated, demoted or re-PINned the account saves nothing.
-pub fn still_signed_in(w: &dyn Writer, who: &Staff) -> Result<(), WardError> {
+pub fn still_signed_in(w: &dyn crate::store::Reader, who: &Staff) -> Result<(), WardError> {
     match w.staff(&who.id)? {
         Some(now)
             if now.active

@@ -296,6 +296,10 @@ impl Session<'_> {
     /// key is pressed, so that nobody fills in a form the save would refuse anyway; the save
     /// checks everything again.
     pub fn may_begin(&mut self, intent: Intent, rec: &PatientRecord) -> Result<(), WardError> {
+        // An account deactivated, locked or given another role at another terminal is told
+        // so now, not after the form is filled in.
+        let who = self.who;
+        self.db.read(|r| super::access::still_signed_in(r, who))?;
         let kind = match intent {
             Intent::Change(id) => {
                 self.authorize_change(id)?;
@@ -349,6 +353,10 @@ impl Session<'_> {
     ) -> Result<Saved, WardError> {
         self.authorize(Permission::Record(EntryKind::CourseStart))?;
         let at = self.check_time(at)?;
+        // The bed label's length is the ward's rule, whichever path brings it.
+        let bed = bed
+            .map(|b| crate::domain::values::text("bed", &b, crate::domain::course_rules::BED_MAX))
+            .transpose()?;
         self.write(|w, cfg| {
             let rec = load_for_entry(w, mrn)?;
             check_new_course(&rec, at, cfg.timezone)?;
@@ -899,7 +907,11 @@ fn apply(old: &EntryData, a: &Amendment) -> Result<EntryData, WardError> {
         }
         EntryData::CourseStart { bed } => {
             if let Some(b) = &a.bed {
-                *bed = Some(b.clone());
+                *bed = Some(crate::domain::values::text(
+                    "bed",
+                    b,
+                    crate::domain::course_rules::BED_MAX,
+                )?);
             }
         }
     }

@@ -91,6 +91,7 @@ fn active(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let name_w = usize::from(area.width)
         .saturating_sub(fixed.iter().sum::<usize>() + flags_w + spacing)
         .max(8);
+    let same_name = |name: &str| app.ward.active.iter().filter(|r| r.name == name).count() > 1;
     let header = Row::new(vec![
         "",
         "Bed",
@@ -117,7 +118,14 @@ fn active(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             } else {
                 safe(&r.name)
             };
-            let name = clip(&name, name_w);
+            // Two patients of one name on the ward are told apart by their MRN, kept
+            // whole when the name is cut.
+            let name = if !wide && same_name(&r.name) {
+                let mrn = format!(" · {}", safe(&r.mrn));
+                format!("{}{mrn}", clip(&name, name_w.saturating_sub(mrn.width())))
+            } else {
+                clip(&name, name_w)
+            };
             let nrs = w.last_nrs.map_or("-".into(), |s| {
                 format!("{} ({})", s.score, ago(app.now - s.at))
             });
@@ -179,8 +187,8 @@ fn follow_up(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let row = |r: &FollowRow, extra: String, i: usize| {
         let text = format!(
             "{:<22} {:<10} ended {}  {}",
-            safe(&r.name).chars().take(22).collect::<String>(),
-            safe(&r.mrn).chars().take(10).collect::<String>(),
+            clip(&safe(&r.name), 22),
+            clip(&safe(&r.mrn), 10),
             date(r.ended),
             extra
         );

@@ -33,7 +33,7 @@ pub fn draw(f: &mut Frame, body: Rect, app: &App, theme: &Theme) {
             hit.birth,
             hit.state
         );
-        let style = if i == app.hit_sel {
+        let style = if i == app.hit_sel && !app.hit_lost {
             theme.selected()
         } else {
             Style::new()
