@@ -1766,3 +1766,108 @@ fn beds_are_short_labels_shown_whole_and_long_names_are_cut_with_a_mark() {
         assert!(row.contains('…'), "{row}");
     }
 }
+
+/// Another terminal renames the patient highlighted in a search so that they drop out of
+/// the results: no other hit inherits the highlight, and Enter opens no one.
+#[test]
+fn a_search_hit_that_drops_out_leaves_no_hit_selected() {
+    let (w, mut app) = signed_in("DEMO", "0000");
+    ch(&mut app, '/');
+    typ(&mut app, "an");
+    assert!(app.hits.len() > 1, "the test needs two hits");
+    let chosen = app.hits[app.hit_sel].mrn.clone();
+    let (mut other, who) = other_terminal(&w.path);
+    let cfg = Config::defaults();
+    let changes = titrate::domain::patient::PatientChanges {
+        name: Some("Zoe Ypma"),
+        ..Default::default()
+    };
+    other_session(&mut other, &cfg, &who, now())
+        .amend_patient(&chosen, "name", &changes)
+        .unwrap();
+    app.update(Msg::Tick(now()));
+    assert!(app.hits.iter().all(|h| h.mrn != chosen));
+    enter(&mut app);
+    assert_eq!(app.screen, Screen::Search, "Enter opened another patient");
+    press(&mut app, KeyCode::Down);
+    enter(&mut app);
+    assert_eq!(app.screen, Screen::Detail, "a move selects a hit again");
+}
+
+/// A selection lost on one list is not handed to the first row of the other by Tab.
+#[test]
+fn tab_does_not_hand_a_lost_selection_to_the_first_row() {
+    let (w, mut app) = signed_in("DEMO", "0000");
+    select_row(&mut app, "Carla Bakker");
+    let (mut other, who) = other_terminal(&w.path);
+    let cfg = Config::defaults();
+    other_session(&mut other, &cfg, &who, now())
+        .end_course(
+            "101455",
+            now(),
+            titrate::domain::values::EndReason::SideEffects,
+        )
+        .unwrap();
+    app.update(Msg::Tick(now()));
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.tab, Tab::Active);
+    ch(&mut app, 'r');
+    assert!(
+        app.form.is_none(),
+        "Tab handed the selection to the first row"
+    );
+}
+
+/// Back from a patient found by search who is on the other list: that list, that patient.
+#[test]
+fn back_from_a_patient_on_the_other_list_switches_to_it() {
+    let (_w, mut app) = signed_in("DEMO", "0000");
+    ch(&mut app, '/');
+    typ(&mut app, "Eva");
+    enter(&mut app);
+    assert_eq!(app.screen, Screen::Detail);
+    esc(&mut app);
+    assert_eq!(app.tab, Tab::FollowUp);
+    ch(&mut app, 'n');
+    assert!(app.form.as_ref().unwrap().title().contains("Eva Mulder"));
+}
+
+/// A role taken away at another terminal is refused at the key, before any form.
+#[test]
+fn an_account_changed_elsewhere_is_refused_at_the_key() {
+    let (w, _admin) = signed_in("DEMO", "0000");
+    let (mut other, who) = other_terminal(&w.path);
+    titrate::ward::access::change_staff(
+        &mut other,
+        &who,
+        "NU",
+        titrate::ward::access::StaffChange::Role(titrate::domain::values::Role::Physician),
+        now(),
+    )
+    .unwrap();
+    let mut nurse = App::new(Config::defaults(), Db::open(&w.path).unwrap(), now());
+    nurse.update(Msg::Tick(now()));
+    sign_in(&mut nurse, "NU", "1111");
+    assert_eq!(nurse.screen, Screen::Overview);
+    titrate::ward::access::change_staff(
+        &mut other,
+        &who,
+        "NU",
+        titrate::ward::access::StaffChange::Role(titrate::domain::values::Role::Nurse),
+        now(),
+    )
+    .unwrap();
+    select_row(&mut nurse, "Bram Jansen");
+    ch(&mut nurse, 'n');
+    assert!(
+        nurse.form.is_none(),
+        "a form for an account changed elsewhere"
+    );
+    assert!(
+        message(&nurse).contains("changed since it signed in"),
+        "{}",
+        message(&nurse)
+    );
+    drop(app);
+}
