@@ -1869,5 +1869,4 @@ fn an_account_changed_elsewhere_is_refused_at_the_key() {
         "{}",
         message(&nurse)
     );
-    drop(app);
 }
