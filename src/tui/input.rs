@@ -31,15 +31,58 @@ pub enum Edit {
     DeleteWord,
 }
 
-impl Field {
-    fn handle(&mut self, req: InputRequest) -> bool {
-        let mut input = Input::new(std::mem::take(&mut self.value)).with_cursor(self.cursor);
-        let changed = input.handle(req).is_some_and(|r| r.value);
-        self.value = input.value().to_string();
-        self.cursor = input.cursor();
-        changed
-    }
+/// One request on a text and its cursor (in chars), done by `tui-input`.
+fn handle(value: &mut String, cursor: &mut usize, req: InputRequest) -> bool {
+    let mut input = Input::new(std::mem::take(value)).with_cursor(*cursor);
+    let changed = input.handle(req).is_some_and(|r| r.value);
+    *value = input.value().to_string();
+    *cursor = input.cursor();
+    changed
+}
 
+/// Types one character at the cursor of a text; a fresh text is replaced by it. The one
+/// editing rule of every field at the terminal: the entry forms' and the small panels'
+/// (`panel.rs`). True when the value changed.
+pub fn insert_at(value: &mut String, cursor: &mut usize, fresh: &mut bool, ch: char) -> bool {
+    if *fresh {
+        value.clear();
+        *cursor = 0;
+        *fresh = false;
+    }
+    if value.chars().count() >= MAX_FIELD_CHARS {
+        return false;
+    }
+    handle(value, cursor, InputRequest::InsertChar(ch))
+}
+
+/// A cursor or deletion key on a text: Backspace or Delete clear a fresh one, any other
+/// key makes it edited. True when the value changed.
+pub fn edit_at(value: &mut String, cursor: &mut usize, fresh: &mut bool, e: Edit) -> bool {
+    if *fresh && matches!(e, Edit::Backspace | Edit::Delete) {
+        *fresh = false;
+        let had = !value.is_empty();
+        value.clear();
+        *cursor = 0;
+        return had;
+    }
+    *fresh = false;
+    handle(
+        value,
+        cursor,
+        match e {
+            Edit::Left => InputRequest::GoToPrevChar,
+            Edit::Right => InputRequest::GoToNextChar,
+            Edit::Home => InputRequest::GoToStart,
+            Edit::End => InputRequest::GoToEnd,
+            Edit::Backspace => InputRequest::DeletePrevChar,
+            Edit::Delete => InputRequest::DeleteNextChar,
+            Edit::ClearToStart => InputRequest::DeleteFromStart,
+            Edit::DeleteWord => InputRequest::DeletePrevWord,
+        },
+    )
+}
+
+impl Field {
     /// The cursor as a char index that is inside the value, whatever set the value.
     pub fn cursor_at(&self) -> usize {
         self.cursor.min(self.value.chars().count())
@@ -64,15 +107,7 @@ impl Field {
 
     /// Types one character at the cursor. True when the value changed.
     pub fn insert(&mut self, ch: char) -> bool {
-        if self.fresh {
-            self.value.clear();
-            self.cursor = 0;
-            self.fresh = false;
-        }
-        if self.value.chars().count() >= MAX_FIELD_CHARS {
-            return false;
-        }
-        self.handle(InputRequest::InsertChar(ch))
+        insert_at(&mut self.value, &mut self.cursor, &mut self.fresh, ch)
     }
 
     /// A cursor or deletion key on a text field. True when the value changed.
@@ -80,24 +115,7 @@ impl Field {
         if self.kind != FieldKind::Text {
             return false;
         }
-        if self.fresh && matches!(e, Edit::Backspace | Edit::Delete) {
-            self.fresh = false;
-            let had = !self.value.is_empty();
-            self.value.clear();
-            self.cursor = 0;
-            return had;
-        }
-        self.fresh = false;
-        self.handle(match e {
-            Edit::Left => InputRequest::GoToPrevChar,
-            Edit::Right => InputRequest::GoToNextChar,
-            Edit::Home => InputRequest::GoToStart,
-            Edit::End => InputRequest::GoToEnd,
-            Edit::Backspace => InputRequest::DeletePrevChar,
-            Edit::Delete => InputRequest::DeleteNextChar,
-            Edit::ClearToStart => InputRequest::DeleteFromStart,
-            Edit::DeleteWord => InputRequest::DeletePrevWord,
-        })
+        edit_at(&mut self.value, &mut self.cursor, &mut self.fresh, e)
     }
 
     /// Whether typing letters filters this choice's options (a long list: the kind).

@@ -101,13 +101,6 @@ impl Input {
         }
     }
 
-    fn byte(&self, char_index: usize) -> usize {
-        self.value
-            .char_indices()
-            .nth(char_index)
-            .map_or(self.value.len(), |(b, _)| b)
-    }
-
     fn cycle(&mut self, forward: bool) {
         if let InputKind::Choice(opts) = &self.kind
             && !opts.is_empty()
@@ -152,78 +145,22 @@ impl Input {
                 _ => false,
             };
         }
-        let len = self.value.chars().count();
-        let moved_or_edited = match k.code {
-            KeyCode::Left => {
-                self.cursor = self.cursor.saturating_sub(1);
-                false
-            }
-            KeyCode::Right => {
-                self.cursor = (self.cursor + 1).min(len);
-                false
-            }
-            KeyCode::Home => {
-                self.cursor = 0;
-                false
-            }
-            KeyCode::End => {
-                self.cursor = len;
-                false
-            }
-            KeyCode::Char('u') if ctrl => {
-                let b = self.byte(self.cursor);
-                self.value.replace_range(..b, "");
-                self.cursor = 0;
-                true
-            }
-            KeyCode::Char('w') if ctrl => {
-                let chars: Vec<char> = self.value.chars().collect();
-                let mut start = self.cursor;
-                while start > 0 && chars[start - 1] == ' ' {
-                    start -= 1;
-                }
-                while start > 0 && chars[start - 1] != ' ' {
-                    start -= 1;
-                }
-                let (a, b) = (self.byte(start), self.byte(self.cursor));
-                self.value.replace_range(a..b, "");
-                self.cursor = start;
-                true
-            }
-            KeyCode::Backspace => {
-                if self.fresh {
-                    self.value.clear();
-                    self.cursor = 0;
-                } else if self.cursor > 0 {
-                    let (a, b) = (self.byte(self.cursor - 1), self.byte(self.cursor));
-                    self.value.replace_range(a..b, "");
-                    self.cursor -= 1;
-                }
-                true
-            }
-            KeyCode::Delete => {
-                if self.cursor < len {
-                    let (a, b) = (self.byte(self.cursor), self.byte(self.cursor + 1));
-                    self.value.replace_range(a..b, "");
-                }
-                true
-            }
-            KeyCode::Char(c) if !ctrl && !c.is_control() => {
-                if self.fresh {
-                    self.value.clear();
-                    self.cursor = 0;
-                }
-                if len < 500 {
-                    let b = self.byte(self.cursor);
-                    self.value.insert(b, c);
-                    self.cursor += 1;
-                }
-                true
-            }
+        // Text and PIN fields edit as the entry forms' fields do (`input`).
+        use super::input::{Edit, edit_at, insert_at};
+        let (v, c, f) = (&mut self.value, &mut self.cursor, &mut self.fresh);
+        let e = match k.code {
+            KeyCode::Left => Edit::Left,
+            KeyCode::Right => Edit::Right,
+            KeyCode::Home => Edit::Home,
+            KeyCode::End => Edit::End,
+            KeyCode::Char('u') if ctrl => Edit::ClearToStart,
+            KeyCode::Char('w') if ctrl => Edit::DeleteWord,
+            KeyCode::Backspace => Edit::Backspace,
+            KeyCode::Delete => Edit::Delete,
+            KeyCode::Char(ch) if !ctrl && !ch.is_control() => return insert_at(v, c, f, ch),
             _ => return false,
         };
-        self.fresh = false;
-        moved_or_edited
+        edit_at(v, c, f, e)
     }
 }
 
