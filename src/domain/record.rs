@@ -128,6 +128,14 @@ impl<'a> CourseView<'a> {
         CourseState::of(self.start.is_some(), self.end.is_some())
     }
 
+    /// The bed the course's start names, if any.
+    pub fn bed(&self) -> Option<&str> {
+        match self.start.map(|e| &e.data) {
+            Some(EntryData::CourseStart { bed }) => bed.as_deref(),
+            _ => None,
+        }
+    }
+
     pub fn started_at(&self) -> Option<Instant> {
         self.start.map(|e| e.happened_at)
     }

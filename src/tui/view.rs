@@ -2,7 +2,7 @@
 //! Drawing code reads these and nothing else.
 
 use crate::config::Config;
-use crate::domain::entry::{Entry, EntryData, PatientId, Versions};
+use crate::domain::entry::{Entry, PatientId, Versions};
 use crate::domain::marks::OutcomeRecord;
 use crate::domain::outcome::Responder;
 use crate::domain::record::{CourseState, PatientRecord};
@@ -51,13 +51,6 @@ pub struct WardView {
     pub recent: Vec<FollowRow>,
 }
 
-fn bed_of(e: Option<&Entry>) -> String {
-    match e.map(|e| &e.data) {
-        Some(EntryData::CourseStart { bed: Some(b) }) => b.clone(),
-        _ => "-".into(),
-    }
-}
-
 /// What one patient contributes to the overview at a moment: a row while their latest
 /// course runs, or a follow-up row once it has ended.
 #[derive(Debug, Clone, Default)]
@@ -83,7 +76,7 @@ fn rows_of(rec: &PatientRecord, now: Instant) -> PatientRows {
                     patient: rec.patient.id,
                     mrn: rec.patient.data.mrn.clone(),
                     name: rec.patient.data.name.clone(),
-                    bed: bed_of(course.start),
+                    bed: course.bed().unwrap_or("-").to_string(),
                     t0,
                     watch: w,
                     days: course.protocol().duration_days,

@@ -195,13 +195,6 @@ fn check_bed(
     Err(bed_taken(stay, &name, &mrn, (start, end), zone).into())
 }
 
-fn bed_of(view: &CourseView) -> Option<String> {
-    match view.start.map(|e| &e.data) {
-        Some(EntryData::CourseStart { bed }) => bed.clone(),
-        _ => None,
-    }
-}
-
 fn step_word(step: Step) -> &'static str {
     match step {
         Step::Start => "start",
@@ -681,14 +674,7 @@ impl Session<'_> {
                         cfg.timezone,
                     )?;
                     // A later end keeps the bed longer.
-                    let bed = bed_of(v);
-                    check_bed(
-                        w,
-                        rec.patient.id,
-                        bed.as_deref(),
-                        (start, Some(at)),
-                        cfg.timezone,
-                    )?;
+                    check_bed(w, rec.patient.id, v.bed(), (start, Some(at)), cfg.timezone)?;
                     d
                 }
                 (EntryData::CourseStart { bed }, Some(v)) => {
@@ -770,14 +756,7 @@ impl Session<'_> {
                             &spans_with(&rec, v.course.id, Some((start, None))),
                             cfg.timezone,
                         )?;
-                        let bed = bed_of(v);
-                        check_bed(
-                            w,
-                            rec.patient.id,
-                            bed.as_deref(),
-                            (start, None),
-                            cfg.timezone,
-                        )?;
+                        check_bed(w, rec.patient.id, v.bed(), (start, None), cfg.timezone)?;
                     }
                 }
                 EntryKind::Rate => {

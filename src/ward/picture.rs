@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono_tz::Tz;
 
 use super::WardError;
-use crate::domain::entry::{CourseId, EntryData, EntryId, PatientId};
+use crate::domain::entry::{CourseId, EntryId, PatientId};
 use crate::domain::record::PatientRecord;
 use crate::domain::time::local_text;
 use crate::store::Reader;
@@ -35,12 +35,7 @@ impl Picture {
     /// The picture of a full record (entries of every course, details with their versions).
     pub fn of(rec: &PatientRecord) -> Picture {
         let latest = rec.latest_course();
-        let bed = latest
-            .as_ref()
-            .and_then(|v| match v.start.map(|e| &e.data) {
-                Some(EntryData::CourseStart { bed }) => bed.clone(),
-                _ => None,
-            });
+        let bed = latest.as_ref().and_then(|v| v.bed().map(str::to_string));
         Picture {
             patient: rec.patient.id,
             mrn: rec.patient.data.mrn.clone(),
