@@ -10,7 +10,7 @@ use titrate::store::Db;
 use titrate::tui::app::{App, Level, Msg, Screen};
 
 mod common;
-use common::tui::{ch, now, press};
+use common::tui::{ch, now, press, screen as screen_text};
 
 struct Ward {
     _dir: tempfile::TempDir,
@@ -43,20 +43,6 @@ fn signed_in() -> Ward {
         reports,
         app,
     }
-}
-
-fn screen_text(app: &App, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| titrate::tui::ui::draw(f, app)).unwrap();
-    let buf = t.backend().buffer().clone();
-    let mut s = String::new();
-    for y in 0..h {
-        for x in 0..w {
-            s.push_str(buf[(x, y)].symbol());
-        }
-        s.push('\n');
-    }
-    s
 }
 
 #[test]

@@ -14,7 +14,7 @@ use titrate::tui::app::{App, Level, Msg, Screen};
 use titrate::tui::panel::PanelKind;
 
 mod common;
-use common::tui::{now, press, typ};
+use common::tui::{now, press, screen, typ};
 
 struct Ward {
     _dir: tempfile::TempDir,
@@ -44,20 +44,6 @@ fn signed_in(id: &str, pin: &str) -> Ward {
         path,
         app,
     }
-}
-
-fn screen(app: &App, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| titrate::tui::ui::draw(f, app)).unwrap();
-    let buf = t.backend().buffer().clone();
-    let mut s = String::new();
-    for y in 0..h {
-        for x in 0..w {
-            s.push_str(buf[(x, y)].symbol());
-        }
-        s.push('\n');
-    }
-    s
 }
 
 fn snap(app: &App, name: &str) {

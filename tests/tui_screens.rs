@@ -6,14 +6,12 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use crossterm::event::KeyCode;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use titrate::config::Config;
 use titrate::store::Db;
 use titrate::tui::app::{App, Msg, Screen};
 
 mod common;
-use common::tui::{now, press, typ};
+use common::tui::{now, press, screen as render, typ};
 
 fn demo_bytes() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
@@ -46,20 +44,6 @@ fn sign_in(app: &mut App, id: &str, pin: &str) {
     press(app, KeyCode::Enter);
     typ(app, pin);
     press(app, KeyCode::Enter);
-}
-
-fn render(app: &App, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| titrate::tui::ui::draw(f, app)).unwrap();
-    let buf = t.backend().buffer();
-    let mut out = String::new();
-    for y in 0..h {
-        for x in 0..w {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
 }
 
 /// A locked account is told to ask a ward admin, at the sign-in screen, and never sent to a

@@ -15,7 +15,7 @@ use titrate::tui::app::{App, Level, Msg, Pending, Screen};
 use titrate::tui::panel::PanelKind;
 
 mod common;
-use common::tui::{now, press, typ};
+use common::tui::{now, press, screen, typ};
 
 struct Ward {
     _dir: tempfile::TempDir,
@@ -60,20 +60,6 @@ fn staff(w: &Ward, id: &str) -> Staff {
 fn message(app: &App) -> (Level, String) {
     let m = app.message.clone().expect("a message");
     (m.level, m.text)
-}
-
-fn screen(app: &App, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| titrate::tui::ui::draw(f, app)).unwrap();
-    let buf = t.backend().buffer().clone();
-    let mut s = String::new();
-    for y in 0..h {
-        for x in 0..w {
-            s.push_str(buf[(x, y)].symbol());
-        }
-        s.push('\n');
-    }
-    s
 }
 
 fn snap(app: &App, name: &str) {

@@ -32,3 +32,18 @@ pub fn typ(app: &mut App, text: &str) {
         ch(app, c);
     }
 }
+
+/// The screen drawn at `w` x `h`, as text: one line per row.
+pub fn screen(app: &App, w: u16, h: u16) -> String {
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    t.draw(|f| titrate::tui::ui::draw(f, app)).unwrap();
+    let buf = t.backend().buffer();
+    let mut s = String::new();
+    for y in 0..h {
+        for x in 0..w {
+            s.push_str(buf[(x, y)].symbol());
+        }
+        s.push('\n');
+    }
+    s
+}
