@@ -23,7 +23,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Every way writing a file can fail, said as what happened.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum FileError {
     #[error("{0} already exists (use --force to replace it)")]
     Exists(String),
@@ -130,26 +130,17 @@ pub fn classify(e: &std::io::Error, path: &Path, dir: &Path) -> FileError {
     }
 }
 
-/// An SQLite error while writing a copy of the database to `path`, in plain words.
-pub fn classify_sqlite(e: &rusqlite::Error, path: &Path, dir: &Path) -> FileError {
-    use rusqlite::ErrorCode;
+/// A database failure while writing a copy of the database to `path`, in plain words.
+pub fn classify_store(e: &crate::store::StoreError, path: &Path, dir: &Path) -> FileError {
+    use crate::store::StoreError;
     let path_s = path.display().to_string();
     match e {
-        rusqlite::Error::SqliteFailure(f, _) => match f.code {
-            ErrorCode::DiskFull => FileError::DiskFull { path: path_s },
-            ErrorCode::ReadOnly => FileError::ReadOnly {
-                path: path_s,
-                dir: dir.display().to_string(),
-            },
-            ErrorCode::PermissionDenied => FileError::Denied {
-                path: path_s,
-                dir: dir.display().to_string(),
-            },
-            _ => FileError::Other {
-                path: path_s,
-                why: e.to_string(),
-            },
+        StoreError::DiskFull => FileError::DiskFull { path: path_s },
+        StoreError::ReadOnly(_) => FileError::ReadOnly {
+            path: path_s,
+            dir: dir.display().to_string(),
         },
+        StoreError::File(f) => f.clone(),
         _ => FileError::Other {
             path: path_s,
             why: e.to_string(),
@@ -453,8 +444,8 @@ impl Pending {
         classify(e, &self.target, &self.dir_path)
     }
 
-    pub fn sqlite_error(&self, e: &rusqlite::Error) -> FileError {
-        classify_sqlite(e, &self.target, &self.dir_path)
+    pub fn store_error(&self, e: &crate::store::StoreError) -> FileError {
+        classify_store(e, &self.target, &self.dir_path)
     }
 
     /// Creates the temporary file: exclusively, 0600, never through a link.
@@ -799,17 +790,11 @@ mod tests {
     }
 
     #[test]
-    fn sqlite_full_and_read_only_are_said_in_plain_words() {
-        let e = |code| {
-            classify_sqlite(
-                &rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None),
-                Path::new("/x/b.db"),
-                Path::new("/x"),
-            )
-            .to_string()
-        };
-        assert!(e(rusqlite::ffi::SQLITE_FULL).contains("the disk is full"));
-        assert!(e(rusqlite::ffi::SQLITE_READONLY).contains("the folder /x is read-only"));
+    fn full_and_read_only_are_said_in_plain_words() {
+        use crate::store::StoreError;
+        let e = |e: StoreError| classify_store(&e, Path::new("/x/b.db"), Path::new("/x")).to_string();
+        assert!(e(StoreError::DiskFull).contains("the disk is full"));
+        assert!(e(StoreError::ReadOnly("no".into())).contains("the folder /x is read-only"));
     }
 
     #[test]

@@ -115,9 +115,9 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         let g = crate::generate::generate(&pending.temp_path(), cfg, *courses, *seed, Utc::now())
             .map_err(|e| match e {
             // A full disk while generating is said as one.
-            WardError::Store(crate::store::StoreError::Sql(s)) => {
-                WardError::File(pending.sqlite_error(&s))
-            }
+            WardError::Store(
+                s @ (crate::store::StoreError::DiskFull | crate::store::StoreError::ReadOnly(_)),
+            ) => WardError::File(pending.store_error(&s)),
             e => e,
         })?;
         pending.commit()?;
@@ -822,8 +822,7 @@ fn recover_admin(path: &std::path::Path, a: &RecoverArgs) -> Result<u8, WardErro
 }
 
 fn is_read_only(e: &crate::store::StoreError) -> bool {
-    matches!(e, crate::store::StoreError::Sql(rusqlite::Error::SqliteFailure(f, _))
-        if matches!(f.code, rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::PermissionDenied))
+    matches!(e, crate::store::StoreError::ReadOnly(_))
 }
 
 fn amendment(edge: &Edge, a: &AmendArgs) -> Result<Amendment, WardError> {

@@ -21,17 +21,31 @@ use crate::domain::time::Instant;
 pub use sqlite::Db;
 
 impl StoreError {
-    /// Another connection holds the write lock longer than this connection waits.
+    /// Another connection holds the write lock longer than this connection waits (or, on a
+    /// server, the transaction lost a race and may simply be tried again).
     pub fn is_busy(&self) -> bool {
-        matches!(self, StoreError::Sql(rusqlite::Error::SqliteFailure(e, _))
-            if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+        matches!(self, StoreError::Busy(_))
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {}", sqlite::error_words(.0))]
-    Sql(#[from] rusqlite::Error),
+    /// Another writer holds the record; nothing was written and the same write may be tried
+    /// again.
+    #[error("the record is busy at another terminal ({0}); nothing was written: try again")]
+    Busy(String),
+    /// The disk under the database is full; nothing was written.
+    #[error("database error: the disk is full")]
+    DiskFull,
+    /// The database (or its folder, or the server) takes no writes.
+    #[error("database error: {0}")]
+    ReadOnly(String),
+    /// No (writable) database server answers, or the connection to it was lost.
+    #[error("no writable database server could be reached: {0}")]
+    Unavailable(String),
+    /// Any other failure the database reported, in its own words.
+    #[error("database error: {0}")]
+    Database(String),
     #[error("cannot open the database {path}: {why}")]
     Open { path: String, why: String },
     #[error(transparent)]

@@ -248,7 +248,7 @@ impl Db {
             target.query_row("PRAGMA journal_mode=DELETE", [], |_| Ok(()))?;
             target.close().map_err(|(_, e)| e)
         })();
-        copied.map_err(|e| pending.sqlite_error(&e))?;
+        copied.map_err(|e| pending.store_error(&StoreError::from(e)))?;
         if !pending.temp_is(&mine) {
             return Err(crate::fsout::FileError::Other {
                 path: pending.target().display().to_string(),
@@ -521,6 +521,27 @@ fn audit_approvals_made_by_upgrade(tx: &Transaction) -> Result<(), StoreError> {
 
 /// What an SQLite error on opening a file means, in words: only a file that is not a
 /// database is called one.
+/// SQLite's failures as the store's own kinds: busy, full, read-only and damaged are told
+/// apart, everything else is said in SQLite's words.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        use rusqlite::ErrorCode as C;
+        let code = match &e {
+            rusqlite::Error::SqliteFailure(f, _) => f.code,
+            _ => return StoreError::Database(e.to_string()),
+        };
+        match code {
+            C::DatabaseBusy | C::DatabaseLocked => StoreError::Busy(e.to_string()),
+            C::DiskFull => StoreError::DiskFull,
+            C::ReadOnly | C::CannotOpen | C::PermissionDenied => {
+                StoreError::ReadOnly(error_words(&e))
+            }
+            C::DatabaseCorrupt | C::NotADatabase => StoreError::Corrupt(error_words(&e)),
+            _ => StoreError::Database(error_words(&e)),
+        }
+    }
+}
+
 pub(crate) fn error_words(e: &rusqlite::Error) -> String {
     use rusqlite::ErrorCode as C;
     let code = match e {
