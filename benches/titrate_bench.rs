@@ -311,16 +311,20 @@ fn add_active_courses(db: &mut Db, cfg: &Config) -> Result<()> {
 
 /// The MRN of a patient whose latest course ran the full protocol and was completed.
 fn full_course_mrn(db: &Db) -> Result<String> {
-    Ok(db.raw_connection().query_row(
-        "SELECT p.mrn FROM course c JOIN patient p ON p.id = c.patient_id
+    Ok(db
+        .sqlite()
+        .expect("an SQLite file")
+        .raw_connection()
+        .query_row(
+            "SELECT p.mrn FROM course c JOIN patient p ON p.id = c.patient_id
            JOIN entry e ON e.course_id = c.id AND e.kind = 'course-end'
                        AND e.end_reason = 'completed'
           WHERE c.id = (SELECT MAX(id) FROM course c2 WHERE c2.patient_id = c.patient_id)
             AND (SELECT COUNT(*) FROM entry r WHERE r.course_id = c.id AND r.kind = 'rate') >= 168
           ORDER BY c.id DESC LIMIT 1",
-        [],
-        |r| r.get(0),
-    )?)
+            [],
+            |r| r.get(0),
+        )?)
 }
 
 /// The overview's content as SQL: active courses with bed, latest rate, last check and T0;
@@ -503,9 +507,11 @@ fn bench_entry(
         // The store's own part: one transaction with the entry and its audit row, no
         // permission check, no record loaded, no rule checked.
         let now = Utc::now();
-        let pid: i64 =
-            db.raw_connection()
-                .query_row("SELECT id FROM patient WHERE mrn = ?1", [mrn], |r| r.get(0))?;
+        let pid: i64 = db
+            .sqlite()
+            .expect("an SQLite file")
+            .raw_connection()
+            .query_row("SELECT id FROM patient WHERE mrn = ?1", [mrn], |r| r.get(0))?;
         let t = Clock::now();
         db.write("N1", now, |w| {
             w.insert_entry(&NewEntry {
@@ -1212,11 +1218,12 @@ fn main() -> Result<()> {
     if let Some(src) = &a.db {
         let (r, d) = time(|| std::fs::copy(src, &work));
         r.with_context(|| format!("copying {}", src.display()))?;
-        courses =
-            Db::open(&work)?
-                .raw_connection()
-                .query_row("SELECT COUNT(*) FROM course", [], |r| r.get::<_, i64>(0))?
-                as usize;
+        courses = Db::open(&work)?
+            .sqlite()
+            .expect("an SQLite file")
+            .raw_connection()
+            .query_row("SELECT COUNT(*) FROM course", [], |r| r.get::<_, i64>(0))?
+            as usize;
         println!(
             "database: copy of {} ({courses} courses) in {:.1} s",
             src.display(),
@@ -1263,11 +1270,15 @@ fn main() -> Result<()> {
         let mut db = Db::open(&work)?;
         add_active_courses(&mut db, &cfg)?;
     }
-    let (entries, patients): (i64, i64) = Db::open(&work)?.raw_connection().query_row(
-        "SELECT (SELECT COUNT(*) FROM entry), (SELECT COUNT(*) FROM patient)",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let (entries, patients): (i64, i64) = Db::open(&work)?
+        .sqlite()
+        .expect("an SQLite file")
+        .raw_connection()
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM entry), (SELECT COUNT(*) FROM patient)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
     let mrn = full_course_mrn(&Db::open(&work)?)?;
     // Generating or copying leaves up to gigabytes of dirty pages; their writeback would
     // slow every fsync measured below. Flushed here, before any timing.

@@ -21,9 +21,10 @@ use crate::ward::WardError;
                   TIME is a local time like 14:05 (the latest 14:05 that has passed) or 2026-03-01 14:05, in the ward's time zone; a time with its offset (2026-03-01T14:05:00+01:00) works too."
 )]
 pub struct Cli {
-    /// Database file (default: database.path in config.toml)
-    #[arg(long, env = "TITRATE_DB", global = true, value_name = "PATH")]
-    pub db: Option<PathBuf>,
+    /// Database file, or a PostgreSQL server as postgresql://… (default: database.url or
+    /// database.path in config.toml)
+    #[arg(long, env = "TITRATE_DB", global = true, value_name = "PATH|URL")]
+    pub db: Option<String>,
     /// Configuration file (default: ./config.toml, else the built-in defaults)
     #[arg(long, env = "TITRATE_CONFIG", global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::domain::protocol::{Protocol, StartUnit};
 use crate::domain::rate::Rate;
 use crate::domain::values;
+use crate::store::Location;
 
 /// The shipped file; also the built-in defaults when no config.toml is found.
 pub const DEFAULT_CONFIG: &str = include_str!("../config.toml");
@@ -22,7 +23,8 @@ pub struct Config {
     pub ward_name: String,
     pub hospital: String,
     pub timezone: Tz,
-    pub db_path: PathBuf,
+    /// Where the record is: `database.url` when set, else the file `database.path`.
+    pub db: Location,
     pub reports_dir: PathBuf,
     pub protocol: Protocol,
     pub side_effect_kinds: Vec<String>,
@@ -75,6 +77,9 @@ struct Ward {
 #[serde(deny_unknown_fields)]
 struct Database {
     path: PathBuf,
+    /// A PostgreSQL server instead of the file (libpq URL); wins over `path` when set.
+    #[serde(default)]
+    url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -253,6 +258,12 @@ impl Config {
         .into_iter()
         .chain(paths.iter().map(|(k, v)| (*k, v.as_ref())))
         .chain(
+            raw.database
+                .url
+                .iter()
+                .map(|u| ("database.url", u.as_str())),
+        )
+        .chain(
             raw.side_effects
                 .kinds
                 .iter()
@@ -370,6 +381,19 @@ impl Config {
         if raw.database.path.as_os_str().is_empty() {
             return Err(bad("database.path", "\"\"".into(), "must name a file"));
         }
+        let db = match &raw.database.url {
+            None => Location::File(raw.database.path.clone()),
+            Some(url) => match Location::parse(url) {
+                Location::Server(u) => Location::Server(u),
+                Location::File(_) => {
+                    return Err(bad(
+                        "database.url",
+                        format!("\"{}\"", crate::store::without_password(url)),
+                        "must be a PostgreSQL URL (postgresql://…); a file goes in database.path",
+                    ));
+                }
+            },
+        };
         if raw.reports.folder.as_os_str().is_empty() {
             return Err(bad("reports.folder", "\"\"".into(), "must name a folder"));
         }
@@ -378,7 +402,7 @@ impl Config {
             ward_name: raw.ward.name.clone(),
             hospital: raw.ward.hospital.clone(),
             timezone,
-            db_path: raw.database.path.clone(),
+            db,
             reports_dir: raw.reports.folder.clone(),
             protocol: Protocol {
                 name: p.name.clone(),

@@ -7,8 +7,8 @@ use titrate::cli::Cli;
 use titrate::config::Config;
 use titrate::demo;
 use titrate::domain::values::printable;
-use titrate::run::{EXIT_REFUSED, db_path, run};
-use titrate::store::Db;
+use titrate::run::{EXIT_REFUSED, db_location, run};
+use titrate::store::{Db, Location};
 use titrate::strings;
 use titrate::tui::{self, app::App};
 
@@ -83,22 +83,31 @@ fn terminal(cli: &Cli, cfg: Config) -> anyhow::Result<Option<i32>> {
         );
         (db, Some(hint))
     } else {
-        let path = db_path(cli, &cfg);
-        let db = if std::fs::symlink_metadata(&path).is_ok() {
-            Db::open(&path)
-        } else {
-            // A mistyped --db must not look like an empty ward: a new database is made
-            // only when the person at the terminal says so.
-            if !confirm_new_database(&path)? {
-                return Ok(None);
+        match db_location(cli, &cfg) {
+            // A server's record is made by `titrate init` (its DBA set it up first): the
+            // terminal only opens it.
+            at @ Location::Server(_) => (
+                Db::open(&at).with_context(|| format!("opening {}", at.shown()))?,
+                None,
+            ),
+            Location::File(path) => {
+                let db = if std::fs::symlink_metadata(&path).is_ok() {
+                    Db::open(&path)
+                } else {
+                    // A mistyped --db must not look like an empty ward: a new database is
+                    // made only when the person at the terminal says so.
+                    if !confirm_new_database(&path)? {
+                        return Ok(None);
+                    }
+                    created = Some(path.clone());
+                    Db::create(&path)
+                };
+                (
+                    db.with_context(|| format!("opening {}", path.display()))?,
+                    None,
+                )
             }
-            created = Some(path.clone());
-            Db::create(&path)
-        };
-        (
-            db.with_context(|| format!("opening {}", path.display()))?,
-            None,
-        )
+        }
     };
     let mut app = App::new(cfg, db, now);
     app.demo_hint = hint;

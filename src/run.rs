@@ -1,7 +1,5 @@
 //! Runs one parsed command: open the store, sign in, call the ward operation, print.
 
-use std::path::PathBuf;
-
 use chrono::Utc;
 
 use crate::cli::{
@@ -13,7 +11,7 @@ use crate::domain::patient::{PatientChanges, PatientText};
 use crate::domain::record::Staff;
 use crate::domain::values::{Action, EndReason, Role, Severity, Timepoint, YesNo};
 use crate::report::{self, cohort, history, pdf, status, summary};
-use crate::store::{Db, audit};
+use crate::store::{Db, Location, audit};
 use crate::ward::access::{self, StaffChange, authorize};
 use crate::ward::entries::{Amendment, Session, SideEffectInput};
 use crate::ward::letters::{self, Base};
@@ -24,8 +22,12 @@ pub const EXIT_REFUSED: u8 = 1;
 /// Exit status of `audit verify` on a broken chain.
 pub const EXIT_BROKEN: u8 = 3;
 
-pub fn db_path(cli: &Cli, cfg: &Config) -> PathBuf {
-    cli.db.clone().unwrap_or_else(|| cfg.db_path.clone())
+/// Where the record is: `--db` / `TITRATE_DB`, else config.toml's `database.url` or
+/// `database.path`.
+pub fn db_location(cli: &Cli, cfg: &Config) -> Location {
+    cli.db
+        .as_deref()
+        .map_or_else(|| cfg.db.clone(), Location::parse)
 }
 
 fn pin_from_env_or_prompt(var: &str, prompt: &str) -> Result<String, WardError> {
@@ -66,11 +68,33 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
     let Some(command) = &cli.command else {
         return Ok(0);
     };
-    let path = db_path(cli, cfg);
-    // "14:05" on the command line is the latest 14:05 that is not in the future.
-    let edge = Edge {
-        zone: cfg.timezone,
-        now: Utc::now(),
+    let at = db_location(cli, cfg);
+    if let (Command::Init { admin, name }, Location::Server(_)) = (command, &at) {
+        let pin = new_pin(admin)?;
+        drop(access::init(
+            at.clone(),
+            admin,
+            name,
+            &pin,
+            &cfg.protocol,
+            Utc::now(),
+        )?);
+        println!(
+            "database {} created; admin {} can sign in",
+            at.shown(),
+            admin.to_ascii_uppercase()
+        );
+        println!(
+            "protocol \"{}\" in {} (digest {}…) approved for new courses",
+            cfg.protocol.name,
+            cfg.source,
+            crate::ward::protocols::short(&cfg.protocol.digest())
+        );
+        return Ok(0);
+    }
+    let path = match &at {
+        Location::File(p) => p.clone(),
+        Location::Server(_) => return run_on_server(cli, cfg, command, &at),
     };
     if let Command::Init { admin, name } = command {
         if path.exists() {
@@ -80,7 +104,7 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         // Made at a temporary name beside it and moved into place only when whole.
         let pending = crate::fsout::prepare(&path, false, &crate::fsout::Protected::none())?;
         drop(access::init(
-            &pending.temp_path(),
+            pending.temp_path(),
             admin,
             name,
             &pin,
@@ -132,24 +156,7 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         return Ok(0);
     }
     if let Command::Check { file } = command {
-        let target = file.clone().unwrap_or(path);
-        return match Db::open_read_only(&target) {
-            Ok(mut db) => Ok(check(&mut db, &target)),
-            Err(crate::store::StoreError::HotJournal(_)) => {
-                // Checked as the next writer will see it: after rollback, on a copy.
-                println!(
-                    "{} holds an unfinished transaction (a writer was stopped mid-write); checking it as it will be after rollback, on a private copy:",
-                    target.display()
-                );
-                let dir = tempdir_private()
-                    .map_err(|e| WardError::Io("a temporary folder".into(), e.to_string()))?;
-                let result = crate::store::sqlite::rolled_back_copy(&target, &dir)
-                    .map(|mut db| check(&mut db, &target));
-                let _ = std::fs::remove_dir_all(&dir);
-                Ok(result?)
-            }
-            Err(e) => Err(e.into()),
-        };
+        return check_file(&file.clone().unwrap_or(path));
     }
     if let Command::RecoverAdmin(a) = command {
         return recover_admin(&path, a);
@@ -164,6 +171,42 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         return audit_verify(&mut db);
     }
     let mut db = Db::open(&path)?;
+    if let Command::Backup { .. } | Command::Pin(_) = command {
+        return run_on(db, cli, cfg, command);
+    }
+    run_signed_in(&mut db, cli, cfg, command)
+}
+
+/// The commands that need no file of their own, on a PostgreSQL server.
+fn run_on_server(
+    cli: &Cli,
+    cfg: &Config,
+    command: &Command,
+    at: &Location,
+) -> Result<u8, WardError> {
+    match command {
+        Command::Demo { .. } | Command::RecoverAdmin(_) => Err(WardError::NotOnServer(at.shown())),
+        Command::Check { file: Some(file) } => check_file(file),
+        Command::Check { file: None } => {
+            let mut db = Db::open_read_only(at)?;
+            Ok(check(&mut db, &at.shown()))
+        }
+        Command::Audit(AuditCmd::Verify) => {
+            let mut db = match Db::open(at) {
+                Err(crate::store::StoreError::SchemaChanged(_)) => Db::open_read_only(at)?,
+                other => other?,
+            };
+            audit_verify(&mut db)
+        }
+        _ => {
+            let db = Db::open(at)?;
+            run_on(db, cli, cfg, command)
+        }
+    }
+}
+
+/// Backup and PIN change, which sign in their own way, then every signed-in command.
+fn run_on(mut db: Db, cli: &Cli, cfg: &Config, command: &Command) -> Result<u8, WardError> {
     if let Command::Backup { file, force } = command {
         // A backup holds every patient's record: it is attributable like an export.
         let who = sign_in(&mut db, cfg, cli)?;
@@ -179,7 +222,7 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         pending.commit()?;
         println!("backup written to {}", file.display());
         let mut copy = Db::open_read_only(file)?;
-        return Ok(check(&mut copy, file));
+        return Ok(check(&mut copy, &file.display().to_string()));
     }
     if let Command::Pin(PinCmd::Change) = command {
         // The current PIN signs in and is checked again by the change itself, which
@@ -193,10 +236,19 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         println!("PIN of {} changed", who.id);
         return Ok(0);
     }
-    let who = sign_in(&mut db, cfg, cli)?;
+    run_signed_in(&mut db, cli, cfg, command)
+}
+
+fn run_signed_in(db: &mut Db, cli: &Cli, cfg: &Config, command: &Command) -> Result<u8, WardError> {
+    // "14:05" on the command line is the latest 14:05 that is not in the future.
+    let edge = Edge {
+        zone: cfg.timezone,
+        now: Utc::now(),
+    };
+    let who = sign_in(db, cfg, cli)?;
     let now = Utc::now();
     let mut session = Session {
-        db: &mut db,
+        db,
         cfg,
         who: &who,
         now,
@@ -595,15 +647,37 @@ fn tempdir_private() -> std::io::Result<std::path::PathBuf> {
 }
 
 /// SQLite's integrity check and the audit chain, said plainly; the exit status says it too.
-fn check(db: &mut Db, path: &std::path::Path) -> u8 {
+/// `check` of a database file, also one whose writer was stopped mid-write.
+fn check_file(target: &std::path::Path) -> Result<u8, WardError> {
+    match Db::open_read_only(target) {
+        Ok(mut db) => Ok(check(&mut db, &target.display().to_string())),
+        Err(crate::store::StoreError::HotJournal(_)) => {
+            // Checked as the next writer will see it: after rollback, on a copy.
+            println!(
+                "{} holds an unfinished transaction (a writer was stopped mid-write); checking it as it will be after rollback, on a private copy:",
+                target.display()
+            );
+            let dir = tempdir_private()
+                .map_err(|e| WardError::Io("a temporary folder".into(), e.to_string()))?;
+            let result = Db::rolled_back_copy(target, &dir)
+                .map(|mut db| check(&mut db, &target.display().to_string()));
+            let _ = std::fs::remove_dir_all(&dir);
+            Ok(result?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn check(db: &mut Db, shown: &str) -> u8 {
     let integrity = db.integrity_check().unwrap_or_else(|e| vec![e.to_string()]);
     let integrity_ok = integrity.len() == 1 && integrity[0] == "ok";
     let verification = db.read(|r| audit::verify(r));
-    println!("{}", path.display());
+    println!("{shown}");
+    let label = db.integrity_label();
     if integrity_ok {
-        println!("  SQLite integrity check: ok");
+        println!("  {label}: ok");
     } else {
-        println!("  SQLite integrity check: FAILED");
+        println!("  {label}: FAILED");
         for line in integrity.iter().take(20) {
             println!("    {line}");
         }

@@ -429,7 +429,7 @@ impl Ward {
         let now = Utc::now();
         let cfg = Config::defaults();
         let mut db = access::init(
-            &db_path(dir.path()),
+            db_path(dir.path()),
             "AB",
             "Anna",
             "1234",

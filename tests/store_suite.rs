@@ -19,7 +19,7 @@ fn t(h: i64) -> Instant {
 /// Each store the suite runs against, with a guard that keeps its files alive.
 fn stores() -> Vec<(Db, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
-    let file = Db::create(&dir.path().join("suite.db")).unwrap();
+    let file = Db::create(dir.path().join("suite.db")).unwrap();
     vec![(Db::open_in_memory().unwrap(), None), (file, Some(dir))]
 }
 
@@ -80,9 +80,12 @@ fn schema_is_migrated_and_versioned() {
         assert_eq!(*n, i as i64 + 1, "migrations are numbered 1, 2, ...");
         assert!(sql.contains("CREATE") || sql.contains("ALTER"));
     }
-    for (db, _g) in stores() {
-        assert_eq!(db.user_version().unwrap(), schema_version());
+    for (mut db, _g) in stores() {
+        assert_eq!(db.read(|r| r.schema_differences()).unwrap(), vec![]);
     }
+    let dir = tempfile::tempdir().unwrap();
+    let file = titrate::store::sqlite::SqliteDb::create(&dir.path().join("v.db")).unwrap();
+    assert_eq!(file.user_version().unwrap(), schema_version());
 }
 
 #[test]
@@ -375,7 +378,7 @@ fn database_files_are_private_and_newer_versions_refused_untouched() {
         bytes,
         "a newer database is not touched"
     );
-    assert!(Db::open(&dir.path().join("missing.db")).is_err());
+    assert!(Db::open(dir.path().join("missing.db")).is_err());
 }
 
 #[test]
@@ -706,7 +709,8 @@ fn letter_advice_is_appended_read_back_newest_last_and_never_changed() {
             "UPDATE letter_advice SET advice = 'x'",
             "DELETE FROM letter_advice",
         ] {
-            let e = db.raw_connection().execute_batch(sql).unwrap_err();
+            let raw = db.sqlite().unwrap().raw_connection();
+            let e = raw.execute_batch(sql).unwrap_err();
             assert!(e.to_string().contains("letter advice is never"), "{e}");
         }
     }

@@ -671,7 +671,7 @@ fn snap_sign_in() {
 #[test]
 fn snap_setup() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::create(&dir.path().join("new.db")).unwrap();
+    let db = Db::create(dir.path().join("new.db")).unwrap();
     let mut app = App::new(Config::defaults(), db, now());
     app.colour = true;
     typ(&mut app, "AB");

@@ -1,11 +1,14 @@
 //! The only module that speaks SQL.
 //!
-//! Everything above it sees two narrow traits: [`Reader`] for queries inside a read
-//! transaction and [`Writer`] for the inserts of one write transaction. Each write appends its
-//! audit row itself, so no caller can forget it. A later PostgreSQL store implements the same
-//! traits and runs the same test suite (`tests/store_suite.rs`).
+//! Everything above it sees the [`Store`] interface (open, read, write) and two narrow traits:
+//! [`Reader`] for queries inside a read transaction and [`Writer`] for the inserts of one write
+//! transaction. Each write appends its audit row itself, so no caller can forget it. Two
+//! backends implement them: an SQLite file (the embedded default) and a PostgreSQL server (a
+//! hospital's). [`Db`] is whichever of them a [`Location`] names; the same test suite runs on
+//! both (`tests/store_suite.rs`).
 
 pub mod audit;
+mod location;
 mod rows;
 pub mod schema;
 pub mod sqlite;
@@ -18,7 +21,217 @@ use crate::domain::protocol::{Protocol, ProtocolVersion};
 pub use crate::domain::record::{Course, NewPatient, Patient, PatientVersion, Staff};
 use crate::domain::time::Instant;
 
-pub use sqlite::Db;
+pub use location::{Location, without_password};
+
+/// What every backend offers: a record opened at a [`Location`], read in one consistent
+/// transaction, written in one serialised transaction that appends its own audit rows.
+pub trait Store: Sized {
+    /// Opens an existing record, migrating an older schema. A record that does not exist is
+    /// an error: only [`Store::create`] makes one, so a mistyped location never silently
+    /// starts an empty record.
+    fn open(at: &Location) -> Result<Self, StoreError>;
+    /// Makes a new, empty record (what `titrate init` does); refuses one that exists.
+    fn create(at: &Location) -> Result<Self, StoreError>;
+    /// A consistent read of the record.
+    fn read<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&dyn Reader) -> Result<T, E>,
+    ) -> Result<T, E>;
+    /// One write transaction, serialised against every other writer from its start, so the
+    /// checks `f` makes still hold when it commits; on any error nothing of it is stored.
+    fn write<T, E: From<StoreError>>(
+        &mut self,
+        actor: &str,
+        now: Instant,
+        f: impl FnOnce(&mut dyn Writer) -> Result<T, E>,
+    ) -> Result<T, E>;
+    /// Changes whenever anyone commits: the cheap "has anything changed?" that lets a
+    /// screen refresh without re-reading the record.
+    fn data_version(&mut self) -> Result<i64, StoreError>;
+    /// How long a write waits for another writer before it gives up as busy.
+    fn set_busy_timeout(&mut self, d: std::time::Duration) -> Result<(), StoreError>;
+}
+
+/// The record, on whichever backend its location names.
+pub enum Db {
+    Sqlite(sqlite::SqliteDb),
+}
+
+impl Db {
+    /// Opens the record at `at` (a file path or a `postgresql://` URL).
+    pub fn open(at: impl Into<Location>) -> Result<Db, StoreError> {
+        <Db as Store>::open(&at.into())
+    }
+
+    pub fn create(at: impl Into<Location>) -> Result<Db, StoreError> {
+        <Db as Store>::create(&at.into())
+    }
+
+    /// Opens the record only to read it (`titrate check`, `audit verify` of a changed
+    /// schema): no migration, nothing written.
+    pub fn open_read_only(at: impl Into<Location>) -> Result<Db, StoreError> {
+        match at.into() {
+            Location::File(p) => Ok(Db::Sqlite(sqlite::SqliteDb::open_read_only(&p)?)),
+            Location::Server(url) => Err(no_server_store(&url)),
+        }
+    }
+
+    /// A private copy in `dir` of a file a writer was stopped in the middle of writing, as
+    /// the next writer will see it (rolled back); the file itself stays as it is.
+    pub fn rolled_back_copy(
+        path: &std::path::Path,
+        dir: &std::path::Path,
+    ) -> Result<Db, StoreError> {
+        Ok(Db::Sqlite(sqlite::rolled_back_copy(path, dir)?))
+    }
+
+    /// A record that lives only as long as this value (tests, previews).
+    pub fn open_in_memory() -> Result<Db, StoreError> {
+        Ok(Db::Sqlite(sqlite::SqliteDb::open_in_memory()?))
+    }
+
+    /// The SQLite store underneath, for tests and benchmarks that play someone with the
+    /// sqlite3 shell.
+    pub fn sqlite(&self) -> Option<&sqlite::SqliteDb> {
+        match self {
+            Db::Sqlite(s) => Some(s),
+        }
+    }
+
+    /// Where this record is.
+    pub fn location(&self) -> Location {
+        match self {
+            Db::Sqlite(s) => s
+                .path()
+                .map_or_else(|| Location::File(":memory:".into()), Location::from),
+        }
+    }
+
+    /// What a file written beside this record may never replace.
+    pub fn protected(&self) -> crate::fsout::Protected {
+        match self {
+            Db::Sqlite(s) => s.protected(),
+        }
+    }
+
+    /// The backend's own check of its storage, each problem a line ("ok" when sound).
+    pub fn integrity_check(&mut self) -> Result<Vec<String>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.integrity_check(),
+        }
+    }
+
+    /// What `integrity_check` is called in `titrate check`'s answer.
+    pub fn integrity_label(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "SQLite integrity check",
+        }
+    }
+
+    /// The whole record, one consistent state, into `pending`'s temporary file.
+    pub fn copy_into(&self, pending: &crate::fsout::Pending) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(s) => s.copy_into(pending),
+        }
+    }
+}
+
+fn no_server_store(url: &str) -> StoreError {
+    StoreError::Open {
+        path: location::without_password(url),
+        why: "this build of titrate has no PostgreSQL store yet".into(),
+    }
+}
+
+/// The interface's calls, on `Db` itself so that callers need not import [`Store`].
+impl Db {
+    pub fn read<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&dyn Reader) -> Result<T, E>,
+    ) -> Result<T, E> {
+        match self {
+            Db::Sqlite(s) => s.read(f),
+        }
+    }
+
+    pub fn write<T, E: From<StoreError>>(
+        &mut self,
+        actor: &str,
+        now: Instant,
+        f: impl FnOnce(&mut dyn Writer) -> Result<T, E>,
+    ) -> Result<T, E> {
+        match self {
+            Db::Sqlite(s) => s.write(actor, now, f),
+        }
+    }
+
+    pub fn data_version(&mut self) -> Result<i64, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.data_version(),
+        }
+    }
+
+    pub fn set_busy_timeout(&mut self, d: std::time::Duration) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(s) => s.set_busy_timeout(d),
+        }
+    }
+
+    /// For the data generator only: a generated record needs no durability on every
+    /// transaction.
+    pub fn bulk_load_mode(&mut self) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(s) => s.bulk_load_mode(),
+        }
+    }
+
+    /// Back to the record's durability after a bulk load.
+    pub fn finish_bulk_load(&mut self) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(s) => s.finish_bulk_load(),
+        }
+    }
+}
+
+impl Store for Db {
+    fn open(at: &Location) -> Result<Db, StoreError> {
+        match at {
+            Location::File(p) => Ok(Db::Sqlite(sqlite::SqliteDb::open(p)?)),
+            Location::Server(url) => Err(no_server_store(url)),
+        }
+    }
+
+    fn create(at: &Location) -> Result<Db, StoreError> {
+        match at {
+            Location::File(p) => Ok(Db::Sqlite(sqlite::SqliteDb::create(p)?)),
+            Location::Server(url) => Err(no_server_store(url)),
+        }
+    }
+
+    fn read<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&dyn Reader) -> Result<T, E>,
+    ) -> Result<T, E> {
+        Db::read(self, f)
+    }
+
+    fn write<T, E: From<StoreError>>(
+        &mut self,
+        actor: &str,
+        now: Instant,
+        f: impl FnOnce(&mut dyn Writer) -> Result<T, E>,
+    ) -> Result<T, E> {
+        Db::write(self, actor, now, f)
+    }
+
+    fn data_version(&mut self) -> Result<i64, StoreError> {
+        Db::data_version(self)
+    }
+
+    fn set_busy_timeout(&mut self, d: std::time::Duration) -> Result<(), StoreError> {
+        Db::set_busy_timeout(self, d)
+    }
+}
 
 impl StoreError {
     /// Another connection holds the write lock longer than this connection waits (or, on a

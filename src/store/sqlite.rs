@@ -47,7 +47,7 @@ fn stable_plans(conn: &Connection) -> Result<(), StoreError> {
 /// Long enough for a queue of terminals each holding the write lock for a few milliseconds.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub struct Db {
+pub struct SqliteDb {
     conn: Connection,
     path: Option<PathBuf>,
     /// SQLite's schema cookie when this connection last found the schema to be titrate's:
@@ -80,10 +80,10 @@ pub fn schema_version() -> i64 {
     migrations().last().map_or(0, |(n, _)| *n)
 }
 
-impl Db {
+impl SqliteDb {
     /// Opens an existing database, migrating an older one. A missing file is an error: only
     /// `create` makes a new one, so a mistyped path never silently starts an empty record.
-    pub fn open(path: &Path) -> Result<Db, StoreError> {
+    pub fn open(path: &Path) -> Result<SqliteDb, StoreError> {
         let refuse = |why: &str| StoreError::Open {
             path: path.display().to_string(),
             why: why.to_string(),
@@ -108,11 +108,11 @@ impl Db {
         if version == 0 {
             return Err(refuse("it is an SQLite file without the titrate schema"));
         }
-        Db::configure(conn, Some(path.to_path_buf()))
+        SqliteDb::configure(conn, Some(path.to_path_buf()))
     }
 
     /// Creates a new database file readable and writable by its owner only.
-    pub fn create(path: &Path) -> Result<Db, StoreError> {
+    pub fn create(path: &Path) -> Result<SqliteDb, StoreError> {
         let open_err = |why: String| StoreError::Open {
             path: path.display().to_string(),
             why,
@@ -129,12 +129,12 @@ impl Db {
                 | rusqlite::OpenFlags::SQLITE_OPEN_URI,
         )
         .map_err(|e| open_err(e.to_string()))?;
-        Db::configure(conn, Some(path.to_path_buf()))
+        SqliteDb::configure(conn, Some(path.to_path_buf()))
     }
 
     /// Opens any database file only to read it (for `titrate check`): no migration, no
     /// change of journal mode, nothing written.
-    pub fn open_read_only(path: &Path) -> Result<Db, StoreError> {
+    pub fn open_read_only(path: &Path) -> Result<SqliteDb, StoreError> {
         let refuse = |why: String| StoreError::Open {
             path: path.display().to_string(),
             why,
@@ -188,7 +188,7 @@ impl Db {
                 known: schema_version(),
             });
         }
-        Ok(Db {
+        Ok(SqliteDb {
             conn,
             path: Some(path.to_path_buf()),
             schema_seen: None,
@@ -259,15 +259,15 @@ impl Db {
         Ok(())
     }
 
-    pub fn open_in_memory() -> Result<Db, StoreError> {
-        Db::configure(Connection::open_in_memory()?, None)
+    pub fn open_in_memory() -> Result<SqliteDb, StoreError> {
+        SqliteDb::configure(Connection::open_in_memory()?, None)
     }
 
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
 
-    fn configure(conn: Connection, path: Option<PathBuf>) -> Result<Db, StoreError> {
+    fn configure(conn: Connection, path: Option<PathBuf>) -> Result<SqliteDb, StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         stable_plans(&conn)?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -286,7 +286,7 @@ impl Db {
             }
         }
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
-        let mut db = Db {
+        let mut db = SqliteDb {
             conn,
             path,
             schema_seen: None,
@@ -580,7 +580,7 @@ fn hot_journal(path: &Path) -> bool {
 
 /// A private copy of a database and its rollback journal in `dir`, opened so that SQLite
 /// rolls the unfinished transaction back there: the file itself stays as it is.
-pub fn rolled_back_copy(path: &Path, dir: &Path) -> Result<Db, StoreError> {
+pub fn rolled_back_copy(path: &Path, dir: &Path) -> Result<SqliteDb, StoreError> {
     let fail = |why: String| StoreError::Open {
         path: path.display().to_string(),
         why,
@@ -594,7 +594,7 @@ pub fn rolled_back_copy(path: &Path, dir: &Path) -> Result<Db, StoreError> {
     let conn = Connection::open(&copy).map_err(|e| fail(e.to_string()))?;
     conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
         .map_err(|e| fail(e.to_string()))?;
-    Ok(Db {
+    Ok(SqliteDb {
         conn,
         path: Some(copy),
         schema_seen: None,

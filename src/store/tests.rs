@@ -5,10 +5,10 @@ use chrono::{TimeZone, Utc};
 use rusqlite::Connection;
 
 use super::audit::{Problem, verify};
-use super::sqlite::{migrations, schema_version};
+use super::sqlite::{SqliteDb as Db, migrations, schema_version};
 use super::{
-    AUDITED_TABLES, Audited, ColumnType, Db, NewPatient, Staff, audited, int, real, secret,
-    test_hook, text,
+    AUDITED_TABLES, Audited, ColumnType, NewPatient, Staff, audited, int, real, secret, test_hook,
+    text,
 };
 use crate::domain::values::{Role, Sex};
 

@@ -14,7 +14,7 @@ use crate::domain::record::Staff;
 use crate::domain::rules::{Permission, allowed};
 use crate::domain::time::Instant;
 use crate::domain::values::{self, Role};
-use crate::store::{Db, Writer};
+use crate::store::{Db, Location, Writer};
 
 pub fn hash_pin(pin: &str) -> Result<String, WardError> {
     let salt = SaltString::generate(&mut OsRng);
@@ -37,7 +37,7 @@ fn pin_matches(pin: &str, hash: &str) -> bool {
 /// Creates the database and its first admin, who approves `protocol` (the one in force).
 /// Refuses an existing file.
 pub fn init(
-    path: &Path,
+    at: impl Into<Location>,
     id: &str,
     name: &str,
     pin: &str,
@@ -49,7 +49,7 @@ pub fn init(
     values::text("name", name, 100)?;
     values::pin(pin)?;
     protocol.check()?;
-    let mut db = Db::create(path)?;
+    let mut db = Db::create(at.into())?;
     first_admin(&mut db, id, name, pin, protocol, now)?;
     Ok(db)
 }

@@ -41,6 +41,10 @@ pub enum WardError {
     ReasonWithoutConfirm,
     #[error("a database already exists at {0}; `titrate init` only creates a new one")]
     AlreadyExists(String),
+    #[error(
+        "this command works on a database file, and {0} is a PostgreSQL server: give a file with --db (on the server, the hospital's DBA makes backups and restores)"
+    )]
+    NotOnServer(String),
     #[error("this database has staff already; an admin adds accounts with `titrate staff add`")]
     HasStaff,
     #[error("the two PINs differ; nothing was saved")]
