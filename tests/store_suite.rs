@@ -84,7 +84,7 @@ fn schema_is_migrated_and_versioned() {
         assert_eq!(db.read(|r| r.schema_differences()).unwrap(), vec![]);
     }
     let dir = tempfile::tempdir().unwrap();
-    let file = titrate::store::sqlite::SqliteDb::create(&dir.path().join("v.db")).unwrap();
+    let file = titrate::store::sqlite::SqliteDb::create_file(&dir.path().join("v.db")).unwrap();
     assert_eq!(file.user_version().unwrap(), schema_version());
 }
 

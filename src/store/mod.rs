@@ -150,7 +150,7 @@ impl Db {
         f: impl FnOnce(&dyn Reader) -> Result<T, E>,
     ) -> Result<T, E> {
         match self {
-            Db::Sqlite(s) => s.read(f),
+            Db::Sqlite(s) => Store::read(s, f),
         }
     }
 
@@ -161,19 +161,19 @@ impl Db {
         f: impl FnOnce(&mut dyn Writer) -> Result<T, E>,
     ) -> Result<T, E> {
         match self {
-            Db::Sqlite(s) => s.write(actor, now, f),
+            Db::Sqlite(s) => Store::write(s, actor, now, f),
         }
     }
 
     pub fn data_version(&mut self) -> Result<i64, StoreError> {
         match self {
-            Db::Sqlite(s) => s.data_version(),
+            Db::Sqlite(s) => Store::data_version(s),
         }
     }
 
     pub fn set_busy_timeout(&mut self, d: std::time::Duration) -> Result<(), StoreError> {
         match self {
-            Db::Sqlite(s) => s.set_busy_timeout(d),
+            Db::Sqlite(s) => Store::set_busy_timeout(s, d),
         }
     }
 
@@ -196,14 +196,14 @@ impl Db {
 impl Store for Db {
     fn open(at: &Location) -> Result<Db, StoreError> {
         match at {
-            Location::File(p) => Ok(Db::Sqlite(sqlite::SqliteDb::open(p)?)),
+            Location::File(p) => Ok(Db::Sqlite(sqlite::SqliteDb::open_file(p)?)),
             Location::Server(url) => Err(no_server_store(url)),
         }
     }
 
     fn create(at: &Location) -> Result<Db, StoreError> {
         match at {
-            Location::File(p) => Ok(Db::Sqlite(sqlite::SqliteDb::create(p)?)),
+            Location::File(p) => Ok(Db::Sqlite(sqlite::SqliteDb::create_file(p)?)),
             Location::Server(url) => Err(no_server_store(url)),
         }
     }

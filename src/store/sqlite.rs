@@ -12,7 +12,7 @@ use super::rows::{self, PATIENT_COLUMNS, PATIENT_VERSION_COLUMNS, STAFF_COLUMNS}
 use super::schema;
 use super::{
     AuditRow, Audited, Column, Course, LetterAdvice, NewEntry, NewLetterAdvice, NewPatient,
-    NewPatientVersion, Patient, PatientVersion, Reader, SchemaProblem, ScoreWindow, Staff,
+    NewPatientVersion, Patient, PatientVersion, Reader, SchemaProblem, ScoreWindow, Staff, Store,
     StoreError, Writer, audited_table,
 };
 use crate::domain::dose::RatePoint;
@@ -21,6 +21,7 @@ use crate::domain::marks::Mark;
 use crate::domain::outcome::Score;
 use crate::domain::protocol::{Approval, Protocol, ProtocolVersion};
 use crate::domain::time::{Instant, to_db, whole_seconds};
+use crate::store::Location;
 
 /// The schema, split into migrations at its "-- migration N" lines.
 pub const SCHEMA: &str = include_str!("../../schema.sql");
@@ -83,7 +84,7 @@ pub fn schema_version() -> i64 {
 impl SqliteDb {
     /// Opens an existing database, migrating an older one. A missing file is an error: only
     /// `create` makes a new one, so a mistyped path never silently starts an empty record.
-    pub fn open(path: &Path) -> Result<SqliteDb, StoreError> {
+    pub fn open_file(path: &Path) -> Result<SqliteDb, StoreError> {
         let refuse = |why: &str| StoreError::Open {
             path: path.display().to_string(),
             why: why.to_string(),
@@ -112,7 +113,7 @@ impl SqliteDb {
     }
 
     /// Creates a new database file readable and writable by its owner only.
-    pub fn create(path: &Path) -> Result<SqliteDb, StoreError> {
+    pub fn create_file(path: &Path) -> Result<SqliteDb, StoreError> {
         let open_err = |why: String| StoreError::Open {
             path: path.display().to_string(),
             why,
@@ -309,24 +310,10 @@ impl SqliteDb {
         Ok(())
     }
 
-    /// How long a write waits for another terminal's lock before giving up (the terminal
-    /// waits briefly and retries on its own tick, so that it never freezes).
-    pub fn set_busy_timeout(&self, d: Duration) -> Result<(), StoreError> {
-        Ok(self.conn.busy_timeout(d)?)
-    }
-
     pub fn user_version(&self) -> Result<i64, StoreError> {
         Ok(self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))?)
-    }
-
-    /// Changes whenever another connection commits: the cheap "has anything changed?" that
-    /// lets a screen refresh without re-reading the record.
-    pub fn data_version(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 
     /// Applies every migration newer than the file, all in one transaction.
@@ -404,8 +391,29 @@ impl SqliteDb {
         Ok(())
     }
 
+    pub fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The connection, for tests that play the part of someone with the sqlite3 shell.
+    pub fn raw_connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl Store for SqliteDb {
+    fn open(at: &Location) -> Result<SqliteDb, StoreError> {
+        SqliteDb::open_file(file_of(at)?)
+    }
+
+    fn create(at: &Location) -> Result<SqliteDb, StoreError> {
+        SqliteDb::create_file(file_of(at)?)
+    }
+
     /// A consistent read of the record.
-    pub fn read<T, E: From<StoreError>>(
+    fn read<T, E: From<StoreError>>(
         &mut self,
         f: impl FnOnce(&dyn Reader) -> Result<T, E>,
     ) -> Result<T, E> {
@@ -426,7 +434,7 @@ impl SqliteDb {
 
     /// One write transaction. It takes the write lock at once (BEGIN IMMEDIATE), so the checks
     /// `f` makes still hold when it commits; on any error nothing of it is stored.
-    pub fn write<T, E: From<StoreError>>(
+    fn write<T, E: From<StoreError>>(
         &mut self,
         actor: &str,
         now: Instant,
@@ -460,16 +468,26 @@ impl SqliteDb {
         Ok(out)
     }
 
-    pub fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    /// How long a write waits for another terminal's lock before giving up (the terminal
+    /// waits briefly and retries on its own tick, so that it never freezes).
+    fn set_busy_timeout(&mut self, d: Duration) -> Result<(), StoreError> {
+        Ok(self.conn.busy_timeout(d)?)
     }
 
-    /// The connection, for tests that play the part of someone with the sqlite3 shell.
-    pub fn raw_connection(&self) -> &Connection {
-        &self.conn
+    /// Changes whenever another connection commits: the cheap "has anything changed?" that
+    /// lets a screen refresh without re-reading the record.
+    fn data_version(&mut self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
+}
+
+fn file_of(at: &Location) -> Result<&Path, StoreError> {
+    at.file().ok_or_else(|| StoreError::Open {
+        path: at.shown(),
+        why: "the SQLite store opens files, not servers".into(),
+    })
 }
 
 /// Refuses to write to a file whose schema is not exactly what titrate's migrations up to

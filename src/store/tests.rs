@@ -4,6 +4,7 @@
 use chrono::{TimeZone, Utc};
 use rusqlite::Connection;
 
+use super::Store as _;
 use super::audit::{Problem, verify};
 use super::sqlite::{SqliteDb as Db, migrations, schema_version};
 use super::{
@@ -150,7 +151,7 @@ fn a_column_added_by_a_later_migration_keeps_old_rows_verified_and_covers_new_va
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ward.db");
     {
-        let mut db = Db::create(&path).unwrap();
+        let mut db = Db::create_file(&path).unwrap();
         db.write("AB", now(), |w| {
             w.insert_staff(&admin(), "staff add")?;
             w.insert_patient(&patient("1"))?;
@@ -161,7 +162,7 @@ fn a_column_added_by_a_later_migration_keeps_old_rows_verified_and_covers_new_va
     let old_version = schema_version();
     newer_titrate(true);
     assert_eq!(schema_version(), old_version + 1);
-    let mut db = Db::open(&path).unwrap();
+    let mut db = Db::open_file(&path).unwrap();
     assert_eq!(db.user_version().unwrap(), old_version + 1);
     let v = db.read(|r| verify(r)).unwrap();
     assert!(
