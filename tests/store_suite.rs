@@ -1,5 +1,5 @@
-//! The store's contract, run against every store titrate has (today SQLite in memory and on
-//! disk; a PostgreSQL store will be added to `stores()`).
+//! The store's contract, run against every store titrate has: each case is one function over
+//! the store interface, and `on_every_store!` makes it a test on each backend.
 #![allow(clippy::unwrap_used)]
 
 use chrono::{Duration, TimeZone, Utc};
@@ -16,12 +16,63 @@ fn t(h: i64) -> Instant {
     Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap() + Duration::hours(h)
 }
 
-/// Each store the suite runs against, with a guard that keeps its files alive.
-fn stores() -> Vec<(Db, Option<tempfile::TempDir>)> {
-    let dir = tempfile::tempdir().unwrap();
-    let file = Db::create(dir.path().join("suite.db")).unwrap();
-    vec![(Db::open_in_memory().unwrap(), None), (file, Some(dir))]
+/// A store the suite runs against, with what keeps it alive (its folder, its server).
+struct Fixture {
+    db: Db,
+    _keep: Option<Box<dyn std::any::Any>>,
 }
+
+impl Fixture {
+    fn memory() -> Fixture {
+        Fixture {
+            db: Db::open_in_memory().unwrap(),
+            _keep: None,
+        }
+    }
+
+    fn file() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        Fixture {
+            db: Db::create(dir.path().join("suite.db")).unwrap(),
+            _keep: Some(Box::new(dir)),
+        }
+    }
+}
+
+/// Every case below, as one test per store: a failure names the store it failed on.
+macro_rules! on_every_store {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite_in_memory {
+            $(#[test]
+            fn $case() {
+                super::$case(super::Fixture::memory())
+            })*
+        }
+        mod sqlite_file {
+            $(#[test]
+            fn $case() {
+                super::$case(super::Fixture::file())
+            })*
+        }
+    };
+}
+
+on_every_store!(
+    the_schema_is_exactly_what_the_migrations_create,
+    every_entry_kind_round_trips,
+    a_failed_transaction_leaves_nothing,
+    one_version_supersedes_another_once_and_voids_are_single,
+    rate_points_are_the_effective_rates_of_the_course_in_time_order,
+    duplicates_are_named,
+    a_protocol_is_stored_once_and_a_changed_one_again,
+    staff_changes_are_audited,
+    the_ward_reads_only_patients_with_running_or_recent_courses,
+    a_course_and_the_bounds_of_all_courses_are_read_on_their_own,
+    the_bounds_of_every_course_of_every_patient_are_read_with_beds_and_voids,
+    patient_corrections_are_versions_read_as_the_current_details,
+    letter_advice_is_appended_read_back_newest_last_and_never_changed,
+    marks_move_with_every_write_and_name_exactly_the_patients_changed,
+);
 
 fn staff(id: &str, role: Role) -> Staff {
     Staff {
@@ -80,272 +131,260 @@ fn schema_is_migrated_and_versioned() {
         assert_eq!(*n, i as i64 + 1, "migrations are numbered 1, 2, ...");
         assert!(sql.contains("CREATE") || sql.contains("ALTER"));
     }
-    for (mut db, _g) in stores() {
-        assert_eq!(db.read(|r| r.schema_differences()).unwrap(), vec![]);
-    }
     let dir = tempfile::tempdir().unwrap();
     let file = titrate::store::sqlite::SqliteDb::create_file(&dir.path().join("v.db")).unwrap();
     assert_eq!(file.user_version().unwrap(), schema_version());
 }
 
-#[test]
-fn every_entry_kind_round_trips() {
-    for (mut db, _g) in stores() {
-        let (p, c) = seeded(&mut db);
-        let kinds = vec![
-            entry(
-                p,
-                Some(c),
-                0,
-                EntryData::CourseStart {
-                    bed: Some("4".into()),
-                },
-            ),
-            entry(
-                p,
-                Some(c),
-                0,
-                EntryData::Rate {
-                    rate: Rate::from_centi(250),
-                    confirmed: true,
-                    confirm_reason: Some("why".into()),
-                },
-            ),
-            entry(
-                p,
-                None,
-                1,
-                EntryData::Nrs {
-                    score: Nrs::new(7).unwrap(),
-                    timepoint: Some(Timepoint::T0),
-                },
-            ),
-            entry(
-                p,
-                Some(c),
-                2,
-                EntryData::SideEffect {
-                    effect: "other".into(),
-                    detail: Some("itching".into()),
-                    severity: Severity::Moderate,
-                    action: Action::MedicationGiven,
-                    rate_at: Rate::from_centi(250),
-                },
-            ),
-            entry(
-                p,
-                Some(c),
-                3,
-                EntryData::Success {
-                    timepoint: Timepoint::T1,
-                    successful: false,
-                },
-            ),
-            entry(
-                p,
-                Some(c),
-                4,
-                EntryData::CourseEnd {
-                    reason: EndReason::PatientRequest,
-                },
-            ),
-        ];
-        for e in kinds {
-            let id = db.write("AB", t(5), |w| w.insert_entry(&e)).unwrap();
-            let back = db.read(|r| r.entry(id)).unwrap().unwrap();
-            assert_eq!(back.data, e.data);
-            assert_eq!(back.happened_at, e.happened_at);
-            assert_eq!(back.recorded_at, t(5));
-            assert_eq!(back.recorded_by, "AB");
-            assert_eq!(back.course_id, e.course_id);
-        }
-        let all = db.read(|r| r.entries_of(p)).unwrap();
-        assert_eq!(all.len(), 6);
-        // The outcome reads: marks and scores from their indexes, windows inclusive.
-        let marks = db.read(|r| r.outcome_marks()).unwrap();
-        let mut kinds: Vec<_> = marks.iter().map(|m| format!("{:?}", m.what)).collect();
-        kinds.sort();
-        assert_eq!(
-            kinds,
-            [
-                "End",
-                "Report { timepoint: T1, successful: false }",
-                "Start"
-            ],
-            "{marks:?}"
-        );
-        let window = |patient, from, to| ScoreWindow {
-            patient,
-            from: t(from),
-            to: t(to),
-        };
-        let mut scores = |w: &[ScoreWindow]| db.read(|r| r.scores_in(w)).unwrap();
-        let inside = scores(&[window(p, 0, 1)]);
-        assert_eq!(inside.len(), 1);
-        assert_eq!((inside[0].0, inside[0].1.score.get()), (p, 7));
-        assert_eq!(inside[0].1.tag, Some(Timepoint::T0));
-        assert!(scores(&[window(p, 2, 3)]).is_empty());
-        assert!(scores(&[window(p + 1, 0, 9)]).is_empty());
-        assert_eq!(scores(&[window(p, 1, 1), window(p, 0, 5)]).len(), 2);
-        assert!(db.read(|r| r.retired_entries()).unwrap().is_empty());
-        assert!(db.read(|r| audit::verify(r)).unwrap().is_sound());
-    }
+fn the_schema_is_exactly_what_the_migrations_create(fx: Fixture) {
+    let Fixture { mut db, _keep } = fx;
+    assert_eq!(db.read(|r| r.schema_differences()).unwrap(), vec![]);
 }
 
-#[test]
-fn a_failed_transaction_leaves_nothing() {
-    for (mut db, _g) in stores() {
-        let (p, c) = seeded(&mut db);
-        let before = db.read(|r| r.audit_rows()).unwrap().len();
-        let res: Result<(), StoreError> = db.write("AB", t(1), |w| {
-            w.insert_entry(&entry(p, Some(c), 1, EntryData::CourseStart { bed: None }))?;
-            Err(StoreError::Corrupt("the domain refused".into()))
-        });
-        assert!(res.is_err());
-        assert_eq!(db.read(|r| r.audit_rows()).unwrap().len(), before);
-        assert!(db.read(|r| r.entries_of(p)).unwrap().is_empty());
+fn every_entry_kind_round_trips(fx: Fixture) {
+    let Fixture { mut db, _keep } = fx;
+    let (p, c) = seeded(&mut db);
+    let kinds = vec![
+        entry(
+            p,
+            Some(c),
+            0,
+            EntryData::CourseStart {
+                bed: Some("4".into()),
+            },
+        ),
+        entry(
+            p,
+            Some(c),
+            0,
+            EntryData::Rate {
+                rate: Rate::from_centi(250),
+                confirmed: true,
+                confirm_reason: Some("why".into()),
+            },
+        ),
+        entry(
+            p,
+            None,
+            1,
+            EntryData::Nrs {
+                score: Nrs::new(7).unwrap(),
+                timepoint: Some(Timepoint::T0),
+            },
+        ),
+        entry(
+            p,
+            Some(c),
+            2,
+            EntryData::SideEffect {
+                effect: "other".into(),
+                detail: Some("itching".into()),
+                severity: Severity::Moderate,
+                action: Action::MedicationGiven,
+                rate_at: Rate::from_centi(250),
+            },
+        ),
+        entry(
+            p,
+            Some(c),
+            3,
+            EntryData::Success {
+                timepoint: Timepoint::T1,
+                successful: false,
+            },
+        ),
+        entry(
+            p,
+            Some(c),
+            4,
+            EntryData::CourseEnd {
+                reason: EndReason::PatientRequest,
+            },
+        ),
+    ];
+    for e in kinds {
+        let id = db.write("AB", t(5), |w| w.insert_entry(&e)).unwrap();
+        let back = db.read(|r| r.entry(id)).unwrap().unwrap();
+        assert_eq!(back.data, e.data);
+        assert_eq!(back.happened_at, e.happened_at);
+        assert_eq!(back.recorded_at, t(5));
+        assert_eq!(back.recorded_by, "AB");
+        assert_eq!(back.course_id, e.course_id);
     }
+    let all = db.read(|r| r.entries_of(p)).unwrap();
+    assert_eq!(all.len(), 6);
+    // The outcome reads: marks and scores from their indexes, windows inclusive.
+    let marks = db.read(|r| r.outcome_marks()).unwrap();
+    let mut kinds: Vec<_> = marks.iter().map(|m| format!("{:?}", m.what)).collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "End",
+            "Report { timepoint: T1, successful: false }",
+            "Start"
+        ],
+        "{marks:?}"
+    );
+    let window = |patient, from, to| ScoreWindow {
+        patient,
+        from: t(from),
+        to: t(to),
+    };
+    let mut scores = |w: &[ScoreWindow]| db.read(|r| r.scores_in(w)).unwrap();
+    let inside = scores(&[window(p, 0, 1)]);
+    assert_eq!(inside.len(), 1);
+    assert_eq!((inside[0].0, inside[0].1.score.get()), (p, 7));
+    assert_eq!(inside[0].1.tag, Some(Timepoint::T0));
+    assert!(scores(&[window(p, 2, 3)]).is_empty());
+    assert!(scores(&[window(p + 1, 0, 9)]).is_empty());
+    assert_eq!(scores(&[window(p, 1, 1), window(p, 0, 5)]).len(), 2);
+    assert!(db.read(|r| r.retired_entries()).unwrap().is_empty());
+    assert!(db.read(|r| audit::verify(r)).unwrap().is_sound());
 }
 
-#[test]
-fn one_version_supersedes_another_once_and_voids_are_single() {
-    for (mut db, _g) in stores() {
-        let (p, c) = seeded(&mut db);
-        let rate = |r| EntryData::Rate {
-            rate: Rate::from_centi(r),
-            confirmed: false,
-            confirm_reason: None,
-        };
-        let first = db
-            .write("AB", t(1), |w| {
-                w.insert_entry(&entry(p, Some(c), 1, rate(200)))
-            })
-            .unwrap();
-        let mut amend = entry(p, Some(c), 1, rate(300));
-        amend.supersedes = Some(first);
-        amend.amend_reason = Some("typo".into());
-        let second = db.write("AB", t(2), |w| w.insert_entry(&amend)).unwrap();
-        assert_eq!(
-            db.read(|r| r.entry_superseded_by(first)).unwrap(),
-            Some(second)
-        );
-        // A second amendment of the same version (two terminals at once) is a conflict.
-        let e = db
-            .write("AB", t(2), |w| w.insert_entry(&amend))
-            .unwrap_err();
-        assert!(matches!(e, StoreError::Conflict(id) if id == first));
-        db.write("AB", t(3), |w| w.insert_void(second, "wrong patient"))
-            .unwrap();
-        assert!(matches!(
-            db.write("AB", t(3), |w| w.insert_void(second, "again")),
-            Err(StoreError::Conflict(_))
-        ));
-        let v = db.read(|r| r.entry(second)).unwrap().unwrap().void.unwrap();
-        assert_eq!(v.reason, "wrong patient");
-        assert!(db.read(|r| audit::verify(r)).unwrap().is_sound());
-    }
+fn a_failed_transaction_leaves_nothing(fx: Fixture) {
+    let Fixture { mut db, _keep } = fx;
+    let (p, c) = seeded(&mut db);
+    let before = db.read(|r| r.audit_rows()).unwrap().len();
+    let res: Result<(), StoreError> = db.write("AB", t(1), |w| {
+        w.insert_entry(&entry(p, Some(c), 1, EntryData::CourseStart { bed: None }))?;
+        Err(StoreError::Corrupt("the domain refused".into()))
+    });
+    assert!(res.is_err());
+    assert_eq!(db.read(|r| r.audit_rows()).unwrap().len(), before);
+    assert!(db.read(|r| r.entries_of(p)).unwrap().is_empty());
+}
+
+fn one_version_supersedes_another_once_and_voids_are_single(fx: Fixture) {
+    let Fixture { mut db, _keep } = fx;
+    let (p, c) = seeded(&mut db);
+    let rate = |r| EntryData::Rate {
+        rate: Rate::from_centi(r),
+        confirmed: false,
+        confirm_reason: None,
+    };
+    let first = db
+        .write("AB", t(1), |w| {
+            w.insert_entry(&entry(p, Some(c), 1, rate(200)))
+        })
+        .unwrap();
+    let mut amend = entry(p, Some(c), 1, rate(300));
+    amend.supersedes = Some(first);
+    amend.amend_reason = Some("typo".into());
+    let second = db.write("AB", t(2), |w| w.insert_entry(&amend)).unwrap();
+    assert_eq!(
+        db.read(|r| r.entry_superseded_by(first)).unwrap(),
+        Some(second)
+    );
+    // A second amendment of the same version (two terminals at once) is a conflict.
+    let e = db
+        .write("AB", t(2), |w| w.insert_entry(&amend))
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict(id) if id == first));
+    db.write("AB", t(3), |w| w.insert_void(second, "wrong patient"))
+        .unwrap();
+    assert!(matches!(
+        db.write("AB", t(3), |w| w.insert_void(second, "again")),
+        Err(StoreError::Conflict(_))
+    ));
+    let v = db.read(|r| r.entry(second)).unwrap().unwrap().void.unwrap();
+    assert_eq!(v.reason, "wrong patient");
+    assert!(db.read(|r| audit::verify(r)).unwrap().is_sound());
 }
 
 /// What a new rate is checked against, read from the index: the latest version of each rate,
 /// voided ones left out, in time order (then entry order); other courses' rates not mixed in.
-#[test]
-fn rate_points_are_the_effective_rates_of_the_course_in_time_order() {
-    for (mut db, _g) in stores() {
-        let (p, c) = seeded(&mut db);
-        let other = db.write("AB", t(0), |w| w.insert_course(p, 1)).unwrap();
-        let rate = |r| EntryData::Rate {
-            rate: Rate::from_centi(r),
-            confirmed: false,
-            confirm_reason: None,
-        };
-        let mut ins = |e: NewEntry| db.write("AB", t(9), |w| w.insert_entry(&e)).unwrap();
-        ins(entry(p, Some(c), 3, rate(600)));
-        let typo = ins(entry(p, Some(c), 1, rate(2000)));
-        let mut fix = entry(p, Some(c), 2, rate(400));
-        fix.supersedes = Some(typo);
-        fix.amend_reason = Some("typo".into());
-        ins(fix);
-        ins(entry(p, Some(c), 0, rate(200)));
-        let twice = ins(entry(p, Some(c), 3, rate(800)));
-        let wrong = ins(entry(p, Some(c), 4, rate(1000)));
-        ins(entry(p, Some(other), 1, rate(1400)));
-        db.write("AB", t(9), |w| w.insert_void(wrong, "wrong patient"))
-            .unwrap();
-        let got: Vec<(i64, u32)> = db
-            .read(|r| r.rate_versions_of(c).map(effective))
-            .unwrap()
-            .iter()
-            .map(|p| ((p.at - t(0)).num_hours(), p.rate.centi()))
-            .collect();
-        assert_eq!(
-            got,
-            [(0, 200), (2, 400), (3, 600), (3, 800)],
-            "twice = {twice}"
-        );
-    }
-}
-
-#[test]
-fn duplicates_are_named() {
-    for (mut db, _g) in stores() {
-        seeded(&mut db);
-        let e = db
-            .write("AB", t(1), |w| w.insert_patient(&patient("1")))
-            .unwrap_err();
-        assert!(matches!(e, StoreError::DuplicateMrn(_)), "{e}");
-        let e = db
-            .write("AB", t(1), |w| {
-                w.insert_staff(&staff("AB", Role::Nurse), "staff-add")
-            })
-            .unwrap_err();
-        assert!(matches!(e, StoreError::DuplicateStaff(_)), "{e}");
-    }
-}
-
-#[test]
-fn a_protocol_is_stored_once_and_a_changed_one_again() {
-    for (mut db, _g) in stores() {
-        seeded(&mut db);
-        let mut p = Config::defaults().protocol;
-        let a = db.write("AB", t(1), |w| w.protocol_id(&p)).unwrap();
-        assert_eq!(a, db.write("AB", t(1), |w| w.protocol_id(&p)).unwrap());
-        p.max_rate_mg_h = Rate::from_centi(1200);
-        let b = db.write("AB", t(1), |w| w.protocol_id(&p)).unwrap();
-        assert_ne!(a, b);
-        let courses_protocols: Vec<_> = db
-            .read(|r| r.all_courses())
-            .unwrap()
-            .into_iter()
-            .map(|c| c.protocol)
-            .collect();
-        assert_eq!(
-            courses_protocols[0].max_rate_mg_h,
-            Rate::from_centi(1400),
-            "the course keeps its protocol"
-        );
-    }
-}
-
-#[test]
-fn staff_changes_are_audited() {
-    for (mut db, _g) in stores() {
-        seeded(&mut db);
-        db.write("AB", t(1), |w| {
-            let mut s = w.staff("AB")?.unwrap();
-            s.failed_pins = 2;
-            w.update_staff(&s, "signin-fail")
-        })
+fn rate_points_are_the_effective_rates_of_the_course_in_time_order(fx: Fixture) {
+    let Fixture { mut db, _keep } = fx;
+    let (p, c) = seeded(&mut db);
+    let other = db.write("AB", t(0), |w| w.insert_course(p, 1)).unwrap();
+    let rate = |r| EntryData::Rate {
+        rate: Rate::from_centi(r),
+        confirmed: false,
+        confirm_reason: None,
+    };
+    let mut ins = |e: NewEntry| db.write("AB", t(9), |w| w.insert_entry(&e)).unwrap();
+    ins(entry(p, Some(c), 3, rate(600)));
+    let typo = ins(entry(p, Some(c), 1, rate(2000)));
+    let mut fix = entry(p, Some(c), 2, rate(400));
+    fix.supersedes = Some(typo);
+    fix.amend_reason = Some("typo".into());
+    ins(fix);
+    ins(entry(p, Some(c), 0, rate(200)));
+    let twice = ins(entry(p, Some(c), 3, rate(800)));
+    let wrong = ins(entry(p, Some(c), 4, rate(1000)));
+    ins(entry(p, Some(other), 1, rate(1400)));
+    db.write("AB", t(9), |w| w.insert_void(wrong, "wrong patient"))
         .unwrap();
-        assert_eq!(db.read(|r| r.staff("AB")).unwrap().unwrap().failed_pins, 2);
-        let v = db.read(|r| audit::verify(r)).unwrap();
-        assert!(v.is_sound(), "{:?}", v.problems);
-        let rows = db.read(|r| r.audit_rows()).unwrap();
-        assert_eq!(rows.last().unwrap().action, "signin-fail");
-        assert!(
-            !rows.iter().any(|r| r.content.contains("\"pin_hash\"")),
-            "the PIN hash stays out of the log"
-        );
-    }
+    let got: Vec<(i64, u32)> = db
+        .read(|r| r.rate_versions_of(c).map(effective))
+        .unwrap()
+        .iter()
+        .map(|p| ((p.at - t(0)).num_hours(), p.rate.centi()))
+        .collect();
+    assert_eq!(
+        got,
+        [(0, 200), (2, 400), (3, 600), (3, 800)],
+        "twice = {twice}"
+    );
+}
+
+fn duplicates_are_named(fx: Fixture) {
+    let Fixture { mut db, _keep } = fx;
+    seeded(&mut db);
+    let e = db
+        .write("AB", t(1), |w| w.insert_patient(&patient("1")))
+        .unwrap_err();
+    assert!(matches!(e, StoreError::DuplicateMrn(_)), "{e}");
+    let e = db
+        .write("AB", t(1), |w| {
+            w.insert_staff(&staff("AB", Role::Nurse), "staff-add")
+        })
+        .unwrap_err();
+    assert!(matches!(e, StoreError::DuplicateStaff(_)), "{e}");
+}
+
+fn a_protocol_is_stored_once_and_a_changed_one_again(fx: Fixture) {
+    let Fixture { mut db, _keep } = fx;
+    seeded(&mut db);
+    let mut p = Config::defaults().protocol;
+    let a = db.write("AB", t(1), |w| w.protocol_id(&p)).unwrap();
+    assert_eq!(a, db.write("AB", t(1), |w| w.protocol_id(&p)).unwrap());
+    p.max_rate_mg_h = Rate::from_centi(1200);
+    let b = db.write("AB", t(1), |w| w.protocol_id(&p)).unwrap();
+    assert_ne!(a, b);
+    let courses_protocols: Vec<_> = db
+        .read(|r| r.all_courses())
+        .unwrap()
+        .into_iter()
+        .map(|c| c.protocol)
+        .collect();
+    assert_eq!(
+        courses_protocols[0].max_rate_mg_h,
+        Rate::from_centi(1400),
+        "the course keeps its protocol"
+    );
+}
+
+fn staff_changes_are_audited(fx: Fixture) {
+    let Fixture { mut db, _keep } = fx;
+    seeded(&mut db);
+    db.write("AB", t(1), |w| {
+        let mut s = w.staff("AB")?.unwrap();
+        s.failed_pins = 2;
+        w.update_staff(&s, "signin-fail")
+    })
+    .unwrap();
+    assert_eq!(db.read(|r| r.staff("AB")).unwrap().unwrap().failed_pins, 2);
+    let v = db.read(|r| audit::verify(r)).unwrap();
+    assert!(v.is_sound(), "{:?}", v.problems);
+    let rows = db.read(|r| r.audit_rows()).unwrap();
+    assert_eq!(rows.last().unwrap().action, "signin-fail");
+    assert!(
+        !rows.iter().any(|r| r.content.contains("\"pin_hash\"")),
+        "the PIN hash stays out of the log"
+    );
 }
 
 #[cfg(unix)]
@@ -381,337 +420,380 @@ fn database_files_are_private_and_newer_versions_refused_untouched() {
     assert!(Db::open(dir.path().join("missing.db")).is_err());
 }
 
-#[test]
-fn the_ward_reads_only_patients_with_running_or_recent_courses() {
-    for (mut db, _g) in stores() {
-        let (p, c) = seeded(&mut db);
-        // A second patient whose only course ended long ago.
-        let (old_p, old_c) = db
-            .write("AB", t(0), |w| {
-                let q = w.insert_patient(&patient("2"))?;
-                let proto = w.protocol_id(&Config::defaults().protocol)?;
-                let k = w.insert_course(q, proto)?;
-                Ok::<_, StoreError>((q, k))
-            })
-            .unwrap();
-        db.write("AB", t(1), |w| {
-            w.insert_entry(&entry(p, Some(c), 0, EntryData::CourseStart { bed: None }))?;
-            w.insert_entry(&entry(
-                old_p,
-                Some(old_c),
-                0,
-                EntryData::CourseStart { bed: None },
-            ))?;
-            w.insert_entry(&entry(
-                old_p,
-                Some(old_c),
-                1,
-                EntryData::CourseEnd {
-                    reason: EndReason::Completed,
-                },
-            ))
+fn the_ward_reads_only_patients_with_running_or_recent_courses(fx: Fixture) {
+    let Fixture { mut db, _keep } = fx;
+    let (p, c) = seeded(&mut db);
+    // A second patient whose only course ended long ago.
+    let (old_p, old_c) = db
+        .write("AB", t(0), |w| {
+            let q = w.insert_patient(&patient("2"))?;
+            let proto = w.protocol_id(&Config::defaults().protocol)?;
+            let k = w.insert_course(q, proto)?;
+            Ok::<_, StoreError>((q, k))
         })
         .unwrap();
-        let ids = |since: Instant, db: &mut Db| -> Vec<i64> {
-            db.read(|r| r.ward_patients(since))
-                .unwrap()
-                .into_iter()
-                .map(|p| p.id)
-                .collect()
-        };
-        assert_eq!(
-            ids(t(100), &mut db),
-            vec![p],
-            "an old ended course is not read"
-        );
-        assert_eq!(ids(t(0), &mut db), vec![p, old_p], "a recent end is");
-        // The old end entered in error: the course runs again and must be on the ward.
-        let end = db
-            .read(|r| r.course_bounds_of(old_p))
+    db.write("AB", t(1), |w| {
+        w.insert_entry(&entry(p, Some(c), 0, EntryData::CourseStart { bed: None }))?;
+        w.insert_entry(&entry(
+            old_p,
+            Some(old_c),
+            0,
+            EntryData::CourseStart { bed: None },
+        ))?;
+        w.insert_entry(&entry(
+            old_p,
+            Some(old_c),
+            1,
+            EntryData::CourseEnd {
+                reason: EndReason::Completed,
+            },
+        ))
+    })
+    .unwrap();
+    let ids = |since: Instant, db: &mut Db| -> Vec<i64> {
+        db.read(|r| r.ward_patients(since))
             .unwrap()
             .into_iter()
-            .find(|e| matches!(e.data, EntryData::CourseEnd { .. }))
-            .unwrap()
-            .id;
-        db.write("AB", t(2), |w| w.insert_void(end, "wrong patient"))
-            .unwrap();
-        assert_eq!(
-            ids(t(100), &mut db),
-            vec![p, old_p],
-            "a voided end does not end the course"
-        );
-    }
+            .map(|p| p.id)
+            .collect()
+    };
+    assert_eq!(
+        ids(t(100), &mut db),
+        vec![p],
+        "an old ended course is not read"
+    );
+    assert_eq!(ids(t(0), &mut db), vec![p, old_p], "a recent end is");
+    // The old end entered in error: the course runs again and must be on the ward.
+    let end = db
+        .read(|r| r.course_bounds_of(old_p))
+        .unwrap()
+        .into_iter()
+        .find(|e| matches!(e.data, EntryData::CourseEnd { .. }))
+        .unwrap()
+        .id;
+    db.write("AB", t(2), |w| w.insert_void(end, "wrong patient"))
+        .unwrap();
+    assert_eq!(
+        ids(t(100), &mut db),
+        vec![p, old_p],
+        "a voided end does not end the course"
+    );
 }
 
-#[test]
-fn a_course_and_the_bounds_of_all_courses_are_read_on_their_own() {
-    for (mut db, _g) in stores() {
-        let (p, c) = seeded(&mut db);
-        let rate = EntryData::Rate {
-            rate: Rate::from_centi(200),
-            confirmed: false,
-            confirm_reason: None,
-        };
-        db.write("AB", t(3), |w| {
-            w.insert_entry(&entry(p, Some(c), 0, EntryData::CourseStart { bed: None }))?;
-            w.insert_entry(&entry(p, Some(c), 1, rate.clone()))?;
+fn a_course_and_the_bounds_of_all_courses_are_read_on_their_own(fx: Fixture) {
+    let Fixture { mut db, _keep } = fx;
+    let (p, c) = seeded(&mut db);
+    let rate = EntryData::Rate {
+        rate: Rate::from_centi(200),
+        confirmed: false,
+        confirm_reason: None,
+    };
+    db.write("AB", t(3), |w| {
+        w.insert_entry(&entry(p, Some(c), 0, EntryData::CourseStart { bed: None }))?;
+        w.insert_entry(&entry(p, Some(c), 1, rate.clone()))?;
+        w.insert_entry(&entry(
+            p,
+            None,
+            1,
+            EntryData::Nrs {
+                score: Nrs::new(5).unwrap(),
+                timepoint: None,
+            },
+        ))?;
+        w.insert_entry(&entry(
+            p,
+            Some(c),
+            2,
+            EntryData::CourseEnd {
+                reason: EndReason::Completed,
+            },
+        ))
+    })
+    .unwrap();
+    let course = db.read(|r| r.entries_of_course(c)).unwrap();
+    assert_eq!(
+        course.iter().map(|e| e.kind()).collect::<Vec<_>>(),
+        vec![
+            EntryKind::CourseStart,
+            EntryKind::Rate,
+            EntryKind::CourseEnd
+        ]
+    );
+    let bounds = db.read(|r| r.course_bounds_of(p)).unwrap();
+    assert_eq!(
+        bounds.iter().map(|e| e.kind()).collect::<Vec<_>>(),
+        vec![EntryKind::CourseStart, EntryKind::CourseEnd]
+    );
+}
+
+fn the_bounds_of_every_course_of_every_patient_are_read_with_beds_and_voids(fx: Fixture) {
+    let Fixture { mut db, _keep } = fx;
+    let (p, c) = seeded(&mut db);
+    let (q, d, start_q) = db
+        .write("AB", t(1), |w| {
             w.insert_entry(&entry(
                 p,
-                None,
-                1,
-                EntryData::Nrs {
-                    score: Nrs::new(5).unwrap(),
-                    timepoint: None,
+                Some(c),
+                0,
+                EntryData::CourseStart {
+                    bed: Some("Bed 4".into()),
                 },
             ))?;
             w.insert_entry(&entry(
                 p,
                 Some(c),
+                1,
+                EntryData::Rate {
+                    rate: Rate::from_centi(200),
+                    confirmed: false,
+                    confirm_reason: None,
+                },
+            ))?;
+            let q = w.insert_patient(&patient("2"))?;
+            let proto = w.protocol_id(&Config::defaults().protocol)?;
+            let d = w.insert_course(q, proto)?;
+            let start_q = w.insert_entry(&entry(
+                q,
+                Some(d),
+                1,
+                EntryData::CourseStart {
+                    bed: Some("bed 4".into()),
+                },
+            ))?;
+            let end_q = w.insert_entry(&entry(
+                q,
+                Some(d),
                 2,
                 EntryData::CourseEnd {
                     reason: EndReason::Completed,
                 },
-            ))
+            ))?;
+            w.insert_void(end_q, "not ended")?;
+            Ok::<_, StoreError>((q, d, start_q))
         })
         .unwrap();
-        let course = db.read(|r| r.entries_of_course(c)).unwrap();
-        assert_eq!(
-            course.iter().map(|e| e.kind()).collect::<Vec<_>>(),
-            vec![
-                EntryKind::CourseStart,
-                EntryKind::Rate,
-                EntryKind::CourseEnd
-            ]
-        );
-        let bounds = db.read(|r| r.course_bounds_of(p)).unwrap();
-        assert_eq!(
-            bounds.iter().map(|e| e.kind()).collect::<Vec<_>>(),
-            vec![EntryKind::CourseStart, EntryKind::CourseEnd]
-        );
-    }
+    let all = db.read(|r| r.all_course_bounds()).unwrap();
+    let seen: Vec<_> = all
+        .iter()
+        .map(|e| (e.patient_id, e.course_id, e.kind(), e.void.is_some()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (p, Some(c), EntryKind::CourseStart, false),
+            (q, Some(d), EntryKind::CourseStart, false),
+            (q, Some(d), EntryKind::CourseEnd, true),
+        ],
+        "starts and ends of both patients, rates left out, the void kept"
+    );
+    let q_start = all.iter().find(|e| e.id == start_q).unwrap();
+    assert_eq!(
+        q_start.data,
+        EntryData::CourseStart {
+            bed: Some("bed 4".into())
+        }
+    );
 }
 
-#[test]
-fn the_bounds_of_every_course_of_every_patient_are_read_with_beds_and_voids() {
-    for (mut db, _g) in stores() {
-        let (p, c) = seeded(&mut db);
-        let (q, d, start_q) = db
-            .write("AB", t(1), |w| {
-                w.insert_entry(&entry(
-                    p,
-                    Some(c),
-                    0,
-                    EntryData::CourseStart {
-                        bed: Some("Bed 4".into()),
-                    },
-                ))?;
-                w.insert_entry(&entry(
-                    p,
-                    Some(c),
-                    1,
-                    EntryData::Rate {
-                        rate: Rate::from_centi(200),
-                        confirmed: false,
-                        confirm_reason: None,
-                    },
-                ))?;
-                let q = w.insert_patient(&patient("2"))?;
-                let proto = w.protocol_id(&Config::defaults().protocol)?;
-                let d = w.insert_course(q, proto)?;
-                let start_q = w.insert_entry(&entry(
-                    q,
-                    Some(d),
-                    1,
-                    EntryData::CourseStart {
-                        bed: Some("bed 4".into()),
-                    },
-                ))?;
-                let end_q = w.insert_entry(&entry(
-                    q,
-                    Some(d),
-                    2,
-                    EntryData::CourseEnd {
-                        reason: EndReason::Completed,
-                    },
-                ))?;
-                w.insert_void(end_q, "not ended")?;
-                Ok::<_, StoreError>((q, d, start_q))
-            })
-            .unwrap();
-        let all = db.read(|r| r.all_course_bounds()).unwrap();
-        let seen: Vec<_> = all
-            .iter()
-            .map(|e| (e.patient_id, e.course_id, e.kind(), e.void.is_some()))
-            .collect();
-        assert_eq!(
-            seen,
-            vec![
-                (p, Some(c), EntryKind::CourseStart, false),
-                (q, Some(d), EntryKind::CourseStart, false),
-                (q, Some(d), EntryKind::CourseEnd, true),
-            ],
-            "starts and ends of both patients, rates left out, the void kept"
-        );
-        let q_start = all.iter().find(|e| e.id == start_q).unwrap();
-        assert_eq!(
-            q_start.data,
-            EntryData::CourseStart {
-                bed: Some("bed 4".into())
-            }
-        );
-    }
-}
-
-#[test]
-fn patient_corrections_are_versions_read_as_the_current_details() {
+fn patient_corrections_are_versions_read_as_the_current_details(fx: Fixture) {
     use titrate::store::NewPatientVersion;
-    for (mut db, _g) in stores() {
-        let (p, c) = seeded(&mut db);
-        // A course that runs, so the patient is on the ward.
-        db.write("AB", t(1), |w| {
-            w.insert_entry(&entry(p, Some(c), 1, EntryData::CourseStart { bed: None }))
-        })
+    let Fixture { mut db, _keep } = fx;
+    let (p, c) = seeded(&mut db);
+    // A course that runs, so the patient is on the ward.
+    db.write("AB", t(1), |w| {
+        w.insert_entry(&entry(p, Some(c), 1, EntryData::CourseStart { bed: None }))
+    })
+    .unwrap();
+    let other = db
+        .write("AB", t(1), |w| w.insert_patient(&patient("2")))
         .unwrap();
-        let other = db
-            .write("AB", t(1), |w| w.insert_patient(&patient("2")))
-            .unwrap();
-        let mut fixed = patient("1-B");
-        fixed.weight_kg = Some(80.0);
-        let version = |n: u32, data: &NewPatient| NewPatientVersion {
-            patient_id: p,
-            version: n,
-            data: data.clone(),
-            reason: "typo".into(),
-        };
-        db.write("AB", t(2), |w| {
-            w.insert_patient_version(&version(1, &fixed))
-        })
-        .unwrap();
-        // Built on version 0 again, or on one that does not exist: a conflict.
-        for n in [1, 3] {
-            let e = db
-                .write("AB", t(3), |w| {
-                    w.insert_patient_version(&version(n, &fixed))
-                })
-                .unwrap_err();
-            assert!(matches!(e, StoreError::PatientConflict { .. }), "{e}");
-        }
-        // Another patient's MRN, current or former, is refused; so is a new patient's.
-        for mrn in ["1", "1-B"] {
-            let e = db
-                .write("AB", t(3), |w| {
-                    w.insert_patient_version(&NewPatientVersion {
-                        patient_id: other,
-                        version: 1,
-                        data: patient(mrn),
-                        reason: "x".into(),
-                    })
-                })
-                .unwrap_err();
-            assert!(matches!(e, StoreError::DuplicateMrn(_)), "{e}");
-        }
-        for mrn in ["1", "1-B"] {
-            let e = db
-                .write("AB", t(3), |w| w.insert_patient(&patient(mrn)))
-                .unwrap_err();
-            assert!(matches!(e, StoreError::DuplicateMrn(_)), "{e}");
-        }
-        db.read(|r| {
-            let now = r.patient(p)?.unwrap();
-            assert_eq!(now.data, fixed);
-            assert_eq!(r.patient_by_mrn("1-B")?.unwrap(), now);
-            assert!(r.patient_by_mrn("1")?.is_none());
-            assert_eq!(r.mrn_owner("1")?, Some(p));
-            assert_eq!(r.mrn_owner("1-B")?, Some(p));
-            assert_eq!(r.mrn_owner("9")?, None);
-            assert!(r.patients()?.contains(&now));
-            assert_eq!(r.ward_patients(t(0))?, vec![now.clone()]);
-            let v = r.patient_versions(p)?;
-            assert_eq!(v.len(), 2);
-            assert_eq!((v[0].version, v[1].version), (0, 1));
-            assert_eq!(v[0].data, patient("1"));
-            assert_eq!(v[0].reason, None);
-            assert_eq!((v[1].recorded_by.as_str(), v[1].recorded_at), ("AB", t(2)));
-            assert_eq!(v[1].reason.as_deref(), Some("typo"));
-            let m = r.marks()?;
-            assert!(r.changed_patients(&m)?.is_empty());
-            let before = titrate::store::Marks {
-                patient_version: 0,
-                ..m
-            };
-            assert_eq!(r.changed_patients(&before)?, vec![p]);
-            assert!(audit::verify(r)?.is_sound());
-            Ok::<_, StoreError>(())
-        })
-        .unwrap();
+    let mut fixed = patient("1-B");
+    fixed.weight_kg = Some(80.0);
+    let version = |n: u32, data: &NewPatient| NewPatientVersion {
+        patient_id: p,
+        version: n,
+        data: data.clone(),
+        reason: "typo".into(),
+    };
+    db.write("AB", t(2), |w| {
+        w.insert_patient_version(&version(1, &fixed))
+    })
+    .unwrap();
+    // Built on version 0 again, or on one that does not exist: a conflict.
+    for n in [1, 3] {
+        let e = db
+            .write("AB", t(3), |w| {
+                w.insert_patient_version(&version(n, &fixed))
+            })
+            .unwrap_err();
+        assert!(matches!(e, StoreError::PatientConflict { .. }), "{e}");
     }
+    // Another patient's MRN, current or former, is refused; so is a new patient's.
+    for mrn in ["1", "1-B"] {
+        let e = db
+            .write("AB", t(3), |w| {
+                w.insert_patient_version(&NewPatientVersion {
+                    patient_id: other,
+                    version: 1,
+                    data: patient(mrn),
+                    reason: "x".into(),
+                })
+            })
+            .unwrap_err();
+        assert!(matches!(e, StoreError::DuplicateMrn(_)), "{e}");
+    }
+    for mrn in ["1", "1-B"] {
+        let e = db
+            .write("AB", t(3), |w| w.insert_patient(&patient(mrn)))
+            .unwrap_err();
+        assert!(matches!(e, StoreError::DuplicateMrn(_)), "{e}");
+    }
+    db.read(|r| {
+        let now = r.patient(p)?.unwrap();
+        assert_eq!(now.data, fixed);
+        assert_eq!(r.patient_by_mrn("1-B")?.unwrap(), now);
+        assert!(r.patient_by_mrn("1")?.is_none());
+        assert_eq!(r.mrn_owner("1")?, Some(p));
+        assert_eq!(r.mrn_owner("1-B")?, Some(p));
+        assert_eq!(r.mrn_owner("9")?, None);
+        assert!(r.patients()?.contains(&now));
+        assert_eq!(r.ward_patients(t(0))?, vec![now.clone()]);
+        let v = r.patient_versions(p)?;
+        assert_eq!(v.len(), 2);
+        assert_eq!((v[0].version, v[1].version), (0, 1));
+        assert_eq!(v[0].data, patient("1"));
+        assert_eq!(v[0].reason, None);
+        assert_eq!((v[1].recorded_by.as_str(), v[1].recorded_at), ("AB", t(2)));
+        assert_eq!(v[1].reason.as_deref(), Some("typo"));
+        let m = r.marks()?;
+        assert!(r.changed_patients(&m)?.is_empty());
+        let before = titrate::store::Marks {
+            patient_version: 0,
+            ..m
+        };
+        assert_eq!(r.changed_patients(&before)?, vec![p]);
+        assert!(audit::verify(r)?.is_sound());
+        Ok::<_, StoreError>(())
+    })
+    .unwrap();
 }
 
-#[test]
-fn letter_advice_is_appended_read_back_newest_last_and_never_changed() {
+/// The change feed a terminal refreshes by: every kind of write moves the marks, and exactly
+/// the patients written to since a mark are named.
+fn marks_move_with_every_write_and_name_exactly_the_patients_changed(fx: Fixture) {
+    use titrate::store::NewPatientVersion;
+    let Fixture { mut db, _keep } = fx;
+    let (p, c) = seeded(&mut db);
+    let changed = |db: &mut Db, since| db.read(|r| r.changed_patients(&since)).unwrap();
+    let start = db.read(|r| r.marks()).unwrap();
+    assert_eq!(
+        changed(&mut db, start),
+        Vec::<i64>::new(),
+        "nothing since now"
+    );
+    let nrs = EntryData::Nrs {
+        score: Nrs::new(5).unwrap(),
+        timepoint: None,
+    };
+    let e = db
+        .write("AB", t(1), |w| w.insert_entry(&entry(p, Some(c), 1, nrs)))
+        .unwrap();
+    let after_entry = db.read(|r| r.marks()).unwrap();
+    assert_ne!(after_entry, start);
+    assert_eq!(changed(&mut db, start), vec![p]);
+    assert_eq!(changed(&mut db, after_entry), Vec::<i64>::new());
+
+    db.write("AB", t(2), |w| w.insert_void(e, "wrong patient"))
+        .unwrap();
+    let after_void = db.read(|r| r.marks()).unwrap();
+    assert_ne!(after_void, after_entry);
+    assert_eq!(changed(&mut db, after_entry), vec![p]);
+
+    let q = db
+        .write("AB", t(3), |w| w.insert_patient(&patient("2")))
+        .unwrap();
+    let after_patient = db.read(|r| r.marks()).unwrap();
+    assert_eq!(changed(&mut db, after_void), vec![q]);
+
+    let mut fixed = patient("2");
+    fixed.name = "Corrected Name".into();
+    db.write("AB", t(4), |w| {
+        w.insert_patient_version(&NewPatientVersion {
+            patient_id: q,
+            version: 1,
+            data: fixed.clone(),
+            reason: "typo".into(),
+        })
+    })
+    .unwrap();
+    assert_eq!(changed(&mut db, after_patient), vec![q]);
+    // Everything since the start, each patient once.
+    assert_eq!(changed(&mut db, start), vec![p, q]);
+}
+
+fn letter_advice_is_appended_read_back_newest_last_and_never_changed(fx: Fixture) {
     use titrate::store::NewLetterAdvice;
-    for (mut db, _g) in stores() {
-        let (p, c) = seeded(&mut db);
-        let advice = |supersedes: Option<i64>, text: &str| NewLetterAdvice {
-            patient_id: p,
-            course_id: c,
-            supersedes,
-            responsible: "AB".into(),
-            advice: text.into(),
-        };
-        assert_eq!(db.read(|r| r.letter_advice(c)).unwrap(), vec![]);
-        let first = db
-            .write("AB", t(2), |w| {
-                w.insert_letter_advice(&advice(None, "first"))
-            })
-            .unwrap();
-        // A second advice written from "none stored" would hide the first: refused.
-        let e = db
-            .write("AB", t(3), |w| {
-                w.insert_letter_advice(&advice(None, "stale"))
-            })
-            .unwrap_err();
-        assert!(
-            matches!(e, StoreError::AdviceConflict { course } if course == c),
-            "{e}"
-        );
-        let second = db
-            .write("AB", t(3), |w| {
-                w.insert_letter_advice(&advice(Some(first), "second"))
-            })
-            .unwrap();
-        let e = db
-            .write("AB", t(4), |w| {
-                w.insert_letter_advice(&advice(Some(first), "from the first again"))
-            })
-            .unwrap_err();
-        assert!(matches!(e, StoreError::AdviceConflict { .. }), "{e}");
-        let all = db.read(|r| r.letter_advice(c)).unwrap();
-        let texts: Vec<_> = all.iter().map(|a| a.advice.as_str()).collect();
-        assert_eq!(texts, ["first", "second"], "the earlier one stays");
-        assert_eq!(all[1].id, second);
-        assert_eq!(all[1].supersedes, Some(first));
-        assert_eq!(all[1].recorded_at, t(3));
-        assert_eq!(all[1].recorded_by, "AB");
-        assert_eq!(all[1].responsible, "AB");
-        // Another course reads none of them.
-        assert_eq!(db.read(|r| r.letter_advice(c + 1)).unwrap(), vec![]);
-        let v = db.read(|r| audit::verify(r)).unwrap();
-        assert!(v.is_sound(), "{:?}", v.problems);
-        let rows = db.read(|r| r.audit_rows()).unwrap();
-        assert_eq!(
-            rows.iter()
-                .filter(|r| r.tbl.as_deref() == Some("letter_advice"))
-                .count(),
-            2
-        );
-        for sql in [
-            "UPDATE letter_advice SET advice = 'x'",
-            "DELETE FROM letter_advice",
-        ] {
-            let raw = db.sqlite().unwrap().raw_connection();
-            let e = raw.execute_batch(sql).unwrap_err();
-            assert!(e.to_string().contains("letter advice is never"), "{e}");
-        }
+    let Fixture { mut db, _keep } = fx;
+    let (p, c) = seeded(&mut db);
+    let advice = |supersedes: Option<i64>, text: &str| NewLetterAdvice {
+        patient_id: p,
+        course_id: c,
+        supersedes,
+        responsible: "AB".into(),
+        advice: text.into(),
+    };
+    assert_eq!(db.read(|r| r.letter_advice(c)).unwrap(), vec![]);
+    let first = db
+        .write("AB", t(2), |w| {
+            w.insert_letter_advice(&advice(None, "first"))
+        })
+        .unwrap();
+    // A second advice written from "none stored" would hide the first: refused.
+    let e = db
+        .write("AB", t(3), |w| {
+            w.insert_letter_advice(&advice(None, "stale"))
+        })
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::AdviceConflict { course } if course == c),
+        "{e}"
+    );
+    let second = db
+        .write("AB", t(3), |w| {
+            w.insert_letter_advice(&advice(Some(first), "second"))
+        })
+        .unwrap();
+    let e = db
+        .write("AB", t(4), |w| {
+            w.insert_letter_advice(&advice(Some(first), "from the first again"))
+        })
+        .unwrap_err();
+    assert!(matches!(e, StoreError::AdviceConflict { .. }), "{e}");
+    let all = db.read(|r| r.letter_advice(c)).unwrap();
+    let texts: Vec<_> = all.iter().map(|a| a.advice.as_str()).collect();
+    assert_eq!(texts, ["first", "second"], "the earlier one stays");
+    assert_eq!(all[1].id, second);
+    assert_eq!(all[1].supersedes, Some(first));
+    assert_eq!(all[1].recorded_at, t(3));
+    assert_eq!(all[1].recorded_by, "AB");
+    assert_eq!(all[1].responsible, "AB");
+    // Another course reads none of them.
+    assert_eq!(db.read(|r| r.letter_advice(c + 1)).unwrap(), vec![]);
+    let v = db.read(|r| audit::verify(r)).unwrap();
+    assert!(v.is_sound(), "{:?}", v.problems);
+    let rows = db.read(|r| r.audit_rows()).unwrap();
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.tbl.as_deref() == Some("letter_advice"))
+            .count(),
+        2
+    );
+    for sql in [
+        "UPDATE letter_advice SET advice = 'x'",
+        "DELETE FROM letter_advice",
+    ] {
+        let raw = db.sqlite().unwrap().raw_connection();
+        let e = raw.execute_batch(sql).unwrap_err();
+        assert!(e.to_string().contains("letter advice is never"), "{e}");
     }
 }
