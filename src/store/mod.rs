@@ -52,6 +52,28 @@ pub trait Store: Sized {
     fn set_busy_timeout(&mut self, d: std::time::Duration) -> Result<(), StoreError>;
 }
 
+/// Told when anyone commits, so that a terminal re-reads at once rather than at its next tick.
+/// A backend that can push (PostgreSQL's LISTEN/NOTIFY) sets it; the terminal still polls
+/// `data_version` on every tick, so a lost notification only delays a refresh.
+#[derive(Clone, Debug, Default)]
+pub struct Watch(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Watch {
+    /// Whether something was committed since the last call.
+    pub fn changed(&self) -> bool {
+        self.0.swap(false, std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn tell(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether anyone but the backend still looks at it.
+    pub fn watched(&self) -> bool {
+        std::sync::Arc::strong_count(&self.0) > 1
+    }
+}
+
 /// The record, on whichever backend its location names.
 pub enum Db {
     Sqlite(sqlite::SqliteDb),
@@ -118,6 +140,14 @@ impl Db {
     pub fn integrity_check(&mut self) -> Result<Vec<String>, StoreError> {
         match self {
             Db::Sqlite(s) => s.integrity_check(),
+        }
+    }
+
+    /// A push of every commit, where the backend has one (an SQLite file has none: its
+    /// `data_version` is a read of shared memory, cheap enough for every tick).
+    pub fn watch(&mut self) -> Option<Watch> {
+        match self {
+            Db::Sqlite(_) => None,
         }
     }
 

@@ -81,6 +81,31 @@ fn watch_signals(signal: Arc<AtomicI32>, done: Arc<AtomicBool>) -> anyhow::Resul
     Ok(())
 }
 
+/// How often a terminal with a pushed change feed looks whether a push came in.
+const WATCH_SLICE: Duration = Duration::from_millis(10);
+
+/// A key or resize within one tick, or None at the tick (or as soon as another terminal's
+/// commit is pushed, so that it is on this screen within milliseconds).
+fn next_event(watch: Option<&crate::store::Watch>) -> anyhow::Result<Option<Event>> {
+    let Some(watch) = watch else {
+        return Ok(if event::poll(TICK)? {
+            Some(event::read()?)
+        } else {
+            None
+        });
+    };
+    let until = std::time::Instant::now() + TICK;
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if event::poll(left.min(WATCH_SLICE))? {
+            return Ok(Some(event::read()?));
+        }
+        if watch.changed() || left.is_zero() {
+            return Ok(None);
+        }
+    }
+}
+
 fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
@@ -90,13 +115,10 @@ fn event_loop(
     if let Ok(size) = terminal.size() {
         app.update(Msg::Resize(size.width, size.height));
     }
+    let watch = app.db.watch();
     while !app.quit && signal.load(Ordering::Relaxed) == 0 {
         terminal.draw(|f| ui::draw(f, app))?;
-        let event = if event::poll(TICK)? {
-            Some(event::read()?)
-        } else {
-            None
-        };
+        let event = next_event(watch.as_ref())?;
         app.update(Msg::Tick(chrono::Utc::now()));
         if event.is_none() {
             app.update(Msg::Idle);
