@@ -6,6 +6,7 @@
 //! traits and runs the same test suite (`tests/store_suite.rs`).
 
 pub mod audit;
+pub mod pg_tls;
 mod rows;
 pub mod schema;
 pub mod sqlite;
