@@ -6,6 +6,7 @@ mod common;
 
 use common::pg::{Cluster, Pair};
 use postgres::{Client, NoTls};
+use titrate::store::{StoreError, pg_tls};
 
 #[test]
 fn the_newest_server_version_is_found_and_none_is_a_failure_that_says_what_to_install() {
@@ -158,6 +159,13 @@ fn a_pair_fails_over_to_its_replica_with_every_committed_row() {
     assert!(url.contains("target_session_attrs=read-write"), "{url}");
     let url = pair.conninfo("ward");
 
+    // Before the failover the URL reaches the primary.
+    let mut db = pg_tls::connect(&pair.url("ward")).unwrap();
+    let r: bool = db
+        .query_one("SELECT pg_is_in_recovery()", &[])
+        .unwrap()
+        .get(0);
+    assert!(!r);
     let mut db = Client::connect(&url, NoTls).unwrap();
     db.batch_execute("CREATE TABLE t (id int PRIMARY KEY)")
         .unwrap();
@@ -194,8 +202,19 @@ fn a_pair_fails_over_to_its_replica_with_every_committed_row() {
     db.execute("INSERT INTO t VALUES (20)", &[]).unwrap();
     pair.kill_primary();
     assert!(db.execute("INSERT INTO t VALUES (21)", &[]).is_err());
-    // With the primary dead and the replica still read-only, nobody takes writes.
+    // With the primary dead and the replica still read-only, nobody takes writes; titrate's
+    // connect says so for each of the two.
     assert!(Client::connect(&url, NoTls).is_err());
+    match pg_tls::connect(&pair.url("ward")) {
+        Ok(_) => panic!("a read-only standby was taken for a writable server"),
+        Err(e) => {
+            let s = e.to_string();
+            assert!(matches!(e, StoreError::Unavailable(_)), "{s}");
+            assert!(s.contains("takes no writes"), "{s}");
+            let primary = pair.primary.socket_dir().display().to_string();
+            assert!(s.contains(&format!("socket folder {primary} port")), "{s}");
+        }
+    }
 
     pair.promote_replica();
     // The same two-host URL now reaches the former replica, and it takes writes.
@@ -209,4 +228,13 @@ fn a_pair_fails_over_to_its_replica_with_every_committed_row() {
     assert_eq!(ids, (0..=20).collect::<Vec<_>>());
     db.execute("INSERT INTO t VALUES (21)", &[]).unwrap();
     assert_eq!(pair.replica.psql("ward", "SELECT max(id) FROM t"), "21");
+
+    // The libpq URL (both socket folders in ?host=) through titrate's connect.
+    let mut db = pg_tls::connect(&pair.url("ward")).unwrap();
+    let r = db
+        .query_one("SELECT pg_is_in_recovery(), count(*) FROM t", &[])
+        .unwrap();
+    let (recovering, n): (bool, i64) = (r.get(0), r.get(1));
+    assert!(!recovering);
+    assert_eq!(n, 22);
 }

@@ -112,6 +112,9 @@ pub struct Setup {
     pub hba: Option<String>,
     /// (name in the data directory, file to copy); copied with mode 0600 for the server.
     pub files: Vec<(String, PathBuf)>,
+    /// Also listen on 127.0.0.1 (loopback only), on a free TCP port chosen at start; the
+    /// socket then has the same port number.
+    pub tcp: bool,
 }
 
 /// One running throwaway server.
@@ -130,7 +133,26 @@ impl Cluster {
     }
 
     pub fn start_with(setup: &Setup) -> Cluster {
-        let c = Cluster::init(setup, &[]);
+        let mut c = Cluster::init(setup, &[]);
+        if !setup.tcp {
+            c.pg_ctl_start();
+            return c;
+        }
+        // A free loopback port: another process may take it between the look and the
+        // server's bind, so a refused bind tries another.
+        for _ in 0..5 {
+            c.port = free_loopback_port();
+            c.append_conf(&[
+                "listen_addresses = '127.0.0.1'".into(),
+                format!("port = {}", c.port),
+            ]);
+            if c.try_start().is_ok() {
+                return c;
+            }
+            if !c.log().contains("could not bind") {
+                break;
+            }
+        }
         c.pg_ctl_start();
         c
     }
@@ -253,6 +275,12 @@ impl Cluster {
     }
 
     fn pg_ctl_start(&self) {
+        if let Err(why) = self.try_start() {
+            panic!("{why}");
+        }
+    }
+
+    fn try_start(&self) -> Result<(), String> {
         let mut c = server_command("pg_ctl");
         c.arg("-D")
             .arg(self.data_dir())
@@ -260,14 +288,16 @@ impl Cluster {
             .arg(self.log_file())
             .args(["-w", "-t", "60", "start"]);
         let out = c.stdin(Stdio::null()).output().unwrap();
-        assert!(
-            out.status.success(),
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(format!(
             "the test cluster in {} did not start:\n{}\n{}\nserver log:\n{}",
             self.path.display(),
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),
             self.log()
-        );
+        ))
     }
 
     /// `pg_ctl stop -m immediate`: the server dies as in a power cut (no checkpoint).
@@ -394,6 +424,15 @@ impl Drop for Cluster {
             let _ = dir.close();
         }
     }
+}
+
+/// A TCP port on 127.0.0.1 that nobody listens on at the moment of asking.
+pub fn free_loopback_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn chown_postgres(p: &Path) {
