@@ -35,8 +35,8 @@
 //! titrate carries no store of public CAs, and a hospital's database has its own CA.
 //!
 //! A Unix socket never carries TLS: the server does not offer it there, and libpq does not
-//! ask for it, whatever `sslmode` says (the socket is a local file whose permissions
-//! guard it). titrate does the same, so a string with `sslmode=verify-full` and a socket
+//! ask for it, whatever `sslmode` says (libpq's documentation: "sslmode is ignored for Unix
+//! domain socket communication"; the socket is a local file whose permissions guard it). titrate does the same, so a string with `sslmode=verify-full` and a socket
 //! folder connects without TLS, and the CA file is read only when a TCP host is tried.
 //!
 //! # Why rustls
@@ -540,7 +540,25 @@ fn describe(e: &postgres::Error, target: &Target, host: &Host) -> String {
         if let Some(tls) = rustls_error(err) {
             return describe_tls(tls, target, host);
         }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            match (io.kind(), host.is_unix()) {
+                (K::NotFound, true) => {
+                    return "no server's socket is in that folder (is the server running, with this port?)".into();
+                }
+                (K::ConnectionRefused, _) => {
+                    return "nothing listens there (connection refused: is the server running, with this port?)".into();
+                }
+                (K::PermissionDenied, true) => {
+                    return "no permission to use the server's socket in that folder".into();
+                }
+                _ => {}
+            }
+        }
         source = err.source();
+    }
+    if e.to_string() == "timeout waiting for server" {
+        return "no answer within connect_timeout".into();
     }
     let mut s = e.to_string();
     let mut source = std::error::Error::source(e);
