@@ -14,7 +14,8 @@
 //! answers (and, with `target_session_attrs=read-write`, takes writes) is used. Each try
 //! waits at most `connect_timeout` seconds, 10 when the string does not say, so a dead
 //! server does not hang a terminal. Without any host, titrate uses Debian's socket folder
-//! `/var/run/postgresql`, as Debian's libpq does.
+//! `/var/run/postgresql`, as Debian's libpq does. Unlike libpq, the environment (`PGHOST`,
+//! `PGPASSWORD`, …) and `~/.pgpass` are not read: the string says everything.
 //!
 //! # TLS (`sslmode`, `sslrootcert`)
 //!

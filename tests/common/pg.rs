@@ -63,13 +63,16 @@ fn running_as_root() -> bool {
 /// A command for a server binary, run as the `postgres` OS user when the tests run as root.
 fn server_command(program: &str) -> Command {
     let program = bin_dir().join(program);
-    if running_as_root() {
+    let mut c = if running_as_root() {
         let mut c = Command::new("runuser");
         c.args(["-u", "postgres", "--"]).arg(program);
         c
     } else {
         Command::new(program)
-    }
+    };
+    // The postgres user may not enter the test's own folder; every path given is absolute.
+    c.current_dir("/");
+    c
 }
 
 fn run(mut c: Command, what: &str) -> Output {
