@@ -543,6 +543,10 @@ fn describe(e: &postgres::Error, target: &Target, host: &Host) -> String {
         }
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
             use std::io::ErrorKind as K;
+            // tokio-postgres's own word for a server that is not read-write.
+            if io.to_string().contains("database does not allow writes") {
+                return READ_ONLY.into();
+            }
             match (io.kind(), host.is_unix()) {
                 (K::NotFound, true) => {
                     return "no server's socket is in that folder (is the server running, with this port?)".into();
@@ -551,7 +555,9 @@ fn describe(e: &postgres::Error, target: &Target, host: &Host) -> String {
                     return "nothing listens there (connection refused: is the server running, with this port?)".into();
                 }
                 (K::PermissionDenied, true) => {
-                    return "no permission to use the server's socket in that folder".into();
+                    return format!(
+                        "no permission to use the server's socket in that folder ({io})"
+                    );
                 }
                 _ => {}
             }
@@ -572,7 +578,7 @@ fn describe(e: &postgres::Error, target: &Target, host: &Host) -> String {
         source = err.source();
     }
     if s.contains("database does not allow writes") {
-        return "it takes no writes (a read-only standby), and target_session_attrs=read-write asks for the writable server".into();
+        return READ_ONLY.into();
     }
     if s.contains("server does not support TLS") {
         return format!(
@@ -582,6 +588,8 @@ fn describe(e: &postgres::Error, target: &Target, host: &Host) -> String {
     }
     s
 }
+
+const READ_ONLY: &str = "it takes no writes (a read-only standby), and target_session_attrs=read-write asks for the writable server";
 
 fn rustls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
     if let Some(r) = err.downcast_ref::<rustls::Error>() {
