@@ -320,3 +320,23 @@ fn a_server_that_accepts_and_says_nothing_is_given_up_on() {
     assert!(t0.elapsed().as_secs() < 5, "{:?}", t0.elapsed());
     assert!(why.contains("no answer within 1 s"), "{why}");
 }
+
+#[test]
+fn prefer_falls_back_to_plain_where_the_server_has_no_tls_and_require_refuses() {
+    let c = Cluster::start_with(&Setup {
+        tcp: true,
+        hba: Some("local all all trust\nhost all all 127.0.0.1/32 trust\n".into()),
+        ..Setup::default()
+    });
+    let plain = format!("postgresql://postgres@127.0.0.1:{}/postgres", c.port());
+    let mut db = connect(&format!("{plain}?sslmode=prefer")).unwrap();
+    assert!(!encrypted(&mut db));
+    // prefer is the default, as in libpq.
+    let mut db = connect(&plain).unwrap();
+    assert!(!encrypted(&mut db));
+    let why = refused(&format!("{plain}?sslmode=require"));
+    assert!(
+        why.contains("the server offers no TLS, and sslmode=require requires it"),
+        "{why}"
+    );
+}
