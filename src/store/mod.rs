@@ -9,6 +9,7 @@
 
 pub mod audit;
 mod location;
+pub mod pg_tls;
 mod rows;
 pub mod schema;
 pub mod sqlite;

@@ -6,6 +6,7 @@ use std::process::{Command, Output};
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
+pub mod pg;
 pub mod tui;
 
 pub struct Ward {
