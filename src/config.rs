@@ -388,7 +388,7 @@ impl Config {
                 Location::File(_) => {
                     return Err(bad(
                         "database.url",
-                        format!("\"{}\"", crate::store::without_password(url)),
+                        format!("\"{}\"", crate::store::pg_tls::redact(url)),
                         "must be a PostgreSQL URL (postgresql://…); a file goes in database.path",
                     ));
                 }

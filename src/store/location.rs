@@ -32,7 +32,7 @@ impl Location {
     pub fn shown(&self) -> String {
         match self {
             Location::File(p) => p.display().to_string(),
-            Location::Server(url) => without_password(url),
+            Location::Server(url) => super::pg_tls::redact(url),
         }
     }
 }
@@ -40,39 +40,6 @@ impl Location {
 fn is_server_url(s: &str) -> bool {
     let lower = s.get(..13).unwrap_or(s).to_ascii_lowercase();
     lower.starts_with("postgresql://") || lower.starts_with("postgres://")
-}
-
-/// `postgresql://user:secret@host/db` as `postgresql://user:***@host/db`, and a `password=`
-/// parameter likewise: a connection string is printed in messages, a password never.
-pub fn without_password(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let authority = match authority.rfind('@') {
-        Some(at) => match authority[..at].find(':') {
-            Some(colon) => format!("{}:***{}", &authority[..colon], &authority[at..]),
-            None => authority.to_string(),
-        },
-        None => authority.to_string(),
-    };
-    let tail = &rest[authority_end..];
-    let tail = match tail.split_once('?') {
-        Some((path, query)) => {
-            let params: Vec<String> = query
-                .split('&')
-                .map(|kv| match kv.split_once('=') {
-                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                    _ => kv.to_string(),
-                })
-                .collect();
-            format!("{path}?{}", params.join("&"))
-        }
-        None => tail.to_string(),
-    };
-    format!("{}{authority}{tail}", &url[..scheme_end])
 }
 
 impl From<&Path> for Location {
@@ -127,18 +94,12 @@ mod tests {
     }
 
     #[test]
-    fn a_password_is_never_shown() {
+    fn a_server_is_shown_without_its_password() {
+        let at = Location::parse("postgresql://app:s3cret@db1,db2/titrate?sslmode=require");
         assert_eq!(
-            without_password("postgresql://app:s3cret@db1,db2/titrate?sslmode=require"),
+            at.shown(),
             "postgresql://app:***@db1,db2/titrate?sslmode=require"
         );
-        assert_eq!(
-            without_password("postgresql:///titrate?host=/tmp/s&password=s3cret&user=app"),
-            "postgresql:///titrate?host=/tmp/s&password=***&user=app"
-        );
-        assert_eq!(
-            without_password("postgresql://app@h/titrate"),
-            "postgresql://app@h/titrate"
-        );
+        assert_eq!(Location::parse("ward.db").shown(), "ward.db");
     }
 }

@@ -22,7 +22,7 @@ use crate::domain::protocol::{Protocol, ProtocolVersion};
 pub use crate::domain::record::{Course, NewPatient, Patient, PatientVersion, Staff};
 use crate::domain::time::Instant;
 
-pub use location::{Location, without_password};
+pub use location::Location;
 
 /// What every backend offers: a record opened at a [`Location`], read in one consistent
 /// transaction, written in one serialised transaction that appends its own audit rows.
@@ -169,7 +169,7 @@ impl Db {
 
 fn no_server_store(url: &str) -> StoreError {
     StoreError::Open {
-        path: location::without_password(url),
+        path: pg_tls::redact(url),
         why: "this build of titrate has no PostgreSQL store yet".into(),
     }
 }
