@@ -792,7 +792,8 @@ mod tests {
     #[test]
     fn full_and_read_only_are_said_in_plain_words() {
         use crate::store::StoreError;
-        let e = |e: StoreError| classify_store(&e, Path::new("/x/b.db"), Path::new("/x")).to_string();
+        let e =
+            |e: StoreError| classify_store(&e, Path::new("/x/b.db"), Path::new("/x")).to_string();
         assert!(e(StoreError::DiskFull).contains("the disk is full"));
         assert!(e(StoreError::ReadOnly("no".into())).contains("the folder /x is read-only"));
     }
