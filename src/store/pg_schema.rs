@@ -70,7 +70,7 @@ pub fn describe(c: &mut impl GenericClient, schema: &str) -> Result<Description,
             "c" => "composite type",
             _ => "relation",
         };
-        put(kind, name.clone(), format!("{kind}"));
+        put(kind, name.clone(), kind.to_string());
         if r.try_get::<_, bool>(3)? {
             put(kind, name.clone(), "row level security enabled".into());
         }
@@ -159,7 +159,9 @@ pub fn describe(c: &mut impl GenericClient, schema: &str) -> Result<Description,
             let def: String = c
                 .query_one("SELECT pg_catalog.pg_get_viewdef($1::oid)", &[&oid])?
                 .try_get(0)?;
-            put(kind, name.clone(), format!("as {}", strip(def).trim()));
+            // On one line: the deparser's line breaks and indentation are layout only.
+            let def = strip(def).split_whitespace().collect::<Vec<_>>().join(" ");
+            put(kind, name.clone(), format!("as {def}"));
         }
     }
 

@@ -1359,10 +1359,10 @@ impl Reader for PgTx<'_> {
             };
             columns.push(*c);
             if ty == pg_type(c.ty) {
-                selects.push(c.name.to_string());
+                selects.push(format!("t.{}", c.name));
                 others.push(None);
             } else {
-                selects.push(format!("{}::text", c.name));
+                selects.push(format!("t.{}::text", c.name));
                 others.push(Some(ty.clone()));
             }
         }
@@ -1370,13 +1370,14 @@ impl Reader for PgTx<'_> {
             return Ok(vec![]);
         };
         let key_is_int = key_ty == "bigint";
+        // Qualified: the key as text is an output column of the same name.
         let order = if key_is_int {
-            spec.key.to_string()
+            format!("t.{}", spec.key)
         } else {
-            format!("{} COLLATE \"C\"", spec.key)
+            format!("t.{} COLLATE \"C\"", spec.key)
         };
         let sql = format!(
-            "SELECT {}::text, {} FROM {table} ORDER BY {order}",
+            "SELECT t.{}::text, {} FROM {table} t ORDER BY {order}",
             spec.key,
             selects.join(", ")
         );
