@@ -279,6 +279,9 @@ impl Store for PgDb {
     }
 }
 
+/// One write's work, for a list of them.
+type WriteStep = dyn Fn(&mut dyn Writer) -> Result<(), StoreError>;
+
 /// Every writer method once, and every conflict a writer reports; the errors in order.
 fn scenario(s: &mut dyn Store) -> Vec<String> {
     let mut errors = Vec::new();
@@ -391,7 +394,7 @@ fn scenario(s: &mut dyn Store) -> Vec<String> {
         Ok(())
     }));
     // Each conflict in a write of its own, which then stores nothing.
-    let conflicts: Vec<Box<dyn Fn(&mut dyn Writer) -> Result<(), StoreError>>> = vec![
+    let conflicts: Vec<Box<WriteStep>> = vec![
         Box::new(|w| w.insert_patient(&patient("1001")).map(|_| ())),
         Box::new(|w| w.insert_patient(&patient("1001-B")).map(|_| ())),
         Box::new(|w| w.insert_staff(&staff("AB", Role::Nurse), "staff-add")),
@@ -834,6 +837,16 @@ fn schema_differences_name_a_planted_trigger_and_a_dropped_index_and_writes_are_
         .unwrap();
 }
 
+/// The body of refuse_change as schema-postgres.sql writes it.
+fn refuse_body() -> String {
+    let sql = titrate::store::postgres::SCHEMA;
+    let start = sql.find("CREATE FUNCTION refuse_change()").unwrap();
+    let body = &sql[start..];
+    let open = body.find("$$").unwrap() + 2;
+    let close = open + body[open..].find("$$").unwrap();
+    body[open..close].to_string()
+}
+
 /// The description of every version, made by the migrations in fresh schemas.
 fn described_versions(cluster: &Cluster) -> String {
     let url = cluster.database("describe");
@@ -870,10 +883,17 @@ fn the_checked_in_description_is_what_the_migrations_create() {
         )
         .unwrap();
     }
-    assert_eq!(
-        pg_schema::EXPECTED,
-        made,
-        "src/store/pg_schema.txt is not what the migrations create: rerun with TITRATE_BLESS_PG_SCHEMA=1 after adding a migration"
+    let first_difference = pg_schema::EXPECTED
+        .lines()
+        .zip(made.lines())
+        .enumerate()
+        .find(|(_, (a, b))| a != b);
+    assert!(
+        pg_schema::EXPECTED == made,
+        "src/store/pg_schema.txt is not what the migrations create (first difference {:?}; the file has {} lines, the migrations make {}): rerun with TITRATE_BLESS_PG_SCHEMA=1 after adding a migration",
+        first_difference.map(|(n, (a, b))| (n + 1, a, b)),
+        pg_schema::EXPECTED.lines().count(),
+        made.lines().count()
     );
     // A schema that is exactly an older version's, claiming the newest: said as the version.
     let all = pg_schema::expected_all();
@@ -885,5 +905,81 @@ fn the_checked_in_description_is_what_the_migrations_create() {
             found: newest,
             holds: newest - 1
         }]
+    );
+}
+
+#[test]
+fn a_write_reads_a_cheap_schema_mark_not_the_whole_description() {
+    let cluster = Cluster::start();
+    let url = cluster.database("speed");
+    let mut db = PgDb::create(&url).unwrap();
+    let (p, c) = db
+        .write("AB", t(0), |w| {
+            w.insert_staff(&staff("AB", Role::Admin), "staff-add")?;
+            let p = w.insert_patient(&patient("1"))?;
+            let proto = w.protocol_id(&Config::defaults().protocol)?;
+            let c = w.insert_course(p, proto)?;
+            Ok::<_, StoreError>((p, c))
+        })
+        .unwrap();
+    let n = 300;
+    let median = |mut v: Vec<std::time::Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let mut titrate = Vec::new();
+    for i in 0..n {
+        let s = std::time::Instant::now();
+        db.write("AB", t(1), |w| {
+            w.insert_entry(&entry(p, Some(c), 1 + i, rate(200)))
+        })
+        .unwrap();
+        titrate.push(s.elapsed());
+    }
+    let mut raw = cluster.raw(&url);
+    raw.batch_execute("CREATE TABLE bare (LIKE entry INCLUDING ALL)")
+        .unwrap();
+    let stmt = raw.prepare("INSERT INTO bare (id, patient_id, course_id, kind, happened_at, recorded_at, recorded_by, late, rate_centi, confirmed) VALUES ($1, $2, $3, 'rate', '2026-03-01T08:00:00Z', '2026-03-01T08:00:00Z', 'AB', 0, 200, 0)").unwrap();
+    let mut bare = Vec::new();
+    for i in 0..n {
+        let s = std::time::Instant::now();
+        raw.execute(&stmt, &[&i, &p, &c]).unwrap();
+        bare.push(s.elapsed());
+    }
+    let lock = raw
+        .prepare(&format!(
+            "SELECT seq, hash, ({}) FROM audit_head WHERE id = 1",
+            pg_schema::FINGERPRINT_SQL
+        ))
+        .unwrap();
+    let ns: u32 = raw
+        .query_one("SELECT oid FROM pg_namespace WHERE nspname = 'public'", &[])
+        .unwrap()
+        .get(0);
+    let rels: Vec<u32> = raw
+        .query_one(pg_schema::RELATIONS_SQL, &[&ns])
+        .unwrap()
+        .get(0);
+    let mut fp = Vec::new();
+    for _ in 0..n {
+        let s = std::time::Instant::now();
+        raw.query_one(&lock, &[&rels]).unwrap();
+        fp.push(s.elapsed());
+    }
+    let mut described = Vec::new();
+    for _ in 0..20 {
+        let s = std::time::Instant::now();
+        pg_schema::describe(&mut raw, "public").unwrap();
+        described.push(s.elapsed());
+    }
+    let (fp, described) = (median(fp), median(described));
+    assert!(
+        fp * 5 < described,
+        "the mark a write reads ({fp:?}) should cost far less than a description ({described:?})"
+    );
+    eprintln!(
+        "titrate write {:?}, bare insert+commit {:?}, head lock with the schema mark {fp:?}, whole description {described:?}",
+        median(titrate),
+        median(bare)
     );
 }

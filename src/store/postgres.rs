@@ -100,9 +100,10 @@ pub struct PgDb {
     schema: String,
     namespace: u32,
     statements: HashMap<String, Statement>,
-    /// The catalog fingerprint when this connection last found the schema to be titrate's:
-    /// a write describes the schema again only when it moved.
+    /// The catalog fingerprint when this connection last found the schema to be titrate's,
+    /// and the relations it follows: a write describes the schema again only when it moved.
     schema_seen: Option<String>,
+    relations: Vec<u32>,
 }
 
 /// What the connection finds: titrate's schema name and its oid.
@@ -195,6 +196,7 @@ impl PgDb {
             namespace,
             statements: HashMap::new(),
             schema_seen: None,
+            relations: Vec::new(),
         };
         if version < schema_version() {
             db.migrate()?;
@@ -224,6 +226,7 @@ impl PgDb {
             namespace,
             statements: HashMap::new(),
             schema_seen: None,
+            relations: Vec::new(),
         };
         db.migrate()?;
         Ok(db)
@@ -326,7 +329,7 @@ impl PgDb {
                 pg_schema::FINGERPRINT_SQL
             );
             let stmt = cached(&mut self.statements, &mut tx, &sql)?;
-            tx.query_opt(&stmt, &[&self.namespace])
+            tx.query_opt(&stmt, &[&self.relations])
                 .map_err(StoreError::from)?
         };
         let Some(lock) = lock else {
@@ -342,7 +345,17 @@ impl PgDb {
         if fingerprint.is_none() || self.schema_seen != fingerprint {
             let version = stored_version(&mut tx, self.namespace)?.unwrap_or(0);
             refuse_changed_schema(&mut tx, &self.schema, version)?;
-            self.schema_seen = fingerprint;
+            // The relations as they now are, and the mark they give.
+            let relations: Vec<u32> = tx
+                .query_one(pg_schema::RELATIONS_SQL, &[&self.namespace])
+                .and_then(|r| r.try_get(0))
+                .map_err(StoreError::from)?;
+            let mark: Option<String> = tx
+                .query_one(pg_schema::FINGERPRINT_SQL, &[&relations])
+                .and_then(|r| r.try_get(0))
+                .map_err(StoreError::from)?;
+            self.relations = relations;
+            self.schema_seen = mark;
         }
         let mut w = PgTx {
             tx: RefCell::new(tx),
@@ -1315,9 +1328,8 @@ impl Reader for PgTx<'_> {
 
     fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
         let row = self.query_opt("SELECT seq, hash FROM audit_head WHERE id = 1", &[])?;
-        Ok(row
-            .map(|r| Ok::<_, StoreError>((r.try_get(0)?, r.try_get(1)?)))
-            .transpose()?)
+        row.map(|r| Ok::<_, StoreError>((r.try_get(0)?, r.try_get(1)?)))
+            .transpose()
     }
 
     fn pseudonyms(&self) -> Result<Vec<(PatientId, String, i64)>, StoreError> {
