@@ -828,9 +828,41 @@ fn schema_differences_name_a_planted_trigger_and_a_dropped_index_and_writes_are_
         "{}",
         diffs[0]
     );
+    let refused = db
+        .write("AB", t(1), |w| w.insert_patient(&patient("1")))
+        .err()
+        .unwrap();
+    assert!(
+        matches!(&refused, StoreError::SchemaChanged(why) if why.contains("entry_no_update")),
+        "{refused}"
+    );
     cluster.psql(
         "tamper",
         "ALTER TABLE entry ENABLE TRIGGER entry_no_update;",
+    );
+    db.write("AB", t(1), |w| {
+        w.audit_event("probe", &serde_json::json!({}))
+    })
+    .unwrap();
+    // A trigger's function replaced by one that lets everything through.
+    cluster.psql(
+        "tamper",
+        "CREATE OR REPLACE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END; $$;",
+    );
+    let refused = db
+        .write("AB", t(1), |w| w.insert_patient(&patient("1")))
+        .err()
+        .unwrap();
+    assert!(
+        matches!(&refused, StoreError::SchemaChanged(why) if why.contains("refuse_change()")),
+        "{refused}"
+    );
+    cluster.psql(
+        "tamper",
+        &format!(
+            "CREATE OR REPLACE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $${}$$;",
+            refuse_body()
+        ),
     );
     assert_eq!(db.read(|r| r.schema_differences()).unwrap(), vec![]);
     db.write("AB", t(1), |w| w.insert_patient(&patient("1")))
