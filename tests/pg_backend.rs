@@ -476,6 +476,8 @@ fn everything(r: &dyn Reader) -> Result<Vec<String>, StoreError> {
         format!("{:?}", r.pseudonyms()?),
         format!("{:?}", r.pseudonym_times()?),
         format!("{:?}", r.changed_patients(&Default::default())?),
+        format!("{:?}", r.marks()?),
+        format!("{:?}", r.invalid_text()?),
     ];
     let mut marks = r.outcome_marks()?;
     marks.sort_by_key(|m| m.id);
@@ -1014,4 +1016,104 @@ fn a_write_reads_a_cheap_schema_mark_not_the_whole_description() {
         median(titrate),
         median(bare)
     );
+}
+
+#[test]
+fn writers_at_once_queue_on_the_head_and_each_commit_is_announced() {
+    let cluster = Cluster::start();
+    let url = cluster.database("busy");
+    let mut db = PgDb::create(&url).unwrap();
+    let (p, c) = db
+        .write("AB", t(0), |w| {
+            w.insert_staff(&staff("AB", Role::Admin), "staff-add")?;
+            let p = w.insert_patient(&patient("1"))?;
+            let proto = w.protocol_id(&Config::defaults().protocol)?;
+            let c = w.insert_course(p, proto)?;
+            Ok::<_, StoreError>((p, c))
+        })
+        .unwrap();
+    let mut listener = cluster.raw(&url);
+    listener.batch_execute("LISTEN titrate").unwrap();
+    let before = db.data_version().unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|k| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut db = PgDb::connect(&url).unwrap();
+                for i in 0..20 {
+                    db.write("AB", t(1), |w| {
+                        w.insert_entry(&entry(p, Some(c), k * 100 + i, rate(200)))
+                    })
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for th in threads {
+        th.join().unwrap();
+    }
+    assert_eq!(db.data_version().unwrap(), before + 80);
+    let v = db.read(|r| audit::verify(r)).unwrap();
+    assert!(v.is_sound(), "{:?}", v.problems);
+    assert_eq!(db.read(|r| r.entries_of(p)).unwrap().len(), 80);
+    use postgres::fallible_iterator::FallibleIterator;
+    let mut heard: Vec<i64> = Vec::new();
+    let mut n = listener.notifications();
+    let mut it = n.timeout_iter(std::time::Duration::from_secs(5));
+    while heard.len() < 80 {
+        let note = it
+            .next()
+            .unwrap()
+            .unwrap_or_else(|| panic!("heard only {heard:?}"));
+        assert_eq!(note.channel(), "titrate");
+        heard.push(note.payload().parse().unwrap());
+    }
+    heard.sort_unstable();
+    assert_eq!(heard, ((before + 1)..=(before + 80)).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_server_that_takes_no_writes_is_unavailable_and_an_old_schema_needs_its_owner() {
+    let cluster = Cluster::start();
+    let url = cluster.database("standby");
+    let db = PgDb::create(&url).unwrap();
+    cluster.psql(
+        "postgres",
+        "ALTER DATABASE standby SET default_transaction_read_only = on",
+    );
+    let mut db2 = PgDb::connect(&url).unwrap();
+    let refused = db2
+        .write("AB", t(0), |w| {
+            w.insert_staff(&staff("AB", Role::Admin), "staff-add")
+        })
+        .err()
+        .unwrap();
+    assert!(
+        matches!(&refused, StoreError::Unavailable(why) if why.contains("takes no writes")),
+        "{refused:?}"
+    );
+    assert!(db2.read(|r| r.staff_list()).unwrap().is_empty());
+    drop(db);
+    drop(db2);
+
+    // A schema one version behind, and a login that does not own it.
+    cluster.psql_file("postgres", &setup_sql("own", "app", "ward"));
+    let mut raw = cluster.raw(&cluster.url("own", "ward"));
+    raw.batch_execute("SET search_path = titrate").unwrap();
+    let newest = titrate::store::postgres::schema_version();
+    for (n, sql) in titrate::store::postgres::migrations() {
+        if n < newest {
+            raw.batch_execute(&sql).unwrap();
+        }
+    }
+    raw.execute("UPDATE schema_version SET version = $1", &[&(newest - 1)])
+        .unwrap();
+    let refused = PgDb::connect(&cluster.url("app", "ward")).err().unwrap();
+    assert!(
+        matches!(&refused, StoreError::Open { why, .. } if why.contains("only the role that owns the schema")),
+        "{refused}"
+    );
+    PgDb::connect(&cluster.url("own", "ward")).unwrap();
+    let mut app = PgDb::connect(&cluster.url("app", "ward")).unwrap();
+    assert_eq!(app.read(|r| r.schema_differences()).unwrap(), vec![]);
 }

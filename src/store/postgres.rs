@@ -199,7 +199,18 @@ impl PgDb {
             relations: Vec::new(),
         };
         if version < schema_version() {
-            db.migrate()?;
+            db.migrate().map_err(|e| match e {
+                StoreError::Database(why) if why.contains("permission denied") || why.contains("must be owner") => {
+                    StoreError::Open {
+                        path: db.shown.clone(),
+                        why: format!(
+                            "it holds titrate's schema version {version} and needs version {}, which only the role that owns the schema may apply: connect once as that role (as `titrate init` does); nothing was changed ({why})",
+                            schema_version()
+                        ),
+                    }
+                }
+                other => other,
+            })?;
         }
         Ok(db)
     }
