@@ -1053,14 +1053,35 @@ fn writers_at_once_queue_on_the_head_and_each_commit_is_announced() {
         th.join().unwrap();
     }
     assert_eq!(db.data_version().unwrap(), before + 80);
+    // A writer that holds the head longer than another waits: that one is busy, nothing
+    // of it stored, and the same write goes through once the head is free.
+    let mut holder = cluster.raw(&url);
+    let mut hold = holder.transaction().unwrap();
+    hold.execute("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE", &[])
+        .unwrap();
+    db.set_busy_timeout(std::time::Duration::from_millis(200))
+        .unwrap();
+    let busy = db
+        .write("AB", t(2), |w| {
+            w.insert_entry(&entry(p, Some(c), 500, rate(200)))
+        })
+        .err()
+        .unwrap();
+    assert!(busy.is_busy(), "{busy:?}");
+    hold.rollback().unwrap();
+    db.write("AB", t(2), |w| {
+        w.insert_entry(&entry(p, Some(c), 500, rate(200)))
+    })
+    .unwrap();
+    assert_eq!(db.data_version().unwrap(), before + 81);
     let v = db.read(|r| audit::verify(r)).unwrap();
     assert!(v.is_sound(), "{:?}", v.problems);
-    assert_eq!(db.read(|r| r.entries_of(p)).unwrap().len(), 80);
+    assert_eq!(db.read(|r| r.entries_of(p)).unwrap().len(), 81);
     use postgres::fallible_iterator::FallibleIterator;
     let mut heard: Vec<i64> = Vec::new();
     let mut n = listener.notifications();
     let mut it = n.timeout_iter(std::time::Duration::from_secs(5));
-    while heard.len() < 80 {
+    while heard.len() < 81 {
         let note = it
             .next()
             .unwrap()
@@ -1069,7 +1090,7 @@ fn writers_at_once_queue_on_the_head_and_each_commit_is_announced() {
         heard.push(note.payload().parse().unwrap());
     }
     heard.sort_unstable();
-    assert_eq!(heard, ((before + 1)..=(before + 80)).collect::<Vec<_>>());
+    assert_eq!(heard, ((before + 1)..=(before + 81)).collect::<Vec<_>>());
 }
 
 #[test]

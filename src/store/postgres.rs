@@ -35,6 +35,10 @@ use crate::domain::values::Nrs;
 /// The PostgreSQL schema, split into migrations at its "-- migration N" lines.
 pub const SCHEMA: &str = include_str!("../../schema-postgres.sql");
 
+/// How long a write waits for another terminal's hold on the audit head, as SQLite's busy
+/// timeout: then it is refused as busy (nothing written) and may be tried again.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 /// The numbered migrations in schema-postgres.sql, in order.
@@ -123,12 +127,16 @@ fn titrate_schema(c: &mut Client, shown: &str) -> Result<(String, u32), StoreErr
 }
 
 /// Only titrate's schema and the catalog are searched, the session's temporary tables
-/// last: nothing made elsewhere can stand in for one of titrate's tables.
+/// last: nothing made elsewhere can stand in for one of titrate's tables. And a wait for a
+/// lock ends after [`BUSY_TIMEOUT`].
 fn pin_search_path(c: &mut Client, schema: &str) -> Result<(), StoreError> {
     let quoted: String = c
         .query_one("SELECT pg_catalog.quote_ident($1)", &[&schema])?
         .try_get(0)?;
-    c.batch_execute(&format!("SET search_path = {quoted}, pg_catalog, pg_temp"))?;
+    c.batch_execute(&format!(
+        "SET search_path = {quoted}, pg_catalog, pg_temp; SET lock_timeout = '{}ms'",
+        BUSY_TIMEOUT.as_millis()
+    ))?;
     Ok(())
 }
 
@@ -382,12 +390,21 @@ impl PgDb {
         Ok(out)
     }
 
+    /// How long a write waits for another terminal's write before giving up as busy.
+    pub fn set_busy_timeout(&mut self, d: std::time::Duration) -> Result<(), StoreError> {
+        self.client
+            .batch_execute(&format!("SET lock_timeout = '{}ms'", d.as_millis().max(1)))?;
+        Ok(())
+    }
+
     /// Changes whenever anyone commits a write: the audit head's seq (every write appends to
     /// the log). Outside any transaction, so it sees the newest commit.
     pub fn data_version(&mut self) -> Result<i64, StoreError> {
-        let stmt = self
-            .client
-            .prepare("SELECT seq FROM audit_head WHERE id = 1")?;
+        let stmt = cached(
+            &mut self.statements,
+            &mut self.client,
+            "SELECT seq FROM audit_head WHERE id = 1",
+        )?;
         let row = self.client.query_opt(&stmt, &[])?;
         match row {
             Some(r) => Ok(r.try_get(0)?),
@@ -504,7 +521,10 @@ impl From<postgres::Error> for StoreError {
         if let Some(db) = e.as_db_error() {
             let code = db.code();
             let words = db.message().to_string();
-            return if *code == S::T_R_SERIALIZATION_FAILURE || *code == S::T_R_DEADLOCK_DETECTED {
+            return if *code == S::T_R_SERIALIZATION_FAILURE
+                || *code == S::T_R_DEADLOCK_DETECTED
+                || *code == S::LOCK_NOT_AVAILABLE
+            {
                 StoreError::Busy(words)
             } else if *code == S::DISK_FULL {
                 StoreError::DiskFull
