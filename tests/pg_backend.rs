@@ -581,6 +581,18 @@ fn create_refuses_a_used_schema_and_connect_refuses_a_missing_or_newer_one() {
         matches!(newer, StoreError::TooNew { found: 99, .. }),
         "{newer}"
     );
+    // A database that would keep any bytes as text.
+    cluster.psql(
+        "postgres",
+        "CREATE DATABASE ascii ENCODING 'SQL_ASCII' TEMPLATE template0",
+    );
+    let ascii = PgDb::create(&cluster.url("postgres", "ascii"))
+        .err()
+        .unwrap();
+    assert!(
+        matches!(&ascii, StoreError::Open { why, .. } if why.contains("SQL_ASCII")),
+        "{ascii}"
+    );
     // No server at all.
     let nowhere = PgDb::connect(&format!(
         "postgresql://postgres@/x?host={}&port=1",

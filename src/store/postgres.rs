@@ -126,6 +126,23 @@ fn titrate_schema(c: &mut Client, shown: &str) -> Result<(String, u32), StoreErr
     }
 }
 
+/// Text is stored and read as UTF-8 only when the database's encoding is UTF8: in an
+/// SQL_ASCII database the server checks nothing and any bytes would come back.
+fn refuse_other_encoding(c: &mut Client, shown: &str) -> Result<(), StoreError> {
+    let encoding: String = c
+        .query_one("SELECT pg_catalog.current_setting('server_encoding')", &[])?
+        .try_get(0)?;
+    if encoding != "UTF8" {
+        return Err(StoreError::Open {
+            path: shown.to_string(),
+            why: format!(
+                "the database's encoding is {encoding}; titrate needs a UTF8 database (CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0)"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Only titrate's schema and the catalog are searched, the session's temporary tables
 /// last: nothing made elsewhere can stand in for one of titrate's tables. And a wait for a
 /// lock ends after [`BUSY_TIMEOUT`].
@@ -178,6 +195,7 @@ impl PgDb {
     pub fn connect(url: &str) -> Result<PgDb, StoreError> {
         let shown = shown_url(url);
         let mut c = client(url)?;
+        refuse_other_encoding(&mut c, &shown)?;
         let (schema, namespace) = titrate_schema(&mut c, &shown)?;
         pin_search_path(&mut c, &schema)?;
         let Some(version) = stored_version(&mut c, namespace)? else {
@@ -228,6 +246,7 @@ impl PgDb {
     pub fn create(url: &str) -> Result<PgDb, StoreError> {
         let shown = shown_url(url);
         let mut c = client(url)?;
+        refuse_other_encoding(&mut c, &shown)?;
         let (schema, namespace) = titrate_schema(&mut c, &shown)?;
         pin_search_path(&mut c, &schema)?;
         if let Some(t) = any_titrate_table(&mut c, namespace)? {
@@ -1448,9 +1467,9 @@ impl Reader for PgTx<'_> {
 
     fn invalid_text(&self) -> Result<Vec<(String, String, String)>, StoreError> {
         // A PostgreSQL text value is always valid in the database's encoding, checked by the
-        // server on every input, and the client reads it as UTF-8 (client_encoding is UTF8
-        // for this driver, converted by the server): a value that is not valid UTF-8 cannot
-        // be stored or read, so there is nothing to list.
+        // server on every input; titrate connects only to UTF8 databases
+        // (`refuse_other_encoding`) and the driver reads with client_encoding UTF8. A value
+        // that is not valid UTF-8 cannot be stored, so there is nothing to list.
         Ok(vec![])
     }
 }
