@@ -71,6 +71,15 @@ fn run(mut c: Command, what: &str) -> String {
 
 impl Cluster {
     fn start() -> Cluster {
+        Cluster::start_with("-c fsync=off")
+    }
+
+    /// A cluster that syncs every commit to disk, as a real server does.
+    fn start_durable() -> Cluster {
+        Cluster::start_with("-c fsync=on -c synchronous_commit=on")
+    }
+
+    fn start_with(options: &str) -> Cluster {
         static N: AtomicU32 = AtomicU32::new(0);
         let bin = server_bin();
         let dir = tempfile::Builder::new()
@@ -121,7 +130,7 @@ impl Cluster {
             .arg(cluster.data.join("log"))
             .arg("-o")
             .arg(format!(
-                "-c listen_addresses='' -k {} -p {} -c fsync=off",
+                "-c listen_addresses='' -k {} -p {} {options}",
                 cluster.sock.display(),
                 cluster.port
             ))
@@ -956,7 +965,7 @@ fn the_checked_in_description_is_what_the_migrations_create() {
 
 #[test]
 fn a_write_reads_a_cheap_schema_mark_not_the_whole_description() {
-    let cluster = Cluster::start();
+    let cluster = Cluster::start_durable();
     let url = cluster.database("speed");
     let mut db = PgDb::create(&url).unwrap();
     let (p, c) = db

@@ -6,6 +6,11 @@
 //! serialises them, every statement after the lock sees every earlier commit, so the checks
 //! a write makes still hold when it commits, and the audit log's seq follows commit order
 //! (which the change feed reads; sequence-made ids do not follow it).
+//!
+//! Ids come from identity sequences, which a refused or rolled-back insert does not give
+//! back: after one, the ids of later rows have a gap where SQLite would reuse the number.
+//! The audit content of a row is the same bytes on both backends; only the numbering of
+//! rows written after a rolled-back insert can differ.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
