@@ -387,6 +387,14 @@ impl PgDb {
         let fingerprint: Option<String> = lock.try_get(2).map_err(StoreError::from)?;
         if fingerprint.is_none() || self.schema_seen != fingerprint {
             let version = stored_version(&mut tx, self.namespace)?.unwrap_or(0);
+            // A newer titrate migrated the database since this one connected.
+            if version > schema_version() {
+                return Err(StoreError::TooNew {
+                    found: version,
+                    known: schema_version(),
+                }
+                .into());
+            }
             refuse_changed_schema(&mut tx, &self.schema, version)?;
             // The relations as they now are, and the mark they give.
             let relations: Vec<u32> = tx
