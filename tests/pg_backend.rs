@@ -584,7 +584,21 @@ fn create_refuses_a_used_schema_and_connect_refuses_a_missing_or_newer_one() {
     let mut db = PgDb::connect(&url).unwrap();
     let clean = db.read(|r| r.schema_differences()).unwrap();
     assert_eq!(clean, vec![]);
+    db.write("AB", t(0), |w| {
+        w.audit_event("probe", &serde_json::json!({}))
+    })
+    .unwrap();
     cluster.psql("lifecycle", "UPDATE schema_version SET version = 99");
+    let newer = db
+        .write("AB", t(0), |w| {
+            w.audit_event("probe", &serde_json::json!({}))
+        })
+        .err()
+        .unwrap();
+    assert!(
+        matches!(newer, StoreError::TooNew { found: 99, .. }),
+        "{newer}"
+    );
     let newer = PgDb::connect(&url).err().unwrap();
     assert!(
         matches!(newer, StoreError::TooNew { found: 99, .. }),

@@ -305,8 +305,9 @@ pub fn describe(c: &mut impl GenericClient, schema: &str) -> Result<Description,
 /// statistics in place and do not. Every lookup goes through a catalog index, so a write
 /// pays a fraction of a millisecond for it (a description of the whole schema, which the
 /// write makes only when the mark moved, costs tens of milliseconds). What a write does not
-/// run into (an index added or dropped, a table added) is found by the full comparison, on
-/// connecting and in `titrate check`.
+/// run into (an index added or dropped, a table added) is found by the full comparison, in
+/// `titrate check` and whenever the mark moved. The version row is part of it: a migration
+/// by a newer titrate moves it, and the write then finds the database too new.
 pub const FINGERPRINT_SQL: &str = "SELECT md5(string_agg(x, ',' ORDER BY x)) FROM ( \
     SELECT 'c' || c.oid || ':' || c.xmin FROM pg_catalog.pg_class c WHERE c.oid = ANY ($1) \
     UNION ALL SELECT 't' || t.oid || ':' || t.xmin FROM pg_catalog.pg_trigger t \
@@ -321,6 +322,7 @@ pub const FINGERPRINT_SQL: &str = "SELECT md5(string_agg(x, ',' ORDER BY x)) FRO
         WHERE k.conrelid = ANY ($1) \
     UNION ALL SELECT 'd' || d.oid || ':' || d.xmin FROM pg_catalog.pg_attrdef d \
         WHERE d.adrelid = ANY ($1) \
+    UNION ALL SELECT 'v' || v.xmin FROM schema_version v \
 ) s (x)";
 
 /// The oids of the relations in titrate's schema, which [`FINGERPRINT_SQL`] follows.
