@@ -904,6 +904,31 @@ fn schema_differences_name_a_planted_trigger_and_a_dropped_index_and_writes_are_
     assert_eq!(db.read(|r| r.schema_differences()).unwrap(), vec![]);
     db.write("AB", t(1), |w| w.insert_patient(&patient("1")))
         .unwrap();
+    assert!(db.read(|r| audit::verify(r)).unwrap().is_sound());
+    // Rows changed by someone who switched the triggers off: the audit check names them.
+    cluster.psql(
+        "tamper",
+        "UPDATE staff SET name = 'Someone Else';
+         ALTER TABLE patient DISABLE TRIGGER patient_no_update;
+         UPDATE patient SET weight_kg = 95;
+         ALTER TABLE patient ENABLE TRIGGER patient_no_update;",
+    );
+    let problems = db.read(|r| audit::verify(r)).unwrap().problems;
+    assert_eq!(
+        problems,
+        vec![
+            audit::Problem::RowChanged {
+                table: "staff".into(),
+                key: "AB".into(),
+                audit_seq: 1
+            },
+            audit::Problem::RowChanged {
+                table: "patient".into(),
+                key: "1".into(),
+                audit_seq: 3
+            },
+        ]
+    );
 }
 
 /// The body of refuse_change as schema-postgres.sql writes it.
