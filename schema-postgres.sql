@@ -184,14 +184,16 @@ CREATE TABLE audit_head (
 INSERT INTO audit_head (id, seq, hash)
 VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
 
--- The head moves forward only, and only onto an audit row that exists with that hash: it
--- cannot be wound back to hide the newest rows, nor pointed at a row that is not there.
+-- The head moves forward one row at a time, onto the audit row that exists with that seq
+-- and hash and names the old head as the row before it: it cannot be wound back to hide the
+-- newest rows, pointed at a row that is not there, or moved past a row that does not follow.
 CREATE FUNCTION audit_head_forward() RETURNS trigger LANGUAGE plpgsql
 SET search_path FROM CURRENT AS $$
 BEGIN
-    IF NEW.id <> OLD.id OR NEW.seq <= OLD.seq
-       OR NOT EXISTS (SELECT 1 FROM audit WHERE seq = NEW.seq AND hash = NEW.hash) THEN
-        RAISE EXCEPTION 'the audit head only moves forward, onto an audit row that exists'
+    IF NEW.id <> OLD.id OR NEW.seq <> OLD.seq + 1
+       OR NOT EXISTS (SELECT 1 FROM audit
+                      WHERE seq = NEW.seq AND hash = NEW.hash AND prev_hash = OLD.hash) THEN
+        RAISE EXCEPTION 'the audit head only moves forward, onto the audit row that follows it'
             USING ERRCODE = 'restrict_violation';
     END IF;
     RETURN NEW;
