@@ -297,23 +297,28 @@ pub fn describe(c: &mut impl GenericClient, schema: &str) -> Result<Description,
     Ok(out)
 }
 
-/// A cheap mark of what a write runs into, for `$1` the oids of titrate's relations: the
+/// A cheap mark of what a write runs into, for `$1` the oids of titrate's relations and `$2`
+/// the functions their triggers call ([`FUNCTIONS_SQL`]): the
 /// identity and row version of the relations' own catalog rows, their triggers (an added,
 /// dropped or disabled one), the functions those triggers call (one replaced), their rules
 /// and policies, constraints (a UNIQUE or CHECK dropped) and column defaults. Any DDL on
 /// them writes one of these rows and so changes the mark; ANALYZE and VACUUM update
-/// statistics in place and do not. Every lookup goes through a catalog index, so a write
-/// pays a fraction of a millisecond for it (a description of the whole schema, which the
+/// statistics in place and do not. The catalogs read are small, so a write pays a fraction
+/// of a millisecond for it (a description of the whole schema, which the
 /// write makes only when the mark moved, costs tens of milliseconds). What a write does not
 /// run into (an index added or dropped, a table added) is found by the full comparison, in
 /// `titrate check` and whenever the mark moved. The version row is part of it: a migration
 /// by a newer titrate moves it, and the write then finds the database too new.
-pub const FINGERPRINT_SQL: &str = "SELECT md5(string_agg(x, ',' ORDER BY x)) FROM ( \
+///
+/// The rows are joined in the order the catalogs are read, not sorted (sorting was most of
+/// the cost): a catalog rewritten in another order (VACUUM FULL) gives another mark, which
+/// costs one full comparison and never hides a change.
+pub const FINGERPRINT_SQL: &str = "SELECT md5(string_agg(x, ',')) FROM ( \
     SELECT 'c' || c.oid || ':' || c.xmin FROM pg_catalog.pg_class c WHERE c.oid = ANY ($1) \
     UNION ALL SELECT 't' || t.oid || ':' || t.xmin FROM pg_catalog.pg_trigger t \
         WHERE t.tgrelid = ANY ($1) \
     UNION ALL SELECT 'p' || p.oid || ':' || p.xmin FROM pg_catalog.pg_proc p \
-        WHERE p.oid IN (SELECT tgfoid FROM pg_catalog.pg_trigger WHERE tgrelid = ANY ($1)) \
+        WHERE p.oid = ANY ($2) \
     UNION ALL SELECT 'r' || r.oid || ':' || r.xmin FROM pg_catalog.pg_rewrite r \
         WHERE r.ev_class = ANY ($1) \
     UNION ALL SELECT 'o' || o.oid || ':' || o.xmin FROM pg_catalog.pg_policy o \
@@ -324,6 +329,11 @@ pub const FINGERPRINT_SQL: &str = "SELECT md5(string_agg(x, ',' ORDER BY x)) FRO
         WHERE d.adrelid = ANY ($1) \
     UNION ALL SELECT 'v' || v.xmin FROM schema_version v \
 ) s (x)";
+
+/// The functions the triggers of the relations `$1` call: `$2` of [`FINGERPRINT_SQL`] (a
+/// trigger added with another function adds a pg_trigger row, which moves the mark anyway).
+pub const FUNCTIONS_SQL: &str = "SELECT coalesce(array_agg(DISTINCT tgfoid), '{}') \
+    FROM pg_catalog.pg_trigger WHERE tgrelid = ANY ($1)";
 
 /// The oids of the relations in titrate's schema, which [`FINGERPRINT_SQL`] follows.
 pub const RELATIONS_SQL: &str = "SELECT coalesce(array_agg(oid ORDER BY oid), '{}') \

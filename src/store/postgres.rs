@@ -113,6 +113,7 @@ pub struct PgDb {
     /// and the relations it follows: a write describes the schema again only when it moved.
     schema_seen: Option<String>,
     relations: Vec<u32>,
+    functions: Vec<u32>,
 }
 
 /// What the connection finds: titrate's schema name and its oid.
@@ -228,6 +229,7 @@ impl PgDb {
             statements: HashMap::new(),
             schema_seen: None,
             relations: Vec::new(),
+            functions: Vec::new(),
         };
         if version < schema_version() {
             db.migrate().map_err(|e| match e {
@@ -270,6 +272,7 @@ impl PgDb {
             statements: HashMap::new(),
             schema_seen: None,
             relations: Vec::new(),
+            functions: Vec::new(),
         };
         db.migrate()?;
         Ok(db)
@@ -372,7 +375,7 @@ impl PgDb {
                 pg_schema::FINGERPRINT_SQL
             );
             let stmt = cached(&mut self.statements, &mut tx, &sql)?;
-            tx.query_opt(&stmt, &[&self.relations])
+            tx.query_opt(&stmt, &[&self.relations, &self.functions])
                 .map_err(StoreError::from)?
         };
         let Some(lock) = lock else {
@@ -401,11 +404,16 @@ impl PgDb {
                 .query_one(pg_schema::RELATIONS_SQL, &[&self.namespace])
                 .and_then(|r| r.try_get(0))
                 .map_err(StoreError::from)?;
+            let functions: Vec<u32> = tx
+                .query_one(pg_schema::FUNCTIONS_SQL, &[&relations])
+                .and_then(|r| r.try_get(0))
+                .map_err(StoreError::from)?;
             let mark: Option<String> = tx
-                .query_one(pg_schema::FINGERPRINT_SQL, &[&relations])
+                .query_one(pg_schema::FINGERPRINT_SQL, &[&relations, &functions])
                 .and_then(|r| r.try_get(0))
                 .map_err(StoreError::from)?;
             self.relations = relations;
+            self.functions = functions;
             self.schema_seen = mark;
         }
         let mut w = PgTx {
