@@ -39,6 +39,29 @@ pub fn describe(c: &mut impl GenericClient, schema: &str) -> Result<Description,
     let quoted: String = c
         .query_one("SELECT pg_catalog.quote_ident($1)", &[&schema])?
         .try_get(0)?;
+    // The deparsers qualify a name only where the search path would not find it: the
+    // description is made under one search path whoever asks, and the caller's restored.
+    let before: String = c
+        .query_one("SELECT pg_catalog.current_setting('search_path')", &[])?
+        .try_get(0)?;
+    c.query_one(
+        "SELECT pg_catalog.set_config('search_path', $1, true)",
+        &[&format!("pg_catalog, {quoted}, pg_temp")],
+    )?;
+    let out = describe_objects(c, schema, ns, &quoted)?;
+    c.query_one(
+        "SELECT pg_catalog.set_config('search_path', $1, true)",
+        &[&before],
+    )?;
+    Ok(out)
+}
+
+fn describe_objects(
+    c: &mut impl GenericClient,
+    schema: &str,
+    ns: u32,
+    quoted: &str,
+) -> Result<Description, StoreError> {
     // The schema's own name, wherever a deparser wrote it, is left out.
     let strip = |s: String| -> String {
         s.replace(&format!("{quoted}."), "")

@@ -149,15 +149,15 @@ fn refuse_other_encoding(c: &mut Client, shown: &str) -> Result<(), StoreError> 
     Ok(())
 }
 
-/// Only titrate's schema and the catalog are searched, the session's temporary tables
-/// last: nothing made elsewhere can stand in for one of titrate's tables. And a wait for a
+/// Only the catalog and titrate's schema are searched (built-in names first, so nothing
+/// can stand in for them), the session's temporary tables last: nothing made elsewhere can stand in for one of titrate's tables. And a wait for a
 /// lock ends after [`BUSY_TIMEOUT`].
 fn pin_search_path(c: &mut Client, schema: &str) -> Result<(), StoreError> {
     let quoted: String = c
         .query_one("SELECT pg_catalog.quote_ident($1)", &[&schema])?
         .try_get(0)?;
     c.batch_execute(&format!(
-        "SET search_path = {quoted}, pg_catalog, pg_temp; SET lock_timeout = '{}ms'",
+        "SET search_path = pg_catalog, {quoted}, pg_temp; SET lock_timeout = '{}ms'",
         BUSY_TIMEOUT.as_millis()
     ))?;
     Ok(())
@@ -492,7 +492,8 @@ fn refuse_changed_schema(
 
 /// Whoever may append to the audit log (the application role, given SELECT and INSERT by
 /// the default privileges `titrate pg-setup` sets) may also change staff rows' counters and
-/// move the audit head, and nothing else: column-level UPDATE on those two tables only.
+/// move the audit head (directly or through append_audit), and nothing else: column-level
+/// UPDATE on those two tables only.
 /// Default privileges cannot name single tables, so the owner grants these here, after
 /// every migration.
 fn grant_app_updates(tx: &mut Transaction) -> Result<(), StoreError> {
@@ -510,7 +511,8 @@ fn grant_app_updates(tx: &mut Transaction) -> Result<(), StoreError> {
     for g in grantees {
         tx.batch_execute(&format!(
             "GRANT UPDATE (name, role, pin_hash, active, failed_pins, locked) ON staff TO {g}; \
-             GRANT UPDATE (seq, hash) ON audit_head TO {g};"
+             GRANT UPDATE (seq, hash) ON audit_head TO {g}; \
+             GRANT EXECUTE ON FUNCTION append_audit(bigint, text, text, text, text, text, text, text, text) TO {g};"
         ))?;
     }
     Ok(())
@@ -878,11 +880,6 @@ impl PgTx<'_> {
         Ok(self.tx.borrow_mut().query_opt(&s, p)?)
     }
 
-    fn execute(&self, sql: &str, p: Params) -> Result<u64, StoreError> {
-        let s = self.stmt(sql)?;
-        Ok(self.tx.borrow_mut().execute(&s, p)?)
-    }
-
     /// Inserts one row of an audited table and appends its audit row, the content made from
     /// the row as the server stored it (RETURNING, one round trip). None when a UNIQUE
     /// constraint refused the row (ON CONFLICT DO NOTHING: the transaction stays usable, as
@@ -975,9 +972,9 @@ impl PgTx<'_> {
             hash: String::new(),
         };
         row.hash = row_hash(&row);
-        self.execute(
-            "INSERT INTO audit (seq, at, actor, action, tbl, row_key, content, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        // The audit row and the head's move in one round trip (schema-postgres.sql).
+        self.query_opt(
+            "SELECT append_audit($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             &[
                 &row.seq,
                 &row.at,
@@ -990,13 +987,6 @@ impl PgTx<'_> {
                 &row.hash,
             ],
         )?;
-        let changed = self.execute(
-            "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
-            &[&row.seq, &row.hash],
-        )?;
-        if changed != 1 {
-            return Err(corrupt("the audit head is missing"));
-        }
         self.head = Some((row.seq, row.hash));
         Ok(())
     }
