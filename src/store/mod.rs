@@ -10,6 +10,8 @@
 pub mod audit;
 mod location;
 pub mod pg_tls;
+pub mod pg_schema;
+pub mod postgres;
 mod rows;
 pub mod schema;
 pub mod sqlite;
@@ -383,8 +385,12 @@ pub struct AuditRow {
 }
 
 /// The newest entry, void and patient ids: what "has anything been added since?" compares.
+/// And the audit head's seq, which follows commit order where ids do not (on PostgreSQL a
+/// smaller id can commit after a larger one was seen): a backend whose ids may commit out of
+/// order reads what is new from the audit rows after it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Marks {
+    pub audit: i64,
     pub entry: i64,
     pub void: i64,
     pub patient: i64,

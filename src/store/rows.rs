@@ -36,16 +36,16 @@ pub fn instant(s: &str) -> Result<Instant, StoreError> {
     from_db(s).ok_or_else(|| corrupt(format!("\"{s}\" is not a stored time")))
 }
 
-fn word<T: std::str::FromStr>(s: &str) -> Result<T, StoreError> {
+pub(super) fn word<T: std::str::FromStr>(s: &str) -> Result<T, StoreError> {
     s.parse()
         .map_err(|_| corrupt(format!("unexpected value \"{s}\"")))
 }
 
-fn opt_word<T: std::str::FromStr>(s: Option<String>) -> Result<Option<T>, StoreError> {
+pub(super) fn opt_word<T: std::str::FromStr>(s: Option<String>) -> Result<Option<T>, StoreError> {
     s.map(|v| word(&v)).transpose()
 }
 
-fn date(s: &str) -> Result<chrono::NaiveDate, StoreError> {
+pub(super) fn date(s: &str) -> Result<chrono::NaiveDate, StoreError> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map_err(|_| corrupt(format!("\"{s}\" is not a stored date")))
 }
@@ -176,21 +176,55 @@ pub fn entry(row: &Row) -> Result<Entry, StoreError> {
     })
 }
 
+/// One stored value as any backend reads it, for the canonical content: what SQLite's
+/// dynamic types can hold, and a value of a type titrate never declares (a PostgreSQL column
+/// whose type was changed behind titrate's back), named by that type and given as text.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Value<'a> {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(&'a [u8]),
+    Blob(&'a [u8]),
+    Other { kind: &'a str, text: &'a str },
+}
+
+impl<'a> From<ValueRef<'a>> for Value<'a> {
+    fn from(v: ValueRef<'a>) -> Value<'a> {
+        match v {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(i) => Value::Integer(i),
+            ValueRef::Real(r) => Value::Real(r),
+            ValueRef::Text(t) => Value::Text(t),
+            ValueRef::Blob(b) => Value::Blob(b),
+        }
+    }
+}
+
 /// A row as canonical JSON: `columns` (the row's columns, in that order) as an object with
 /// its keys sorted by byte, each value written from its declared type (see
 /// [`ColumnType`]). A column added later is left out while it is NULL. The PIN hash is
 /// reduced to its digest so that the audit log, which staff may read, never holds it.
 pub fn canonical(row: &Row, columns: &[Column]) -> Result<String, StoreError> {
+    let mut values = Vec::with_capacity(columns.len());
+    for i in 0..columns.len() {
+        values.push(Value::from(row.get_ref(i)?));
+    }
+    Ok(canonical_values(&values, columns))
+}
+
+/// The canonical content of one row from its values, `values[i]` being column `columns[i]`:
+/// the one formatter every backend uses, so that the same row gives the same bytes.
+pub fn canonical_values(values: &[Value], columns: &[Column]) -> String {
     let mut fields: Vec<(String, String)> = Vec::with_capacity(columns.len());
-    for (i, col) in columns.iter().enumerate() {
-        let v = row.get_ref(i)?;
-        if col.later && v == ValueRef::Null {
+    for (col, v) in columns.iter().zip(values.iter().copied()) {
+        if col.later && v == Value::Null {
             continue;
         }
         let (name, value) = match col.ty {
             ColumnType::Secret => {
                 let digest = match v {
-                    ValueRef::Text(t) => sha256_hex(t),
+                    Value::Text(t) => sha256_hex(t),
                     _ => String::new(),
                 };
                 (format!("{}_sha256", col.name), json_string(&digest))
@@ -210,7 +244,7 @@ pub fn canonical(row: &Row, columns: &[Column]) -> Result<String, StoreError> {
         out.push_str(value);
     }
     out.push('}');
-    Ok(out)
+    out
 }
 
 fn json_string(s: &str) -> String {
@@ -221,26 +255,27 @@ fn json_real(v: f64) -> String {
     serde_json::Value::from(v).to_string()
 }
 
-fn canonical_value(ty: ColumnType, v: ValueRef) -> String {
+fn canonical_value(ty: ColumnType, v: Value) -> String {
     match (ty, v) {
-        (_, ValueRef::Null) => "null".into(),
-        (ColumnType::Integer, ValueRef::Integer(i)) => i.to_string(),
-        (ColumnType::Real, ValueRef::Real(r)) => json_real(r),
+        (_, Value::Null) => "null".into(),
+        (ColumnType::Integer, Value::Integer(i)) => i.to_string(),
+        (ColumnType::Real, Value::Real(r)) => json_real(r),
         // SQLite may keep a whole real as an integer on disk; another backend holds a double.
         #[allow(clippy::cast_precision_loss)]
-        (ColumnType::Real, ValueRef::Integer(i)) => json_real(i as f64),
-        (ColumnType::Text | ColumnType::Secret, ValueRef::Text(t)) => {
+        (ColumnType::Real, Value::Integer(i)) => json_real(i as f64),
+        (ColumnType::Text | ColumnType::Secret, Value::Text(t)) => {
             json_string(&String::from_utf8_lossy(t))
         }
         (_, other) => {
             let (kind, value) = match other {
-                ValueRef::Integer(i) => ("integer", i.to_string()),
-                ValueRef::Real(r) => ("real", json_real(r)),
-                ValueRef::Text(t) => ("text", json_string(&String::from_utf8_lossy(t))),
-                ValueRef::Blob(b) => ("blob", json_string(&sha256_hex(b))),
-                ValueRef::Null => ("null", "null".into()),
+                Value::Integer(i) => ("integer", i.to_string()),
+                Value::Real(r) => ("real", json_real(r)),
+                Value::Text(t) => ("text", json_string(&String::from_utf8_lossy(t))),
+                Value::Blob(b) => ("blob", json_string(&sha256_hex(b))),
+                Value::Other { kind, text } => (kind, json_string(text)),
+                Value::Null => ("null", "null".into()),
             };
-            format!("{{\"stored_as\":\"{kind}\",\"value\":{value}}}")
+            format!("{{\"stored_as\":{},\"value\":{value}}}", json_string(kind))
         }
     }
 }

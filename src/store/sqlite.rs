@@ -902,7 +902,13 @@ impl Reader for SqlTx<'_> {
             let v: Option<i64> = self.tx.prepare_cached(&sql)?.query_row([], |r| r.get(0))?;
             Ok(v.unwrap_or(0))
         };
+        let audit: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT seq FROM audit_head WHERE id = 1")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
         Ok(super::Marks {
+            audit: audit.unwrap_or(0),
             entry: max("entry")?,
             void: max("void")?,
             patient: max("patient")?,

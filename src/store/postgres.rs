@@ -1,0 +1,1917 @@
+//! The PostgreSQL store: the same `Reader` and `Writer` as the SQLite store, on a server.
+//!
+//! Reads run in one REPEATABLE READ READ ONLY transaction each, so a screen or report sees
+//! one state. Writes run in one READ COMMITTED transaction that first locks the audit head
+//! row (SELECT ... FOR UPDATE): writers are serialised exactly as SQLite's BEGIN IMMEDIATE
+//! serialises them, every statement after the lock sees every earlier commit, so the checks
+//! a write makes still hold when it commits, and the audit log's seq follows commit order
+//! (which the change feed reads; sequence-made ids do not follow it).
+//!
+//! Ids come from identity sequences, which a refused or rolled-back insert does not give
+//! back: after one, the ids of later rows have a gap where SQLite would reuse the number.
+//! The audit content of a row is the same bytes on both backends; only the numbering of
+//! rows written after a rolled-back insert can differ.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use postgres::types::ToSql;
+use postgres::{Client, GenericClient, IsolationLevel, NoTls, Row, Statement, Transaction};
+
+use super::audit::row_hash;
+use super::rows::{self, Value, canonical_values};
+use super::{
+    AuditRow, Audited, Column, ColumnType, Course, LetterAdvice, Marks, NewEntry, NewLetterAdvice,
+    NewPatient, NewPatientVersion, Patient, PatientVersion, Reader, SchemaProblem, ScoreWindow,
+    Staff, StoreError, Writer, audited_table, audited_tables, pg_schema,
+};
+use crate::domain::dose::RatePoint;
+use crate::domain::entry::{
+    CourseId, Entry, EntryData, EntryId, EntryKind, PatientId, Version, Void,
+};
+use crate::domain::marks::{Mark, MarkKind};
+use crate::domain::outcome::Score;
+use crate::domain::protocol::{Approval, Protocol, ProtocolVersion};
+use crate::domain::time::{Instant, to_db, whole_seconds};
+use crate::domain::values::Nrs;
+
+/// The PostgreSQL schema, split into migrations at its "-- migration N" lines.
+pub const SCHEMA: &str = include_str!("../../schema-postgres.sql");
+
+/// How long a write waits for another terminal's hold on the audit head, as SQLite's busy
+/// timeout: then it is refused as busy (nothing written) and may be tried again.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// The numbered migrations in schema-postgres.sql, in order.
+pub fn migrations() -> Vec<(i64, String)> {
+    let mut out: Vec<(i64, String)> = Vec::new();
+    for line in SCHEMA.lines() {
+        if let Some(n) = line
+            .strip_prefix("-- migration ")
+            .and_then(|n| n.trim().parse().ok())
+        {
+            out.push((n, String::new()));
+        } else if let Some((_, sql)) = out.last_mut() {
+            sql.push_str(line);
+            sql.push('\n');
+        }
+    }
+    out
+}
+
+pub fn schema_version() -> i64 {
+    migrations().last().map_or(0, |(n, _)| *n)
+}
+
+/// The connection, in one small function: TLS (`pg_tls::connect`) takes its place later.
+fn client(url: &str) -> Result<Client, StoreError> {
+    let config = postgres::Config::from_str(url).map_err(|e| StoreError::Open {
+        path: shown_url(url),
+        why: format!("it is not a PostgreSQL connection string: {e}"),
+    })?;
+    config.connect(NoTls).map_err(StoreError::from)
+}
+
+/// The database a URL names, for messages: never its password.
+pub fn shown_url(url: &str) -> String {
+    let Ok(c) = postgres::Config::from_str(url) else {
+        return "the PostgreSQL database given".into();
+    };
+    let hosts: Vec<String> = c
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            postgres::config::Host::Tcp(name) => name.clone(),
+            #[cfg(unix)]
+            postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    format!(
+        "PostgreSQL database {} on {} as {}",
+        c.get_dbname().unwrap_or("(default)"),
+        if hosts.is_empty() {
+            "the default host".into()
+        } else {
+            hosts.join(", ")
+        },
+        c.get_user().unwrap_or("(default user)")
+    )
+}
+
+pub struct PgDb {
+    client: Client,
+    shown: String,
+    /// Titrate's schema: the first on the role's search_path when it connected.
+    schema: String,
+    namespace: u32,
+    statements: HashMap<String, Statement>,
+    /// The catalog fingerprint when this connection last found the schema to be titrate's,
+    /// and the relations it follows: a write describes the schema again only when it moved.
+    schema_seen: Option<String>,
+    relations: Vec<u32>,
+    functions: Vec<u32>,
+}
+
+/// What the connection finds: titrate's schema name and its oid.
+fn titrate_schema(c: &mut Client, shown: &str) -> Result<(String, u32), StoreError> {
+    let row = c.query_one(
+        "SELECT current_schema()::text, (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = current_schema())",
+        &[],
+    )?;
+    match (row.try_get::<_, Option<String>>(0)?, row.try_get::<_, Option<u32>>(1)?) {
+        (Some(s), Some(oid)) => Ok((s, oid)),
+        _ => Err(StoreError::Open {
+            path: shown.to_string(),
+            why: "no schema of the role's search_path exists: create one (see `titrate pg-setup --print`)"
+                .into(),
+        }),
+    }
+}
+
+/// Text is stored and read as UTF-8 only when the database's encoding is UTF8: in an
+/// SQL_ASCII database the server checks nothing and any bytes would come back.
+fn refuse_other_encoding(c: &mut Client, shown: &str) -> Result<(), StoreError> {
+    let encoding: String = c
+        .query_one("SELECT pg_catalog.current_setting('server_encoding')", &[])?
+        .try_get(0)?;
+    if encoding != "UTF8" {
+        return Err(StoreError::Open {
+            path: shown.to_string(),
+            why: format!(
+                "the database's encoding is {encoding}; titrate needs a UTF8 database (CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0)"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Only the catalog and titrate's schema are searched (built-in names first, so nothing
+/// can stand in for them), the session's temporary tables last: nothing made elsewhere can stand in for one of titrate's tables. And a wait for a
+/// lock ends after [`BUSY_TIMEOUT`].
+fn pin_search_path(c: &mut Client, schema: &str) -> Result<(), StoreError> {
+    let quoted: String = c
+        .query_one("SELECT pg_catalog.quote_ident($1)", &[&schema])?
+        .try_get(0)?;
+    c.batch_execute(&format!(
+        "SET search_path = pg_catalog, {quoted}, pg_temp; SET lock_timeout = '{}ms'",
+        BUSY_TIMEOUT.as_millis()
+    ))?;
+    Ok(())
+}
+
+fn table_exists(c: &mut impl GenericClient, ns: u32, name: &str) -> Result<bool, StoreError> {
+    Ok(c.query_opt(
+        "SELECT 1 FROM pg_catalog.pg_class WHERE relnamespace = $1 AND relname = $2 AND relkind = 'r'",
+        &[&ns, &name],
+    )?
+    .is_some())
+}
+
+/// The stored version, None when the schema has no version table.
+fn stored_version(c: &mut impl GenericClient, ns: u32) -> Result<Option<i64>, StoreError> {
+    if !table_exists(c, ns, "schema_version")? {
+        return Ok(None);
+    }
+    let row = c.query_opt("SELECT version FROM schema_version WHERE id = 1", &[])?;
+    Ok(Some(match row {
+        Some(r) => r.try_get(0)?,
+        None => 0,
+    }))
+}
+
+/// Any of titrate's tables in the schema.
+fn any_titrate_table(c: &mut impl GenericClient, ns: u32) -> Result<Option<String>, StoreError> {
+    let mut names: Vec<&str> = audited_tables().iter().map(|a| a.table).collect();
+    names.extend(["audit", "audit_head", "schema_version"]);
+    for n in names {
+        if table_exists(c, ns, n)? {
+            return Ok(Some(n.to_string()));
+        }
+    }
+    Ok(None)
+}
+
+impl PgDb {
+    /// Connects to a database that holds titrate's schema, migrating an older one in one
+    /// transaction. A database without it is refused: only `create` makes one.
+    pub fn connect(url: &str) -> Result<PgDb, StoreError> {
+        let shown = shown_url(url);
+        let mut c = client(url)?;
+        refuse_other_encoding(&mut c, &shown)?;
+        let (schema, namespace) = titrate_schema(&mut c, &shown)?;
+        pin_search_path(&mut c, &schema)?;
+        let Some(version) = stored_version(&mut c, namespace)? else {
+            let why = match any_titrate_table(&mut c, namespace)? {
+                Some(t) => format!(
+                    "schema {schema} holds titrate's table {t} but no schema version: it is not a complete titrate database; nothing was changed"
+                ),
+                None => {
+                    format!("schema {schema} holds no titrate database; `titrate init` creates one")
+                }
+            };
+            return Err(StoreError::Open { path: shown, why });
+        };
+        if version > schema_version() {
+            return Err(StoreError::TooNew {
+                found: version,
+                known: schema_version(),
+            });
+        }
+        let mut db = PgDb {
+            client: c,
+            shown,
+            schema,
+            namespace,
+            statements: HashMap::new(),
+            schema_seen: None,
+            relations: Vec::new(),
+            functions: Vec::new(),
+        };
+        if version < schema_version() {
+            db.migrate().map_err(|e| match e {
+                StoreError::Database(why) if why.contains("permission denied") || why.contains("must be owner") => {
+                    StoreError::Open {
+                        path: db.shown.clone(),
+                        why: format!(
+                            "it holds titrate's schema version {version} and needs version {}, which only the role that owns the schema may apply: connect once as that role (as `titrate init` does); nothing was changed ({why})",
+                            schema_version()
+                        ),
+                    }
+                }
+                other => other,
+            })?;
+        }
+        Ok(db)
+    }
+
+    /// Creates titrate's schema in an empty schema (what `titrate init` does): refused when
+    /// any of titrate's tables is there already.
+    pub fn create(url: &str) -> Result<PgDb, StoreError> {
+        let shown = shown_url(url);
+        let mut c = client(url)?;
+        refuse_other_encoding(&mut c, &shown)?;
+        let (schema, namespace) = titrate_schema(&mut c, &shown)?;
+        pin_search_path(&mut c, &schema)?;
+        if let Some(t) = any_titrate_table(&mut c, namespace)? {
+            return Err(StoreError::Open {
+                path: shown,
+                why: format!(
+                    "schema {schema} holds titrate's table {t} already: `titrate init` only creates a new record in an empty schema; nothing was changed"
+                ),
+            });
+        }
+        let mut db = PgDb {
+            client: c,
+            shown,
+            schema,
+            namespace,
+            statements: HashMap::new(),
+            schema_seen: None,
+            relations: Vec::new(),
+            functions: Vec::new(),
+        };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// The database, as messages name it (no password).
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// Titrate's schema on the server.
+    pub fn schema_name(&self) -> &str {
+        &self.schema
+    }
+
+    /// Applies every migration newer than the database, all in one transaction, holding
+    /// the version row and the audit head so that no other terminal writes meanwhile.
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let quoted: String = self
+            .client
+            .query_one("SELECT pg_catalog.quote_ident($1)", &[&self.schema])?
+            .try_get(0)?;
+        let ns = self.namespace;
+        let schema = self.schema.clone();
+        let mut tx = self.client.transaction()?;
+        // Functions made with SET search_path FROM CURRENT keep titrate's schema alone.
+        tx.batch_execute(&format!("SET LOCAL search_path = {quoted}"))?;
+        let version = if table_exists(&mut tx, ns, "schema_version")? {
+            tx.query_one(
+                "SELECT version FROM schema_version WHERE id = 1 FOR UPDATE",
+                &[],
+            )?
+            .try_get::<_, i64>(0)?
+        } else {
+            0
+        };
+        if version > schema_version() {
+            return Err(StoreError::TooNew {
+                found: version,
+                known: schema_version(),
+            });
+        }
+        if version > 0 {
+            // A trigger planted in an older schema would run inside the migration's writes.
+            tx.query_one("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE", &[])?;
+            refuse_changed_schema(&mut tx, &schema, version)?;
+        }
+        for (n, sql) in migrations().into_iter().filter(|(n, _)| *n > version) {
+            let had_approvals = table_exists(&mut tx, ns, "protocol_approval")?;
+            tx.batch_execute(&sql)?;
+            if !had_approvals && table_exists(&mut tx, ns, "protocol_approval")? {
+                audit_approvals_made_by_upgrade(&mut tx)?;
+            }
+            tx.execute("UPDATE schema_version SET version = $1 WHERE id = 1", &[&n])?;
+        }
+        grant_app_updates(&mut tx)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A consistent read of the record: one REPEATABLE READ READ ONLY transaction.
+    pub fn read<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&dyn Reader) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self
+            .client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(StoreError::from)?;
+        let view = PgTx {
+            tx: RefCell::new(tx),
+            statements: RefCell::new(&mut self.statements),
+            schema: &self.schema,
+            namespace: self.namespace,
+            actor: String::new(),
+            now: chrono::Utc::now(),
+            head: None,
+        };
+        let out = f(&view)?;
+        view.tx.into_inner().commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    /// One write transaction. It first locks the audit head row, so writers queue as they do
+    /// on SQLite and the checks `f` makes still hold when it commits; on any error nothing
+    /// of it is stored.
+    pub fn write<T, E: From<StoreError>>(
+        &mut self,
+        actor: &str,
+        now: Instant,
+        f: impl FnOnce(&mut dyn Writer) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut tx = self.client.transaction().map_err(StoreError::from)?;
+        let lock = {
+            let sql = format!(
+                "SELECT seq, hash, ({}) FROM audit_head WHERE id = 1 FOR UPDATE",
+                pg_schema::FINGERPRINT_SQL
+            );
+            let stmt = cached(&mut self.statements, &mut tx, &sql)?;
+            tx.query_opt(&stmt, &[&self.relations, &self.functions])
+                .map_err(StoreError::from)?
+        };
+        let Some(lock) = lock else {
+            return Err(StoreError::Corrupt("the audit head is missing".into()).into());
+        };
+        let head: (i64, String) = (
+            lock.try_get(0).map_err(StoreError::from)?,
+            lock.try_get(1).map_err(StoreError::from)?,
+        );
+        // Inside the lock: a trigger added behind titrate's back would run inside this very
+        // write. Only a moved fingerprint costs a full description.
+        let fingerprint: Option<String> = lock.try_get(2).map_err(StoreError::from)?;
+        if fingerprint.is_none() || self.schema_seen != fingerprint {
+            let version = stored_version(&mut tx, self.namespace)?.unwrap_or(0);
+            // A newer titrate migrated the database since this one connected.
+            if version > schema_version() {
+                return Err(StoreError::TooNew {
+                    found: version,
+                    known: schema_version(),
+                }
+                .into());
+            }
+            refuse_changed_schema(&mut tx, &self.schema, version)?;
+            // The relations as they now are, and the mark they give.
+            let relations: Vec<u32> = tx
+                .query_one(pg_schema::RELATIONS_SQL, &[&self.namespace])
+                .and_then(|r| r.try_get(0))
+                .map_err(StoreError::from)?;
+            let functions: Vec<u32> = tx
+                .query_one(pg_schema::FUNCTIONS_SQL, &[&relations])
+                .and_then(|r| r.try_get(0))
+                .map_err(StoreError::from)?;
+            let mark: Option<String> = tx
+                .query_one(pg_schema::FINGERPRINT_SQL, &[&relations, &functions])
+                .and_then(|r| r.try_get(0))
+                .map_err(StoreError::from)?;
+            self.relations = relations;
+            self.functions = functions;
+            self.schema_seen = mark;
+        }
+        let mut w = PgTx {
+            tx: RefCell::new(tx),
+            statements: RefCell::new(&mut self.statements),
+            schema: &self.schema,
+            namespace: self.namespace,
+            actor: actor.to_string(),
+            now: whole_seconds(now),
+            head: Some(head),
+        };
+        let out = f(&mut w)?;
+        w.tx.into_inner().commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    /// How long a write waits for another terminal's write before giving up as busy.
+    pub fn set_busy_timeout(&mut self, d: std::time::Duration) -> Result<(), StoreError> {
+        self.client
+            .batch_execute(&format!("SET lock_timeout = '{}ms'", d.as_millis().max(1)))?;
+        Ok(())
+    }
+
+    /// Changes whenever anyone commits a write: the audit head's seq (every write appends to
+    /// the log). Outside any transaction, so it sees the newest commit.
+    pub fn data_version(&mut self) -> Result<i64, StoreError> {
+        let stmt = cached(
+            &mut self.statements,
+            &mut self.client,
+            "SELECT seq FROM audit_head WHERE id = 1",
+        )?;
+        let row = self.client.query_opt(&stmt, &[])?;
+        match row {
+            Some(r) => Ok(r.try_get(0)?),
+            None => Err(StoreError::Corrupt("the audit head is missing".into())),
+        }
+    }
+
+    /// The connection, for tests that play the part of someone with psql.
+    pub fn raw_client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
+fn cached(
+    cache: &mut HashMap<String, Statement>,
+    c: &mut impl GenericClient,
+    sql: &str,
+) -> Result<Statement, StoreError> {
+    if let Some(s) = cache.get(sql) {
+        return Ok(s.clone());
+    }
+    let s = c.prepare(sql)?;
+    cache.insert(sql.to_string(), s.clone());
+    Ok(s)
+}
+
+/// Refuses to write to a schema that is not exactly what titrate's migrations up to
+/// `version` create, naming what differs.
+fn refuse_changed_schema(
+    c: &mut impl GenericClient,
+    schema: &str,
+    version: i64,
+) -> Result<(), StoreError> {
+    let actual = pg_schema::describe(c, schema)?;
+    let diffs = pg_schema::problems(&actual, version);
+    if diffs.is_empty() {
+        return Ok(());
+    }
+    let mut said: Vec<String> = diffs.iter().take(5).map(ToString::to_string).collect();
+    if diffs.len() > 5 {
+        said.push(format!("and {} more", diffs.len() - 5));
+    }
+    Err(StoreError::SchemaChanged(said.join("; ")))
+}
+
+/// Whoever may append to the audit log (the application role, given SELECT and INSERT by
+/// the default privileges `titrate pg-setup` sets) may also change staff rows' counters and
+/// move the audit head (directly or through append_audit), and nothing else: column-level
+/// UPDATE on those two tables only.
+/// Default privileges cannot name single tables, so the owner grants these here, after
+/// every migration.
+fn grant_app_updates(tx: &mut Transaction) -> Result<(), StoreError> {
+    let grantees: Vec<String> = tx
+        .query(
+            "SELECT DISTINCT a.grantee::regrole::text FROM pg_catalog.pg_class c, \
+             aclexplode(c.relacl) a \
+             WHERE c.oid = 'audit'::regclass AND a.privilege_type = 'INSERT' \
+               AND a.grantee <> c.relowner AND a.grantee <> 0",
+            &[],
+        )?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    for g in grantees {
+        tx.batch_execute(&format!(
+            "GRANT UPDATE (name, role, pin_hash, active, failed_pins, locked) ON staff TO {g}; \
+             GRANT UPDATE (seq, hash) ON audit_head TO {g}; \
+             GRANT EXECUTE ON FUNCTION append_audit(bigint, text, text, text, text, text, text, text, text) TO {g};"
+        ))?;
+    }
+    Ok(())
+}
+
+/// The migration that creates protocol_approval writes a row for each version courses
+/// already ran under; each gets its audit row here, in the migration's transaction.
+fn audit_approvals_made_by_upgrade(tx: &mut Transaction) -> Result<(), StoreError> {
+    let ids: Vec<i64> = tx
+        .query("SELECT id FROM protocol_approval ORDER BY id", &[])?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let head = tx.query_one(
+        "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+        &[],
+    )?;
+    let head = (head.try_get(0)?, head.try_get(1)?);
+    let mut statements = HashMap::new();
+    let inner = tx.transaction()?;
+    let mut w = PgTx {
+        tx: RefCell::new(inner),
+        statements: RefCell::new(&mut statements),
+        schema: "",
+        namespace: 0,
+        actor: "upgrade".to_string(),
+        now: whole_seconds(chrono::Utc::now()),
+        head: Some(head),
+    };
+    for id in ids {
+        w.audit_row_write(
+            "protocol-approve-upgrade",
+            "protocol_approval",
+            &id.to_string(),
+        )?;
+    }
+    w.tx.into_inner().commit()?;
+    Ok(())
+}
+
+/// PostgreSQL's failures as the store's own kinds.
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> StoreError {
+        use postgres::error::SqlState as S;
+        if let Some(db) = e.as_db_error() {
+            let code = db.code();
+            let words = db.message().to_string();
+            return if *code == S::T_R_SERIALIZATION_FAILURE
+                || *code == S::T_R_DEADLOCK_DETECTED
+                || *code == S::LOCK_NOT_AVAILABLE
+            {
+                StoreError::Busy(words)
+            } else if *code == S::DISK_FULL {
+                StoreError::DiskFull
+            } else if *code == S::READ_ONLY_SQL_TRANSACTION {
+                StoreError::Unavailable(format!(
+                    "the server takes no writes (it is a standby, or read-only): {words}"
+                ))
+            } else if code.code().starts_with("08")
+                || *code == S::ADMIN_SHUTDOWN
+                || *code == S::CRASH_SHUTDOWN
+                || *code == S::CANNOT_CONNECT_NOW
+            {
+                StoreError::Unavailable(format!("the server ended the connection: {words}"))
+            } else if code.code().starts_with("28") {
+                StoreError::Unavailable(format!("the server refused the login: {words}"))
+            } else if *code == S::DATA_CORRUPTED || *code == S::INDEX_CORRUPTED {
+                StoreError::Corrupt(format!("the server reports damaged data: {words}"))
+            } else {
+                StoreError::Database(words)
+            };
+        }
+        if e.is_closed() {
+            return StoreError::Unavailable(
+                "the connection to the database server was lost".into(),
+            );
+        }
+        let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+        let text = e.to_string();
+        if io || text.contains("error connecting") {
+            return StoreError::Unavailable(format!(
+                "the database server could not be reached: {text}"
+            ));
+        }
+        StoreError::Database(text)
+    }
+}
+
+struct PgTx<'a> {
+    tx: RefCell<Transaction<'a>>,
+    statements: RefCell<&'a mut HashMap<String, Statement>>,
+    schema: &'a str,
+    namespace: u32,
+    actor: String,
+    now: Instant,
+    /// The audit head as this write holds it locked: (seq, hash).
+    head: Option<(i64, String)>,
+}
+
+/// The SQL type a column of `ty` has in schema-postgres.sql.
+fn pg_type(ty: ColumnType) -> &'static str {
+    match ty {
+        ColumnType::Integer => "bigint",
+        ColumnType::Real => "double precision",
+        ColumnType::Text | ColumnType::Secret => "text",
+    }
+}
+
+/// A text column's value as the canonical formatter takes it.
+enum Owned {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Other(String, String),
+}
+
+impl Owned {
+    fn value(&self) -> Value<'_> {
+        match self {
+            Owned::Null => Value::Null,
+            Owned::Integer(i) => Value::Integer(*i),
+            Owned::Real(r) => Value::Real(*r),
+            Owned::Text(t) => Value::Text(t.as_bytes()),
+            Owned::Other(kind, text) => Value::Other { kind, text },
+        }
+    }
+}
+
+/// Column `i` of `row`, read as the declared type `ty`; `other` names the stored type when
+/// it is not the declared one (the column was then selected as text).
+fn owned_at(row: &Row, i: usize, ty: ColumnType, other: Option<&str>) -> Result<Owned, StoreError> {
+    if let Some(kind) = other {
+        return Ok(match row.try_get::<_, Option<String>>(i)? {
+            None => Owned::Null,
+            Some(t) => Owned::Other(kind.to_string(), t),
+        });
+    }
+    Ok(match ty {
+        ColumnType::Integer => row
+            .try_get::<_, Option<i64>>(i)?
+            .map_or(Owned::Null, Owned::Integer),
+        ColumnType::Real => row
+            .try_get::<_, Option<f64>>(i)?
+            .map_or(Owned::Null, Owned::Real),
+        ColumnType::Text | ColumnType::Secret => row
+            .try_get::<_, Option<String>>(i)?
+            .map_or(Owned::Null, Owned::Text),
+    })
+}
+
+fn canonical_of(row: &Row, first: usize, columns: &[Column]) -> Result<String, StoreError> {
+    let owned: Vec<Owned> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| owned_at(row, first + i, c.ty, None))
+        .collect::<Result<_, _>>()?;
+    let values: Vec<Value> = owned.iter().map(Owned::value).collect();
+    Ok(canonical_values(&values, columns))
+}
+
+fn column_list(columns: &[Column]) -> String {
+    let names: Vec<&str> = columns.iter().map(|c| c.name).collect();
+    names.join(", ")
+}
+
+/// The key of an audited row as the audit log writes it.
+fn key_at(row: &Row, i: usize, ty: ColumnType) -> Result<String, StoreError> {
+    Ok(match ty {
+        ColumnType::Integer => row.try_get::<_, i64>(i)?.to_string(),
+        _ => row.try_get::<_, String>(i)?,
+    })
+}
+
+fn corrupt(what: impl Into<String>) -> StoreError {
+    StoreError::Corrupt(what.into())
+}
+
+fn instant_at(row: &Row, i: usize) -> Result<Instant, StoreError> {
+    rows::instant(&row.try_get::<_, String>(i)?)
+}
+
+fn flag(row: &Row, i: usize) -> Result<bool, StoreError> {
+    Ok(row.try_get::<_, Option<i64>>(i)? == Some(1))
+}
+
+fn staff_of(row: &Row) -> Result<Staff, StoreError> {
+    Ok(Staff {
+        id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        role: rows::word(&row.try_get::<_, String>(2)?)?,
+        pin_hash: row.try_get(3)?,
+        active: flag(row, 4)?,
+        failed_pins: u32::try_from(row.try_get::<_, i64>(5)?).unwrap_or(u32::MAX),
+        locked: flag(row, 6)?,
+    })
+}
+
+/// A patient's details in columns 1 to 8 (mrn to limb).
+fn details_of(row: &Row) -> Result<NewPatient, StoreError> {
+    Ok(NewPatient {
+        mrn: row.try_get(1)?,
+        name: row.try_get(2)?,
+        birth_date: rows::date(&row.try_get::<_, String>(3)?)?,
+        sex: rows::word(&row.try_get::<_, String>(4)?)?,
+        weight_kg: row.try_get(5)?,
+        crps_type: rows::opt_word(row.try_get(6)?)?,
+        crps_onset: row
+            .try_get::<_, Option<String>>(7)?
+            .map(|s| rows::date(&s))
+            .transpose()?,
+        limb: row.try_get(8)?,
+    })
+}
+
+fn patient_of(row: &Row) -> Result<Patient, StoreError> {
+    Ok(Patient {
+        id: row.try_get(0)?,
+        data: details_of(row)?,
+        created_at: instant_at(row, 9)?,
+        created_by: row.try_get(10)?,
+    })
+}
+
+fn patient_version_of(row: &Row) -> Result<PatientVersion, StoreError> {
+    Ok(PatientVersion {
+        version: u32::try_from(row.try_get::<_, i64>(0)?)
+            .map_err(|_| corrupt("patient version out of range"))?,
+        data: details_of(row)?,
+        reason: row.try_get(9)?,
+        recorded_at: instant_at(row, 10)?,
+        recorded_by: row.try_get(11)?,
+    })
+}
+
+fn entry_of(row: &Row) -> Result<Entry, StoreError> {
+    let kind_text: String = row.try_get(3)?;
+    let kind = EntryKind::parse(&kind_text)
+        .ok_or_else(|| corrupt(format!("unknown entry kind \"{kind_text}\"")))?;
+    let rate = || -> Result<_, StoreError> {
+        rows::rate(
+            row.try_get::<_, Option<i64>>(10)?
+                .ok_or_else(|| corrupt("rate missing"))?,
+        )
+    };
+    let need = |s: Option<String>, what: &str| s.ok_or_else(|| corrupt(format!("{what} missing")));
+    let data = match kind {
+        EntryKind::CourseStart => EntryData::CourseStart {
+            bed: row.try_get(21)?,
+        },
+        EntryKind::Rate => EntryData::Rate {
+            rate: rate()?,
+            confirmed: flag(row, 11)?,
+            confirm_reason: row.try_get(12)?,
+        },
+        EntryKind::Nrs => {
+            let s: i64 = row
+                .try_get::<_, Option<i64>>(13)?
+                .ok_or_else(|| corrupt("score missing"))?;
+            EntryData::Nrs {
+                score: Nrs::new(s).map_err(|e| corrupt(e.to_string()))?,
+                timepoint: rows::opt_word(row.try_get(14)?)?,
+            }
+        }
+        EntryKind::SideEffect => EntryData::SideEffect {
+            effect: need(row.try_get(15)?, "side effect kind")?,
+            detail: row.try_get(16)?,
+            severity: rows::word(&need(row.try_get(17)?, "severity")?)?,
+            action: rows::word(&need(row.try_get(18)?, "action")?)?,
+            rate_at: rate()?,
+        },
+        EntryKind::Success => EntryData::Success {
+            timepoint: rows::word(&need(row.try_get(14)?, "timepoint")?)?,
+            successful: flag(row, 19)?,
+        },
+        EntryKind::CourseEnd => EntryData::CourseEnd {
+            reason: rows::word(&need(row.try_get(20)?, "end reason")?)?,
+        },
+    };
+    let void = match row.try_get::<_, Option<String>>(22)? {
+        Some(reason) => Some(Void {
+            reason,
+            voided_at: instant_at(row, 23)?,
+            voided_by: row.try_get(24)?,
+        }),
+        None => None,
+    };
+    Ok(Entry {
+        id: row.try_get(0)?,
+        patient_id: row.try_get(1)?,
+        course_id: row.try_get(2)?,
+        supersedes: row.try_get(4)?,
+        amend_reason: row.try_get(5)?,
+        happened_at: instant_at(row, 6)?,
+        recorded_at: instant_at(row, 7)?,
+        recorded_by: row.try_get(8)?,
+        late: flag(row, 9)?,
+        void,
+        data,
+    })
+}
+
+fn mark_of(row: &Row) -> Result<Mark, StoreError> {
+    let kind: String = row.try_get(2)?;
+    let what = match kind.as_str() {
+        "course-start" => MarkKind::Start,
+        "course-end" => MarkKind::End,
+        "success" => MarkKind::Report {
+            timepoint: rows::word(
+                &row.try_get::<_, Option<String>>(4)?
+                    .ok_or_else(|| corrupt("timepoint missing"))?,
+            )?,
+            successful: flag(row, 5)?,
+        },
+        other => return Err(corrupt(format!("\"{other}\" is not a course mark"))),
+    };
+    Ok(Mark {
+        id: row.try_get(0)?,
+        course_id: row.try_get(1)?,
+        at: instant_at(row, 3)?,
+        what,
+    })
+}
+
+fn score_of(row: &Row, first: usize) -> Result<Score, StoreError> {
+    let s: i64 = row.try_get(first + 2)?;
+    Ok(Score {
+        id: row.try_get(first)?,
+        at: instant_at(row, first + 1)?,
+        score: Nrs::new(s).map_err(|e| corrupt(e.to_string()))?,
+        tag: row
+            .try_get::<_, Option<String>>(first + 3)?
+            .map(|t| rows::word(&t))
+            .transpose()?,
+    })
+}
+
+fn protocol_of(snapshot: &str) -> Result<Protocol, StoreError> {
+    Protocol::from_snapshot(snapshot).map_err(|e| corrupt(format!("protocol snapshot: {e}")))
+}
+
+const PATIENT_COLUMNS: &str = rows::PATIENT_COLUMNS;
+
+impl PgTx<'_> {
+    fn stmt(&self, sql: &str) -> Result<Statement, StoreError> {
+        let mut cache = self.statements.borrow_mut();
+        if let Some(s) = cache.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.tx.borrow_mut().prepare(sql)?;
+        cache.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+
+    fn query(&self, sql: &str, p: Params) -> Result<Vec<Row>, StoreError> {
+        let s = self.stmt(sql)?;
+        Ok(self.tx.borrow_mut().query(&s, p)?)
+    }
+
+    fn query_opt(&self, sql: &str, p: Params) -> Result<Option<Row>, StoreError> {
+        let s = self.stmt(sql)?;
+        Ok(self.tx.borrow_mut().query_opt(&s, p)?)
+    }
+
+    /// Inserts one row of an audited table and appends its audit row, the content made from
+    /// the row as the server stored it (RETURNING, one round trip). None when a UNIQUE
+    /// constraint refused the row (ON CONFLICT DO NOTHING: the transaction stays usable, as
+    /// SQLite's does after a constraint error).
+    fn insert_audited(
+        &mut self,
+        table: &str,
+        insert: &str,
+        p: Params,
+        action: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let spec = audited_table(table)
+            .ok_or_else(|| corrupt(format!("{table} is not an audited table")))?;
+        let sql = format!(
+            "{insert} ON CONFLICT DO NOTHING RETURNING {}",
+            column_list(spec.columns)
+        );
+        let Some(row) = self.query_opt(&sql, p)? else {
+            return Ok(None);
+        };
+        let key = self.audit_returned(spec, &row, action)?;
+        Ok(Some(key))
+    }
+
+    /// The audit row of a row just returned by an INSERT or UPDATE of `spec`'s columns.
+    fn audit_returned(
+        &mut self,
+        spec: &Audited,
+        row: &Row,
+        action: &str,
+    ) -> Result<String, StoreError> {
+        let key_index = spec
+            .columns
+            .iter()
+            .position(|c| c.name == spec.key)
+            .ok_or_else(|| corrupt(format!("{} has no key column", spec.table)))?;
+        let key = key_at(row, key_index, spec.columns[key_index].ty)?;
+        let content = canonical_of(row, 0, spec.columns)?;
+        self.append_audit(action, Some(spec.table), Some(&key), content)?;
+        Ok(key)
+    }
+
+    fn audit_row_write(&mut self, action: &str, table: &str, key: &str) -> Result<(), StoreError> {
+        let spec = audited_table(table)
+            .ok_or_else(|| corrupt(format!("{table} is not an audited table")))?;
+        let sql = format!(
+            "SELECT {} FROM {table} WHERE {} = $1",
+            column_list(spec.columns),
+            spec.key
+        );
+        let key_ty = spec
+            .columns
+            .iter()
+            .find(|c| c.name == spec.key)
+            .map_or(ColumnType::Text, |c| c.ty);
+        let row = match key_ty {
+            ColumnType::Integer => {
+                let k: i64 = key
+                    .parse()
+                    .map_err(|_| corrupt(format!("{table} key {key} is not a number")))?;
+                self.query_opt(&sql, &[&k])?
+            }
+            _ => self.query_opt(&sql, &[&key])?,
+        };
+        let row = row.ok_or_else(|| corrupt(format!("{table} row {key} vanished")))?;
+        let content = canonical_of(&row, 0, spec.columns)?;
+        self.append_audit(action, Some(table), Some(key), content)
+    }
+
+    fn append_audit(
+        &mut self,
+        action: &str,
+        tbl: Option<&str>,
+        row_key: Option<&str>,
+        content: String,
+    ) -> Result<(), StoreError> {
+        let (head_seq, head_hash) = self
+            .head
+            .clone()
+            .ok_or_else(|| StoreError::Database("an audit row outside a write".into()))?;
+        let mut row = AuditRow {
+            seq: head_seq + 1,
+            at: to_db(self.now),
+            actor: self.actor.clone(),
+            action: action.to_string(),
+            tbl: tbl.map(str::to_string),
+            row_key: row_key.map(str::to_string),
+            content,
+            prev_hash: head_hash,
+            hash: String::new(),
+        };
+        row.hash = row_hash(&row);
+        // The audit row and the head's move in one round trip (schema-postgres.sql).
+        self.query_opt(
+            "SELECT append_audit($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &row.seq,
+                &row.at,
+                &row.actor,
+                &row.action,
+                &row.tbl,
+                &row.row_key,
+                &row.content,
+                &row.prev_hash,
+                &row.hash,
+            ],
+        )?;
+        self.head = Some((row.seq, row.hash));
+        Ok(())
+    }
+
+    fn query_entries(&self, where_sql: &str, p: Params) -> Result<Vec<Entry>, StoreError> {
+        let select = rows::entry_select();
+        self.collect_entries(&format!("{select} {where_sql} ORDER BY e.id"), p)
+    }
+
+    fn collect_entries(&self, sql: &str, p: Params) -> Result<Vec<Entry>, StoreError> {
+        self.query(sql, p)?.iter().map(entry_of).collect()
+    }
+
+    fn query_courses(&self, where_sql: &str, p: Params) -> Result<Vec<Course>, StoreError> {
+        let sql = format!(
+            "SELECT c.id, c.patient_id, c.protocol_id, p.snapshot, c.created_at \
+             FROM course c JOIN protocol p ON p.id = c.protocol_id {where_sql} ORDER BY c.id"
+        );
+        let mut parsed: HashMap<i64, Arc<Protocol>> = HashMap::new();
+        let mut out = Vec::new();
+        for row in self.query(&sql, p)? {
+            let protocol_id: i64 = row.try_get(2)?;
+            let protocol = match parsed.get(&protocol_id) {
+                Some(p) => Arc::clone(p),
+                None => {
+                    let p = Arc::new(protocol_of(&row.try_get::<_, String>(3)?)?);
+                    parsed.insert(protocol_id, Arc::clone(&p));
+                    p
+                }
+            };
+            out.push(Course {
+                id: row.try_get(0)?,
+                patient_id: row.try_get(1)?,
+                protocol_id,
+                protocol,
+                created_at: instant_at(&row, 4)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn version(&self) -> Result<i64, StoreError> {
+        let mut tx = self.tx.borrow_mut();
+        Ok(stored_version(&mut *tx, self.namespace)?.unwrap_or(0))
+    }
+
+    /// (name, type) of the table's columns as they are now, None when it is not a table.
+    fn present_columns(&self, table: &str) -> Result<Option<Vec<(String, String)>>, StoreError> {
+        if !table_exists(&mut *self.tx.borrow_mut(), self.namespace, table)? {
+            return Ok(None);
+        }
+        let rows = self.query(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) \
+             FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+             WHERE c.relnamespace = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY a.attnum",
+            &[&self.namespace, &table],
+        )?;
+        Ok(Some(
+            rows.iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<_, StoreError>>()?,
+        ))
+    }
+}
+
+impl Reader for PgTx<'_> {
+    fn staff(&self, id: &str) -> Result<Option<Staff>, StoreError> {
+        let sql = format!("SELECT {} FROM staff WHERE id = $1", rows::STAFF_COLUMNS);
+        self.query_opt(&sql, &[&id])?
+            .as_ref()
+            .map(staff_of)
+            .transpose()
+    }
+
+    fn staff_list(&self) -> Result<Vec<Staff>, StoreError> {
+        // Byte order, as SQLite sorts, whatever the database's collation.
+        let sql = format!(
+            "SELECT {} FROM staff ORDER BY id COLLATE \"C\"",
+            rows::STAFF_COLUMNS
+        );
+        self.query(&sql, &[])?.iter().map(staff_of).collect()
+    }
+
+    fn patient_by_mrn(&self, mrn: &str) -> Result<Option<Patient>, StoreError> {
+        let sql = format!(
+            "SELECT {PATIENT_COLUMNS} FROM patient_current WHERE id IN ( \
+               SELECT id FROM patient WHERE mrn = $1 \
+               UNION SELECT patient_id FROM patient_version WHERE mrn = $1) \
+             AND mrn = $1"
+        );
+        self.query_opt(&sql, &[&mrn])?
+            .as_ref()
+            .map(patient_of)
+            .transpose()
+    }
+
+    fn patient(&self, id: PatientId) -> Result<Option<Patient>, StoreError> {
+        let sql = format!("SELECT {PATIENT_COLUMNS} FROM patient_current WHERE id = $1");
+        self.query_opt(&sql, &[&id])?
+            .as_ref()
+            .map(patient_of)
+            .transpose()
+    }
+
+    fn patients(&self) -> Result<Vec<Patient>, StoreError> {
+        let sql = format!("SELECT {PATIENT_COLUMNS} FROM patient_current ORDER BY id");
+        self.query(&sql, &[])?.iter().map(patient_of).collect()
+    }
+
+    fn patient_versions(&self, patient: PatientId) -> Result<Vec<PatientVersion>, StoreError> {
+        let sql = format!(
+            "SELECT 0::bigint, mrn, name, birth_date, sex, weight_kg, crps_type, crps_onset, limb, \
+                    NULL::text, created_at, created_by FROM patient WHERE id = $1 \
+             UNION ALL SELECT {} FROM patient_version WHERE patient_id = $1 \
+             ORDER BY 1",
+            rows::PATIENT_VERSION_COLUMNS
+        );
+        self.query(&sql, &[&patient])?
+            .iter()
+            .map(patient_version_of)
+            .collect()
+    }
+
+    fn mrn_owner(&self, mrn: &str) -> Result<Option<PatientId>, StoreError> {
+        let row = self.query_opt(
+            "SELECT id FROM patient WHERE mrn = $1 \
+             UNION SELECT patient_id FROM patient_version WHERE mrn = $1 LIMIT 1",
+            &[&mrn],
+        )?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    fn ward_patients(&self, ended_since: Instant) -> Result<Vec<Patient>, StoreError> {
+        let cols = PATIENT_COLUMNS
+            .split(", ")
+            .map(|c| format!("p.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        const VOIDED: &str = "(SELECT entry_id FROM void)";
+        let sql = format!(
+            "SELECT {cols} FROM patient_current p WHERE p.id IN ( \
+               SELECT c.patient_id FROM course c WHERE c.id IN ( \
+                 SELECT course_id FROM entry \
+                 WHERE kind IN ('course-start', 'course-end', 'success') \
+                 GROUP BY course_id \
+                 HAVING max(CASE WHEN kind = 'course-end' AND id NOT IN {VOIDED} THEN 1 ELSE 0 END) = 0 \
+                     OR max(CASE WHEN kind = 'course-end' AND id NOT IN {VOIDED} THEN happened_at END) >= $1)) \
+             ORDER BY p.id"
+        );
+        self.query(&sql, &[&to_db(ended_since)])?
+            .iter()
+            .map(patient_of)
+            .collect()
+    }
+
+    fn marks(&self) -> Result<Marks, StoreError> {
+        let row = self.query_opt(
+            "SELECT (SELECT seq FROM audit_head WHERE id = 1), \
+                    (SELECT max(id) FROM entry), (SELECT max(id) FROM void), \
+                    (SELECT max(id) FROM patient), (SELECT max(id) FROM patient_version)",
+            &[],
+        )?;
+        let row = row.ok_or_else(|| corrupt("no marks"))?;
+        let get = |i: usize| -> Result<i64, StoreError> {
+            Ok(row.try_get::<_, Option<i64>>(i)?.unwrap_or(0))
+        };
+        Ok(Marks {
+            audit: get(0)?,
+            entry: get(1)?,
+            void: get(2)?,
+            patient: get(3)?,
+            patient_version: get(4)?,
+        })
+    }
+
+    fn changed_patients(&self, seen: &Marks) -> Result<Vec<PatientId>, StoreError> {
+        // Ids are not handed out in commit order: an entry with a smaller id can commit after
+        // one with a larger id was seen. The audit log's seq does follow commit order (every
+        // writer holds the head's lock until it commits), so what is new is what the audit
+        // rows after `seen.audit` name. The id ranges are read as well, so that marks from
+        // before (or made by hand) still find everything above them.
+        let rows = self.query(
+            "WITH a AS MATERIALIZED ( \
+               SELECT tbl, row_key::bigint AS k FROM audit \
+               WHERE seq > $1 AND tbl IN ('entry', 'void', 'patient', 'patient_version') \
+                 AND row_key ~ '^[0-9]{1,18}$') \
+             SELECT e.patient_id FROM a JOIN entry e ON a.tbl = 'entry' AND e.id = a.k \
+             UNION SELECT e.patient_id FROM a JOIN void v ON a.tbl = 'void' AND v.id = a.k \
+                   JOIN entry e ON e.id = v.entry_id \
+             UNION SELECT p.id FROM a JOIN patient p ON a.tbl = 'patient' AND p.id = a.k \
+             UNION SELECT pv.patient_id FROM a JOIN patient_version pv \
+                   ON a.tbl = 'patient_version' AND pv.id = a.k \
+             UNION SELECT patient_id FROM entry WHERE id > $2 \
+             UNION SELECT e.patient_id FROM void v JOIN entry e ON e.id = v.entry_id WHERE v.id > $3 \
+             UNION SELECT id FROM patient WHERE id > $4 \
+             UNION SELECT patient_id FROM patient_version WHERE id > $5 \
+             ORDER BY 1",
+            &[
+                &seen.audit,
+                &seen.entry,
+                &seen.void,
+                &seen.patient,
+                &seen.patient_version,
+            ],
+        )?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<_, PatientId>(0)?))
+            .collect()
+    }
+
+    fn courses_of(&self, patient: PatientId) -> Result<Vec<Course>, StoreError> {
+        self.query_courses("WHERE c.patient_id = $1", &[&patient])
+    }
+
+    fn all_courses(&self) -> Result<Vec<Course>, StoreError> {
+        self.query_courses("", &[])
+    }
+
+    fn protocols(&self) -> Result<Vec<Protocol>, StoreError> {
+        self.query("SELECT snapshot FROM protocol ORDER BY id", &[])?
+            .iter()
+            .map(|r| protocol_of(&r.try_get::<_, String>(0)?))
+            .collect()
+    }
+
+    fn protocol_versions(&self) -> Result<Vec<ProtocolVersion>, StoreError> {
+        let rows = self.query(
+            "SELECT p.id, p.digest, p.snapshot, p.created_at, p.created_by, \
+                    a.id, a.approved_at, a.approved_by \
+             FROM protocol p LEFT JOIN protocol_approval a ON a.protocol_id = p.id ORDER BY p.id",
+            &[],
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let approval = match row.try_get::<_, Option<i64>>(5)? {
+                Some(seq) => Some(Approval {
+                    seq,
+                    at: instant_at(&row, 6)?,
+                    by: row.try_get(7)?,
+                }),
+                None => None,
+            };
+            out.push(ProtocolVersion {
+                id: row.try_get(0)?,
+                digest: row.try_get(1)?,
+                protocol: protocol_of(&row.try_get::<_, String>(2)?)?,
+                created_at: instant_at(&row, 3)?,
+                created_by: row.try_get(4)?,
+                approval,
+            });
+        }
+        Ok(out)
+    }
+
+    fn entries_of(&self, patient: PatientId) -> Result<Vec<Entry>, StoreError> {
+        self.query_entries("WHERE e.patient_id = $1", &[&patient])
+    }
+
+    fn outcome_marks(&self) -> Result<Vec<Mark>, StoreError> {
+        self.query(
+            "SELECT id, course_id, kind, happened_at, timepoint, successful FROM entry \
+             WHERE kind IN ('course-start', 'course-end', 'success') ORDER BY id",
+            &[],
+        )?
+        .iter()
+        .map(mark_of)
+        .collect()
+    }
+
+    fn scores_in(&self, windows: &[ScoreWindow]) -> Result<Vec<(PatientId, Score)>, StoreError> {
+        let pids: Vec<i64> = windows.iter().map(|w| w.patient).collect();
+        let los: Vec<String> = windows.iter().map(|w| to_db(w.from)).collect();
+        let his: Vec<String> = windows.iter().map(|w| to_db(w.to)).collect();
+        // The windows travel as three arrays, so the whole read is one statement: for each
+        // window a range on the entry_score index.
+        let rows = self.query(
+            "SELECT e.patient_id, e.id, e.happened_at, e.score, e.timepoint \
+             FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS w (pid, lo, hi, n) \
+             JOIN entry e ON e.patient_id = w.pid AND e.kind = 'nrs' \
+                 AND e.happened_at BETWEEN w.lo AND w.hi \
+             ORDER BY w.n, e.happened_at, e.id",
+            &[&pids, &los, &his],
+        )?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, score_of(r, 1)?)))
+            .collect()
+    }
+
+    fn retired_entries(&self) -> Result<HashSet<EntryId>, StoreError> {
+        let rows = self.query(
+            "SELECT supersedes FROM entry WHERE supersedes IS NOT NULL \
+             UNION ALL SELECT entry_id FROM void",
+            &[],
+        )?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    fn entries_of_course(&self, course: CourseId) -> Result<Vec<Entry>, StoreError> {
+        self.query_entries("WHERE e.course_id = $1", &[&course])
+    }
+
+    fn rate_versions_of(&self, course: CourseId) -> Result<Vec<Version<RatePoint>>, StoreError> {
+        let rows = self.query(
+            "SELECT e.id, e.supersedes, e.happened_at, e.rate_centi, v.id IS NOT NULL \
+             FROM entry e LEFT JOIN void v ON v.entry_id = e.id \
+             WHERE e.course_id = $1 AND e.kind = 'rate' ORDER BY e.id",
+            &[&course],
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let at = instant_at(&row, 2)?;
+            out.push(Version {
+                id: row.try_get(0)?,
+                supersedes: row.try_get(1)?,
+                voided: row.try_get(4)?,
+                at,
+                item: RatePoint {
+                    at,
+                    rate: rows::rate(row.try_get(3)?)?,
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    fn course_bounds_of(&self, patient: PatientId) -> Result<Vec<Entry>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM course c \
+             JOIN entry e ON e.course_id = c.id AND e.kind IN ('course-start', 'course-end') \
+             LEFT JOIN void v ON v.entry_id = e.id WHERE c.patient_id = $1 ORDER BY e.id",
+            rows::ENTRY_COLUMNS
+        );
+        self.collect_entries(&sql, &[&patient])
+    }
+
+    fn all_course_bounds(&self) -> Result<Vec<Entry>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM course c \
+             JOIN entry e ON e.course_id = c.id AND e.kind IN ('course-start', 'course-end') \
+             LEFT JOIN void v ON v.entry_id = e.id ORDER BY e.id",
+            rows::ENTRY_COLUMNS
+        );
+        self.collect_entries(&sql, &[])
+    }
+
+    fn entry(&self, id: EntryId) -> Result<Option<Entry>, StoreError> {
+        Ok(self.query_entries("WHERE e.id = $1", &[&id])?.pop())
+    }
+
+    fn entry_superseded_by(&self, id: EntryId) -> Result<Option<EntryId>, StoreError> {
+        let row = self.query_opt("SELECT id FROM entry WHERE supersedes = $1", &[&id])?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    fn letter_advice(&self, course: CourseId) -> Result<Vec<LetterAdvice>, StoreError> {
+        let rows = self.query(
+            "SELECT id, patient_id, course_id, supersedes, responsible_staff_id, advice, \
+             recorded_at, recorded_by FROM letter_advice WHERE course_id = $1 ORDER BY id",
+            &[&course],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(LetterAdvice {
+                    id: r.try_get(0)?,
+                    patient_id: r.try_get(1)?,
+                    course_id: r.try_get(2)?,
+                    supersedes: r.try_get(3)?,
+                    responsible: r.try_get(4)?,
+                    advice: r.try_get(5)?,
+                    recorded_at: instant_at(r, 6)?,
+                    recorded_by: r.try_get(7)?,
+                })
+            })
+            .collect()
+    }
+
+    fn audit_rows(&self) -> Result<Vec<AuditRow>, StoreError> {
+        let rows = self.query(
+            "SELECT seq, at, actor, action, tbl, row_key, content, prev_hash, hash \
+             FROM audit ORDER BY seq",
+            &[],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditRow {
+                    seq: r.try_get(0)?,
+                    at: r.try_get(1)?,
+                    actor: r.try_get(2)?,
+                    action: r.try_get(3)?,
+                    tbl: r.try_get(4)?,
+                    row_key: r.try_get(5)?,
+                    content: r.try_get(6)?,
+                    prev_hash: r.try_get(7)?,
+                    hash: r.try_get(8)?,
+                })
+            })
+            .collect()
+    }
+
+    fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
+        let row = self.query_opt("SELECT seq, hash FROM audit_head WHERE id = 1", &[])?;
+        row.map(|r| Ok::<_, StoreError>((r.try_get(0)?, r.try_get(1)?)))
+            .transpose()
+    }
+
+    fn pseudonyms(&self) -> Result<Vec<(PatientId, String, i64)>, StoreError> {
+        self.query(
+            "SELECT patient_id, study_id, day_offset FROM pseudonym ORDER BY patient_id",
+            &[],
+        )?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect()
+    }
+
+    fn pseudonym_times(&self) -> Result<Vec<(PatientId, i64)>, StoreError> {
+        self.query(
+            "SELECT patient_id, second_offset FROM pseudonym_time ORDER BY patient_id",
+            &[],
+        )?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+    }
+
+    fn table_rows(&self, table: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let spec = audited_table(table)
+            .ok_or_else(|| corrupt(format!("{table} is not an audited table")))?;
+        // Not a table (missing, or a view in its place): nothing of it is run.
+        let Some(present) = self.present_columns(table)? else {
+            return Ok(vec![]);
+        };
+        // The columns the table has; a column titrate created and someone dropped is
+        // missing from the content, which then differs from its audit rows. A column whose
+        // type was changed is read as text and written as "stored_as" that type.
+        let mut columns: Vec<Column> = Vec::new();
+        let mut selects: Vec<String> = Vec::new();
+        let mut others: Vec<Option<String>> = Vec::new();
+        for c in spec.columns {
+            let Some((_, ty)) = present.iter().find(|(n, _)| n == c.name) else {
+                continue;
+            };
+            columns.push(*c);
+            if ty == pg_type(c.ty) {
+                selects.push(format!("t.{}", c.name));
+                others.push(None);
+            } else {
+                selects.push(format!("t.{}::text", c.name));
+                others.push(Some(ty.clone()));
+            }
+        }
+        let Some((_, key_ty)) = present.iter().find(|(n, _)| n == spec.key) else {
+            return Ok(vec![]);
+        };
+        let key_is_int = key_ty == "bigint";
+        // Qualified: the key as text is an output column of the same name.
+        let order = if key_is_int {
+            format!("t.{}", spec.key)
+        } else {
+            format!("t.{} COLLATE \"C\"", spec.key)
+        };
+        let sql = format!(
+            "SELECT t.{}::text, {} FROM {table} t ORDER BY {order}",
+            spec.key,
+            selects.join(", ")
+        );
+        let rows = self.query(&sql, &[])?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let key: String = row.try_get(0)?;
+            let owned: Vec<Owned> = columns
+                .iter()
+                .zip(&others)
+                .enumerate()
+                .map(|(i, (c, other))| owned_at(&row, i + 1, c.ty, other.as_deref()))
+                .collect::<Result<_, _>>()?;
+            let values: Vec<Value> = owned.iter().map(Owned::value).collect();
+            out.push((key, canonical_values(&values, &columns)));
+        }
+        Ok(out)
+    }
+
+    fn schema_differences(&self) -> Result<Vec<SchemaProblem>, StoreError> {
+        let version = self.version()?;
+        let actual = pg_schema::describe(&mut *self.tx.borrow_mut(), self.schema)?;
+        Ok(pg_schema::problems(&actual, version))
+    }
+
+    fn invalid_text(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        // A PostgreSQL text value is always valid in the database's encoding, checked by the
+        // server on every input; titrate connects only to UTF8 databases
+        // (`refuse_other_encoding`) and the driver reads with client_encoding UTF8. A value
+        // that is not valid UTF-8 cannot be stored, so there is nothing to list.
+        Ok(vec![])
+    }
+}
+
+impl Writer for PgTx<'_> {
+    fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    fn now(&self) -> Instant {
+        self.now
+    }
+
+    fn set_clock(&mut self, actor: &str, now: Instant) {
+        self.actor = actor.to_string();
+        self.now = whole_seconds(now);
+    }
+
+    fn insert_staff(&mut self, s: &Staff, action: &str) -> Result<(), StoreError> {
+        let (active, failed, locked) = (
+            i64::from(s.active),
+            i64::from(s.failed_pins),
+            i64::from(s.locked),
+        );
+        let (now, actor) = (to_db(self.now), self.actor.clone());
+        let done = self.insert_audited(
+            "staff",
+            "INSERT INTO staff (id, name, role, pin_hash, active, failed_pins, locked, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[&s.id, &s.name, &s.role.as_str(), &s.pin_hash, &active, &failed, &locked, &now, &actor],
+            action,
+        )?;
+        match done {
+            Some(_) => Ok(()),
+            None => Err(StoreError::DuplicateStaff(s.id.clone())),
+        }
+    }
+
+    fn update_staff(&mut self, s: &Staff, action: &str) -> Result<(), StoreError> {
+        let spec = audited_table("staff").ok_or_else(|| corrupt("staff is not audited"))?;
+        let (active, failed, locked) = (
+            i64::from(s.active),
+            i64::from(s.failed_pins),
+            i64::from(s.locked),
+        );
+        let sql = format!(
+            "UPDATE staff SET name = $2, role = $3, pin_hash = $4, active = $5, failed_pins = $6, \
+             locked = $7 WHERE id = $1 RETURNING {}",
+            column_list(spec.columns)
+        );
+        let row = self.query_opt(
+            &sql,
+            &[
+                &s.id,
+                &s.name,
+                &s.role.as_str(),
+                &s.pin_hash,
+                &active,
+                &failed,
+                &locked,
+            ],
+        )?;
+        match row {
+            Some(row) => self.audit_returned(spec, &row, action).map(|_| ()),
+            // As SQLite: an update of nobody changes nothing, and the audit row says so by
+            // the row it cannot read.
+            None => Err(corrupt(format!("staff row {} vanished", s.id))),
+        }
+    }
+
+    fn insert_patient(&mut self, p: &NewPatient) -> Result<PatientId, StoreError> {
+        if self.mrn_owner(&p.mrn)?.is_some() {
+            return Err(StoreError::DuplicateMrn(p.mrn.clone()));
+        }
+        let birth = p.birth_date.format("%Y-%m-%d").to_string();
+        let onset = p.crps_onset.map(|d| d.format("%Y-%m-%d").to_string());
+        let (now, actor) = (to_db(self.now), self.actor.clone());
+        let done = self.insert_audited(
+            "patient",
+            "INSERT INTO patient (mrn, name, birth_date, sex, weight_kg, crps_type, crps_onset, limb, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[&p.mrn, &p.name, &birth, &p.sex.as_str(), &p.weight_kg, &p.crps_type.map(|t| t.as_str()), &onset, &p.limb, &now, &actor],
+            "create",
+        )?;
+        match done {
+            Some(key) => key.parse().map_err(|_| corrupt("patient id")),
+            None => Err(StoreError::DuplicateMrn(p.mrn.clone())),
+        }
+    }
+
+    fn insert_patient_version(&mut self, v: &NewPatientVersion) -> Result<i64, StoreError> {
+        if self
+            .mrn_owner(&v.data.mrn)?
+            .is_some_and(|owner| owner != v.patient_id)
+        {
+            return Err(StoreError::DuplicateMrn(v.data.mrn.clone()));
+        }
+        let newest: i64 = self
+            .query_opt(
+                "SELECT coalesce(max(version), 0) FROM patient_version WHERE patient_id = $1",
+                &[&v.patient_id],
+            )?
+            .ok_or_else(|| corrupt("no version count"))?
+            .try_get(0)?;
+        let conflict = StoreError::PatientConflict {
+            patient: v.patient_id,
+            version: v.version,
+        };
+        if i64::from(v.version) != newest + 1 {
+            return Err(conflict);
+        }
+        let p = &v.data;
+        let version = i64::from(v.version);
+        let birth = p.birth_date.format("%Y-%m-%d").to_string();
+        let onset = p.crps_onset.map(|d| d.format("%Y-%m-%d").to_string());
+        let (now, actor) = (to_db(self.now), self.actor.clone());
+        let done = self.insert_audited(
+            "patient_version",
+            "INSERT INTO patient_version (patient_id, version, mrn, name, birth_date, sex, \
+             weight_kg, crps_type, crps_onset, limb, reason, recorded_at, recorded_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            &[
+                &v.patient_id,
+                &version,
+                &p.mrn,
+                &p.name,
+                &birth,
+                &p.sex.as_str(),
+                &p.weight_kg,
+                &p.crps_type.map(|t| t.as_str()),
+                &onset,
+                &p.limb,
+                &v.reason,
+                &now,
+                &actor,
+            ],
+            "amend",
+        )?;
+        match done {
+            Some(key) => key.parse().map_err(|_| corrupt("patient version id")),
+            None => Err(conflict),
+        }
+    }
+
+    fn protocol_id(&mut self, p: &Protocol) -> Result<i64, StoreError> {
+        let snapshot = p.snapshot();
+        let digest = p.digest();
+        if let Some(row) =
+            self.query_opt("SELECT id FROM protocol WHERE digest = $1", &[&digest])?
+        {
+            return Ok(row.try_get(0)?);
+        }
+        let (now, actor) = (to_db(self.now), self.actor.clone());
+        let done = self.insert_audited(
+            "protocol",
+            "INSERT INTO protocol (name, digest, snapshot, created_at, created_by) VALUES ($1, $2, $3, $4, $5)",
+            &[&p.name, &digest, &snapshot, &now, &actor],
+            "protocol",
+        )?;
+        // The digest was looked up under the write lock: a conflict is a damaged database.
+        done.ok_or_else(|| corrupt("a protocol with this digest appeared during the write"))?
+            .parse()
+            .map_err(|_| corrupt("protocol id"))
+    }
+
+    fn insert_protocol_approval(&mut self, protocol_id: i64) -> Result<(), StoreError> {
+        let (now, actor) = (to_db(self.now), self.actor.clone());
+        // Not ON CONFLICT: a second approval of one version is an error, as on SQLite.
+        let spec = audited_table("protocol_approval")
+            .ok_or_else(|| corrupt("protocol_approval is not audited"))?;
+        let sql = format!(
+            "INSERT INTO protocol_approval (protocol_id, approved_at, approved_by) \
+             VALUES ($1, $2, $3) RETURNING {}",
+            column_list(spec.columns)
+        );
+        let row = self
+            .query_opt(&sql, &[&protocol_id, &now, &actor])?
+            .ok_or_else(|| corrupt("the approval was not stored"))?;
+        self.audit_returned(spec, &row, "protocol-approve")
+            .map(|_| ())
+    }
+
+    fn insert_course(
+        &mut self,
+        patient: PatientId,
+        protocol_id: i64,
+    ) -> Result<CourseId, StoreError> {
+        let (now, actor) = (to_db(self.now), self.actor.clone());
+        let spec = audited_table("course").ok_or_else(|| corrupt("course is not audited"))?;
+        let sql = format!(
+            "INSERT INTO course (patient_id, protocol_id, created_at, created_by) \
+             VALUES ($1, $2, $3, $4) RETURNING {}",
+            column_list(spec.columns)
+        );
+        let row = self
+            .query_opt(&sql, &[&patient, &protocol_id, &now, &actor])?
+            .ok_or_else(|| corrupt("the course was not stored"))?;
+        self.audit_returned(spec, &row, "create")?
+            .parse()
+            .map_err(|_| corrupt("course id"))
+    }
+
+    fn insert_entry(&mut self, e: &NewEntry) -> Result<EntryId, StoreError> {
+        let mut rate_centi: Option<i64> = None;
+        let mut confirmed: Option<i64> = None;
+        let mut confirm_reason: Option<&str> = None;
+        let mut score: Option<i64> = None;
+        let mut timepoint: Option<&str> = None;
+        let mut effect: Option<&str> = None;
+        let mut detail: Option<&str> = None;
+        let mut severity: Option<&str> = None;
+        let mut action: Option<&str> = None;
+        let mut successful: Option<i64> = None;
+        let mut end_reason: Option<&str> = None;
+        let mut bed: Option<&str> = None;
+        match &e.data {
+            EntryData::CourseStart { bed: b } => bed = b.as_deref(),
+            EntryData::Rate {
+                rate,
+                confirmed: c,
+                confirm_reason: r,
+            } => {
+                rate_centi = Some(i64::from(rate.centi()));
+                confirmed = Some(i64::from(*c));
+                confirm_reason = r.as_deref();
+            }
+            EntryData::Nrs {
+                score: s,
+                timepoint: t,
+            } => {
+                score = Some(i64::from(s.get()));
+                timepoint = t.map(|t| t.as_str());
+            }
+            EntryData::SideEffect {
+                effect: k,
+                detail: d,
+                severity: s,
+                action: a,
+                rate_at,
+            } => {
+                effect = Some(k);
+                detail = d.as_deref();
+                severity = Some(s.as_str());
+                action = Some(a.as_str());
+                rate_centi = Some(i64::from(rate_at.centi()));
+            }
+            EntryData::Success {
+                timepoint: t,
+                successful: s,
+            } => {
+                timepoint = Some(t.as_str());
+                successful = Some(i64::from(*s));
+            }
+            EntryData::CourseEnd { reason } => end_reason = Some(reason.as_str()),
+        }
+        let kind = e.data.kind().as_str();
+        let happened = to_db(e.happened_at);
+        let (now, actor) = (to_db(self.now), self.actor.clone());
+        let late = i64::from(e.late);
+        let audit_action = if e.supersedes.is_some() {
+            "amend"
+        } else {
+            "create"
+        };
+        let done = self.insert_audited(
+            "entry",
+            "INSERT INTO entry (patient_id, course_id, kind, supersedes, amend_reason, happened_at, \
+             recorded_at, recorded_by, late, rate_centi, confirmed, confirm_reason, score, timepoint, \
+             effect, detail, severity, action, successful, end_reason, bed) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+            &[
+                &e.patient_id, &e.course_id, &kind, &e.supersedes, &e.amend_reason, &happened,
+                &now, &actor, &late, &rate_centi, &confirmed, &confirm_reason, &score, &timepoint,
+                &effect, &detail, &severity, &action, &successful, &end_reason, &bed,
+            ],
+            audit_action,
+        )?;
+        match (done, e.supersedes) {
+            (Some(key), _) => key.parse().map_err(|_| corrupt("entry id")),
+            (None, Some(old)) => Err(StoreError::Conflict(old)),
+            (None, None) => Err(corrupt("an entry was refused as a duplicate")),
+        }
+    }
+
+    fn insert_void(&mut self, entry: EntryId, reason: &str) -> Result<(), StoreError> {
+        let (now, actor) = (to_db(self.now), self.actor.clone());
+        let done = self.insert_audited(
+            "void",
+            "INSERT INTO void (entry_id, reason, voided_at, voided_by) VALUES ($1, $2, $3, $4)",
+            &[&entry, &reason, &now, &actor],
+            "void",
+        )?;
+        match done {
+            Some(_) => Ok(()),
+            None => Err(StoreError::Conflict(entry)),
+        }
+    }
+
+    fn insert_letter_advice(&mut self, a: &NewLetterAdvice) -> Result<i64, StoreError> {
+        let newest: Option<i64> = self
+            .query_opt(
+                "SELECT max(id) FROM letter_advice WHERE course_id = $1",
+                &[&a.course_id],
+            )?
+            .ok_or_else(|| corrupt("no newest advice"))?
+            .try_get(0)?;
+        let conflict = StoreError::AdviceConflict {
+            course: a.course_id,
+        };
+        if newest != a.supersedes {
+            return Err(conflict);
+        }
+        let (now, actor) = (to_db(self.now), self.actor.clone());
+        let done = self.insert_audited(
+            "letter_advice",
+            "INSERT INTO letter_advice (patient_id, course_id, supersedes, \
+             responsible_staff_id, advice, recorded_at, recorded_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &a.patient_id,
+                &a.course_id,
+                &a.supersedes,
+                &a.responsible,
+                &a.advice,
+                &now,
+                &actor,
+            ],
+            "letter-advice",
+        )?;
+        match done {
+            Some(key) => key.parse().map_err(|_| corrupt("letter advice id")),
+            None => Err(conflict),
+        }
+    }
+
+    fn insert_pseudonym(
+        &mut self,
+        patient: PatientId,
+        study_id: &str,
+        day_offset: i64,
+    ) -> Result<(), StoreError> {
+        let (now, actor) = (to_db(self.now), self.actor.clone());
+        let spec = audited_table("pseudonym").ok_or_else(|| corrupt("pseudonym is not audited"))?;
+        let sql = format!(
+            "INSERT INTO pseudonym (patient_id, study_id, day_offset, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING {}",
+            column_list(spec.columns)
+        );
+        let row = self
+            .query_opt(&sql, &[&patient, &study_id, &day_offset, &now, &actor])?
+            .ok_or_else(|| corrupt("the pseudonym was not stored"))?;
+        self.audit_returned(spec, &row, "create").map(|_| ())
+    }
+
+    fn insert_pseudonym_time(
+        &mut self,
+        patient: PatientId,
+        second_offset: i64,
+    ) -> Result<(), StoreError> {
+        let (now, actor) = (to_db(self.now), self.actor.clone());
+        let spec = audited_table("pseudonym_time")
+            .ok_or_else(|| corrupt("pseudonym_time is not audited"))?;
+        let sql = format!(
+            "INSERT INTO pseudonym_time (patient_id, second_offset, created_at, created_by) \
+             VALUES ($1, $2, $3, $4) RETURNING {}",
+            column_list(spec.columns)
+        );
+        let row = self
+            .query_opt(&sql, &[&patient, &second_offset, &now, &actor])?
+            .ok_or_else(|| corrupt("the pseudonym time was not stored"))?;
+        self.audit_returned(spec, &row, "create").map(|_| ())
+    }
+
+    fn audit_event(&mut self, action: &str, content: &serde_json::Value) -> Result<(), StoreError> {
+        self.append_audit(action, None, None, content.to_string())
+    }
+}
+
+/// The SQL a DBA runs once, as a superuser, with psql (`psql -v ON_ERROR_STOP=1 -f`): what
+/// `titrate pg-setup --print` prints. `owner` owns titrate's schema and runs `titrate init`
+/// and the migrations; `app` is the login the terminals use, with SELECT and INSERT on the
+/// record and the audit log, UPDATE only of staff counters and the audit head, and nothing
+/// it owns, so it can neither drop a trigger nor alter a table.
+pub fn setup_sql(owner: &str, app: &str, database: &str) -> String {
+    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let (o, a, d) = (q(owner), q(app), q(database));
+    format!(
+        "-- titrate on PostgreSQL: roles, database and privileges. Run once as a superuser:
+--   psql -v ON_ERROR_STOP=1 -f this-file.sql
+-- then give both roles a password (\\password {owner} and \\password {app} in psql), run
+-- `titrate init` as {owner}, and let the terminals connect as {app}.
+
+-- The owner: owns titrate's schema and everything in it, creates it (`titrate init`) and
+-- migrates it. Not a superuser: it cannot touch anything outside its database.
+CREATE ROLE {o} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+
+-- The application: the login every terminal and command uses. It owns nothing, so it can
+-- drop no trigger and alter no table; it is given only what titrate's writes need.
+CREATE ROLE {a} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT;
+
+CREATE DATABASE {d} OWNER {o} ENCODING 'UTF8' TEMPLATE template0;
+\\connect {d}
+
+-- Nobody else may connect, nor make temporary tables (which would be searched before
+-- titrate's own tables in their session) or objects in the public schema.
+REVOKE ALL ON DATABASE {d} FROM PUBLIC;
+GRANT CONNECT ON DATABASE {d} TO {o}, {a};
+REVOKE ALL ON SCHEMA public FROM PUBLIC;
+
+-- Titrate's schema, owned by the owner; both roles find titrate's tables there first.
+CREATE SCHEMA titrate AUTHORIZATION {o};
+GRANT USAGE ON SCHEMA titrate TO {a};
+ALTER ROLE {o} IN DATABASE {d} SET search_path = titrate;
+ALTER ROLE {a} IN DATABASE {d} SET search_path = titrate;
+
+-- Every table the owner creates in it (now, and by later migrations) may be read and added
+-- to by the application, and its identity sequences used: SELECT and INSERT, never UPDATE,
+-- DELETE, TRUNCATE, REFERENCES or TRIGGER. The triggers refuse UPDATE and DELETE of the
+-- record for the owner too; these privileges are the second layer.
+ALTER DEFAULT PRIVILEGES FOR ROLE {o} IN SCHEMA titrate
+    GRANT SELECT, INSERT ON TABLES TO {a};
+ALTER DEFAULT PRIVILEGES FOR ROLE {o} IN SCHEMA titrate
+    GRANT USAGE ON SEQUENCES TO {a};
+-- Functions (the triggers' own) are not for calling directly.
+ALTER DEFAULT PRIVILEGES FOR ROLE {o} IN SCHEMA titrate
+    REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+
+-- Where titrate must update (a staff member's name, role, PIN and counters; the audit
+-- head, which its trigger lets move forward only), `titrate init` and every migration
+-- grant UPDATE of exactly those columns to each role that may INSERT into the audit log,
+-- {a} here: default privileges cannot name single tables.
+"
+    )
+}
