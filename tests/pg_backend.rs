@@ -14,6 +14,7 @@ use titrate::domain::rate::Rate;
 use titrate::domain::record::Staff;
 use titrate::domain::time::Instant;
 use titrate::domain::values::{Action, CrpsType, EndReason, Nrs, Role, Severity, Sex, Timepoint};
+use titrate::store::Store as _;
 use titrate::store::postgres::{PgDb, setup_sql};
 use titrate::store::schema::Change;
 use titrate::store::{

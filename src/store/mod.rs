@@ -9,8 +9,9 @@
 
 pub mod audit;
 mod location;
-pub mod pg_tls;
 pub mod pg_schema;
+pub mod pg_tls;
+mod pg_watch;
 pub mod postgres;
 mod rows;
 pub mod schema;
@@ -80,6 +81,7 @@ impl Watch {
 /// The record, on whichever backend its location names.
 pub enum Db {
     Sqlite(sqlite::SqliteDb),
+    Postgres(postgres::PgDb),
 }
 
 impl Db {
@@ -97,7 +99,7 @@ impl Db {
     pub fn open_read_only(at: impl Into<Location>) -> Result<Db, StoreError> {
         match at.into() {
             Location::File(p) => Ok(Db::Sqlite(sqlite::SqliteDb::open_read_only(&p)?)),
-            Location::Server(url) => Err(no_server_store(&url)),
+            Location::Server(url) => Ok(Db::Postgres(postgres::PgDb::connect_read_only(&url)?)),
         }
     }
 
@@ -115,11 +117,20 @@ impl Db {
         Ok(Db::Sqlite(sqlite::SqliteDb::open_in_memory()?))
     }
 
+    /// The PostgreSQL store underneath, for tests that play someone with psql.
+    pub fn postgres(&mut self) -> Option<&mut postgres::PgDb> {
+        match self {
+            Db::Postgres(p) => Some(p),
+            Db::Sqlite(_) => None,
+        }
+    }
+
     /// The SQLite store underneath, for tests and benchmarks that play someone with the
     /// sqlite3 shell.
     pub fn sqlite(&self) -> Option<&sqlite::SqliteDb> {
         match self {
             Db::Sqlite(s) => Some(s),
+            Db::Postgres(_) => None,
         }
     }
 
@@ -129,6 +140,7 @@ impl Db {
             Db::Sqlite(s) => s
                 .path()
                 .map_or_else(|| Location::File(":memory:".into()), Location::from),
+            Db::Postgres(p) => Location::Server(p.url().to_string()),
         }
     }
 
@@ -136,6 +148,7 @@ impl Db {
     pub fn protected(&self) -> crate::fsout::Protected {
         match self {
             Db::Sqlite(s) => s.protected(),
+            Db::Postgres(_) => crate::fsout::Protected::none(),
         }
     }
 
@@ -143,6 +156,7 @@ impl Db {
     pub fn integrity_check(&mut self) -> Result<Vec<String>, StoreError> {
         match self {
             Db::Sqlite(s) => s.integrity_check(),
+            Db::Postgres(p) => p.integrity_check(),
         }
     }
 
@@ -151,6 +165,7 @@ impl Db {
     pub fn watch(&mut self) -> Option<Watch> {
         match self {
             Db::Sqlite(_) => None,
+            Db::Postgres(p) => Some(p.watch()),
         }
     }
 
@@ -158,6 +173,7 @@ impl Db {
     pub fn integrity_label(&self) -> &'static str {
         match self {
             Db::Sqlite(_) => "SQLite integrity check",
+            Db::Postgres(_) => "PostgreSQL read of every table and index",
         }
     }
 
@@ -165,14 +181,11 @@ impl Db {
     pub fn copy_into(&self, pending: &crate::fsout::Pending) -> Result<(), StoreError> {
         match self {
             Db::Sqlite(s) => s.copy_into(pending),
+            Db::Postgres(p) => Err(StoreError::Open {
+                path: p.shown().to_string(),
+                why: "a PostgreSQL record is backed up by the server's own tools (pg_dump, base backups), not copied into a file".into(),
+            }),
         }
-    }
-}
-
-fn no_server_store(url: &str) -> StoreError {
-    StoreError::Open {
-        path: pg_tls::redact(url),
-        why: "this build of titrate has no PostgreSQL store yet".into(),
     }
 }
 
@@ -184,6 +197,7 @@ impl Db {
     ) -> Result<T, E> {
         match self {
             Db::Sqlite(s) => Store::read(s, f),
+            Db::Postgres(s) => Store::read(s, f),
         }
     }
 
@@ -195,18 +209,21 @@ impl Db {
     ) -> Result<T, E> {
         match self {
             Db::Sqlite(s) => Store::write(s, actor, now, f),
+            Db::Postgres(s) => Store::write(s, actor, now, f),
         }
     }
 
     pub fn data_version(&mut self) -> Result<i64, StoreError> {
         match self {
             Db::Sqlite(s) => Store::data_version(s),
+            Db::Postgres(s) => Store::data_version(s),
         }
     }
 
     pub fn set_busy_timeout(&mut self, d: std::time::Duration) -> Result<(), StoreError> {
         match self {
             Db::Sqlite(s) => Store::set_busy_timeout(s, d),
+            Db::Postgres(s) => Store::set_busy_timeout(s, d),
         }
     }
 
@@ -215,6 +232,7 @@ impl Db {
     pub fn bulk_load_mode(&mut self) -> Result<(), StoreError> {
         match self {
             Db::Sqlite(s) => s.bulk_load_mode(),
+            Db::Postgres(p) => p.bulk_load_mode(),
         }
     }
 
@@ -222,6 +240,7 @@ impl Db {
     pub fn finish_bulk_load(&mut self) -> Result<(), StoreError> {
         match self {
             Db::Sqlite(s) => s.finish_bulk_load(),
+            Db::Postgres(p) => p.finish_bulk_load(),
         }
     }
 }
@@ -230,14 +249,14 @@ impl Store for Db {
     fn open(at: &Location) -> Result<Db, StoreError> {
         match at {
             Location::File(p) => Ok(Db::Sqlite(sqlite::SqliteDb::open_file(p)?)),
-            Location::Server(url) => Err(no_server_store(url)),
+            Location::Server(url) => Ok(Db::Postgres(postgres::PgDb::connect(url)?)),
         }
     }
 
     fn create(at: &Location) -> Result<Db, StoreError> {
         match at {
             Location::File(p) => Ok(Db::Sqlite(sqlite::SqliteDb::create_file(p)?)),
-            Location::Server(url) => Err(no_server_store(url)),
+            Location::Server(url) => Ok(Db::Postgres(postgres::PgDb::create(url)?)),
         }
     }
 

@@ -18,14 +18,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use postgres::types::ToSql;
-use postgres::{Client, GenericClient, IsolationLevel, NoTls, Row, Statement, Transaction};
+use postgres::{Client, GenericClient, IsolationLevel, Row, Statement, Transaction};
 
 use super::audit::row_hash;
 use super::rows::{self, Value, canonical_values};
 use super::{
-    AuditRow, Audited, Column, ColumnType, Course, LetterAdvice, Marks, NewEntry, NewLetterAdvice,
-    NewPatient, NewPatientVersion, Patient, PatientVersion, Reader, SchemaProblem, ScoreWindow,
-    Staff, StoreError, Writer, audited_table, audited_tables, pg_schema,
+    AuditRow, Audited, Column, ColumnType, Course, LetterAdvice, Location, Marks, NewEntry,
+    NewLetterAdvice, NewPatient, NewPatientVersion, Patient, PatientVersion, Reader, SchemaProblem,
+    ScoreWindow, Staff, Store, StoreError, Writer, audited_table, audited_tables, pg_schema,
 };
 use crate::domain::dose::RatePoint;
 use crate::domain::entry::{
@@ -67,13 +67,9 @@ pub fn schema_version() -> i64 {
     migrations().last().map_or(0, |(n, _)| *n)
 }
 
-/// The connection, in one small function: TLS (`pg_tls::connect`) takes its place later.
+/// The connection: libpq's URL forms, several hosts, TLS as `sslmode` asks.
 fn client(url: &str) -> Result<Client, StoreError> {
-    let config = postgres::Config::from_str(url).map_err(|e| StoreError::Open {
-        path: shown_url(url),
-        why: format!("it is not a PostgreSQL connection string: {e}"),
-    })?;
-    config.connect(NoTls).map_err(StoreError::from)
+    super::pg_tls::connect(url)
 }
 
 /// The database a URL names, for messages: never its password.
@@ -104,7 +100,11 @@ pub fn shown_url(url: &str) -> String {
 
 pub struct PgDb {
     client: Client,
+    /// The connection string, to connect again (the listener, a failover).
+    url: String,
     shown: String,
+    /// The live-refresh listener's flag, once a terminal asked for it.
+    watch: Option<super::Watch>,
     /// Titrate's schema: the first on the role's search_path when it connected.
     schema: String,
     namespace: u32,
@@ -199,6 +199,19 @@ impl PgDb {
     /// Connects to a database that holds titrate's schema, migrating an older one in one
     /// transaction. A database without it is refused: only `create` makes one.
     pub fn connect(url: &str) -> Result<PgDb, StoreError> {
+        PgDb::connect_as(url, true)
+    }
+
+    /// Connects only to read (`titrate check`, `audit verify` of a changed schema): no
+    /// migration, and the session itself refuses every write.
+    pub fn connect_read_only(url: &str) -> Result<PgDb, StoreError> {
+        let mut db = PgDb::connect_as(url, false)?;
+        db.client
+            .batch_execute("SET default_transaction_read_only = on")?;
+        Ok(db)
+    }
+
+    fn connect_as(url: &str, migrate: bool) -> Result<PgDb, StoreError> {
         let shown = shown_url(url);
         let mut c = client(url)?;
         refuse_other_encoding(&mut c, &shown)?;
@@ -223,6 +236,8 @@ impl PgDb {
         }
         let mut db = PgDb {
             client: c,
+            url: url.to_string(),
+            watch: None,
             shown,
             schema,
             namespace,
@@ -231,7 +246,7 @@ impl PgDb {
             relations: Vec::new(),
             functions: Vec::new(),
         };
-        if version < schema_version() {
+        if migrate && version < schema_version() {
             db.migrate().map_err(|e| match e {
                 StoreError::Database(why) if why.contains("permission denied") || why.contains("must be owner") => {
                     StoreError::Open {
@@ -266,6 +281,8 @@ impl PgDb {
         }
         let mut db = PgDb {
             client: c,
+            url: url.to_string(),
+            watch: None,
             shown,
             schema,
             namespace,
@@ -276,6 +293,60 @@ impl PgDb {
         };
         db.migrate()?;
         Ok(db)
+    }
+
+    /// The connection string it was opened with.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Told of every commit by anyone, through LISTEN/NOTIFY on a connection of its own.
+    pub fn watch(&mut self) -> super::Watch {
+        if let Some(w) = &self.watch {
+            return w.clone();
+        }
+        let w = super::Watch::default();
+        super::pg_watch::spawn(self.url.clone(), w.clone());
+        self.watch = Some(w.clone());
+        w
+    }
+
+    /// Every table and index of titrate's schema read from end to end, each problem a line
+    /// ("ok" when all read): a damaged page (with data checksums on) or a lost file shows.
+    pub fn integrity_check(&mut self) -> Result<Vec<String>, StoreError> {
+        let tables: Vec<String> = self
+            .client
+            .query(
+                "SELECT pg_catalog.quote_ident(c.relname) FROM pg_catalog.pg_class c \
+                 WHERE c.relnamespace = $1::oid AND c.relkind = 'r' ORDER BY c.relname",
+                &[&self.namespace],
+            )?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        let mut problems = Vec::new();
+        for t in tables {
+            if let Err(e) = self
+                .client
+                .batch_execute(&format!("SELECT count(*) FROM (SELECT * FROM {t}) x"))
+            {
+                problems.push(format!("table {t}: {}", StoreError::from(e)));
+            }
+        }
+        if problems.is_empty() {
+            problems.push("ok".into());
+        }
+        Ok(problems)
+    }
+
+    /// For the data generator: a generated record needs no wait for the disk on every
+    /// commit (the server stays crash-safe; only the newest commits may be lost).
+    pub fn bulk_load_mode(&mut self) -> Result<(), StoreError> {
+        Ok(self.client.batch_execute("SET synchronous_commit = off")?)
+    }
+
+    pub fn finish_bulk_load(&mut self) -> Result<(), StoreError> {
+        Ok(self.client.batch_execute("SET synchronous_commit = on")?)
     }
 
     /// The database, as messages name it (no password).
@@ -331,125 +402,6 @@ impl PgDb {
         grant_app_updates(&mut tx)?;
         tx.commit()?;
         Ok(())
-    }
-
-    /// A consistent read of the record: one REPEATABLE READ READ ONLY transaction.
-    pub fn read<T, E: From<StoreError>>(
-        &mut self,
-        f: impl FnOnce(&dyn Reader) -> Result<T, E>,
-    ) -> Result<T, E> {
-        let tx = self
-            .client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .map_err(StoreError::from)?;
-        let view = PgTx {
-            tx: RefCell::new(tx),
-            statements: RefCell::new(&mut self.statements),
-            schema: &self.schema,
-            namespace: self.namespace,
-            actor: String::new(),
-            now: chrono::Utc::now(),
-            head: None,
-        };
-        let out = f(&view)?;
-        view.tx.into_inner().commit().map_err(StoreError::from)?;
-        Ok(out)
-    }
-
-    /// One write transaction. It first locks the audit head row, so writers queue as they do
-    /// on SQLite and the checks `f` makes still hold when it commits; on any error nothing
-    /// of it is stored.
-    pub fn write<T, E: From<StoreError>>(
-        &mut self,
-        actor: &str,
-        now: Instant,
-        f: impl FnOnce(&mut dyn Writer) -> Result<T, E>,
-    ) -> Result<T, E> {
-        let mut tx = self.client.transaction().map_err(StoreError::from)?;
-        let lock = {
-            let sql = format!(
-                "SELECT seq, hash, ({}) FROM audit_head WHERE id = 1 FOR UPDATE",
-                pg_schema::FINGERPRINT_SQL
-            );
-            let stmt = cached(&mut self.statements, &mut tx, &sql)?;
-            tx.query_opt(&stmt, &[&self.relations, &self.functions])
-                .map_err(StoreError::from)?
-        };
-        let Some(lock) = lock else {
-            return Err(StoreError::Corrupt("the audit head is missing".into()).into());
-        };
-        let head: (i64, String) = (
-            lock.try_get(0).map_err(StoreError::from)?,
-            lock.try_get(1).map_err(StoreError::from)?,
-        );
-        // Inside the lock: a trigger added behind titrate's back would run inside this very
-        // write. Only a moved fingerprint costs a full description.
-        let fingerprint: Option<String> = lock.try_get(2).map_err(StoreError::from)?;
-        if fingerprint.is_none() || self.schema_seen != fingerprint {
-            let version = stored_version(&mut tx, self.namespace)?.unwrap_or(0);
-            // A newer titrate migrated the database since this one connected.
-            if version > schema_version() {
-                return Err(StoreError::TooNew {
-                    found: version,
-                    known: schema_version(),
-                }
-                .into());
-            }
-            refuse_changed_schema(&mut tx, &self.schema, version)?;
-            // The relations as they now are, and the mark they give.
-            let relations: Vec<u32> = tx
-                .query_one(pg_schema::RELATIONS_SQL, &[&self.namespace])
-                .and_then(|r| r.try_get(0))
-                .map_err(StoreError::from)?;
-            let functions: Vec<u32> = tx
-                .query_one(pg_schema::FUNCTIONS_SQL, &[&relations])
-                .and_then(|r| r.try_get(0))
-                .map_err(StoreError::from)?;
-            let mark: Option<String> = tx
-                .query_one(pg_schema::FINGERPRINT_SQL, &[&relations, &functions])
-                .and_then(|r| r.try_get(0))
-                .map_err(StoreError::from)?;
-            self.relations = relations;
-            self.functions = functions;
-            self.schema_seen = mark;
-        }
-        let mut w = PgTx {
-            tx: RefCell::new(tx),
-            statements: RefCell::new(&mut self.statements),
-            schema: &self.schema,
-            namespace: self.namespace,
-            actor: actor.to_string(),
-            now: whole_seconds(now),
-            head: Some(head),
-        };
-        let out = f(&mut w)?;
-        w.tx.into_inner().commit().map_err(StoreError::from)?;
-        Ok(out)
-    }
-
-    /// How long a write waits for another terminal's write before giving up as busy.
-    pub fn set_busy_timeout(&mut self, d: std::time::Duration) -> Result<(), StoreError> {
-        self.client
-            .batch_execute(&format!("SET lock_timeout = '{}ms'", d.as_millis().max(1)))?;
-        Ok(())
-    }
-
-    /// Changes whenever anyone commits a write: the audit head's seq (every write appends to
-    /// the log). Outside any transaction, so it sees the newest commit.
-    pub fn data_version(&mut self) -> Result<i64, StoreError> {
-        let stmt = cached(
-            &mut self.statements,
-            &mut self.client,
-            "SELECT seq FROM audit_head WHERE id = 1",
-        )?;
-        let row = self.client.query_opt(&stmt, &[])?;
-        match row {
-            Some(r) => Ok(r.try_get(0)?),
-            None => Err(StoreError::Corrupt("the audit head is missing".into())),
-        }
     }
 
     /// The connection, for tests that play the part of someone with psql.
@@ -557,6 +509,145 @@ fn audit_approvals_made_by_upgrade(tx: &mut Transaction) -> Result<(), StoreErro
 }
 
 /// PostgreSQL's failures as the store's own kinds.
+impl Store for PgDb {
+    fn open(at: &Location) -> Result<PgDb, StoreError> {
+        PgDb::connect(url_of(at)?)
+    }
+
+    fn create(at: &Location) -> Result<PgDb, StoreError> {
+        PgDb::create(url_of(at)?)
+    }
+
+    /// A consistent read of the record: one REPEATABLE READ READ ONLY transaction.
+    fn read<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&dyn Reader) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self
+            .client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(StoreError::from)?;
+        let view = PgTx {
+            tx: RefCell::new(tx),
+            statements: RefCell::new(&mut self.statements),
+            schema: &self.schema,
+            namespace: self.namespace,
+            actor: String::new(),
+            now: chrono::Utc::now(),
+            head: None,
+        };
+        let out = f(&view)?;
+        view.tx.into_inner().commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    /// One write transaction. It first locks the audit head row, so writers queue as they do
+    /// on SQLite and the checks `f` makes still hold when it commits; on any error nothing
+    /// of it is stored.
+    fn write<T, E: From<StoreError>>(
+        &mut self,
+        actor: &str,
+        now: Instant,
+        f: impl FnOnce(&mut dyn Writer) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut tx = self.client.transaction().map_err(StoreError::from)?;
+        let lock = {
+            let sql = format!(
+                "SELECT seq, hash, ({}) FROM audit_head WHERE id = 1 FOR UPDATE",
+                pg_schema::FINGERPRINT_SQL
+            );
+            let stmt = cached(&mut self.statements, &mut tx, &sql)?;
+            tx.query_opt(&stmt, &[&self.relations, &self.functions])
+                .map_err(StoreError::from)?
+        };
+        let Some(lock) = lock else {
+            return Err(StoreError::Corrupt("the audit head is missing".into()).into());
+        };
+        let head: (i64, String) = (
+            lock.try_get(0).map_err(StoreError::from)?,
+            lock.try_get(1).map_err(StoreError::from)?,
+        );
+        // Inside the lock: a trigger added behind titrate's back would run inside this very
+        // write. Only a moved fingerprint costs a full description.
+        let fingerprint: Option<String> = lock.try_get(2).map_err(StoreError::from)?;
+        if fingerprint.is_none() || self.schema_seen != fingerprint {
+            let version = stored_version(&mut tx, self.namespace)?.unwrap_or(0);
+            // A newer titrate migrated the database since this one connected.
+            if version > schema_version() {
+                return Err(StoreError::TooNew {
+                    found: version,
+                    known: schema_version(),
+                }
+                .into());
+            }
+            refuse_changed_schema(&mut tx, &self.schema, version)?;
+            // The relations as they now are, and the mark they give.
+            let relations: Vec<u32> = tx
+                .query_one(pg_schema::RELATIONS_SQL, &[&self.namespace])
+                .and_then(|r| r.try_get(0))
+                .map_err(StoreError::from)?;
+            let functions: Vec<u32> = tx
+                .query_one(pg_schema::FUNCTIONS_SQL, &[&relations])
+                .and_then(|r| r.try_get(0))
+                .map_err(StoreError::from)?;
+            let mark: Option<String> = tx
+                .query_one(pg_schema::FINGERPRINT_SQL, &[&relations, &functions])
+                .and_then(|r| r.try_get(0))
+                .map_err(StoreError::from)?;
+            self.relations = relations;
+            self.functions = functions;
+            self.schema_seen = mark;
+        }
+        let mut w = PgTx {
+            tx: RefCell::new(tx),
+            statements: RefCell::new(&mut self.statements),
+            schema: &self.schema,
+            namespace: self.namespace,
+            actor: actor.to_string(),
+            now: whole_seconds(now),
+            head: Some(head),
+        };
+        let out = f(&mut w)?;
+        w.tx.into_inner().commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    /// How long a write waits for another terminal's write before giving up as busy.
+    fn set_busy_timeout(&mut self, d: std::time::Duration) -> Result<(), StoreError> {
+        self.client
+            .batch_execute(&format!("SET lock_timeout = '{}ms'", d.as_millis().max(1)))?;
+        Ok(())
+    }
+
+    /// Changes whenever anyone commits a write: the audit head's seq (every write appends to
+    /// the log). Outside any transaction, so it sees the newest commit.
+    fn data_version(&mut self) -> Result<i64, StoreError> {
+        let stmt = cached(
+            &mut self.statements,
+            &mut self.client,
+            "SELECT seq FROM audit_head WHERE id = 1",
+        )?;
+        let row = self.client.query_opt(&stmt, &[])?;
+        match row {
+            Some(r) => Ok(r.try_get(0)?),
+            None => Err(StoreError::Corrupt("the audit head is missing".into())),
+        }
+    }
+}
+
+fn url_of(at: &Location) -> Result<&str, StoreError> {
+    match at {
+        Location::Server(url) => Ok(url),
+        Location::File(p) => Err(StoreError::Open {
+            path: p.display().to_string(),
+            why: "the PostgreSQL store opens servers, not files".into(),
+        }),
+    }
+}
+
 impl From<postgres::Error> for StoreError {
     fn from(e: postgres::Error) -> StoreError {
         use postgres::error::SqlState as S;
