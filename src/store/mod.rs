@@ -81,7 +81,8 @@ impl Watch {
 /// The record, on whichever backend its location names.
 pub enum Db {
     Sqlite(sqlite::SqliteDb),
-    Postgres(postgres::PgDb),
+    /// Boxed: one connection with its statement cache, opened once per terminal.
+    Postgres(Box<postgres::PgDb>),
 }
 
 impl Db {
@@ -99,7 +100,7 @@ impl Db {
     pub fn open_read_only(at: impl Into<Location>) -> Result<Db, StoreError> {
         match at.into() {
             Location::File(p) => Ok(Db::Sqlite(sqlite::SqliteDb::open_read_only(&p)?)),
-            Location::Server(url) => Ok(Db::Postgres(postgres::PgDb::connect_read_only(&url)?)),
+            Location::Server(url) => Ok(Db::Postgres(Box::new(postgres::PgDb::connect_read_only(&url)?))),
         }
     }
 
@@ -120,7 +121,7 @@ impl Db {
     /// The PostgreSQL store underneath, for tests that play someone with psql.
     pub fn postgres(&mut self) -> Option<&mut postgres::PgDb> {
         match self {
-            Db::Postgres(p) => Some(p),
+            Db::Postgres(p) => Some(p.as_mut()),
             Db::Sqlite(_) => None,
         }
     }
@@ -197,7 +198,7 @@ impl Db {
     ) -> Result<T, E> {
         match self {
             Db::Sqlite(s) => Store::read(s, f),
-            Db::Postgres(s) => Store::read(s, f),
+            Db::Postgres(s) => Store::read(s.as_mut(), f),
         }
     }
 
@@ -209,21 +210,21 @@ impl Db {
     ) -> Result<T, E> {
         match self {
             Db::Sqlite(s) => Store::write(s, actor, now, f),
-            Db::Postgres(s) => Store::write(s, actor, now, f),
+            Db::Postgres(s) => Store::write(s.as_mut(), actor, now, f),
         }
     }
 
     pub fn data_version(&mut self) -> Result<i64, StoreError> {
         match self {
             Db::Sqlite(s) => Store::data_version(s),
-            Db::Postgres(s) => Store::data_version(s),
+            Db::Postgres(s) => Store::data_version(s.as_mut()),
         }
     }
 
     pub fn set_busy_timeout(&mut self, d: std::time::Duration) -> Result<(), StoreError> {
         match self {
             Db::Sqlite(s) => Store::set_busy_timeout(s, d),
-            Db::Postgres(s) => Store::set_busy_timeout(s, d),
+            Db::Postgres(s) => Store::set_busy_timeout(s.as_mut(), d),
         }
     }
 
@@ -249,14 +250,14 @@ impl Store for Db {
     fn open(at: &Location) -> Result<Db, StoreError> {
         match at {
             Location::File(p) => Ok(Db::Sqlite(sqlite::SqliteDb::open_file(p)?)),
-            Location::Server(url) => Ok(Db::Postgres(postgres::PgDb::connect(url)?)),
+            Location::Server(url) => Ok(Db::Postgres(Box::new(postgres::PgDb::connect(url)?))),
         }
     }
 
     fn create(at: &Location) -> Result<Db, StoreError> {
         match at {
             Location::File(p) => Ok(Db::Sqlite(sqlite::SqliteDb::create_file(p)?)),
-            Location::Server(url) => Ok(Db::Postgres(postgres::PgDb::create(url)?)),
+            Location::Server(url) => Ok(Db::Postgres(Box::new(postgres::PgDb::create(url)?))),
         }
     }
 
