@@ -713,10 +713,16 @@ fn check(db: &mut Db, shown: &str) -> u8 {
         }
     };
     if integrity_ok && audit_ok {
-        println!("sound: the file is intact and every record matches its audit trail");
+        println!(
+            "sound: the {} is intact and every record matches its audit trail",
+            db.kind_word()
+        );
         0
     } else {
-        println!("NOT SOUND: do not use this file as the record; keep it for investigation");
+        println!(
+            "NOT SOUND: do not use this {} as the record; keep it for investigation",
+            db.kind_word()
+        );
         EXIT_BROKEN
     }
 }

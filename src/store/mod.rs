@@ -170,11 +170,19 @@ impl Db {
         }
     }
 
+    /// What the record is, in `check`'s verdict: "file" or "database".
+    pub fn kind_word(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "file",
+            Db::Postgres(_) => "database",
+        }
+    }
+
     /// What `integrity_check` is called in `titrate check`'s answer.
     pub fn integrity_label(&self) -> &'static str {
         match self {
             Db::Sqlite(_) => "SQLite integrity check",
-            Db::Postgres(_) => "PostgreSQL read of every table and index",
+            Db::Postgres(_) => "PostgreSQL read of every table",
         }
     }
 
