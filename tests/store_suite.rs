@@ -1,8 +1,11 @@
-//! The store's contract, run against every store titrate has: each case is one function over
+//! The store's contract, run against every store titrate has (SQLite in memory, an SQLite file,
+//! a database on a throwaway PostgreSQL cluster): each case is one function over
 //! the store interface, and `on_every_store!` makes it a test on each backend.
 #![allow(clippy::unwrap_used)]
 
 use chrono::{Duration, TimeZone, Utc};
+mod common;
+
 use titrate::config::Config;
 use titrate::domain::entry::{EntryData, EntryKind, effective};
 use titrate::domain::rate::Rate;
@@ -30,6 +33,20 @@ impl Fixture {
         }
     }
 
+    /// A fresh database on this test process's one throwaway cluster (the cluster's
+    /// watchdog stops it when the process ends).
+    fn postgres() -> Fixture {
+        static CLUSTER: std::sync::OnceLock<common::pg::Cluster> = std::sync::OnceLock::new();
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let cluster = CLUSTER.get_or_init(common::pg::Cluster::start);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let url = cluster.create_database(&format!("suite_{n}"));
+        Fixture {
+            db: Db::create(url.as_str()).unwrap(),
+            _keep: None,
+        }
+    }
+
     fn file() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         Fixture {
@@ -37,6 +54,18 @@ impl Fixture {
             _keep: Some(Box::new(dir)),
         }
     }
+}
+
+/// SQL run past titrate, as someone with the sqlite3 shell or psql would.
+fn raw_sql(db: &mut Db, sql: &str) -> Result<(), String> {
+    if let Some(pg) = db.postgres() {
+        return pg.raw_client().batch_execute(sql).map_err(|e| {
+            use std::error::Error;
+            e.source().map_or_else(|| e.to_string(), |s| s.to_string())
+        });
+    }
+    let raw = db.sqlite().unwrap().raw_connection();
+    raw.execute_batch(sql).map_err(|e| e.to_string())
 }
 
 /// Every case below, as one test per store: a failure names the store it failed on.
@@ -52,6 +81,12 @@ macro_rules! on_every_store {
             $(#[test]
             fn $case() {
                 super::$case(super::Fixture::file())
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $case() {
+                super::$case(super::Fixture::postgres())
             })*
         }
     };
@@ -792,8 +827,7 @@ fn letter_advice_is_appended_read_back_newest_last_and_never_changed(fx: Fixture
         "UPDATE letter_advice SET advice = 'x'",
         "DELETE FROM letter_advice",
     ] {
-        let raw = db.sqlite().unwrap().raw_connection();
-        let e = raw.execute_batch(sql).unwrap_err();
-        assert!(e.to_string().contains("letter advice is never"), "{e}");
+        let e = raw_sql(&mut db, sql).unwrap_err();
+        assert!(e.contains("letter advice is never"), "{e}");
     }
 }
