@@ -97,6 +97,14 @@ pub fn entry_corrected_meanwhile(
 // ---- actions that finish what they start (issue 11 §2) ----
 
 /// A choice with no preselected value, shown until one is chosen.
+/// The line the ward terminal shows while its database server does not answer.
+pub fn reconnecting(since: &str) -> String {
+    format!(
+        "The database server does not answer (since {since}): reconnecting… Entries cannot be saved until it is back; nothing shown as saved is lost."
+    )
+}
+pub const RECONNECTED: &str = "The database server answers again; the screen shows the record as it now stands.";
+
 pub const NOT_CHOSEN: &str = "choose one";
 pub const CHOOSE_REASON: &str = "choose a reason: left/right or the first letter";
 pub const CHOOSE_SEX: &str = "choose the sex: left/right or the first letter";

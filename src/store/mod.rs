@@ -302,6 +302,11 @@ impl StoreError {
     pub fn is_busy(&self) -> bool {
         matches!(self, StoreError::Busy(_))
     }
+
+    /// The server does not answer (or takes no writes): the terminal says it is reconnecting.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

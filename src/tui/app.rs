@@ -130,6 +130,8 @@ pub struct App {
     pub data_version: i64,
     pub quit: bool,
     pub demo_hint: Option<String>,
+    /// Set while the database server does not answer: the line that says so.
+    pub offline: Option<String>,
     /// The cohort table's lines and range, computed when the screen opens or data changes.
     pub cohort: Vec<String>,
     pub cohort_range: crate::report::cohort::Range,
@@ -196,6 +198,7 @@ impl App {
             data_version,
             quit: false,
             demo_hint: None,
+            offline: None,
             cohort: vec![],
             cohort_range: crate::report::cohort::Range::default(),
             cohort_scroll: 0,
@@ -287,8 +290,21 @@ impl App {
         if self.pending.is_none() && self.form.as_ref().is_some_and(|f| f.waiting) {
             self.submit();
         }
-        if self.db.data_version().is_ok_and(|v| v != self.data_version) {
-            self.reload();
+        match self.db.data_version() {
+            Ok(_) if self.offline.is_some() => {
+                self.offline = None;
+                self.reload();
+                self.info(crate::strings::RECONNECTED);
+            }
+            Ok(v) if v != self.data_version => self.reload(),
+            Ok(_) => {}
+            Err(e) if e.is_unavailable() => {
+                if self.offline.is_none() {
+                    let since = now.with_timezone(&self.cfg.timezone).format("%H:%M");
+                    self.offline = Some(crate::strings::reconnecting(&since.to_string()));
+                }
+            }
+            Err(_) => {}
         }
         if self.user.is_some()
             && self.screen == Screen::Overview

@@ -82,10 +82,16 @@ pub fn draw(f: &mut Frame, app: &App) {
     if full.width < MIN_WIDTH || full.height < MIN_HEIGHT {
         return too_small(f, full, &theme);
     }
-    let message_rows = app
-        .message
+    // While the server is away, that comes first: whatever else is said is about it.
+    let shown = match (&app.offline, &app.message) {
+        (Some(o), Some(m)) => Some((format!("{o} {}", m.text), Level::Error)),
+        (Some(o), None) => Some((o.clone(), Level::Error)),
+        (None, Some(m)) => Some((m.text.clone(), m.level)),
+        (None, None) => None,
+    };
+    let message_rows = shown
         .as_ref()
-        .map(|m| message_lines(&safe(&m.text), usize::from(full.width)))
+        .map(|(text, _)| message_lines(&safe(text), usize::from(full.width)))
         .unwrap_or_default();
     let [header, body, message, footer] = Layout::vertical([
         Constraint::Length(1),
@@ -104,8 +110,8 @@ pub fn draw(f: &mut Frame, app: &App) {
         Screen::Handover => handover::draw(f, body, app),
         Screen::Staff => staff::draw(f, body, app, &theme),
     }
-    if let Some(m) = &app.message {
-        let style = if m.level == Level::Error {
+    if let Some((_, level)) = &shown {
+        let style = if *level == Level::Error {
             theme.alert()
         } else {
             theme.ok()
