@@ -646,7 +646,7 @@ fn tempdir_private() -> std::io::Result<std::path::PathBuf> {
     crate::fsout::private_temp_dir()
 }
 
-/// SQLite's integrity check and the audit chain, said plainly; the exit status says it too.
+/// The backend's own integrity check, the schema and the audit chain, said plainly; the exit status says it too.
 /// `check` of a database file, also one whose writer was stopped mid-write.
 fn check_file(target: &std::path::Path) -> Result<u8, WardError> {
     match Db::open_read_only(target) {

@@ -103,7 +103,8 @@ pub fn reconnecting(since: &str) -> String {
         "The database server does not answer (since {since}): reconnecting… Entries cannot be saved until it is back; nothing shown as saved is lost."
     )
 }
-pub const RECONNECTED: &str = "The database server answers again; the screen shows the record as it now stands.";
+pub const RECONNECTED: &str =
+    "The database server answers again; the screen shows the record as it now stands.";
 
 pub const NOT_CHOSEN: &str = "choose one";
 pub const CHOOSE_REASON: &str = "choose a reason: left/right or the first letter";

@@ -63,7 +63,7 @@ pub fn restore_quietly() {
 /// On SIGTERM, SIGHUP or SIGINT the loop is asked to stop. When the terminal is gone,
 /// crossterm's poll can spin without returning, and a save may be waiting for the database
 /// lock; then, after a grace period, this thread restores what it can and exits. Nothing is
-/// lost by that: every entry is one SQLite transaction, and an unsaved form was never written.
+/// lost by that: every entry is one database transaction, and an unsaved form was never written.
 fn watch_signals(signal: Arc<AtomicI32>, done: Arc<AtomicBool>) -> anyhow::Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT])
