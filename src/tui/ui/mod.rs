@@ -84,8 +84,10 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
     // While the server is away, that comes first: whatever else is said is about it.
     let shown = match (&app.offline, &app.message) {
-        (Some(o), Some(m)) => Some((format!("{o} {}", m.text), Level::Error)),
-        (Some(o), None) => Some((o.clone(), Level::Error)),
+        (Some(o), Some(m)) if m.level == Level::Error => {
+            Some((format!("{o} {}", m.text), Level::Error))
+        }
+        (Some(o), _) => Some((o.clone(), Level::Error)),
         (None, Some(m)) => Some((m.text.clone(), m.level)),
         (None, None) => None,
     };
