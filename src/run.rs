@@ -69,16 +69,37 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         return Ok(0);
     };
     let at = db_location(cli, cfg);
-    if let (Command::Init { admin, name }, Location::Server(_)) = (command, &at) {
-        let pin = new_pin(admin)?;
-        drop(access::init(
-            at.clone(),
-            admin,
-            name,
-            &pin,
-            &cfg.protocol,
-            Utc::now(),
-        )?);
+    if let Command::Init { admin, name } = command {
+        match &at {
+            Location::Server(_) => {
+                let pin = new_pin(admin)?;
+                drop(access::init(
+                    at.clone(),
+                    admin,
+                    name,
+                    &pin,
+                    &cfg.protocol,
+                    Utc::now(),
+                )?);
+            }
+            Location::File(path) => {
+                if path.exists() {
+                    return Err(WardError::AlreadyExists(path.display().to_string()));
+                }
+                let pin = new_pin(admin)?;
+                // Made at a temporary name beside it and moved into place only when whole.
+                let pending = crate::fsout::prepare(path, false, &crate::fsout::Protected::none())?;
+                drop(access::init(
+                    pending.temp_path(),
+                    admin,
+                    name,
+                    &pin,
+                    &cfg.protocol,
+                    Utc::now(),
+                )?);
+                pending.commit()?;
+            }
+        }
         println!(
             "database {} created; admin {} can sign in",
             at.shown(),
@@ -96,35 +117,6 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
         Location::File(p) => p.clone(),
         Location::Server(_) => return run_on_server(cli, cfg, command, &at),
     };
-    if let Command::Init { admin, name } = command {
-        if path.exists() {
-            return Err(WardError::AlreadyExists(path.display().to_string()));
-        }
-        let pin = new_pin(admin)?;
-        // Made at a temporary name beside it and moved into place only when whole.
-        let pending = crate::fsout::prepare(&path, false, &crate::fsout::Protected::none())?;
-        drop(access::init(
-            pending.temp_path(),
-            admin,
-            name,
-            &pin,
-            &cfg.protocol,
-            Utc::now(),
-        )?);
-        pending.commit()?;
-        println!(
-            "database {} created; admin {} can sign in",
-            path.display(),
-            admin.to_ascii_uppercase()
-        );
-        println!(
-            "protocol \"{}\" in {} (digest {}…) approved for new courses",
-            cfg.protocol.name,
-            cfg.source,
-            crate::ward::protocols::short(&cfg.protocol.digest())
-        );
-        return Ok(0);
-    }
     if let Command::Demo {
         courses,
         seed,
