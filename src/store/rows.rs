@@ -316,3 +316,65 @@ pub fn score(row: &Row, first: usize) -> Result<Score, StoreError> {
         tag: text_at(row, first + 3)?.map(word).transpose()?,
     })
 }
+
+/// An entry's kind-specific columns as every backend stores them: each kind fills its own,
+/// the rest stay NULL.
+#[derive(Debug, Default)]
+pub struct EntryColumns<'a> {
+    pub rate_centi: Option<i64>,
+    pub confirmed: Option<i64>,
+    pub confirm_reason: Option<&'a str>,
+    pub score: Option<i64>,
+    pub timepoint: Option<&'a str>,
+    pub effect: Option<&'a str>,
+    pub detail: Option<&'a str>,
+    pub severity: Option<&'a str>,
+    pub action: Option<&'a str>,
+    pub successful: Option<i64>,
+    pub end_reason: Option<&'a str>,
+    pub bed: Option<&'a str>,
+}
+
+impl<'a> EntryColumns<'a> {
+    pub fn of(data: &'a EntryData) -> EntryColumns<'a> {
+        let mut c = EntryColumns::default();
+        match data {
+            EntryData::CourseStart { bed } => c.bed = bed.as_deref(),
+            EntryData::Rate {
+                rate,
+                confirmed,
+                confirm_reason,
+            } => {
+                c.rate_centi = Some(i64::from(rate.centi()));
+                c.confirmed = Some(i64::from(*confirmed));
+                c.confirm_reason = confirm_reason.as_deref();
+            }
+            EntryData::Nrs { score, timepoint } => {
+                c.score = Some(i64::from(score.get()));
+                c.timepoint = timepoint.map(|t| t.as_str());
+            }
+            EntryData::SideEffect {
+                effect,
+                detail,
+                severity,
+                action,
+                rate_at,
+            } => {
+                c.effect = Some(effect);
+                c.detail = detail.as_deref();
+                c.severity = Some(severity.as_str());
+                c.action = Some(action.as_str());
+                c.rate_centi = Some(i64::from(rate_at.centi()));
+            }
+            EntryData::Success {
+                timepoint,
+                successful,
+            } => {
+                c.timepoint = Some(timepoint.as_str());
+                c.successful = Some(i64::from(*successful));
+            }
+            EntryData::CourseEnd { reason } => c.end_reason = Some(reason.as_str()),
+        }
+        c
+    }
+}

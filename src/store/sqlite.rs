@@ -16,7 +16,7 @@ use super::{
     StoreError, Writer, audited_table,
 };
 use crate::domain::dose::RatePoint;
-use crate::domain::entry::{CourseId, Entry, EntryData, EntryId, PatientId, Version};
+use crate::domain::entry::{CourseId, Entry, EntryId, PatientId, Version};
 use crate::domain::marks::Mark;
 use crate::domain::outcome::Score;
 use crate::domain::protocol::{Approval, Protocol, ProtocolVersion};
@@ -1471,58 +1471,7 @@ impl Writer for SqlTx<'_> {
     }
 
     fn insert_entry(&mut self, e: &NewEntry) -> Result<EntryId, StoreError> {
-        let mut rate_centi: Option<i64> = None;
-        let mut confirmed: Option<i64> = None;
-        let mut confirm_reason: Option<&str> = None;
-        let mut score: Option<i64> = None;
-        let mut timepoint: Option<&str> = None;
-        let mut effect: Option<&str> = None;
-        let mut detail: Option<&str> = None;
-        let mut severity: Option<&str> = None;
-        let mut action: Option<&str> = None;
-        let mut successful: Option<i64> = None;
-        let mut end_reason: Option<&str> = None;
-        let mut bed: Option<&str> = None;
-        match &e.data {
-            EntryData::CourseStart { bed: b } => bed = b.as_deref(),
-            EntryData::Rate {
-                rate,
-                confirmed: c,
-                confirm_reason: r,
-            } => {
-                rate_centi = Some(i64::from(rate.centi()));
-                confirmed = Some(i64::from(*c));
-                confirm_reason = r.as_deref();
-            }
-            EntryData::Nrs {
-                score: s,
-                timepoint: t,
-            } => {
-                score = Some(i64::from(s.get()));
-                timepoint = t.map(|t| t.as_str());
-            }
-            EntryData::SideEffect {
-                effect: k,
-                detail: d,
-                severity: s,
-                action: a,
-                rate_at,
-            } => {
-                effect = Some(k);
-                detail = d.as_deref();
-                severity = Some(s.as_str());
-                action = Some(a.as_str());
-                rate_centi = Some(i64::from(rate_at.centi()));
-            }
-            EntryData::Success {
-                timepoint: t,
-                successful: s,
-            } => {
-                timepoint = Some(t.as_str());
-                successful = Some(i64::from(*s));
-            }
-            EntryData::CourseEnd { reason } => end_reason = Some(reason.as_str()),
-        }
+        let c = rows::EntryColumns::of(&e.data);
         let res = self.tx.prepare_cached("INSERT INTO entry (patient_id, course_id, kind, supersedes, amend_reason, happened_at, \
              recorded_at, recorded_by, late, rate_centi, confirmed, confirm_reason, score, timepoint, \
              effect, detail, severity, action, successful, end_reason, bed) \
@@ -1536,18 +1485,18 @@ impl Writer for SqlTx<'_> {
                 to_db(self.now),
                 self.actor,
                 i64::from(e.late),
-                rate_centi,
-                confirmed,
-                confirm_reason,
-                score,
-                timepoint,
-                effect,
-                detail,
-                severity,
-                action,
-                successful,
-                end_reason,
-                bed
+                c.rate_centi,
+                c.confirmed,
+                c.confirm_reason,
+                c.score,
+                c.timepoint,
+                c.effect,
+                c.detail,
+                c.severity,
+                c.action,
+                c.successful,
+                c.end_reason,
+                c.bed
             ]);
         match (res, e.supersedes) {
             (Err(err), Some(old)) if is_unique_violation(&err) => {
