@@ -100,7 +100,9 @@ impl Db {
     pub fn open_read_only(at: impl Into<Location>) -> Result<Db, StoreError> {
         match at.into() {
             Location::File(p) => Ok(Db::Sqlite(sqlite::SqliteDb::open_read_only(&p)?)),
-            Location::Server(url) => Ok(Db::Postgres(Box::new(postgres::PgDb::connect_read_only(&url)?))),
+            Location::Server(url) => Ok(Db::Postgres(Box::new(postgres::PgDb::connect_read_only(
+                &url,
+            )?))),
         }
     }
 
@@ -317,6 +319,13 @@ pub enum StoreError {
     /// No (writable) database server answers, or the connection to it was lost.
     #[error("no writable database server could be reached: {0}")]
     Unavailable(String),
+    /// The connection to the server was lost while a write was being committed, and no
+    /// writable server answered in time to tell whether it was saved. Never retried: the
+    /// same entry entered again could be there twice.
+    #[error(
+        "the connection to the database server was lost while the write was being committed, and it could not be found out whether it was saved ({0}): it is not known whether it was saved; look at the record before entering it again"
+    )]
+    OutcomeUnknown(String),
     /// Any other failure the database reported, in its own words.
     #[error("database error: {0}")]
     Database(String),
