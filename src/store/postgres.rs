@@ -142,6 +142,18 @@ impl Default for Session {
 /// it was saved: long enough for a replica's promotion to finish.
 const OUTCOME_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// No server (that takes writes) answered a connection: the words say which database, and
+/// (for what may write) that nothing was saved.
+fn unanswered(e: StoreError, shown: &str, writing: bool) -> StoreError {
+    match e {
+        StoreError::Unavailable(why) => StoreError::Unavailable(format!(
+            "{shown}{} ({why})",
+            if writing { ": nothing was saved" } else { "" }
+        )),
+        other => other,
+    }
+}
+
 /// What the connection finds: titrate's schema name and its oid.
 fn titrate_schema(c: &mut Client, shown: &str) -> Result<(String, u32), StoreError> {
     let row = c.query_one(
@@ -240,7 +252,7 @@ impl PgDb {
 
     fn connect_as(url: &str, migrate: bool) -> Result<PgDb, StoreError> {
         let shown = shown_url(url);
-        let mut c = client(url)?;
+        let mut c = client(url).map_err(|e| unanswered(e, &shown, true))?;
         refuse_other_encoding(&mut c, &shown)?;
         let (schema, namespace) = titrate_schema(&mut c, &shown)?;
         pin_search_path(&mut c, &schema)?;
@@ -296,7 +308,7 @@ impl PgDb {
     /// any of titrate's tables is there already.
     pub fn create(url: &str) -> Result<PgDb, StoreError> {
         let shown = shown_url(url);
-        let mut c = client(url)?;
+        let mut c = client(url).map_err(|e| unanswered(e, &shown, true))?;
         refuse_other_encoding(&mut c, &shown)?;
         let (schema, namespace) = titrate_schema(&mut c, &shown)?;
         pin_search_path(&mut c, &schema)?;
@@ -425,14 +437,8 @@ impl PgDb {
     /// one that now takes writes is found), tells the new session what the old one was told,
     /// and forgets the old one's prepared statements and schema mark.
     fn reconnect(&mut self, writing: bool) -> Result<(), StoreError> {
-        self.connect_again().map_err(|e| match e {
-            StoreError::Unavailable(why) => StoreError::Unavailable(format!(
-                "{} does not answer{}: {why}",
-                self.shown,
-                if writing { "; nothing was saved" } else { "" }
-            )),
-            other => other,
-        })
+        self.connect_again()
+            .map_err(|e| unanswered(e, &self.shown, writing))
     }
 
     fn connect_again(&mut self) -> Result<(), StoreError> {
