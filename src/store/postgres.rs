@@ -565,9 +565,14 @@ impl PgDb {
     fn resolve_outcome(&mut self, seq: i64, hash: &str) -> Result<bool, StoreError> {
         let deadline = std::time::Instant::now() + OUTCOME_WAIT;
         loop {
+            // In words of their own: "try again" is what this answer must not say.
             let why = match self.connect_again().and_then(|()| self.look_up(seq, hash)) {
                 Ok(found) => return Ok(found),
-                Err(e @ (StoreError::Unavailable(_) | StoreError::Busy(_))) => e.to_string(),
+                Err(StoreError::Unavailable(why)) => why,
+                Err(StoreError::Busy(_)) => {
+                    "another write held the record's audit head for as long as this one waits"
+                        .to_string()
+                }
                 Err(e) => {
                     return Err(StoreError::OutcomeUnknown(format!("{}: {e}", self.shown)));
                 }
