@@ -11,6 +11,33 @@
 //! back: after one, the ids of later rows have a gap where SQLite would reuse the number.
 //! The audit content of a row is the same bytes on both backends; only the numbering of
 //! rows written after a rolled-back insert can differ.
+//!
+//! # A server that goes away (failover)
+//!
+//! A read or write on a connection that was lost connects again first, through the whole
+//! connection string: with several hosts and `target_session_attrs=read-write` that finds a
+//! promoted replica. The new session is told what the old one was (lock timeout, read-only,
+//! bulk load), prepares its statements afresh and checks the whole schema at its first
+//! write. What a write answers when its connection fails:
+//!
+//! - before COMMIT was sent: `Unavailable`, saying nothing was saved (the server rolls an
+//!   unfinished transaction back);
+//! - while COMMIT was under way: the outcome is not known, so the write finds it out. Every
+//!   write appends audit rows, and the last one's (seq, hash) is on the server exactly when
+//!   the write was saved. The write connects again (waiting up to [`OUTCOME_WAIT`] for a
+//!   writable server, long enough for a promotion) and looks it up under the audit head's
+//!   lock, which a commit still under way on the server holds until it ends. Found: `Ok`,
+//!   as if COMMIT had answered (the look-up's own commit waits for the synchronous replica,
+//!   so the entry is on the replica too). Not found: `Unavailable`, nothing was saved. No
+//!   writable server within the wait: `OutcomeUnknown`, which tells the user to look at the
+//!   record before entering it again. Neither is busy, so nothing above retries them.
+//!
+//! # Round trips of a write
+//!
+//! BEGIN and the lock of the audit head (with the catalog mark, a statement prepared once
+//! per session) travel in one simple query; each insert is one; the last audit row travels
+//! with COMMIT (`append_audit` as literals, then COMMIT, one simple query). An entry is
+//! three round trips, as a bare BEGIN, INSERT, COMMIT is.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
