@@ -212,6 +212,7 @@ fn writers_carry_on_through_a_failover_and_every_entry_reported_saved_is_there_o
         "{words}"
     );
     assert!(!words.contains("Secret-Pw"), "{words}");
+    eprintln!("an entry with no writable server: {words}");
     // `status` (a read) against the same: non-zero, in the same words.
     let out = titrate(&url, &["status", "--mrn", "7000"]);
     assert!(!out.status.success());
@@ -441,6 +442,7 @@ fn a_commit_lost_with_the_primary_before_the_replica_had_it_is_reported_not_save
             let s = e.to_string();
             assert!(s.contains("nothing was saved"), "{s}");
             assert!(s.contains("while the write was being committed"), "{s}");
+            eprintln!("a commit lost with the primary: {s}");
         }
         other => panic!("a write the new primary does not have: {other:?}"),
     }
@@ -478,6 +480,7 @@ fn a_commit_lost_with_no_server_to_ask_is_reported_unknown_not_saved() {
                 "{s}"
             );
             assert!(!s.contains("nothing was saved"), "{s}");
+            eprintln!("a commit with no server to ask: {s}");
         }
         other => panic!("a write nobody can say anything about: {other:?}"),
     }

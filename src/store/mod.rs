@@ -323,7 +323,7 @@ pub enum StoreError {
     /// writable server answered in time to tell whether it was saved. Never retried: the
     /// same entry entered again could be there twice.
     #[error(
-        "the connection to the database server was lost while the write was being committed, and it could not be found out whether it was saved ({0}): it is not known whether it was saved; look at the record before entering it again"
+        "the connection to the database server was lost while the write was being committed, and the record could not be looked at since ({0}): it is not known whether it was saved; look at the record before entering it again"
     )]
     OutcomeUnknown(String),
     /// Any other failure the database reported, in its own words.
