@@ -494,3 +494,48 @@ fn a_commit_lost_with_no_server_to_ask_is_reported_unknown_not_saved() {
     let mut db = Db::open(url.as_str()).unwrap();
     assert_eq!(count_at(&mut db, patient, at), 0);
 }
+
+/// The last audit row of a write travels as SQL literals together with COMMIT: quotes,
+/// backslashes and any other character arrive byte for byte, whatever the server's
+/// standard_conforming_strings says.
+#[test]
+fn the_audit_row_sent_with_commit_arrives_byte_for_byte() {
+    let cluster = common::pg::Cluster::start();
+    let url = cluster.create_database("ward");
+    ok(&url, &["init", "--admin", "AB", "--name", "Anna Boer"]);
+    let mut db = Db::open(url.as_str()).unwrap();
+    let odd = "O'Brien \\ \\\\ '' \" $$ $x$ E'\\n' \n\t é 💉 ; COMMIT; --";
+    for conforming in ["on", "off"] {
+        db.postgres()
+            .unwrap()
+            .raw_client()
+            .batch_execute(&format!("SET standard_conforming_strings = {conforming}"))
+            .unwrap();
+        let content = serde_json::json!({ "note": odd, "conforming": conforming });
+        db.write("AB", Utc::now(), |w| w.audit_event("test-odd", &content))
+            .unwrap();
+        let last = db.read(|r| r.audit_rows()).unwrap().pop().unwrap();
+        assert_eq!(last.action, "test-odd");
+        assert_eq!(last.content, content.to_string());
+        // An audited row's content, made from the row as stored, equals its audit row.
+        let mrn = format!("9{}", conforming.len());
+        let id = db
+            .write("AB", Utc::now(), |w| {
+                w.insert_patient(&titrate::store::NewPatient {
+                    mrn: mrn.clone(),
+                    name: odd.to_string(),
+                    birth_date: chrono::NaiveDate::from_ymd_opt(1975, 6, 15).unwrap(),
+                    sex: titrate::domain::values::Sex::Female,
+                    weight_kg: Some(70.5),
+                    crps_type: None,
+                    crps_onset: None,
+                    limb: Some(odd.to_string()),
+                })
+            })
+            .unwrap();
+        let stored = db.read(|r| r.patient(id)).unwrap().unwrap();
+        assert_eq!(stored.data.name, odd);
+    }
+    let v = ok(&url, &["audit", "verify"]);
+    assert!(v.contains("sound"), "{v}");
+}
