@@ -1006,15 +1006,20 @@ impl Drop for PgTx<'_> {
     }
 }
 
-/// A COMMIT that failed with one of these server errors was rolled back by the server (a
-/// constraint, a serialization failure, a refused statement); any other failure (the
-/// connection, a shutdown or cancel, an internal error) leaves the outcome unknown.
+/// A COMMIT (with the audit row before it) that the server answered with an ERROR was
+/// rolled back: PostgreSQL reports nothing worse than a WARNING once the commit record is
+/// written (a cancelled wait for the replica is a warning, and the commit stands). A FATAL
+/// or PANIC (a shutdown, a terminated session) ends the session without saying how the
+/// commit went, as does a lost connection: those are unknown.
 fn rolled_back_for_sure(e: &postgres::Error) -> bool {
+    use postgres::error::Severity;
     let Some(db) = e.as_db_error() else {
         return false;
     };
+    // Class 08 (connection) and 57 (shutdown, crash) say the session is going, whatever
+    // the severity a server reports them with.
     let class = &db.code().code()[..2];
-    !matches!(class, "08" | "53" | "57" | "58" | "XX")
+    db.parsed_severity() == Some(Severity::Error) && !matches!(class, "08" | "57")
 }
 
 /// A text as an SQL literal that means the same whatever standard_conforming_strings says.
