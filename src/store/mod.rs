@@ -324,6 +324,13 @@ pub enum StoreError {
     /// No (writable) database server answers, or the connection to it was lost.
     #[error("no writable database server could be reached: {0}")]
     Unavailable(String),
+    /// The connection to the server was lost while a write was being committed, and no
+    /// writable server answered in time to tell whether it was saved. Never retried: the
+    /// same entry entered again could be there twice.
+    #[error(
+        "the connection to the database server was lost while the write was being committed, and the record could not be looked at since ({0}): it is not known whether it was saved; look at the record before entering it again"
+    )]
+    OutcomeUnknown(String),
     /// Any other failure the database reported, in its own words.
     #[error("database error: {0}")]
     Database(String),

@@ -11,14 +11,41 @@
 //! back: after one, the ids of later rows have a gap where SQLite would reuse the number.
 //! The audit content of a row is the same bytes on both backends; only the numbering of
 //! rows written after a rolled-back insert can differ.
+//!
+//! # A server that goes away (failover)
+//!
+//! A read or write on a connection that was lost connects again first, through the whole
+//! connection string: with several hosts and `target_session_attrs=read-write` that finds a
+//! promoted replica. The new session is told what the old one was (lock timeout, read-only,
+//! bulk load), prepares its statements afresh and checks the whole schema at its first
+//! write. What a write answers when its connection fails:
+//!
+//! - before COMMIT was sent: `Unavailable`, saying nothing was saved (the server rolls an
+//!   unfinished transaction back);
+//! - while COMMIT was under way: the outcome is not known, so the write finds it out. Every
+//!   write appends audit rows, and the last one's (seq, hash) is on the server exactly when
+//!   the write was saved. The write connects again (waiting up to [`OUTCOME_WAIT`] for a
+//!   writable server, long enough for a promotion) and looks it up under the audit head's
+//!   lock, which a commit still under way on the server holds until it ends. Found: `Ok`,
+//!   as if COMMIT had answered (the look-up's own commit waits for the synchronous replica,
+//!   so the entry is on the replica too). Not found: `Unavailable`, nothing was saved. No
+//!   writable server within the wait: `OutcomeUnknown`, which tells the user to look at the
+//!   record before entering it again. Neither is busy, so nothing above retries them.
+//!
+//! # Round trips of a write
+//!
+//! BEGIN and the lock of the audit head (with the catalog mark, a statement prepared once
+//! per session) travel in one simple query; each insert is one; the last audit row travels
+//! with COMMIT (`append_audit` as literals, then COMMIT, one simple query). An entry is
+//! three round trips, as a bare BEGIN, INSERT, COMMIT is.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::Arc;
 
 use postgres::types::ToSql;
-use postgres::{Client, GenericClient, IsolationLevel, Row, Statement, Transaction};
+use postgres::{Client, GenericClient, Row, Statement};
 
 use super::audit::row_hash;
 use super::rows::{self, Value, canonical_values};
@@ -114,6 +141,44 @@ pub struct PgDb {
     schema_seen: Option<String>,
     relations: Vec<u32>,
     functions: Vec<u32>,
+    /// The session's settings, set again on a new connection after a lost one.
+    session: Session,
+    /// Whether this connection has the write's lock statement prepared (`LOCK_SQL`).
+    lock_prepared: bool,
+}
+
+/// What a connection was told after it connected; a reconnection tells the new one again.
+#[derive(Clone, Copy, Debug)]
+struct Session {
+    lock_timeout: std::time::Duration,
+    read_only: bool,
+    bulk: bool,
+}
+
+impl Default for Session {
+    fn default() -> Session {
+        Session {
+            lock_timeout: BUSY_TIMEOUT,
+            read_only: false,
+            bulk: false,
+        }
+    }
+}
+
+/// How long a write whose COMMIT got no answer looks for a writable server to learn whether
+/// it was saved: long enough for a replica's promotion to finish.
+const OUTCOME_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// No server (that takes writes) answered a connection: the words say which database, and
+/// (for what may write) that nothing was saved.
+fn unanswered(e: StoreError, shown: &str, writing: bool) -> StoreError {
+    match e {
+        StoreError::Unavailable(why) => StoreError::Unavailable(format!(
+            "{shown}{} ({why})",
+            if writing { ": nothing was saved" } else { "" }
+        )),
+        other => other,
+    }
 }
 
 /// What the connection finds: titrate's schema name and its oid.
@@ -208,12 +273,13 @@ impl PgDb {
         let mut db = PgDb::connect_as(url, false)?;
         db.client
             .batch_execute("SET default_transaction_read_only = on")?;
+        db.session.read_only = true;
         Ok(db)
     }
 
     fn connect_as(url: &str, migrate: bool) -> Result<PgDb, StoreError> {
         let shown = shown_url(url);
-        let mut c = client(url)?;
+        let mut c = client(url).map_err(|e| unanswered(e, &shown, true))?;
         refuse_other_encoding(&mut c, &shown)?;
         let (schema, namespace) = titrate_schema(&mut c, &shown)?;
         pin_search_path(&mut c, &schema)?;
@@ -245,6 +311,8 @@ impl PgDb {
             schema_seen: None,
             relations: Vec::new(),
             functions: Vec::new(),
+            session: Session::default(),
+            lock_prepared: false,
         };
         if migrate && version < schema_version() {
             db.migrate().map_err(|e| match e {
@@ -267,7 +335,7 @@ impl PgDb {
     /// any of titrate's tables is there already.
     pub fn create(url: &str) -> Result<PgDb, StoreError> {
         let shown = shown_url(url);
-        let mut c = client(url)?;
+        let mut c = client(url).map_err(|e| unanswered(e, &shown, true))?;
         refuse_other_encoding(&mut c, &shown)?;
         let (schema, namespace) = titrate_schema(&mut c, &shown)?;
         pin_search_path(&mut c, &schema)?;
@@ -290,6 +358,8 @@ impl PgDb {
             schema_seen: None,
             relations: Vec::new(),
             functions: Vec::new(),
+            session: Session::default(),
+            lock_prepared: false,
         };
         db.migrate()?;
         Ok(db)
@@ -342,11 +412,15 @@ impl PgDb {
     /// For the data generator: a generated record needs no wait for the disk on every
     /// commit (the server stays crash-safe; only the newest commits may be lost).
     pub fn bulk_load_mode(&mut self) -> Result<(), StoreError> {
-        Ok(self.client.batch_execute("SET synchronous_commit = off")?)
+        self.client.batch_execute("SET synchronous_commit = off")?;
+        self.session.bulk = true;
+        Ok(())
     }
 
     pub fn finish_bulk_load(&mut self) -> Result<(), StoreError> {
-        Ok(self.client.batch_execute("SET synchronous_commit = on")?)
+        self.client.batch_execute("SET synchronous_commit = on")?;
+        self.session.bulk = false;
+        Ok(())
     }
 
     /// The database, as messages name it (no password).
@@ -368,46 +442,249 @@ impl PgDb {
             .try_get(0)?;
         let ns = self.namespace;
         let schema = self.schema.clone();
-        let mut tx = self.client.transaction()?;
-        // Functions made with SET search_path FROM CURRENT keep titrate's schema alone.
-        tx.batch_execute(&format!("SET LOCAL search_path = {quoted}"))?;
-        let version = if table_exists(&mut tx, ns, "schema_version")? {
-            tx.query_one(
-                "SELECT version FROM schema_version WHERE id = 1 FOR UPDATE",
-                &[],
-            )?
-            .try_get::<_, i64>(0)?
-        } else {
-            0
-        };
-        if version > schema_version() {
-            return Err(StoreError::TooNew {
-                found: version,
-                known: schema_version(),
+        self.client.batch_execute("BEGIN")?;
+        match migrate_in(&mut self.client, ns, &schema, &quoted) {
+            Ok(()) => Ok(self.client.batch_execute("COMMIT")?),
+            Err(e) => {
+                let _ = self.client.batch_execute("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// A connection that is known to be lost is made again before it is used.
+    fn ensure_connected(&mut self, writing: bool) -> Result<(), StoreError> {
+        if self.client.is_closed() {
+            self.reconnect(writing)?;
+        }
+        Ok(())
+    }
+
+    /// Connects again through the whole connection string (so that of several hosts the
+    /// one that now takes writes is found), tells the new session what the old one was told,
+    /// and forgets the old one's prepared statements and schema mark.
+    fn reconnect(&mut self, writing: bool) -> Result<(), StoreError> {
+        self.connect_again()
+            .map_err(|e| unanswered(e, &self.shown, writing))
+    }
+
+    fn connect_again(&mut self) -> Result<(), StoreError> {
+        let mut c = client(&self.url)?;
+        let (schema, namespace) = titrate_schema(&mut c, &self.shown)?;
+        if schema != self.schema {
+            return Err(StoreError::Open {
+                path: self.shown.clone(),
+                why: format!(
+                    "after a lost connection the server's first schema is {schema}, not {}: the connection string reaches another database; nothing was changed",
+                    self.schema
+                ),
             });
         }
-        if version > 0 {
-            // A trigger planted in an older schema would run inside the migration's writes.
-            tx.query_one("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE", &[])?;
-            refuse_changed_schema(&mut tx, &schema, version)?;
+        pin_search_path(&mut c, &schema)?;
+        let s = self.session;
+        let mut set = format!(
+            "SET lock_timeout = '{}ms'",
+            s.lock_timeout.as_millis().max(1)
+        );
+        if s.read_only {
+            set.push_str("; SET default_transaction_read_only = on");
         }
-        for (n, sql) in migrations().into_iter().filter(|(n, _)| *n > version) {
-            let had_approvals = table_exists(&mut tx, ns, "protocol_approval")?;
-            tx.batch_execute(&sql)?;
-            if !had_approvals && table_exists(&mut tx, ns, "protocol_approval")? {
-                audit_approvals_made_by_upgrade(&mut tx)?;
-            }
-            tx.execute("UPDATE schema_version SET version = $1 WHERE id = 1", &[&n])?;
+        if s.bulk {
+            set.push_str("; SET synchronous_commit = off");
         }
-        grant_app_updates(&mut tx)?;
-        tx.commit()?;
+        c.batch_execute(&set)?;
+        self.client = c;
+        self.namespace = namespace;
+        self.statements.clear();
+        self.lock_prepared = false;
+        // Another server (a promoted replica) is checked in full at the next write.
+        self.schema_seen = None;
         Ok(())
+    }
+
+    fn head_seq(&mut self) -> Result<Option<i64>, StoreError> {
+        let stmt = cached(
+            &mut self.statements,
+            &mut self.client,
+            "SELECT seq FROM audit_head WHERE id = 1",
+        )?;
+        let row = self.client.query_opt(&stmt, &[])?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    /// Begins a write: BEGIN and the lock of the audit head in one round trip, then (only
+    /// when the catalog mark moved) the full schema check, all under the lock. The head as
+    /// locked. On an error nothing is left open.
+    fn begin_write(&mut self) -> Result<(i64, String), StoreError> {
+        let r = self.lock_and_check();
+        if r.is_err() && !self.client.is_closed() {
+            let _ = self.client.batch_execute("ROLLBACK");
+        }
+        r
+    }
+
+    fn lock_and_check(&mut self) -> Result<(i64, String), StoreError> {
+        if !self.lock_prepared {
+            self.client.batch_execute(&format!(
+                "PREPARE titrate_lock (oid[], oid[]) AS SELECT seq, hash, ({}) FROM audit_head WHERE id = 1 FOR UPDATE",
+                pg_schema::FINGERPRINT_SQL
+            ))?;
+            self.lock_prepared = true;
+        }
+        let oids = |v: &[u32]| {
+            let each: Vec<String> = v.iter().map(u32::to_string).collect();
+            format!("'{{{}}}'", each.join(","))
+        };
+        let answer = self.client.simple_query(&format!(
+            "BEGIN; EXECUTE titrate_lock ({}, {})",
+            oids(&self.relations),
+            oids(&self.functions)
+        ))?;
+        let Some(lock) = answer.iter().find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(r) => Some(r),
+            _ => None,
+        }) else {
+            return Err(StoreError::Corrupt("the audit head is missing".into()));
+        };
+        let seq: i64 = lock
+            .get(0)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| corrupt("the audit head's seq is not a number"))?;
+        let hash = lock
+            .get(1)
+            .ok_or_else(|| corrupt("the audit head has no hash"))?
+            .to_string();
+        // Inside the lock: a trigger added behind titrate's back would run inside this very
+        // write. Only a moved fingerprint costs a full description.
+        let fingerprint: Option<String> = lock.get(2).map(str::to_string);
+        if fingerprint.is_none() || self.schema_seen != fingerprint {
+            let c = &mut self.client;
+            let version = stored_version(c, self.namespace)?.unwrap_or(0);
+            // A newer titrate migrated the database since this one connected.
+            if version > schema_version() {
+                return Err(StoreError::TooNew {
+                    found: version,
+                    known: schema_version(),
+                });
+            }
+            refuse_changed_schema(c, &self.schema, version)?;
+            // The relations as they now are, and the mark they give.
+            let relations: Vec<u32> = c
+                .query_one(pg_schema::RELATIONS_SQL, &[&self.namespace])?
+                .try_get(0)?;
+            let functions: Vec<u32> = c
+                .query_one(pg_schema::FUNCTIONS_SQL, &[&relations])?
+                .try_get(0)?;
+            let mark: Option<String> = c
+                .query_one(pg_schema::FINGERPRINT_SQL, &[&relations, &functions])?
+                .try_get(0)?;
+            self.relations = relations;
+            self.functions = functions;
+            self.schema_seen = mark;
+        }
+        Ok((seq, hash))
+    }
+
+    /// Whether a write whose COMMIT got no answer was saved: its last audit row (`seq`
+    /// with `hash`) is on the writable server exactly when it was. Waits up to
+    /// [`OUTCOME_WAIT`] for a writable server (a replica being promoted), then gives up as
+    /// `OutcomeUnknown`.
+    fn resolve_outcome(&mut self, seq: i64, hash: &str) -> Result<bool, StoreError> {
+        let deadline = std::time::Instant::now() + OUTCOME_WAIT;
+        loop {
+            // In words of their own: "try again" is what this answer must not say.
+            let why = match self.connect_again().and_then(|()| self.look_up(seq, hash)) {
+                Ok(found) => return Ok(found),
+                Err(StoreError::Unavailable(why)) => why,
+                Err(StoreError::Busy(_)) => {
+                    "another write held the record's audit head for as long as this one waits"
+                        .to_string()
+                }
+                Err(e) => {
+                    return Err(StoreError::OutcomeUnknown(format!("{}: {e}", self.shown)));
+                }
+            };
+            if std::time::Instant::now() >= deadline {
+                return Err(StoreError::OutcomeUnknown(format!(
+                    "{} did not answer within {} s: {why}",
+                    self.shown,
+                    OUTCOME_WAIT.as_secs()
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+
+    /// Looks for the audit row under the head's lock: a write still under way on the server
+    /// (its connection lost, its COMMIT waiting for the replica) holds that lock, so the
+    /// answer is given only once it has ended one way or the other. This transaction's own
+    /// COMMIT waits for the synchronous replica like any write's, so a row found is on the
+    /// replica too when it answers.
+    fn look_up(&mut self, seq: i64, hash: &str) -> Result<bool, StoreError> {
+        self.client.batch_execute("BEGIN")?;
+        let found = (|| -> Result<bool, StoreError> {
+            self.client
+                .query_one("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE", &[])?;
+            let row = self
+                .client
+                .query_opt("SELECT hash FROM audit WHERE seq = $1", &[&seq])?;
+            Ok(row
+                .map(|r| r.try_get::<_, String>(0))
+                .transpose()?
+                .as_deref()
+                == Some(hash))
+        })();
+        match found {
+            Ok(found) => {
+                self.client.batch_execute("COMMIT")?;
+                Ok(found)
+            }
+            Err(e) => {
+                let _ = self.client.batch_execute("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 
     /// The connection, for tests that play the part of someone with psql.
     pub fn raw_client(&mut self) -> &mut Client {
         &mut self.client
     }
+}
+
+/// The migrations, inside the transaction `migrate` began on `c`.
+fn migrate_in(c: &mut Client, ns: u32, schema: &str, quoted: &str) -> Result<(), StoreError> {
+    // Functions made with SET search_path FROM CURRENT keep titrate's schema alone.
+    c.batch_execute(&format!("SET LOCAL search_path = {quoted}"))?;
+    let version = if table_exists(c, ns, "schema_version")? {
+        c.query_one(
+            "SELECT version FROM schema_version WHERE id = 1 FOR UPDATE",
+            &[],
+        )?
+        .try_get::<_, i64>(0)?
+    } else {
+        0
+    };
+    if version > schema_version() {
+        return Err(StoreError::TooNew {
+            found: version,
+            known: schema_version(),
+        });
+    }
+    if version > 0 {
+        // A trigger planted in an older schema would run inside the migration's writes.
+        c.query_one("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE", &[])?;
+        refuse_changed_schema(c, schema, version)?;
+    }
+    for (n, sql) in migrations().into_iter().filter(|(n, _)| *n > version) {
+        let had_approvals = table_exists(c, ns, "protocol_approval")?;
+        c.batch_execute(&sql)?;
+        if !had_approvals && table_exists(c, ns, "protocol_approval")? {
+            audit_approvals_made_by_upgrade(c)?;
+        }
+        c.execute("UPDATE schema_version SET version = $1 WHERE id = 1", &[&n])?;
+    }
+    grant_app_updates(c)
 }
 
 fn cached(
@@ -448,7 +725,7 @@ fn refuse_changed_schema(
 /// UPDATE on those two tables only.
 /// Default privileges cannot name single tables, so the owner grants these here, after
 /// every migration.
-fn grant_app_updates(tx: &mut Transaction) -> Result<(), StoreError> {
+fn grant_app_updates(tx: &mut Client) -> Result<(), StoreError> {
     let grantees: Vec<String> = tx
         .query(
             "SELECT DISTINCT a.grantee::regrole::text FROM pg_catalog.pg_class c, \
@@ -472,7 +749,7 @@ fn grant_app_updates(tx: &mut Transaction) -> Result<(), StoreError> {
 
 /// The migration that creates protocol_approval writes a row for each version courses
 /// already ran under; each gets its audit row here, in the migration's transaction.
-fn audit_approvals_made_by_upgrade(tx: &mut Transaction) -> Result<(), StoreError> {
+fn audit_approvals_made_by_upgrade(tx: &mut Client) -> Result<(), StoreError> {
     let ids: Vec<i64> = tx
         .query("SELECT id FROM protocol_approval ORDER BY id", &[])?
         .iter()
@@ -487,16 +764,12 @@ fn audit_approvals_made_by_upgrade(tx: &mut Transaction) -> Result<(), StoreErro
     )?;
     let head = (head.try_get(0)?, head.try_get(1)?);
     let mut statements = HashMap::new();
-    let inner = tx.transaction()?;
-    let mut w = PgTx {
-        tx: RefCell::new(inner),
-        statements: RefCell::new(&mut statements),
-        schema: "",
-        namespace: 0,
-        actor: "upgrade".to_string(),
-        now: whole_seconds(chrono::Utc::now()),
-        head: Some(head),
-    };
+    // Inside the migration's transaction, which `migrate` ends.
+    let mut w = PgTx::new(tx, &mut statements, "", 0, "", true);
+    w.open.set(false);
+    w.actor = "upgrade".to_string();
+    w.now = whole_seconds(chrono::Utc::now());
+    w.head = Some(head);
     for id in ids {
         w.audit_row_write(
             "protocol-approve-upgrade",
@@ -504,7 +777,7 @@ fn audit_approvals_made_by_upgrade(tx: &mut Transaction) -> Result<(), StoreErro
             &id.to_string(),
         )?;
     }
-    w.tx.into_inner().commit()?;
+    w.flush_audit()?;
     Ok(())
 }
 
@@ -518,105 +791,99 @@ impl Store for PgDb {
         PgDb::create(url_of(at)?)
     }
 
-    /// A consistent read of the record: one REPEATABLE READ READ ONLY transaction.
+    /// A consistent read of the record: one REPEATABLE READ READ ONLY transaction. A
+    /// connection found lost before the read began is made again first.
     fn read<T, E: From<StoreError>>(
         &mut self,
         f: impl FnOnce(&dyn Reader) -> Result<T, E>,
     ) -> Result<T, E> {
-        let tx = self
-            .client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .map_err(StoreError::from)?;
-        let view = PgTx {
-            tx: RefCell::new(tx),
-            statements: RefCell::new(&mut self.statements),
-            schema: &self.schema,
-            namespace: self.namespace,
-            actor: String::new(),
-            now: chrono::Utc::now(),
-            head: None,
-        };
+        const BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+        self.ensure_connected(false)?;
+        if let Err(e) = self.client.batch_execute(BEGIN) {
+            // Nothing was read yet: a connection that died while idle is made again.
+            let e = StoreError::from(e);
+            if !matches!(e, StoreError::Unavailable(_)) {
+                return Err(e.into());
+            }
+            self.reconnect(false)?;
+            self.client.batch_execute(BEGIN).map_err(StoreError::from)?;
+        }
+        let view = PgTx::new(
+            &mut self.client,
+            &mut self.statements,
+            &self.shown,
+            self.namespace,
+            &self.schema,
+            false,
+        );
         let out = f(&view)?;
-        view.tx.into_inner().commit().map_err(StoreError::from)?;
+        view.finish_read()?;
         Ok(out)
     }
 
     /// One write transaction. It first locks the audit head row, so writers queue as they do
     /// on SQLite and the checks `f` makes still hold when it commits; on any error nothing
     /// of it is stored.
+    ///
+    /// A connection found lost before the write began is made again (through the whole
+    /// connection string, so a promoted replica is found). One lost before COMMIT was sent
+    /// saved nothing: `Unavailable`. One lost while COMMIT was under way leaves the outcome
+    /// to be found out: the write looks for its last audit row on a writable server (waiting
+    /// up to [`OUTCOME_WAIT`] for one) and answers as the commit would have, or
+    /// `OutcomeUnknown` when no server answers.
     fn write<T, E: From<StoreError>>(
         &mut self,
         actor: &str,
         now: Instant,
         f: impl FnOnce(&mut dyn Writer) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut tx = self.client.transaction().map_err(StoreError::from)?;
-        let lock = {
-            let sql = format!(
-                "SELECT seq, hash, ({}) FROM audit_head WHERE id = 1 FOR UPDATE",
-                pg_schema::FINGERPRINT_SQL
-            );
-            let stmt = cached(&mut self.statements, &mut tx, &sql)?;
-            tx.query_opt(&stmt, &[&self.relations, &self.functions])
-                .map_err(StoreError::from)?
-        };
-        let Some(lock) = lock else {
-            return Err(StoreError::Corrupt("the audit head is missing".into()).into());
-        };
-        let head: (i64, String) = (
-            lock.try_get(0).map_err(StoreError::from)?,
-            lock.try_get(1).map_err(StoreError::from)?,
-        );
-        // Inside the lock: a trigger added behind titrate's back would run inside this very
-        // write. Only a moved fingerprint costs a full description.
-        let fingerprint: Option<String> = lock.try_get(2).map_err(StoreError::from)?;
-        if fingerprint.is_none() || self.schema_seen != fingerprint {
-            let version = stored_version(&mut tx, self.namespace)?.unwrap_or(0);
-            // A newer titrate migrated the database since this one connected.
-            if version > schema_version() {
-                return Err(StoreError::TooNew {
-                    found: version,
-                    known: schema_version(),
-                }
-                .into());
+        self.ensure_connected(true)?;
+        let head = match self.begin_write() {
+            // Nothing of the write was done yet: a connection that died while idle (or the
+            // server behind it, replaced by a promoted replica) is made again.
+            Err(StoreError::Unavailable(_)) => {
+                self.reconnect(true)?;
+                self.begin_write().map_err(|e| match e {
+                    StoreError::Unavailable(why) => {
+                        StoreError::Unavailable(format!("{why}; nothing was saved"))
+                    }
+                    other => other,
+                })?
             }
-            refuse_changed_schema(&mut tx, &self.schema, version)?;
-            // The relations as they now are, and the mark they give.
-            let relations: Vec<u32> = tx
-                .query_one(pg_schema::RELATIONS_SQL, &[&self.namespace])
-                .and_then(|r| r.try_get(0))
-                .map_err(StoreError::from)?;
-            let functions: Vec<u32> = tx
-                .query_one(pg_schema::FUNCTIONS_SQL, &[&relations])
-                .and_then(|r| r.try_get(0))
-                .map_err(StoreError::from)?;
-            let mark: Option<String> = tx
-                .query_one(pg_schema::FINGERPRINT_SQL, &[&relations, &functions])
-                .and_then(|r| r.try_get(0))
-                .map_err(StoreError::from)?;
-            self.relations = relations;
-            self.functions = functions;
-            self.schema_seen = mark;
-        }
-        let mut w = PgTx {
-            tx: RefCell::new(tx),
-            statements: RefCell::new(&mut self.statements),
-            schema: &self.schema,
-            namespace: self.namespace,
-            actor: actor.to_string(),
-            now: whole_seconds(now),
-            head: Some(head),
+            other => other?,
         };
+        let mut w = PgTx::new(
+            &mut self.client,
+            &mut self.statements,
+            &self.shown,
+            self.namespace,
+            &self.schema,
+            true,
+        );
+        w.actor = actor.to_string();
+        w.now = whole_seconds(now);
+        w.head = Some(head.clone());
         let out = f(&mut w)?;
-        w.tx.into_inner().commit().map_err(StoreError::from)?;
-        Ok(out)
+        match w.commit(head.0)? {
+            Committed::Yes => Ok(out),
+            Committed::Unknown { seq, hash } => {
+                if self.resolve_outcome(seq, &hash)? {
+                    Ok(out)
+                } else {
+                    Err(StoreError::Unavailable(format!(
+                        "the connection to {} was lost while the write was being committed, and the writable server does not have it: nothing was saved",
+                        self.shown
+                    ))
+                    .into())
+                }
+            }
+        }
     }
 
     /// How long a write waits for another terminal's write before giving up as busy.
     fn set_busy_timeout(&mut self, d: std::time::Duration) -> Result<(), StoreError> {
+        // Kept for a new connection after a lost one, which is told it again.
+        self.session.lock_timeout = d;
         self.client
             .batch_execute(&format!("SET lock_timeout = '{}ms'", d.as_millis().max(1)))?;
         Ok(())
@@ -625,14 +892,16 @@ impl Store for PgDb {
     /// Changes whenever anyone commits a write: the audit head's seq (every write appends to
     /// the log). Outside any transaction, so it sees the newest commit.
     fn data_version(&mut self) -> Result<i64, StoreError> {
-        let stmt = cached(
-            &mut self.statements,
-            &mut self.client,
-            "SELECT seq FROM audit_head WHERE id = 1",
-        )?;
-        let row = self.client.query_opt(&stmt, &[])?;
+        self.ensure_connected(false)?;
+        let row = match self.head_seq() {
+            Err(StoreError::Unavailable(_)) => {
+                self.reconnect(false)?;
+                self.head_seq()?
+            }
+            other => other?,
+        };
         match row {
-            Some(r) => Ok(r.try_get(0)?),
+            Some(r) => Ok(r),
             None => Err(StoreError::Corrupt("the audit head is missing".into())),
         }
     }
@@ -696,15 +965,89 @@ impl From<postgres::Error> for StoreError {
 }
 
 struct PgTx<'a> {
-    tx: RefCell<Transaction<'a>>,
+    client: RefCell<&'a mut Client>,
     statements: RefCell<&'a mut HashMap<String, Statement>>,
+    /// The database as messages name it.
+    shown: &'a str,
     schema: &'a str,
     namespace: u32,
     actor: String,
     now: Instant,
-    /// The audit head as this write holds it locked: (seq, hash).
+    /// The audit head as this write holds it locked: (seq, hash), the newest row appended.
     head: Option<(i64, String)>,
+    /// A write (a lost connection then says that nothing was saved), not a read.
+    writing: bool,
+    /// The newest audit row, not yet sent: it goes with the next statement, or in COMMIT's
+    /// round trip.
+    pending: RefCell<Option<AuditRow>>,
+    /// A statement failed: the server's transaction is aborted and would not commit.
+    failed: Cell<bool>,
+    /// This value began the transaction and has not ended it: dropping it rolls back.
+    open: Cell<bool>,
 }
+
+/// How a write's COMMIT went.
+enum Committed {
+    Yes,
+    /// The connection failed while COMMIT was under way: the write's last audit row (seq,
+    /// hash) is on the server exactly when the write was saved.
+    Unknown {
+        seq: i64,
+        hash: String,
+    },
+}
+
+impl Drop for PgTx<'_> {
+    fn drop(&mut self) {
+        if self.open.get() {
+            // An error (or a panic) left the transaction open: nothing of it is kept.
+            let _ = self.client.get_mut().batch_execute("ROLLBACK");
+        }
+    }
+}
+
+/// A COMMIT (with the audit row before it) that the server answered with an ERROR was
+/// rolled back: PostgreSQL reports nothing worse than a WARNING once the commit record is
+/// written (a cancelled wait for the replica is a warning, and the commit stands). A FATAL
+/// or PANIC (a shutdown, a terminated session) ends the session without saying how the
+/// commit went, as does a lost connection: those are unknown.
+fn rolled_back_for_sure(e: &postgres::Error) -> bool {
+    use postgres::error::Severity;
+    let Some(db) = e.as_db_error() else {
+        return false;
+    };
+    // Class 08 (connection) and 57 (shutdown, crash) say the session is going, whatever
+    // the severity a server reports them with.
+    let class = &db.code().code()[..2];
+    db.parsed_severity() == Some(Severity::Error) && !matches!(class, "08" | "57")
+}
+
+/// A text as an SQL literal that means the same whatever standard_conforming_strings says.
+fn literal(s: &str) -> String {
+    format!("E'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+fn opt_literal(s: Option<&str>) -> String {
+    s.map_or_else(|| "NULL".to_string(), literal)
+}
+
+/// The audit row's append as one statement of a simple query (sent with COMMIT).
+fn append_sql(row: &AuditRow) -> String {
+    format!(
+        "SELECT append_audit({}::bigint, {}::text, {}::text, {}::text, {}::text, {}::text, {}::text, {}::text, {}::text)",
+        row.seq,
+        literal(&row.at),
+        literal(&row.actor),
+        literal(&row.action),
+        opt_literal(row.tbl.as_deref()),
+        opt_literal(row.row_key.as_deref()),
+        literal(&row.content),
+        literal(&row.prev_hash),
+        literal(&row.hash),
+    )
+}
+
+const APPEND_SQL: &str = "SELECT append_audit($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 /// The SQL type a column of `ty` has in schema-postgres.sql.
 fn pg_type(ty: ColumnType) -> &'static str {
@@ -950,25 +1293,148 @@ fn protocol_of(snapshot: &str) -> Result<Protocol, StoreError> {
 
 const PATIENT_COLUMNS: &str = rows::PATIENT_COLUMNS;
 
+impl<'a> PgTx<'a> {
+    fn new(
+        client: &'a mut Client,
+        statements: &'a mut HashMap<String, Statement>,
+        shown: &'a str,
+        namespace: u32,
+        schema: &'a str,
+        writing: bool,
+    ) -> PgTx<'a> {
+        PgTx {
+            client: RefCell::new(client),
+            statements: RefCell::new(statements),
+            shown,
+            schema,
+            namespace,
+            actor: String::new(),
+            now: chrono::Utc::now(),
+            head: None,
+            writing,
+            pending: RefCell::new(None),
+            failed: Cell::new(false),
+            open: Cell::new(true),
+        }
+    }
+}
+
 impl PgTx<'_> {
+    /// The server's failure, in the store's words: a write that loses its connection before
+    /// COMMIT saved nothing, and says so.
+    fn error(&self, e: postgres::Error) -> StoreError {
+        self.failed.set(true);
+        match StoreError::from(e) {
+            StoreError::Unavailable(why) if self.writing => StoreError::Unavailable(format!(
+                "{why}, before the write was committed ({}): nothing was saved",
+                self.shown
+            )),
+            other => other,
+        }
+    }
+
     fn stmt(&self, sql: &str) -> Result<Statement, StoreError> {
         let mut cache = self.statements.borrow_mut();
         if let Some(s) = cache.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.tx.borrow_mut().prepare(sql)?;
+        let s = self
+            .client
+            .borrow_mut()
+            .prepare(sql)
+            .map_err(|e| self.error(e))?;
         cache.insert(sql.to_string(), s.clone());
         Ok(s)
     }
 
+    /// Sends the audit row that waits for a round trip, before a statement that may read it.
+    fn flush_audit(&self) -> Result<(), StoreError> {
+        let Some(row) = self.pending.borrow_mut().take() else {
+            return Ok(());
+        };
+        let s = self.stmt(APPEND_SQL)?;
+        self.client
+            .borrow_mut()
+            .execute(
+                &s,
+                &[
+                    &row.seq,
+                    &row.at,
+                    &row.actor,
+                    &row.action,
+                    &row.tbl,
+                    &row.row_key,
+                    &row.content,
+                    &row.prev_hash,
+                    &row.hash,
+                ],
+            )
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
     fn query(&self, sql: &str, p: Params) -> Result<Vec<Row>, StoreError> {
+        self.flush_audit()?;
         let s = self.stmt(sql)?;
-        Ok(self.tx.borrow_mut().query(&s, p)?)
+        let r = self.client.borrow_mut().query(&s, p);
+        r.map_err(|e| self.error(e))
     }
 
     fn query_opt(&self, sql: &str, p: Params) -> Result<Option<Row>, StoreError> {
+        self.flush_audit()?;
         let s = self.stmt(sql)?;
-        Ok(self.tx.borrow_mut().query_opt(&s, p)?)
+        let r = self.client.borrow_mut().query_opt(&s, p);
+        r.map_err(|e| self.error(e))
+    }
+
+    /// Ends a read.
+    fn finish_read(self) -> Result<(), StoreError> {
+        self.open.set(false);
+        let r = self.client.borrow_mut().batch_execute("COMMIT");
+        r.map_err(|e| self.error(e))
+    }
+
+    /// Commits a write: the last audit row and COMMIT in one round trip.
+    fn commit(self, began_at: i64) -> Result<Committed, StoreError> {
+        if self.failed.get() {
+            // The server refuses everything after a failed statement; COMMIT would only
+            // roll back. Dropping self rolls back.
+            return Err(StoreError::Database(
+                "a statement of the write failed, so the write was rolled back: nothing was saved"
+                    .into(),
+            ));
+        }
+        let pending = self.pending.borrow_mut().take();
+        let sql = match &pending {
+            // A NUL cannot travel in a simple query: that row goes on its own (and is refused
+            // by the server, which takes no NUL in text).
+            Some(row) if append_sql(row).contains('\0') => {
+                *self.pending.borrow_mut() = Some(row.clone());
+                self.flush_audit()?;
+                "COMMIT".to_string()
+            }
+            Some(row) => format!("{}; COMMIT", append_sql(row)),
+            None => "COMMIT".to_string(),
+        };
+        let r = self.client.borrow_mut().batch_execute(&sql);
+        let Err(e) = r else {
+            self.open.set(false);
+            return Ok(Committed::Yes);
+        };
+        if rolled_back_for_sure(&e) {
+            // The server answered with an error: the transaction is aborted (or ended);
+            // dropping self rolls back what is left of it.
+            return Err(self.error(e));
+        }
+        self.open.set(false);
+        match &self.head {
+            Some((seq, hash)) if *seq > began_at => Ok(Committed::Unknown {
+                seq: *seq,
+                hash: hash.clone(),
+            }),
+            // No audit row, so no row: the write had nothing to save.
+            _ => Ok(Committed::Yes),
+        }
     }
 
     /// Inserts one row of an audited table and appends its audit row, the content made from
@@ -1063,22 +1529,11 @@ impl PgTx<'_> {
             hash: String::new(),
         };
         row.hash = row_hash(&row);
-        // The audit row and the head's move in one round trip (schema-postgres.sql).
-        self.query_opt(
-            "SELECT append_audit($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            &[
-                &row.seq,
-                &row.at,
-                &row.actor,
-                &row.action,
-                &row.tbl,
-                &row.row_key,
-                &row.content,
-                &row.prev_hash,
-                &row.hash,
-            ],
-        )?;
-        self.head = Some((row.seq, row.hash));
+        // The audit row and the head's move in one call (schema-postgres.sql), sent with the
+        // next statement's round trip or with COMMIT's.
+        self.flush_audit()?;
+        self.head = Some((row.seq, row.hash.clone()));
+        *self.pending.borrow_mut() = Some(row);
         Ok(())
     }
 
@@ -1120,13 +1575,15 @@ impl PgTx<'_> {
     }
 
     fn version(&self) -> Result<i64, StoreError> {
-        let mut tx = self.tx.borrow_mut();
-        Ok(stored_version(&mut *tx, self.namespace)?.unwrap_or(0))
+        self.flush_audit()?;
+        let mut c = self.client.borrow_mut();
+        Ok(stored_version(&mut **c, self.namespace)?.unwrap_or(0))
     }
 
     /// (name, type) of the table's columns as they are now, None when it is not a table.
     fn present_columns(&self, table: &str) -> Result<Option<Vec<(String, String)>>, StoreError> {
-        if !table_exists(&mut *self.tx.borrow_mut(), self.namespace, table)? {
+        self.flush_audit()?;
+        if !table_exists(&mut **self.client.borrow_mut(), self.namespace, table)? {
             return Ok(None);
         }
         let rows = self.query(
@@ -1563,7 +2020,7 @@ impl Reader for PgTx<'_> {
 
     fn schema_differences(&self) -> Result<Vec<SchemaProblem>, StoreError> {
         let version = self.version()?;
-        let actual = pg_schema::describe(&mut *self.tx.borrow_mut(), self.schema)?;
+        let actual = pg_schema::describe(&mut **self.client.borrow_mut(), self.schema)?;
         Ok(pg_schema::problems(&actual, version))
     }
 

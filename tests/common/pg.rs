@@ -303,6 +303,12 @@ impl Cluster {
         ))
     }
 
+    /// Starts the server again after a stop (the data directory as it was left).
+    pub fn start_again(&self) {
+        self.pg_ctl_start();
+        self.wait_ready(Duration::from_secs(60));
+    }
+
     /// `pg_ctl stop -m immediate`: the server dies as in a power cut (no checkpoint).
     /// Returns whether a server was running.
     pub fn stop_immediate(&self) -> bool {
