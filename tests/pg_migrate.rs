@@ -78,7 +78,9 @@ fn demo(dir: &Path, name: &str, courses: usize) -> PathBuf {
 
 /// What a copy must keep: every row of every copied table, each value as stored (the PIN
 /// hash as it is), in key order; and the audit head.
-fn raw_record(at: &str) -> (Vec<(String, Vec<String>)>, Option<(i64, String)>) {
+type Record = (Vec<(String, Vec<String>)>, Option<(i64, String)>);
+
+fn raw_record(at: &str) -> Record {
     let mut db = Db::open_read_only(at).unwrap();
     db.read(|r: &dyn Reader| {
         let mut out = Vec::new();
