@@ -533,3 +533,261 @@ fn a_migration_killed_while_it_copies_leaves_the_target_empty_and_the_next_one_c
     assert_eq!(source_head, target_head);
     verified(&url, d);
 }
+
+/// psql as `user`, reading `sql` from stdin (so that the printed set-up with its `\connect`
+/// runs as a DBA would run the file), ON_ERROR_STOP.
+fn psql_as(cluster: &Cluster, user: &str, db: &str, sql: &str) -> Output {
+    use std::io::Write as _;
+    let psql = common::pg::bin_dir().join("psql");
+    let mut c = if rustix::process::geteuid().is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(psql);
+        c
+    } else {
+        Command::new(psql)
+    };
+    c.current_dir("/")
+        .args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h"])
+        .arg(cluster.socket_dir())
+        .arg("-p")
+        .arg(cluster.port().to_string())
+        .args(["-U", user, "-d", db, "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(sql.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn url_as(cluster: &Cluster, user: &str, db: &str) -> String {
+    cluster.url(db).replace("postgres@", &format!("{user}@"))
+}
+
+#[test]
+fn the_printed_set_up_gives_an_owner_that_creates_and_migrates_and_an_app_role_that_only_adds() {
+    let cluster = Cluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let nowhere = d.join("none.db");
+    let nowhere = nowhere.to_str().unwrap();
+
+    // It only prints, and says so without --print; names that are not plain SQL names are
+    // refused before anything is printed.
+    let e = refused(nowhere, "AB", "1234", d, &["pg-setup"]);
+    assert!(e.contains("only prints SQL and runs nothing"), "{e}");
+    assert!(e.contains("psql -v ON_ERROR_STOP=1 -f setup.sql"), "{e}");
+    for bad in [
+        &["--owner", "Titrate"][..],
+        &["--app", "app; DROP DATABASE x"],
+        &["--database", "ward\"x"],
+        &["--owner", "pg_owner"],
+        &["--owner", "1owner"],
+        &["--owner", ""],
+        &["--owner", "same", "--app", "same"],
+    ] {
+        let mut args = vec!["pg-setup", "--print"];
+        args.extend_from_slice(bad);
+        let out = run(nowhere, "AB", "1234", d, &args);
+        assert!(!out.status.success(), "{bad:?} accepted");
+        assert!(out.stdout.is_empty(), "{bad:?} printed SQL");
+        assert!(
+            text(&out.stderr).contains("is not a plain SQL name"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+
+    let sql = ok(nowhere, "AB", "1234", d, &["pg-setup", "--print"]);
+    assert!(sql.contains("CREATE ROLE \"titrate_owner\""), "{sql}");
+    let out = psql_as(&cluster, "postgres", "postgres", &sql);
+    assert!(
+        out.status.success(),
+        "the printed SQL failed: {}",
+        text(&out.stderr)
+    );
+
+    // The owner creates the record through the CLI; the terminals use the app role.
+    let owner = url_as(&cluster, "titrate_owner", "titrate");
+    let app = url_as(&cluster, "titrate_app", "titrate");
+    let init = titrate(&owner, "AB", "1234", d)
+        .env("TITRATE_NEW_PIN", "1234")
+        .args(["init", "--admin", "AB", "--name", "Anna Boer"])
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{}", text(&init.stderr));
+    // The app role reads it whole.
+    let e = {
+        let out = titrate(&app, "AB", "1234", d)
+            .args(["check"])
+            .output()
+            .unwrap();
+        text(&out.stdout) + &text(&out.stderr)
+    };
+    assert!(e.contains("sound"), "{e}");
+    ok(
+        &app,
+        "AB",
+        "1234",
+        d,
+        &[
+            "patient",
+            "add",
+            "--mrn",
+            "S-1",
+            "--name",
+            "Jan Jansen",
+            "--birth-date",
+            "1970-05-01",
+            "--sex",
+            "male",
+        ],
+    );
+    let staff = titrate(&app, "AB", "1234", d)
+        .env("TITRATE_NEW_PIN", "5678")
+        .args([
+            "staff", "add", "--id", "NU", "--name", "Nina Udo", "--role", "nurse",
+        ])
+        .output()
+        .unwrap();
+    assert!(staff.status.success(), "{}", text(&staff.stderr));
+    ok(
+        &app,
+        "NU",
+        "5678",
+        d,
+        &[
+            "nrs",
+            "--mrn",
+            "S-1",
+            "--score",
+            "6",
+            "--at",
+            &rfc(hours_ago(2)),
+        ],
+    );
+    // A wrong PIN counts (an update of the staff counters the app role may make).
+    let e = refused(&app, "NU", "0000", d, &["status", "--mrn", "S-1"]);
+    assert!(e.to_lowercase().contains("pin"), "{e}");
+    verified_as(&app, d, "AB", "1234");
+
+    // As the app role, with psql: nothing of the record or the log can be changed, removed
+    // or unprotected.
+    let count = |sql: &str| cluster.psql("titrate", sql);
+    let before = (
+        count("SELECT count(*) FROM titrate.entry"),
+        count("SELECT count(*) FROM titrate.audit"),
+    );
+    for (sql, why) in [
+        ("UPDATE titrate.entry SET score = 0", "permission denied"),
+        ("DELETE FROM titrate.entry", "permission denied"),
+        (
+            "UPDATE titrate.audit SET content = '{}'",
+            "permission denied",
+        ),
+        ("DELETE FROM titrate.audit", "permission denied"),
+        (
+            "DROP TRIGGER entry_no_update ON titrate.entry",
+            "must be owner",
+        ),
+        (
+            "DROP TRIGGER audit_no_delete ON titrate.audit",
+            "must be owner",
+        ),
+        (
+            "ALTER TABLE titrate.entry ADD COLUMN x text",
+            "must be owner",
+        ),
+        (
+            "ALTER TABLE titrate.audit DISABLE TRIGGER audit_no_update",
+            "must be owner",
+        ),
+    ] {
+        let out = psql_as(&cluster, "titrate_app", "titrate", sql);
+        assert!(!out.status.success(), "the app role may: {sql}");
+        assert!(
+            text(&out.stderr).contains(why),
+            "{sql}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(
+        (
+            count("SELECT count(*) FROM titrate.entry"),
+            count("SELECT count(*) FROM titrate.audit"),
+        ),
+        before
+    );
+
+    // A second set-up of other names, and a ward migrated into it by its owner: the app role
+    // of that set-up then writes to the migrated record (the grants came with the copy).
+    let sql = ok(
+        nowhere,
+        "AB",
+        "1234",
+        d,
+        &[
+            "pg-setup",
+            "--print",
+            "--owner",
+            "w2_owner",
+            "--app",
+            "w2_app",
+            "--database",
+            "ward2",
+        ],
+    );
+    let out = psql_as(&cluster, "postgres", "postgres", &sql);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let file = demo(d, "ward.db", 5);
+    let f = file.to_str().unwrap();
+    let app2 = url_as(&cluster, "w2_app", "ward2");
+    let e = refused(f, "GEN", "0000", d, &["migrate", "--to", &app2]);
+    assert!(
+        e.contains("connect as the role that owns titrate's schema"),
+        "{e}"
+    );
+    assert_eq!(
+        cluster.psql(
+            "ward2",
+            "SELECT count(*) FROM pg_class WHERE relnamespace = 'titrate'::regnamespace"
+        ),
+        "0"
+    );
+    let owner2 = url_as(&cluster, "w2_owner", "ward2");
+    ok(f, "GEN", "0000", d, &["migrate", "--to", &owner2]);
+    let mrn = mrns(&file).pop().unwrap();
+    ok(
+        &app2,
+        "N1",
+        "1234",
+        d,
+        &[
+            "nrs",
+            "--mrn",
+            &mrn,
+            "--score",
+            "3",
+            "--at",
+            &rfc(hours_ago(1)),
+        ],
+    );
+    verified_as(&app2, d, "GEN", "0000");
+    let out = psql_as(&cluster, "w2_app", "ward2", "DELETE FROM titrate.audit");
+    assert!(
+        !out.status.success(),
+        "the app role may delete the migrated log"
+    );
+}
+
+fn verified_as(db: &str, dir: &Path, user: &str, pin: &str) {
+    let v = ok(db, user, pin, dir, &["audit", "verify"]);
+    assert!(v.contains("audit chain sound"), "{v}");
+    let c = ok(db, user, pin, dir, &["check"]);
+    assert!(c.contains("sound: the database"), "{c}");
+}
