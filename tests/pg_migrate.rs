@@ -525,13 +525,62 @@ fn a_migration_killed_while_it_copies_leaves_the_target_empty_and_the_next_one_c
         "the target is not empty"
     );
 
+    // The next migration completes, while a nurse keeps writing to the file: the copy is
+    // one consistent state of it (every copied row with its audit row, the head on the
+    // last of them), and what was written after that state is not in it.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mrn = mrns(&file).remove(0);
+    let writer = {
+        let (stop, f, d, mrn) = (stop.clone(), f.to_string(), d.to_path_buf(), mrn.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                n += 1;
+                let at = rfc(hours_ago(1 + n));
+                ok(
+                    &f,
+                    "N1",
+                    "1234",
+                    &d,
+                    &["nrs", "--mrn", &mrn, "--score", "4", "--at", &at],
+                );
+            }
+            n
+        })
+    };
     let out = ok(f, "GEN", "0000", d, &["migrate", "--to", &url]);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let written = writer.join().unwrap();
     assert!(out.contains("in one transaction"), "{out}");
-    let (source, source_head) = raw_record(f);
-    let (target, target_head) = raw_record(&url);
-    assert!(source == target, "the second migration's rows differ");
-    assert_eq!(source_head, target_head);
     verified(&url, d);
+    let mut src = Db::open_read_only(f).unwrap();
+    let mut dst = Db::open_read_only(url.as_str()).unwrap();
+    let audit_src = src.read(|r| r.audit_rows()).unwrap();
+    let audit_dst = dst.read(|r| r.audit_rows()).unwrap();
+    assert!(
+        audit_src.len() > audit_dst.len(),
+        "no entry of the {written} written meanwhile came after the copied state"
+    );
+    assert!(
+        audit_src[..audit_dst.len()] == audit_dst[..],
+        "the copied audit rows are not the file's first ones"
+    );
+    let copied_entries: i64 = cluster
+        .psql("big", "SELECT count(*) FROM entry")
+        .parse()
+        .unwrap();
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    let file_entries: i64 = conn
+        .query_row(
+            &format!(
+                "SELECT count(*) FROM entry WHERE id IN (SELECT CAST(row_key AS INTEGER) FROM audit WHERE tbl = 'entry' AND seq <= {})",
+                audit_dst.len()
+            ),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(copied_entries, file_entries);
 }
 
 /// psql as `user`, reading `sql` from stdin (so that the printed set-up with its `\connect`
