@@ -644,10 +644,7 @@ fn pg_setup(print: bool, owner: &str, app: &str, database: &str) -> Result<u8, W
     let app = sql_name("the application role", app)?;
     let database = sql_name("the database", database)?;
     if owner == app {
-        return Err(WardError::BadSqlName {
-            what: "the application role (it must differ from the owner role)",
-            given: app.to_string(),
-        });
+        return Err(WardError::PgSetupSameRoles(app.to_string()));
     }
     if !print {
         return Err(WardError::PgSetupPrintOnly);

@@ -638,7 +638,6 @@ fn the_printed_set_up_gives_an_owner_that_creates_and_migrates_and_an_app_role_t
         &["--owner", "pg_owner"],
         &["--owner", "1owner"],
         &["--owner", ""],
-        &["--owner", "same", "--app", "same"],
     ] {
         let mut args = vec!["pg-setup", "--print"];
         args.extend_from_slice(bad);
@@ -652,6 +651,14 @@ fn the_printed_set_up_gives_an_owner_that_creates_and_migrates_and_an_app_role_t
         );
     }
 
+    let e = refused(
+        nowhere,
+        "AB",
+        "1234",
+        d,
+        &["pg-setup", "--print", "--owner", "same", "--app", "same"],
+    );
+    assert!(e.contains("they must be two roles"), "{e}");
     let sql = ok(nowhere, "AB", "1234", d, &["pg-setup", "--print"]);
     assert!(sql.contains("CREATE ROLE \"titrate_owner\""), "{sql}");
     let out = psql_as(&cluster, "postgres", "postgres", &sql);

@@ -61,6 +61,10 @@ pub enum WardError {
         "`titrate pg-setup` only prints SQL and runs nothing: `titrate pg-setup --print > setup.sql`, read it, then run it once as a PostgreSQL superuser with `psql -v ON_ERROR_STOP=1 -f setup.sql`"
     )]
     PgSetupPrintOnly,
+    #[error(
+        "the owner role and the application role are both \"{0}\": they must be two roles, so that the one the terminals sign in with owns nothing and can drop no trigger"
+    )]
+    PgSetupSameRoles(String),
     #[error("this database has staff already; an admin adds accounts with `titrate staff add`")]
     HasStaff,
     #[error("the two PINs differ; nothing was saved")]
