@@ -92,16 +92,14 @@ impl Target {
     /// Connects to `url` (as every connection does: UTF8, titrate's schema first on the
     /// search path) and refuses a schema that holds anything already.
     pub fn connect(url: &str) -> Result<Target, StoreError> {
-        let (client, schema, namespace, shown) = super::postgres::migration_client(url)?;
-        let mut t = Target {
+        let (mut client, schema, namespace, shown) = super::postgres::migration_client(url)?;
+        refuse_non_empty(&mut client, namespace, &schema, &shown)?;
+        Ok(Target {
             client,
             schema,
             namespace,
             shown,
-        };
-        let (schema, namespace, shown) = (t.schema.clone(), t.namespace, t.shown.clone());
-        refuse_non_empty(&mut t.client, namespace, &schema, &shown)?;
-        Ok(t)
+        })
     }
 
     /// The database, as messages name it (no password).
