@@ -192,11 +192,35 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Check any database file: SQLite integrity and the audit chain; changes nothing
+    /// Check any database file or server: its storage, its schema and the audit chain;
+    /// changes nothing
     Check {
         /// The file to check (default: the configured database)
         #[arg(value_name = "FILE")]
         file: Option<PathBuf>,
+    },
+    /// The SQL a hospital's DBA runs once, as a superuser, before `titrate init` on a
+    /// PostgreSQL server: the owner role, the application role and its grants
+    PgSetup {
+        /// Print the SQL (nothing is run: the DBA reads it and runs it with psql)
+        #[arg(long)]
+        print: bool,
+        /// The role that owns titrate's tables (runs `init` and upgrades)
+        #[arg(long, default_value = "titrate_owner")]
+        owner: String,
+        /// The role the ward terminals and commands sign in to the server with
+        #[arg(long, default_value = "titrate_app")]
+        app: String,
+        /// The database
+        #[arg(long, default_value = "titrate")]
+        database: String,
+    },
+    /// Copy the whole record of the database file (--db) into an empty PostgreSQL database:
+    /// every row and audit row, in one transaction (all of it or nothing)
+    Migrate {
+        /// The PostgreSQL database to copy into (postgresql://…)
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
 }
 

@@ -68,6 +68,15 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
     let Some(command) = &cli.command else {
         return Ok(0);
     };
+    if let Command::PgSetup {
+        print,
+        owner,
+        app,
+        database,
+    } = command
+    {
+        return pg_setup(*print, owner, app, database);
+    }
     let at = db_location(cli, cfg);
     if let Command::Init { admin, name } = command {
         match &at {
@@ -153,6 +162,9 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
     if let Command::RecoverAdmin(a) = command {
         return recover_admin(&path, a);
     }
+    if let Command::Migrate { to } = command {
+        return migrate(&path, to, cli, cfg);
+    }
     if let Command::Audit(AuditCmd::Verify) = command {
         // A file whose schema was changed is not migrated (that would write to it): it is
         // verified as it is, through a read-only connection.
@@ -178,6 +190,7 @@ fn run_on_server(
 ) -> Result<u8, WardError> {
     match command {
         Command::Demo { .. } | Command::RecoverAdmin(_) => Err(WardError::NotOnServer(at.shown())),
+        Command::Migrate { .. } => Err(WardError::MigrateFromServer(at.shown())),
         Command::Check { file: Some(file) } => check_file(file),
         Command::Check { file: None } => {
             let mut db = Db::open_read_only(at)?;
@@ -252,6 +265,8 @@ fn run_signed_in(db: &mut Db, cli: &Cli, cfg: &Config, command: &Command) -> Res
         | Command::Backup { .. }
         | Command::Check { .. }
         | Command::RecoverAdmin(_)
+        | Command::Migrate { .. }
+        | Command::PgSetup { .. }
         | Command::Demo { .. } => Ok(0),
         Command::Staff(cmd) => staff(session.db, &who, cmd),
         Command::Protocol(cmd) => protocol(session.db, cfg, &who, cmd, now),
@@ -612,6 +627,92 @@ fn run_signed_in(db: &mut Db, cli: &Cli, cfg: &Config, command: &Command) -> Res
             Ok(0)
         }
     }
+}
+
+/// `titrate pg-setup --print`: the SQL a DBA runs once as a superuser. Nothing is run:
+/// without --print it says so and what to do.
+fn pg_setup(print: bool, owner: &str, app: &str, database: &str) -> Result<u8, WardError> {
+    let owner = sql_name("the owner role", owner)?;
+    let app = sql_name("the application role", app)?;
+    let database = sql_name("the database", database)?;
+    if owner == app {
+        return Err(WardError::PgSetupSameRoles(app.to_string()));
+    }
+    if !print {
+        return Err(WardError::PgSetupPrintOnly);
+    }
+    print!(
+        "{}",
+        crate::store::postgres::setup_sql(owner, app, database)
+    );
+    Ok(0)
+}
+
+/// A role or database name the printed SQL may use as it is: lower case (so that a URL's
+/// `user=` and psql's unquoted names mean the same role), not one of PostgreSQL's own.
+fn sql_name<'a>(what: &'static str, given: &'a str) -> Result<&'a str, WardError> {
+    let first_ok = given
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    let rest_ok = given
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if first_ok && rest_ok && given.len() <= 63 && !given.starts_with("pg_") {
+        Ok(given)
+    } else {
+        Err(WardError::BadSqlName {
+            what,
+            given: given.chars().take(70).collect(),
+        })
+    }
+}
+
+/// `titrate migrate --to URL`: the whole record of the file, copied into an empty PostgreSQL
+/// database. Only an admin may (it carries every patient's record and every PIN hash); the
+/// copy is recorded in the file's audit log before it is made, naming the target without
+/// its password, so the copy carries that row too. The target is checked to be empty
+/// before that row is written: a refused target leaves the file as it was.
+fn migrate(path: &std::path::Path, to: &str, cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
+    let target_at = Location::parse(to);
+    let Location::Server(url) = &target_at else {
+        return Err(WardError::MigrateNeedsServer(
+            to.chars().take(200).collect(),
+        ));
+    };
+    let mut db = Db::open(path)?;
+    let who = sign_in(&mut db, cfg, cli)?;
+    let now = Utc::now();
+    authorize(
+        &mut db,
+        &who,
+        crate::domain::rules::Permission::Migrate,
+        now,
+    )?;
+    let target = crate::store::copy::Target::connect(url)?;
+    let shown = target_at.shown();
+    db.write(&who.id, now, |w| {
+        w.audit_event("migrate", &serde_json::json!({ "to": shown }))
+    })?;
+    let started = std::time::Instant::now();
+    let copied = target.copy_from(&mut db)?;
+    println!(
+        "{} copied to {shown} in {:.1} s: {} rows in {} tables and {} audit rows, in one transaction",
+        path.display(),
+        started.elapsed().as_secs_f64(),
+        copied.rows(),
+        copied.tables.len() - 1,
+        copied.audit_rows(),
+    );
+    println!(
+        "audit head {} {}; check the copy with `titrate check --db URL`",
+        copied.head.0, copied.head.1
+    );
+    println!(
+        "entries made in {} from now on are not on the server: point every terminal at the server (TITRATE_DB or database.url) and keep the file as it is",
+        path.display()
+    );
+    Ok(0)
 }
 
 /// `audit verify`: the schema, every text value, the chain and every audited row.

@@ -547,6 +547,8 @@ pub enum Permission {
     ApproveProtocol,
     /// The discharge letter's responsible physician and advice to the referring physician.
     WriteLetterAdvice,
+    /// The whole record, PIN hashes too, copied to a PostgreSQL server (`titrate migrate`).
+    Migrate,
 }
 
 impl Permission {
@@ -561,7 +563,9 @@ impl Permission {
             | Permission::AmendOthers
             | Permission::Export
             | Permission::WriteLetterAdvice => Role::Physician,
-            Permission::ManageStaff | Permission::ApproveProtocol => Role::Admin,
+            Permission::ManageStaff | Permission::ApproveProtocol | Permission::Migrate => {
+                Role::Admin
+            }
         }
     }
 
@@ -574,6 +578,7 @@ impl Permission {
             Permission::ManageStaff => "manage staff accounts".into(),
             Permission::Export => "copy or export the whole record".into(),
             Permission::ApproveProtocol => "approve a protocol version".into(),
+            Permission::Migrate => "copy the whole record to a PostgreSQL server".into(),
             Permission::WriteLetterAdvice => {
                 "write the advice to the referring physician in a discharge letter".into()
             }

@@ -8,6 +8,7 @@
 //! both (`tests/store_suite.rs`).
 
 pub mod audit;
+pub mod copy;
 mod location;
 pub mod pg_schema;
 pub mod pg_tls;
@@ -26,6 +27,7 @@ pub use crate::domain::record::{Course, NewPatient, Patient, PatientVersion, Sta
 use crate::domain::time::Instant;
 
 pub use location::Location;
+pub use rows::Value;
 
 /// What every backend offers: a record opened at a [`Location`], read in one consistent
 /// transaction, written in one serialised transaction that appends its own audit rows.
@@ -506,6 +508,14 @@ pub trait Reader {
     /// (table, key, column) of every stored text value that is not valid UTF-8, in every
     /// table titrate created.
     fn invalid_text(&self) -> Result<Vec<(String, String, String)>, StoreError>;
+    /// Every row of one of the tables [`copy::tables`] lists, `columns` of it exactly as
+    /// stored (a secret as it is, not its digest), in key order, each given to `f`: what
+    /// `titrate migrate` copies. Returns how many rows there were.
+    fn raw_rows(
+        &self,
+        table: &Audited,
+        f: &mut dyn FnMut(&[Value]) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError>;
 }
 
 /// A schema object added, dropped or changed, or a version number that does not match.

@@ -725,7 +725,7 @@ fn refuse_changed_schema(
 /// UPDATE on those two tables only.
 /// Default privileges cannot name single tables, so the owner grants these here, after
 /// every migration.
-fn grant_app_updates(tx: &mut Client) -> Result<(), StoreError> {
+fn grant_app_updates(tx: &mut impl GenericClient) -> Result<(), StoreError> {
     let grantees: Vec<String> = tx
         .query(
             "SELECT DISTINCT a.grantee::regrole::text FROM pg_catalog.pg_class c, \
@@ -2031,6 +2031,38 @@ impl Reader for PgTx<'_> {
         // that is not valid UTF-8 cannot be stored, so there is nothing to list.
         Ok(vec![])
     }
+
+    fn raw_rows(
+        &self,
+        table: &Audited,
+        f: &mut dyn FnMut(&[Value]) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        if !super::copy::is_copied(table) {
+            return Err(corrupt(format!("{} is not a copied table", table.table)));
+        }
+        let sql = format!(
+            "SELECT {} FROM {} ORDER BY {}",
+            column_list(table.columns),
+            table.table,
+            table.key
+        );
+        self.flush_audit()?;
+        let mut client = self.client.borrow_mut();
+        let mut rows = client.query_raw(sql.as_str(), std::iter::empty::<i64>())?;
+        let mut n = 0;
+        while let Some(row) = postgres::fallible_iterator::FallibleIterator::next(&mut rows)? {
+            let owned: Vec<Owned> = table
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| owned_at(&row, i, c.ty, None))
+                .collect::<Result<_, _>>()?;
+            let values: Vec<Value> = owned.iter().map(Owned::value).collect();
+            f(&values)?;
+            n += 1;
+        }
+        Ok(n)
+    }
 }
 
 impl Writer for PgTx<'_> {
@@ -2462,4 +2494,37 @@ ALTER DEFAULT PRIVILEGES FOR ROLE {o} IN SCHEMA titrate
 -- {a} here: default privileges cannot name single tables.
 "
     )
+}
+
+/// For `titrate migrate` (`store::copy`): a connection to the database `url` names, checked
+/// as every connection is (UTF8, titrate's schema first on the search path, which is pinned),
+/// with that schema's name and oid and the database as messages name it. Nothing is read
+/// from titrate's tables or written.
+pub(crate) fn migration_client(url: &str) -> Result<(Client, String, u32, String), StoreError> {
+    let shown = shown_url(url);
+    let mut c = client(url)?;
+    refuse_other_encoding(&mut c, &shown)?;
+    let (schema, namespace) = titrate_schema(&mut c, &shown)?;
+    pin_search_path(&mut c, &schema)?;
+    Ok((c, schema, namespace, shown))
+}
+
+/// For `titrate migrate`: every migration applied to an empty schema inside the caller's
+/// transaction (the copy's, so that the schema and the rows commit together or not at all),
+/// and the application role's column grants, as `create` makes them.
+pub(crate) fn create_schema_in(
+    tx: &mut impl GenericClient,
+    schema: &str,
+) -> Result<(), StoreError> {
+    let quoted: String = tx
+        .query_one("SELECT pg_catalog.quote_ident($1)", &[&schema])?
+        .try_get(0)?;
+    // Functions made with SET search_path FROM CURRENT keep titrate's schema alone.
+    tx.batch_execute(&format!("SET LOCAL search_path = {quoted}"))?;
+    for (n, sql) in migrations() {
+        tx.batch_execute(&sql)?;
+        tx.execute("UPDATE schema_version SET version = $1 WHERE id = 1", &[&n])?;
+    }
+    grant_app_updates(tx)?;
+    Ok(())
 }

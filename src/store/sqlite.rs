@@ -1276,6 +1276,36 @@ impl Reader for SqlTx<'_> {
         }
         Ok(out)
     }
+
+    fn raw_rows(
+        &self,
+        table: &Audited,
+        f: &mut dyn FnMut(&[rows::Value]) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        if !super::copy::is_copied(table) {
+            return Err(StoreError::Corrupt(format!(
+                "{} is not a copied table",
+                table.table
+            )));
+        }
+        let sql = format!(
+            "SELECT {} FROM {} ORDER BY {}",
+            column_list(table.columns),
+            table.table,
+            table.key
+        );
+        let mut stmt = self.tx.prepare(&sql)?;
+        let mut rows = stmt.query([])?;
+        let mut n = 0;
+        while let Some(row) = rows.next()? {
+            let values: Vec<rows::Value> = (0..table.columns.len())
+                .map(|i| row.get_ref(i).map(rows::Value::from))
+                .collect::<Result<_, _>>()?;
+            f(&values)?;
+            n += 1;
+        }
+        Ok(n)
+    }
 }
 
 fn column_list(columns: &[Column]) -> String {

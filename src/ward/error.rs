@@ -45,6 +45,26 @@ pub enum WardError {
         "this command works on a database file, and {0} is a PostgreSQL server: give a file with --db (on the server, the hospital's DBA makes backups and restores)"
     )]
     NotOnServer(String),
+    #[error(
+        "`titrate migrate` copies a database file into PostgreSQL, and --db names the server {0}: give the file to copy with --db FILE"
+    )]
+    MigrateFromServer(String),
+    #[error(
+        "--to {0} is not a PostgreSQL database: give the empty database to copy into as a URL, postgresql://USER@HOST/DATABASE"
+    )]
+    MigrateNeedsServer(String),
+    #[error(
+        "{what} \"{given}\" is not a plain SQL name: use lower-case letters a-z, digits and _, starting with a letter or _, at most 63 characters, not starting with pg_"
+    )]
+    BadSqlName { what: &'static str, given: String },
+    #[error(
+        "`titrate pg-setup` only prints SQL and runs nothing: `titrate pg-setup --print > setup.sql`, read it, then run it once as a PostgreSQL superuser with `psql -v ON_ERROR_STOP=1 -f setup.sql`"
+    )]
+    PgSetupPrintOnly,
+    #[error(
+        "the owner role and the application role are both \"{0}\": they must be two roles, so that the one the terminals sign in with owns nothing and can drop no trigger"
+    )]
+    PgSetupSameRoles(String),
     #[error("this database has staff already; an admin adds accounts with `titrate staff add`")]
     HasStaff,
     #[error("the two PINs differ; nothing was saved")]
