@@ -600,8 +600,20 @@ impl PgDb {
                     "another write held the record's audit head for as long as this one waits"
                         .to_string()
                 }
+                // Its own words may say "nothing was written", which is not known here.
                 Err(e) => {
-                    return Err(StoreError::OutcomeUnknown(format!("{}: {e}", self.shown)));
+                    let why = match e {
+                        StoreError::SchemaChanged(_) => {
+                            "its schema was changed behind titrate's back"
+                        }
+                        StoreError::TooNew { .. } => "a newer titrate upgraded it meanwhile",
+                        StoreError::Corrupt(_) => "it reports damage",
+                        _ => "it answered the look-up with an error",
+                    };
+                    return Err(StoreError::OutcomeUnknown(format!(
+                        "{}: the record could not be read to find out ({why})",
+                        self.shown
+                    )));
                 }
             };
             if std::time::Instant::now() >= deadline {
