@@ -2276,58 +2276,7 @@ impl Writer for PgTx<'_> {
     }
 
     fn insert_entry(&mut self, e: &NewEntry) -> Result<EntryId, StoreError> {
-        let mut rate_centi: Option<i64> = None;
-        let mut confirmed: Option<i64> = None;
-        let mut confirm_reason: Option<&str> = None;
-        let mut score: Option<i64> = None;
-        let mut timepoint: Option<&str> = None;
-        let mut effect: Option<&str> = None;
-        let mut detail: Option<&str> = None;
-        let mut severity: Option<&str> = None;
-        let mut action: Option<&str> = None;
-        let mut successful: Option<i64> = None;
-        let mut end_reason: Option<&str> = None;
-        let mut bed: Option<&str> = None;
-        match &e.data {
-            EntryData::CourseStart { bed: b } => bed = b.as_deref(),
-            EntryData::Rate {
-                rate,
-                confirmed: c,
-                confirm_reason: r,
-            } => {
-                rate_centi = Some(i64::from(rate.centi()));
-                confirmed = Some(i64::from(*c));
-                confirm_reason = r.as_deref();
-            }
-            EntryData::Nrs {
-                score: s,
-                timepoint: t,
-            } => {
-                score = Some(i64::from(s.get()));
-                timepoint = t.map(|t| t.as_str());
-            }
-            EntryData::SideEffect {
-                effect: k,
-                detail: d,
-                severity: s,
-                action: a,
-                rate_at,
-            } => {
-                effect = Some(k);
-                detail = d.as_deref();
-                severity = Some(s.as_str());
-                action = Some(a.as_str());
-                rate_centi = Some(i64::from(rate_at.centi()));
-            }
-            EntryData::Success {
-                timepoint: t,
-                successful: s,
-            } => {
-                timepoint = Some(t.as_str());
-                successful = Some(i64::from(*s));
-            }
-            EntryData::CourseEnd { reason } => end_reason = Some(reason.as_str()),
-        }
+        let c = rows::EntryColumns::of(&e.data);
         let kind = e.data.kind().as_str();
         let happened = to_db(e.happened_at);
         let (now, actor) = (to_db(self.now), self.actor.clone());
@@ -2345,8 +2294,9 @@ impl Writer for PgTx<'_> {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
             &[
                 &e.patient_id, &e.course_id, &kind, &e.supersedes, &e.amend_reason, &happened,
-                &now, &actor, &late, &rate_centi, &confirmed, &confirm_reason, &score, &timepoint,
-                &effect, &detail, &severity, &action, &successful, &end_reason, &bed,
+                &now, &actor, &late, &c.rate_centi, &c.confirmed, &c.confirm_reason, &c.score,
+                &c.timepoint, &c.effect, &c.detail, &c.severity, &c.action, &c.successful,
+                &c.end_reason, &c.bed,
             ],
             audit_action,
         )?;
