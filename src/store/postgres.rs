@@ -125,6 +125,10 @@ pub fn shown_url(url: &str) -> String {
     )
 }
 
+/// How long a read that found no server waits before it connects again (a write always
+/// tries at once: someone pressed Enter).
+const RETRY_READS_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub struct PgDb {
     client: Client,
     /// The connection string, to connect again (the listener, a failover).
@@ -143,6 +147,9 @@ pub struct PgDb {
     functions: Vec<u32>,
     /// The session's settings, set again on a new connection after a lost one.
     session: Session,
+    /// When a reconnection for a read last failed, and why: a terminal's tick does not try
+    /// again for [`RETRY_READS_AFTER`], so that its screen answers keys between attempts.
+    read_gave_up: Option<(std::time::Instant, StoreError)>,
     /// Whether this connection has the write's lock statement prepared (`LOCK_SQL`).
     lock_prepared: bool,
 }
@@ -312,6 +319,7 @@ impl PgDb {
             relations: Vec::new(),
             functions: Vec::new(),
             session: Session::default(),
+            read_gave_up: None,
             lock_prepared: false,
         };
         if migrate && version < schema_version() {
@@ -359,6 +367,7 @@ impl PgDb {
             relations: Vec::new(),
             functions: Vec::new(),
             session: Session::default(),
+            read_gave_up: None,
             lock_prepared: false,
         };
         db.migrate()?;
@@ -464,8 +473,25 @@ impl PgDb {
     /// one that now takes writes is found), tells the new session what the old one was told,
     /// and forgets the old one's prepared statements and schema mark.
     fn reconnect(&mut self, writing: bool) -> Result<(), StoreError> {
-        self.connect_again()
-            .map_err(|e| unanswered(e, &self.shown, writing))
+        if !writing
+            && let Some((at, why)) = &self.read_gave_up
+            && at.elapsed() < RETRY_READS_AFTER
+        {
+            return Err(StoreError::Unavailable(why.to_string()));
+        }
+        let done = self
+            .connect_again()
+            .map_err(|e| unanswered(e, &self.shown, writing));
+        match &done {
+            Err(StoreError::Unavailable(why)) if !writing => {
+                self.read_gave_up = Some((
+                    std::time::Instant::now(),
+                    StoreError::Unavailable(why.clone()),
+                ));
+            }
+            _ => self.read_gave_up = None,
+        }
+        done
     }
 
     fn connect_again(&mut self) -> Result<(), StoreError> {
