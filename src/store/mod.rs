@@ -100,7 +100,9 @@ impl Db {
     pub fn open_read_only(at: impl Into<Location>) -> Result<Db, StoreError> {
         match at.into() {
             Location::File(p) => Ok(Db::Sqlite(sqlite::SqliteDb::open_read_only(&p)?)),
-            Location::Server(url) => Ok(Db::Postgres(Box::new(postgres::PgDb::connect_read_only(&url)?))),
+            Location::Server(url) => Ok(Db::Postgres(Box::new(postgres::PgDb::connect_read_only(
+                &url,
+            )?))),
         }
     }
 
