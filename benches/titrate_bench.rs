@@ -1367,11 +1367,13 @@ struct PgWriters {
 }
 
 /// `writers` threads, each running `per` titrate CLI processes one after the other
-/// (TITRATE_DB = the URL), all at once on one server; then every entry is looked for.
+/// (TITRATE_DB = the URL), all at once on one server, each on a patient of its own from the
+/// `first` writer patient on; then every entry is looked for.
 fn bench_pg_writers(
     bin: &Path,
     db: &mut Db,
     url: &str,
+    first: usize,
     writers: usize,
     per: usize,
 ) -> Result<PgWriters> {
@@ -1391,7 +1393,7 @@ fn bench_pg_writers(
                     let t = Clock::now();
                     let o = Command::new(&bin)
                         .args(["--config", CONFIG, "nrs", "--mrn"])
-                        .arg(format!("{}", 1_000_000 + w))
+                        .arg(format!("{}", 1_000_000 + first + w))
                         .args(["--score", &format!("{}", i % 11), "--at", &at])
                         .env("TITRATE_DB", &url)
                         .env("TITRATE_USER", "N1")
@@ -1418,8 +1420,8 @@ fn bench_pg_writers(
         handles,
     )?;
     let client = db.postgres().context("a PostgreSQL store")?.raw_client();
-    let lo = 1_000_000_i64.to_string();
-    let hi = (1_000_000 + writers as i64 - 1).to_string();
+    let lo = (1_000_000 + first).to_string();
+    let hi = (1_000_000 + first + writers.max(1) - 1).to_string();
     let row = client.query_one(
         "SELECT COUNT(*), COUNT(DISTINCT (e.patient_id, e.happened_at))
            FROM entry e JOIN patient p ON p.id = e.patient_id
@@ -1592,7 +1594,8 @@ fn bench_postgres(a: &Args, cfg: &Config, rows: &mut Vec<Row>) -> Result<()> {
     );
     let version = cluster.psql("postgres", "SHOW server_version");
     let url = cluster.create_database("titrate");
-    let mut db = pg_ward(&url, cfg, a.pg_writers)?;
+    // One more patient than writers: the lone writer's baseline.
+    let mut db = pg_ward(&url, cfg, a.pg_writers + 1)?;
 
     let e = bench_pg_entry(&url, cfg, a.reps)?;
     println!("  titrate record_rate          {}", e.rate.line());
@@ -1619,7 +1622,13 @@ fn bench_postgres(a: &Args, cfg: &Config, rows: &mut Vec<Row>) -> Result<()> {
         });
     }
 
-    let p = bench_pg_writers(&a.bin, &mut db, &url, a.pg_writers, a.pg_per_writer)?;
+    let alone = bench_pg_writers(&a.bin, &mut db, &url, a.pg_writers, 1, 10)?;
+    println!(
+        "  1 CLI writer alone: per entry {}; {} failed",
+        alone.w.latency.line(),
+        alone.w.failed
+    );
+    let p = bench_pg_writers(&a.bin, &mut db, &url, 0, a.pg_writers, a.pg_per_writer)?;
     let want = (a.pg_writers * a.pg_per_writer) as i64;
     let rate = p.w.ok as f64 / p.w.wall.as_secs_f64();
     println!(
@@ -1647,7 +1656,8 @@ fn bench_postgres(a: &Args, cfg: &Config, rows: &mut Vec<Row>) -> Result<()> {
             ms(p.w.latency.pct(99.0))
         ),
         baseline: format!(
-            "{} of {want} present once, {} failed; audit verify {}",
+            "1 writer alone p50 {}; {} of {want} present once, {} failed; audit verify {}",
+            ms(alone.w.latency.median()),
             p.distinct,
             p.w.failed,
             if p.verify.starts_with("FAILED") { "FAILED" } else { "ok" }
