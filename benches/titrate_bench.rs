@@ -1254,6 +1254,11 @@ fn writer_patient(i: usize) -> NewPatient {
 struct PgEntry {
     rate: Samples,
     nrs: Samples,
+    /// `Db::write` with one `insert_entry`: the entry and its audit row, nothing read or
+    /// checked before.
+    store_only: Samples,
+    /// One `SELECT 1` over the same socket: what each round trip costs.
+    round_trip: Samples,
     bare_tx: Samples,
     bare_auto: Samples,
     errors: Vec<String>,
@@ -1317,7 +1322,30 @@ fn bench_pg_entry(url: &str, cfg: &Config, reps: usize) -> Result<PgEntry> {
         nrs: Samples::default(),
         bare_tx: Samples::default(),
         bare_auto: Samples::default(),
+        store_only: Samples::default(),
+        round_trip: Samples::default(),
         errors: vec![],
+    };
+    let nrs_pid = db.read(|r| load_record(r, "9000000"))?.patient.id;
+    let store_only = |db: &mut Db| -> Result<Duration> {
+        let now = Utc::now();
+        let t = Clock::now();
+        db.write("N1", now, |w| {
+            w.insert_entry(&NewEntry {
+                patient_id: nrs_pid,
+                course_id: None,
+                happened_at: now,
+                late: false,
+                supersedes: None,
+                amend_reason: None,
+                data: EntryData::Nrs {
+                    score: Nrs::new(3)?,
+                    timepoint: None,
+                },
+            })?;
+            Ok::<_, anyhow::Error>(())
+        })?;
+        Ok(t.elapsed())
     };
     let session = |db: &mut Db, rate: bool| -> Result<Duration, WardError> {
         let now = Utc::now();
@@ -1354,6 +1382,10 @@ fn bench_pg_entry(url: &str, cfg: &Config, reps: usize) -> Result<PgEntry> {
             Ok(d) => r.nrs.push(d),
             Err(e) => r.errors.push(format!("record_nrs: {e}")),
         }
+        r.store_only.push(store_only(&mut db)?);
+        let t = Clock::now();
+        bare.query_one("SELECT 1", &[])?;
+        r.round_trip.push(t.elapsed());
     }
     Ok(r)
 }
@@ -1602,6 +1634,8 @@ fn bench_postgres(a: &Args, cfg: &Config, rows: &mut Vec<Row>) -> Result<()> {
     println!("  titrate record_nrs           {}", e.nrs.line());
     println!("  bare BEGIN; INSERT; COMMIT   {}", e.bare_tx.line());
     println!("  bare INSERT (autocommit)     {}", e.bare_auto.line());
+    println!("  store only (entry + audit)   {}", e.store_only.line());
+    println!("  one round trip (SELECT 1)    {}", e.round_trip.line());
     if let Some(x) = e.errors.first() {
         println!("  {} errors, first: {x}", e.errors.len());
     }
@@ -1628,6 +1662,18 @@ fn bench_postgres(a: &Args, cfg: &Config, rows: &mut Vec<Row>) -> Result<()> {
         alone.w.latency.line(),
         alone.w.failed
     );
+    rows.push(Row {
+        what: "7. (breakdown) PostgreSQL store only: Db::write with one entry + its audit row"
+            .into(),
+        measured: ms(e.store_only.median()),
+        baseline: format!(
+            "{:.2}x bare; one round trip (SELECT 1) {}",
+            e.store_only.median() / bare,
+            ms(e.round_trip.median())
+        ),
+        budget: "—".into(),
+        verdict: "info",
+    });
     let p = bench_pg_writers(&a.bin, &mut db, &url, 0, a.pg_writers, a.pg_per_writer)?;
     let want = (a.pg_writers * a.pg_per_writer) as i64;
     let rate = p.w.ok as f64 / p.w.wall.as_secs_f64();
