@@ -6,7 +6,10 @@
 //! `titrate demo` file, copied before use so it is never changed), --reps N (default 15),
 //! --writers N (default 16), --per-writer N (default 10), --tmp DIR (default the system's
 //! temporary folder), --bin PATH (the titrate binary; default the one cargo built for this
-//! bench). Every figure is a median of repeated runs measured in this run, with its baseline
+//! bench), --pg-writers N and --pg-per-writer N (section 7's CLI writers on PostgreSQL;
+//! default 50 and 100), --only 1,7 (sections to run). Section 7 starts a throwaway
+//! PostgreSQL cluster of its own (tests/common/pg.rs; the server binaries under
+//! /usr/lib/postgresql/*/bin). Every figure is a median of repeated runs measured in this run, with its baseline
 //! in the same run; nothing here asserts or compares against a stored figure. The budgets
 //! printed beside the medians are those of issue 6.
 
@@ -40,6 +43,10 @@ use titrate::ward::entries::Session;
 use titrate::ward::picture::Picture;
 use titrate::ward::{WardError, load_course_bounds, load_outcomes, load_record};
 
+/// Throwaway PostgreSQL clusters, the same as the tests use.
+#[path = "../tests/common/pg.rs"]
+mod pg;
+
 const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml");
 const BIN: &str = env!("CARGO_BIN_EXE_titrate");
 /// Active courses added to the generated record (which holds finished courses only).
@@ -59,8 +66,11 @@ struct Args {
     per_writer: usize,
     tmp: PathBuf,
     bin: PathBuf,
-    /// Sections to run (1, 2, 3, 4, 6; 5 comes with 2); empty runs all.
+    /// Sections to run (1, 2, 3, 4, 6, 7; 5 comes with 2); empty runs all.
     only: Vec<u32>,
+    /// Section 7: CLI writer processes at once on PostgreSQL, and entries each.
+    pg_writers: usize,
+    pg_per_writer: usize,
 }
 
 impl Args {
@@ -80,6 +90,8 @@ fn args() -> Result<Args> {
         tmp: std::env::temp_dir(),
         bin: PathBuf::from(std::env::var("TITRATE_BIN").unwrap_or_else(|_| BIN.to_string())),
         only: Vec::new(),
+        pg_writers: 50,
+        pg_per_writer: 100,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -93,6 +105,8 @@ fn args() -> Result<Args> {
             "--per-writer" => a.per_writer = val()?.parse()?,
             "--tmp" => a.tmp = PathBuf::from(val()?),
             "--bin" => a.bin = PathBuf::from(val()?),
+            "--pg-writers" => a.pg_writers = val()?.parse()?,
+            "--pg-per-writer" => a.pg_per_writer = val()?.parse()?,
             "--only" => {
                 a.only = val()?
                     .split(',')
@@ -1190,6 +1204,545 @@ fn writer_child(mut a: impl Iterator<Item = String>) -> Result<()> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 7. PostgreSQL (issue 12 §5): a throwaway cluster of its own, fsync on, Unix socket only
+
+/// The ward on a fresh PostgreSQL database: admin AB, nurses N1 N2, physician P1 (PIN 1234
+/// for all), the 40 active courses of the SQLite sections, and one patient per CLI writer.
+fn pg_ward(url: &str, cfg: &Config, writers: usize) -> Result<Db> {
+    let now = Utc::now();
+    let began = now - chrono::Duration::days(30);
+    let mut db = titrate::ward::access::init(url, "AB", "Anna Boer", "1234", &cfg.protocol, began)?;
+    let admin = sign_in(&mut db, cfg, "AB", "1234", began)?;
+    for (id, role) in [
+        ("N1", titrate::domain::values::Role::Nurse),
+        ("N2", titrate::domain::values::Role::Nurse),
+        ("P1", titrate::domain::values::Role::Physician),
+    ] {
+        titrate::ward::access::staff_add(
+            &mut db,
+            &admin,
+            id,
+            &format!("Staff {id}"),
+            role,
+            "1234",
+            began,
+        )?;
+    }
+    add_active_courses(&mut db, cfg)?;
+    db.write("P1", now, |w| {
+        for i in 0..writers {
+            w.insert_patient(&writer_patient(i))?;
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(db)
+}
+
+fn writer_patient(i: usize) -> NewPatient {
+    NewPatient {
+        mrn: format!("{}", 1_000_000 + i),
+        name: format!("Writer Patient {i:02}"),
+        birth_date: chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default(),
+        sex: Sex::Female,
+        weight_kg: Some(70.0),
+        crps_type: Some(CrpsType::One),
+        crps_onset: chrono::NaiveDate::from_ymd_opt(2020, 1, 1),
+        limb: Some("left hand".into()),
+    }
+}
+
+struct PgEntry {
+    rate: Samples,
+    nrs: Samples,
+    /// `Db::write` with one `insert_entry`: the entry and its audit row, nothing read or
+    /// checked before.
+    store_only: Samples,
+    /// One `SELECT 1` over the same socket: what each round trip costs.
+    round_trip: Samples,
+    bare_tx: Samples,
+    bare_auto: Samples,
+    errors: Vec<String>,
+}
+
+/// Session::record_rate and record_nrs on PostgreSQL, interleaved with a bare
+/// BEGIN; INSERT; COMMIT (and a single autocommitted INSERT) of the same row over the same
+/// kind of connection (the cluster's Unix socket, through titrate's own connect). The bare
+/// table is titrate's `entry` as the migrations left it (`LIKE … INCLUDING ALL`: the same
+/// columns, types, CHECKs, identity and indexes), in a schema of its own, without the
+/// foreign keys and append-only triggers, and without an audit row.
+fn bench_pg_entry(url: &str, cfg: &Config, reps: usize) -> Result<PgEntry> {
+    let n = (reps * 10).max(100);
+    let mut db = Db::open(url)?;
+    let who = staff(&mut db, "N1")?;
+    let schema = db
+        .postgres()
+        .context("a PostgreSQL store")?
+        .schema_name()
+        .to_string();
+    let mut bare = titrate::store::pg_tls::connect(url)?;
+    bare.batch_execute(&format!(
+        "CREATE SCHEMA bare; CREATE TABLE bare.entry (LIKE \"{schema}\".entry INCLUDING ALL)"
+    ))?;
+    let insert = bare.prepare(
+        "INSERT INTO bare.entry (patient_id, course_id, kind, happened_at, recorded_at, recorded_by,
+                            late, rate_centi, confirmed) VALUES ($1, $2, 'rate', $3, $3, 'N1', 0, $4, 0)",
+    )?;
+    let active_mrn = format!("{}", 9_000_000 + ACTIVE - 1);
+    let rec = db.read(|r| load_record(r, &active_mrn))?;
+    let (pid, course) = (
+        rec.patient.id,
+        rec.latest_course().map(|v| v.course.id).unwrap_or_default(),
+    );
+    let active_rate: u32 = rec
+        .entries
+        .iter()
+        .filter_map(|e| match e.data {
+            EntryData::Rate { rate, .. } => Some((e.happened_at, rate)),
+            _ => None,
+        })
+        .max_by_key(|(t, _)| *t)
+        .map_or(200, |(_, r)| r.centi());
+    let nrs_mrn = format!("{}", 9_000_000);
+    let bare_tx = |client: &mut postgres::Client| -> Result<Duration> {
+        let at = Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let t = Clock::now();
+        let mut tx = client.transaction()?;
+        tx.execute(&insert, &[&pid, &course, &at, &i64::from(active_rate)])?;
+        tx.commit()?;
+        Ok(t.elapsed())
+    };
+    let bare_auto = |client: &mut postgres::Client| -> Result<Duration> {
+        let at = Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let t = Clock::now();
+        client.execute(&insert, &[&pid, &course, &at, &i64::from(active_rate)])?;
+        Ok(t.elapsed())
+    };
+    let mut r = PgEntry {
+        rate: Samples::default(),
+        nrs: Samples::default(),
+        bare_tx: Samples::default(),
+        bare_auto: Samples::default(),
+        store_only: Samples::default(),
+        round_trip: Samples::default(),
+        errors: vec![],
+    };
+    let nrs_pid = db.read(|r| load_record(r, "9000000"))?.patient.id;
+    let store_only = |db: &mut Db| -> Result<Duration> {
+        let now = Utc::now();
+        let t = Clock::now();
+        db.write("N1", now, |w| {
+            w.insert_entry(&NewEntry {
+                patient_id: nrs_pid,
+                course_id: None,
+                happened_at: now,
+                late: false,
+                supersedes: None,
+                amend_reason: None,
+                data: EntryData::Nrs {
+                    score: Nrs::new(3)?,
+                    timepoint: None,
+                },
+            })?;
+            Ok::<_, anyhow::Error>(())
+        })?;
+        Ok(t.elapsed())
+    };
+    let session = |db: &mut Db, rate: bool| -> Result<Duration, WardError> {
+        let now = Utc::now();
+        let mut s = Session {
+            db,
+            cfg,
+            who: &who,
+            now,
+            expect: None,
+        };
+        let t = Clock::now();
+        if rate {
+            s.record_rate(&active_mrn, now, Rate::from_centi(active_rate), None)?;
+        } else {
+            s.record_nrs(&nrs_mrn, now, Nrs::new(4)?, None)?;
+        }
+        Ok(t.elapsed())
+    };
+    for _ in 0..5 {
+        bare_tx(&mut bare)?;
+        bare_auto(&mut bare)?;
+        session(&mut db, true)?;
+        session(&mut db, false)?;
+    }
+    // Interleaved, so that all of them see the same disk, WAL and cache conditions.
+    for _ in 0..n {
+        r.bare_tx.push(bare_tx(&mut bare)?);
+        match session(&mut db, true) {
+            Ok(d) => r.rate.push(d),
+            Err(e) => r.errors.push(format!("record_rate: {e}")),
+        }
+        r.bare_auto.push(bare_auto(&mut bare)?);
+        match session(&mut db, false) {
+            Ok(d) => r.nrs.push(d),
+            Err(e) => r.errors.push(format!("record_nrs: {e}")),
+        }
+        r.store_only.push(store_only(&mut db)?);
+        let t = Clock::now();
+        bare.query_one("SELECT 1", &[])?;
+        r.round_trip.push(t.elapsed());
+    }
+    Ok(r)
+}
+
+struct PgWriters {
+    w: Writers,
+    entries: i64,
+    distinct: i64,
+    per_patient_ok: bool,
+    verify: String,
+}
+
+/// `writers` threads, each running `per` titrate CLI processes one after the other
+/// (TITRATE_DB = the URL), all at once on one server, each on a patient of its own from the
+/// `first` writer patient on; then every entry is looked for.
+fn bench_pg_writers(
+    bin: &Path,
+    db: &mut Db,
+    url: &str,
+    first: usize,
+    writers: usize,
+    per: usize,
+) -> Result<PgWriters> {
+    // Distinct times in the last hours, one per entry: (patient, time) names each entry.
+    let base = Utc::now() - chrono::Duration::seconds(per as i64 + 3600);
+    let began = Clock::now();
+    let handles: Vec<_> = (0..writers)
+        .map(|w| {
+            let bin = bin.to_path_buf();
+            let url = url.to_string();
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                for i in 0..per {
+                    let at = (base + chrono::Duration::seconds(i as i64))
+                        .format("%Y-%m-%dT%H:%M:%SZ")
+                        .to_string();
+                    let t = Clock::now();
+                    let o = Command::new(&bin)
+                        .args(["--config", CONFIG, "nrs", "--mrn"])
+                        .arg(format!("{}", 1_000_000 + first + w))
+                        .args(["--score", &format!("{}", i % 11), "--at", &at])
+                        .env("TITRATE_DB", &url)
+                        .env("TITRATE_USER", "N1")
+                        .env("TITRATE_PIN", "1234")
+                        .stdin(Stdio::null())
+                        .output();
+                    let d = t.elapsed();
+                    out.push(match o {
+                        Ok(o) => (
+                            d,
+                            o.status.success(),
+                            String::from_utf8_lossy(&o.stderr).to_string(),
+                        ),
+                        Err(e) => (d, false, e.to_string()),
+                    });
+                }
+                out
+            })
+        })
+        .collect();
+    let w = collect(
+        format!("{writers} titrate CLI processes × {per} `nrs` on PostgreSQL"),
+        began,
+        handles,
+    )?;
+    let client = db.postgres().context("a PostgreSQL store")?.raw_client();
+    let lo = (1_000_000 + first).to_string();
+    let hi = (1_000_000 + first + writers.max(1) - 1).to_string();
+    let row = client.query_one(
+        "SELECT COUNT(*), COUNT(DISTINCT (e.patient_id, e.happened_at))
+           FROM entry e JOIN patient p ON p.id = e.patient_id
+          WHERE e.kind = 'nrs' AND p.mrn BETWEEN $1 AND $2",
+        &[&lo, &hi],
+    )?;
+    let (entries, distinct): (i64, i64) = (row.get(0), row.get(1));
+    let counts = client.query(
+        "SELECT COUNT(e.id) FROM patient p LEFT JOIN entry e ON e.patient_id = p.id AND e.kind = 'nrs'
+          WHERE p.mrn BETWEEN $1 AND $2 GROUP BY p.id",
+        &[&lo, &hi],
+    )?;
+    let per_patient_ok =
+        counts.len() == writers && counts.iter().all(|r| r.get::<_, i64>(0) == per as i64);
+    let v = Command::new(bin)
+        .args(["--config", CONFIG, "audit", "verify"])
+        .env("TITRATE_DB", url)
+        .stdin(Stdio::null())
+        .output()?;
+    let verify = format!(
+        "{}{}",
+        if v.status.success() { "" } else { "FAILED: " },
+        String::from_utf8_lossy(if v.status.success() {
+            &v.stdout
+        } else {
+            &v.stderr
+        })
+        .lines()
+        .next()
+        .unwrap_or("")
+    );
+    Ok(PgWriters {
+        w,
+        entries,
+        distinct,
+        per_patient_ok,
+        verify,
+    })
+}
+
+/// The ward terminal's wait between two frames, as `tui::next_event` does it when no key
+/// comes: up to one tick, ended early when the watch was told of a commit (it looks every
+/// 10 ms, `WATCH_SLICE` there; a terminal without a watch waits the whole tick).
+fn wait_like_next_event(watch: Option<&titrate::store::Watch>) {
+    let tick = titrate::tui::TICK;
+    let Some(watch) = watch else {
+        std::thread::sleep(tick);
+        return;
+    };
+    let until = Clock::now() + tick;
+    loop {
+        let left = until.saturating_duration_since(Clock::now());
+        std::thread::sleep(left.min(Duration::from_millis(10)));
+        if watch.changed() || left.is_zero() {
+            return;
+        }
+    }
+}
+
+/// Another connection starts a course for a new patient; the time from the start of that
+/// write until the patient's row is in the overview of a terminal on the same database,
+/// which runs the event loop's steps (draw, wait as next_event, Tick, Idle) on an `App`.
+/// With `push` the terminal uses `db.watch()` as the TUI does; without it only the tick's
+/// poll of `data_version` (the baseline).
+fn bench_pg_refresh(
+    url: &str,
+    cfg: &Config,
+    reps: usize,
+    push: bool,
+    tag: &str,
+) -> Result<Samples> {
+    let mut db = Db::open(url)?;
+    let who = staff(&mut db, "N1")?;
+    let watch = if push { db.watch() } else { None };
+    if push && watch.is_none() {
+        bail!("a PostgreSQL store gave no watch");
+    }
+    let mut app = App::new(cfg.clone(), db, Utc::now());
+    app.user = Some(who);
+    app.screen = Screen::Overview;
+    app.reload();
+    let mut term = Terminal::new(TestBackend::new(COLS, ROWS))?;
+    let (to_app, from_writer) = std::sync::mpsc::channel::<(String, Clock)>();
+    let (to_writer, seen) = std::sync::mpsc::channel::<()>();
+    let url2 = url.to_string();
+    let cfg2 = cfg.clone();
+    let tag = tag.to_string();
+    let writer = std::thread::spawn(move || -> Result<()> {
+        let mut other = Db::open(url2.as_str())?;
+        let physician = staff(&mut other, "P1")?;
+        for k in 0..reps {
+            let mrn = format!("77{tag}{k:04}");
+            let mut p = writer_patient(k);
+            p.mrn = mrn.clone();
+            p.name = format!("Refresh {tag} {k}");
+            let now = Utc::now();
+            Session {
+                db: &mut other,
+                cfg: &cfg2,
+                who: &physician,
+                now,
+                expect: None,
+            }
+            .add_patient(&p)?;
+            // Let the terminal take in the new patient, then commit at a random point of
+            // its tick.
+            let jitter = (SystemTime::now()
+                .duration_since(UNIX_EPOCH)?
+                .subsec_micros()
+                % 250) as u64;
+            std::thread::sleep(Duration::from_millis(400 + jitter));
+            let t0 = Clock::now();
+            to_app.send((mrn.clone(), t0))?;
+            let now = Utc::now();
+            Session {
+                db: &mut other,
+                cfg: &cfg2,
+                who: &physician,
+                now,
+                expect: None,
+            }
+            .start_course(&mrn, now, Some(format!("R{tag}-{k}")))?;
+            if seen.recv_timeout(Duration::from_secs(10)).is_err() {
+                bail!("the terminal did not show {mrn} within 10 s");
+            }
+        }
+        Ok(())
+    });
+    let mut s = Samples::default();
+    let mut waiting: Option<(String, Clock)> = None;
+    while s.0.len() < reps {
+        term.draw(|f| titrate::tui::ui::draw(f, &app))?;
+        if waiting.is_none() {
+            waiting = from_writer.try_recv().ok();
+        }
+        wait_like_next_event(watch.as_ref());
+        app.update(Msg::Tick(Utc::now()));
+        app.update(Msg::Idle);
+        if waiting.is_none() {
+            waiting = from_writer.try_recv().ok();
+        }
+        if let Some((mrn, t0)) = &waiting
+            && app.ward.active.iter().any(|r| &r.mrn == mrn)
+        {
+            term.draw(|f| titrate::tui::ui::draw(f, &app))?;
+            s.push(t0.elapsed());
+            waiting = None;
+            to_writer.send(())?;
+        }
+        if writer.is_finished() && s.0.len() < reps {
+            break;
+        }
+    }
+    writer
+        .join()
+        .map_err(|_| anyhow!("the writer thread panicked"))??;
+    if let Some(m) = &app.message {
+        eprintln!("note: the terminal reported: {}", m.text);
+    }
+    Ok(s)
+}
+
+fn bench_postgres(a: &Args, cfg: &Config, rows: &mut Vec<Row>) -> Result<()> {
+    println!("\n[7] PostgreSQL ...");
+    let (cluster, d) = time(pg::Cluster::start);
+    println!(
+        "  throwaway cluster (fsync on, synchronous_commit on, Unix socket {}) started in {:.1} s",
+        cluster.socket_dir().display(),
+        d.as_secs_f64()
+    );
+    let version = cluster.psql("postgres", "SHOW server_version");
+    let url = cluster.create_database("titrate");
+    // One more patient than writers: the lone writer's baseline.
+    let mut db = pg_ward(&url, cfg, a.pg_writers + 1)?;
+
+    let e = bench_pg_entry(&url, cfg, a.reps)?;
+    println!("  titrate record_rate          {}", e.rate.line());
+    println!("  titrate record_nrs           {}", e.nrs.line());
+    println!("  bare BEGIN; INSERT; COMMIT   {}", e.bare_tx.line());
+    println!("  bare INSERT (autocommit)     {}", e.bare_auto.line());
+    println!("  store only (entry + audit)   {}", e.store_only.line());
+    println!("  one round trip (SELECT 1)    {}", e.round_trip.line());
+    if let Some(x) = e.errors.first() {
+        println!("  {} errors, first: {x}", e.errors.len());
+    }
+    let bare = e.bare_tx.median();
+    for (name, s) in [("record_rate", &e.rate), ("record_nrs", &e.nrs)] {
+        let ratio = s.median() / bare;
+        rows.push(Row {
+            what: format!("7. PostgreSQL durable entry, Session::{name}"),
+            measured: ms(s.median()),
+            baseline: format!(
+                "bare BEGIN+INSERT+COMMIT {} → {ratio:.2}x (autocommit INSERT {} → {:.2}x)",
+                ms(bare),
+                ms(e.bare_auto.median()),
+                s.median() / e.bare_auto.median()
+            ),
+            budget: "≤ 1.5x".into(),
+            verdict: verdict(ratio <= 1.5 && e.errors.is_empty()),
+        });
+    }
+
+    let alone = bench_pg_writers(&a.bin, &mut db, &url, a.pg_writers, 1, 10)?;
+    println!(
+        "  1 CLI writer alone: per entry {}; {} failed",
+        alone.w.latency.line(),
+        alone.w.failed
+    );
+    rows.push(Row {
+        what: "7. (breakdown) PostgreSQL store only: Db::write with one entry + its audit row"
+            .into(),
+        measured: ms(e.store_only.median()),
+        baseline: format!(
+            "{:.2}x bare; one round trip (SELECT 1) {}",
+            e.store_only.median() / bare,
+            ms(e.round_trip.median())
+        ),
+        budget: "—".into(),
+        verdict: "info",
+    });
+    let p = bench_pg_writers(&a.bin, &mut db, &url, 0, a.pg_writers, a.pg_per_writer)?;
+    let want = (a.pg_writers * a.pg_per_writer) as i64;
+    let rate = p.w.ok as f64 / p.w.wall.as_secs_f64();
+    println!(
+        "  {}: {} ok, {} failed, {:.1} s, {rate:.1} entries/s, p50 {} p99 {}",
+        p.w.label,
+        p.w.ok,
+        p.w.failed,
+        p.w.wall.as_secs_f64(),
+        ms(p.w.latency.median()),
+        ms(p.w.latency.pct(99.0))
+    );
+    if let Some(x) = &p.w.sample_error {
+        println!("    first error: {x}");
+    }
+    println!(
+        "  in the database: {} entries, {} distinct (patient, time), {want} expected, every patient {} × once: {}; audit verify: {}",
+        p.entries, p.distinct, a.pg_per_writer, p.per_patient_ok, p.verify
+    );
+    let all_once = p.entries == want && p.distinct == want && p.per_patient_ok;
+    rows.push(Row {
+        what: format!("7. {}", p.w.label),
+        measured: format!(
+            "p50 {} p99 {} per entry (a whole CLI process: start, sign-in, write); {rate:.0} entries/s",
+            ms(p.w.latency.median()),
+            ms(p.w.latency.pct(99.0))
+        ),
+        baseline: format!(
+            "1 writer alone p50 {}; {} of {want} present once, {} failed; audit verify {}",
+            ms(alone.w.latency.median()),
+            p.distinct,
+            p.w.failed,
+            if p.verify.starts_with("FAILED") { "FAILED" } else { "ok" }
+        ),
+        budget: "every entry once, 0 errors".into(),
+        verdict: verdict(all_once && p.w.failed == 0 && !p.verify.starts_with("FAILED")),
+    });
+    drop(db);
+
+    let reps = a.reps.max(20);
+    let push = bench_pg_refresh(&url, cfg, reps, true, "1")?;
+    let poll = bench_pg_refresh(&url, cfg, a.reps.min(10), false, "2")?;
+    println!(
+        "  live refresh, LISTEN/NOTIFY watch {}, p95 {}",
+        push.line(),
+        ms(push.pct(95.0))
+    );
+    println!(
+        "  live refresh, tick poll only      {}, p95 {}",
+        poll.line(),
+        ms(poll.pct(95.0))
+    );
+    rows.push(Row {
+        what: "7. PostgreSQL live refresh: another connection's course start → in this terminal's overview".into(),
+        measured: format!("median {} p95 {}", ms(push.median()), ms(push.pct(95.0))),
+        baseline: format!(
+            "tick poll alone (no watch): median {} p95 {}",
+            ms(poll.median()),
+            ms(poll.pct(95.0))
+        ),
+        budget: "≤ 100 ms".into(),
+        verdict: verdict(push.median() <= 100.0 && push.pct(95.0) <= 100.0),
+    });
+    println!("  server: PostgreSQL {version}");
+    drop(cluster);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
 
 fn main() -> Result<()> {
     let mut raw = std::env::args().skip(1);
@@ -1212,6 +1765,14 @@ fn main() -> Result<()> {
         .tempdir_in(&a.tmp)?;
     let work = dir.path().join("work.db");
     let mut rows: Vec<Row> = Vec::new();
+
+    if a.runs(7) {
+        bench_postgres(&a, &cfg, &mut rows)?;
+        if a.only.iter().all(|s| *s == 7) {
+            print_rows(&rows, "PostgreSQL section only");
+            return Ok(());
+        }
+    }
 
     // The record.
     let courses;
@@ -1591,17 +2152,21 @@ fn main() -> Result<()> {
             ms(single.latency.median())
         ));
     }
+    print_rows(&rows, &format!("{courses} courses"));
+    Ok(())
+}
+
+fn print_rows(rows: &[Row], what: &str) {
     println!(
-        "\n## Results ({courses} courses, {})\n",
+        "\n## Results ({what}, {})\n",
         Utc::now().format("%Y-%m-%d %H:%M UTC")
     );
     println!("| measurement | median | baseline / breakdown | budget | |");
     println!("|---|---|---|---|---|");
-    for r in &rows {
+    for r in rows {
         println!(
             "| {} | {} | {} | {} | {} |",
             r.what, r.measured, r.baseline, r.budget, r.verdict
         );
     }
-    Ok(())
 }
