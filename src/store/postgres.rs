@@ -232,6 +232,18 @@ fn pin_search_path(c: &mut Client, schema: &str) -> Result<(), StoreError> {
         "SET search_path = pg_catalog, {quoted}, pg_temp; SET lock_timeout = '{}ms'",
         BUSY_TIMEOUT.as_millis()
     ))?;
+    require_durable_commits(c)
+}
+
+/// "Saved" is printed only after COMMIT returned, so COMMIT must wait for the disk (and for a
+/// synchronous replica where one is configured): a weaker `synchronous_commit`, from the
+/// connection string's options, the role, the database or postgresql.conf, is raised to
+/// `on` for this session. `remote_apply`, which waits longer still, is kept.
+fn require_durable_commits(c: &mut Client) -> Result<(), StoreError> {
+    let level: String = c.query_one("SHOW synchronous_commit", &[])?.try_get(0)?;
+    if !matches!(level.as_str(), "on" | "remote_apply") {
+        c.batch_execute("SET synchronous_commit = on")?;
+    }
     Ok(())
 }
 
