@@ -39,7 +39,17 @@ impl Location {
 
 fn is_server_url(s: &str) -> bool {
     let lower = s.get(..13).unwrap_or(s).to_ascii_lowercase();
-    lower.starts_with("postgresql://") || lower.starts_with("postgres://")
+    lower.starts_with("postgresql://") || lower.starts_with("postgres://") || is_keyword_string(s)
+}
+
+/// libpq's other form, `host=db1 dbname=titrate user=app`: settings of its own keys, never a
+/// file name (whose "no such file" message would print a password given in it).
+fn is_keyword_string(s: &str) -> bool {
+    const KEYS: [&str; 7] = [
+        "host", "hostaddr", "port", "dbname", "user", "password", "sslmode",
+    ];
+    s.split_once('=')
+        .is_some_and(|(k, _)| KEYS.contains(&k.trim().to_ascii_lowercase().as_str()))
 }
 
 impl From<&Path> for Location {
@@ -87,6 +97,18 @@ mod tests {
             Location::Server(_)
         ));
         assert_eq!(Location::parse("ward.db"), Location::File("ward.db".into()));
+        assert!(matches!(
+            Location::parse("host=/tmp/s dbname=titrate password=x"),
+            Location::Server(_)
+        ));
+        assert!(matches!(
+            Location::parse("dbname = titrate"),
+            Location::Server(_)
+        ));
+        assert_eq!(
+            Location::parse("hostel=1.db"),
+            Location::File("hostel=1.db".into())
+        );
         assert_eq!(
             Location::parse("postgresql.db"),
             Location::File("postgresql.db".into())
@@ -101,5 +123,9 @@ mod tests {
             "postgresql://app:***@db1,db2/titrate?sslmode=require"
         );
         assert_eq!(Location::parse("ward.db").shown(), "ward.db");
+        assert_eq!(
+            Location::parse("host=/tmp/s password=s3cret").shown(),
+            "host=/tmp/s password=***"
+        );
     }
 }

@@ -665,6 +665,24 @@ pub fn redact(s: &str) -> String {
                 out.replace_range(start + colon + 1..start + at, "***");
             }
         }
+        // In a URL every setting after `?` is `key=value`, and a key is percent-decoded as
+        // libpq decodes it (`pass%77ord` is `password`): each is looked at whole.
+        if let Some(q) = out.find('?') {
+            let (head, query) = out.split_at(q + 1);
+            let query: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _))
+                        if decode(k).is_ok_and(|k| k.trim().eq_ignore_ascii_case("password")) =>
+                    {
+                        format!("{k}=***")
+                    }
+                    _ => kv.to_string(),
+                })
+                .collect();
+            return format!("{head}{}", query.join("&"));
+        }
+        return out;
     }
     // password=VALUE in a query string or a key=value string.
     let mut from = 0;
@@ -944,6 +962,21 @@ mod tests {
             "host=h password = *** user=u"
         );
         assert_eq!(redact("host=h mypassword=x"), "host=h mypassword=x");
+        // A key percent-encoded as libpq reads it, and a password given twice.
+        assert_eq!(
+            redact("postgresql://u@/db?host=/s&pass%77ord=s3cret&PASSWORD=two"),
+            "postgresql://u@/db?host=/s&pass%77ord=***&PASSWORD=***"
+        );
+        match connect("postgresql://u@h/db?pass%77ord=s3cret&sslmode=bogus") {
+            Err(StoreError::Open { path, why }) => {
+                assert!(
+                    !path.contains("s3cret") && !why.contains("s3cret"),
+                    "{path} {why}"
+                );
+            }
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("connected"),
+        }
         match connect("postgresql://u:s3cret@h/db?sslmode=bogus") {
             Err(StoreError::Open { path, why }) => {
                 assert!(!path.contains("s3cret") && !why.contains("s3cret"));
