@@ -689,6 +689,13 @@ fn migrate(path: &std::path::Path, to: &str, cli: &Cli, cfg: &Config) -> Result<
         crate::domain::rules::Permission::Migrate,
         now,
     )?;
+    // A record whose chain is already broken would arrive broken, and every check of the
+    // server would then name what was wrong in the file: it is mended (or kept for
+    // investigation) where it is.
+    let verified = db.read(|r| audit::verify(r))?;
+    if !verified.is_sound() {
+        return Err(WardError::MigrateBrokenSource(verified.problems.len()));
+    }
     let target = crate::store::copy::Target::connect(url)?;
     let shown = target_at.shown();
     db.write(&who.id, now, |w| {

@@ -45,3 +45,81 @@ fn a_weaker_synchronous_commit_from_the_url_or_the_role_is_raised_to_on() {
         .get(0);
     assert_eq!(level, "remote_apply");
 }
+
+/// A ward file (admin AB, PIN 1234) with one patient, migrated by AB to `url`.
+fn migrate(w: &common::Ward, url: &str) -> std::process::Output {
+    w.run_with("AB", "1234", &[], &["migrate", "--to", url])
+}
+
+fn ward_with_a_patient() -> common::Ward {
+    let w = common::Ward::new();
+    w.ok(&[
+        "patient",
+        "add",
+        "--mrn",
+        "100871",
+        "--name",
+        "Bram Jansen",
+        "--birth-date",
+        "1970-01-02",
+        "--sex",
+        "male",
+    ]);
+    w
+}
+
+/// A file whose chain is broken is not carried onto the server: the server would start
+/// from a record that no check there could call sound.
+#[test]
+fn a_file_with_a_broken_audit_trail_is_not_migrated() {
+    let cluster = Cluster::start();
+    let url = cluster.create_database("ward");
+    let w = ward_with_a_patient();
+    {
+        let c = rusqlite::Connection::open(w.path()).unwrap();
+        c.execute_batch(
+            "DROP TRIGGER patient_no_update; UPDATE patient SET name = 'Someone Else'; \
+             CREATE TRIGGER patient_no_update BEFORE UPDATE ON patient \
+             BEGIN SELECT RAISE(ABORT, 'patient rows are never changed'); END;",
+        )
+        .unwrap();
+    }
+    let audit_before: i64 = rusqlite::Connection::open(w.path())
+        .unwrap()
+        .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
+        .unwrap();
+    let out = migrate(&w, &url);
+    assert!(!out.status.success());
+    let said = common::text(&out.stderr);
+    assert!(said.contains("audit trail is not sound"), "{said}");
+    assert_eq!(
+        cluster.psql("ward", "SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'"),
+        "0",
+        "nothing was made on the server"
+    );
+    let audit_after: i64 = rusqlite::Connection::open(w.path())
+        .unwrap()
+        .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(audit_after, audit_before, "nor in the file");
+}
+
+/// A schema that holds only a type or a domain is not empty: the copy would be refused by
+/// every write afterwards.
+#[test]
+fn a_target_holding_a_type_or_a_domain_is_refused() {
+    let cluster = Cluster::start();
+    let w = ward_with_a_patient();
+    for (db, sql) in [
+        ("withdomain", "CREATE DOMAIN public.d AS int"),
+        ("withenum", "CREATE TYPE public.e AS ENUM ('a')"),
+    ] {
+        let url = cluster.create_database(db);
+        cluster.psql(db, sql);
+        let out = migrate(&w, &url);
+        assert!(!out.status.success(), "{db}");
+        let said = common::text(&out.stderr);
+        assert!(said.contains("holds the type"), "{said}");
+        assert!(said.contains("nothing was changed"), "{said}");
+    }
+}

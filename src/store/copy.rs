@@ -182,6 +182,19 @@ fn refuse_non_empty(
             })
             .transpose()?,
     };
+    // A type or domain made there would be named by `check` as added behind titrate's back
+    // and block every write to the copy. (A table's own row type is its table, above.)
+    let found = match found {
+        Some(f) => Some(f),
+        None => c
+            .query_opt(
+                "SELECT t.typname::text FROM pg_catalog.pg_type t WHERE t.typnamespace = $1 \
+                 AND t.typrelid = 0 AND t.typelem = 0 ORDER BY t.typname LIMIT 1",
+                &[&namespace],
+            )?
+            .map(|row| row.try_get::<_, String>(0).map(|t| format!("the type {t}")))
+            .transpose()?,
+    };
     match found {
         None => Ok(()),
         Some(what) => Err(StoreError::Open {

@@ -46,6 +46,10 @@ pub enum WardError {
     )]
     NotOnServer(String),
     #[error(
+        "the file's audit trail is not sound ({0} problems: see `titrate check`): it is not copied, so that the server never starts from a broken record; nothing was written"
+    )]
+    MigrateBrokenSource(usize),
+    #[error(
         "`titrate migrate` copies a database file into PostgreSQL, and --db names the server {0}: give the file to copy with --db FILE"
     )]
     MigrateFromServer(String),
