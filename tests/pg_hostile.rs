@@ -123,3 +123,42 @@ fn a_target_holding_a_type_or_a_domain_is_refused() {
         assert!(said.contains("nothing was changed"), "{said}");
     }
 }
+
+/// What takes the server's second layer away, or the crash safety of a table, is a change
+/// of the schema: `check` names it and no write goes through.
+#[test]
+fn unlogged_tables_another_owner_and_wider_grants_are_named_and_block_writes() {
+    let cluster = Cluster::start();
+    cluster.psql("postgres", "CREATE ROLE intruder LOGIN");
+    for (n, change, named) in [
+        (0, "ALTER TABLE audit_head SET UNLOGGED", "unlogged"),
+        (
+            1,
+            "ALTER TABLE entry OWNER TO intruder",
+            "owned by intruder",
+        ),
+        (
+            2,
+            "GRANT UPDATE, DELETE ON entry TO intruder",
+            "grants DELETE to intruder",
+        ),
+    ] {
+        let db_name = format!("ward{n}");
+        let url = cluster.create_database(&db_name);
+        drop(Db::create(url.as_str()).unwrap());
+        cluster.psql(&db_name, change);
+        let mut db = Db::open(url.as_str()).unwrap();
+        let diffs = db.read(|r| r.schema_differences()).unwrap();
+        let said = format!("{diffs:?}");
+        assert!(said.contains(named), "{change}: {said}");
+        let e = db
+            .write("AB", chrono::Utc::now(), |w| {
+                w.audit_event("probe", &serde_json::json!({}))
+            })
+            .unwrap_err();
+        assert!(
+            matches!(e, titrate::store::StoreError::SchemaChanged(_)),
+            "{change}: {e}"
+        );
+    }
+}

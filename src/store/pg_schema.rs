@@ -76,7 +76,16 @@ fn describe_objects(
     for r in c.query(
         "SELECT c.oid, c.relname::text, c.relkind::text, c.relrowsecurity, c.relforcerowsecurity, \
                 (SELECT count(*) FROM pg_catalog.pg_trigger t \
-                 WHERE t.tgrelid = c.oid AND t.tgisinternal AND t.tgenabled = 'D') \
+                 WHERE t.tgrelid = c.oid AND t.tgisinternal AND t.tgenabled = 'D'), \
+                c.relpersistence::text, \
+                CASE WHEN c.relowner = (SELECT v.relowner FROM pg_catalog.pg_class v \
+                     WHERE v.relnamespace = c.relnamespace AND v.relname = 'schema_version') \
+                     THEN NULL ELSE c.relowner::regrole::text END, \
+                (SELECT string_agg(DISTINCT a.privilege_type || ' to ' || a.grantee::regrole::text, ', ' \
+                        ORDER BY a.privilege_type || ' to ' || a.grantee::regrole::text) \
+                 FROM pg_catalog.aclexplode(c.relacl) a \
+                 WHERE a.grantee <> c.relowner \
+                   AND a.privilege_type NOT IN ('SELECT', 'INSERT', 'USAGE')) \
          FROM pg_catalog.pg_class c \
          WHERE c.relnamespace = $1 AND c.relkind NOT IN ('i', 'I', 't') ORDER BY c.relname",
         &[&ns],
@@ -107,6 +116,25 @@ fn describe_objects(
                 name.clone(),
                 format!("{disabled} foreign key trigger(s) disabled"),
             );
+        }
+        // Unlogged, a table loses its rows in a crash and is never sent to the replica.
+        match r.try_get::<_, String>(6)?.as_str() {
+            "p" => {}
+            "u" => put(kind, name.clone(), "unlogged".into()),
+            other => put(kind, name.clone(), format!("persistence {other}")),
+        }
+        // Whoever owns a table may drop its triggers: one role owns all of titrate's.
+        if let Some(owner) = r.try_get::<_, Option<String>>(7)? {
+            put(
+                kind,
+                name.clone(),
+                format!("owned by {owner}, not the owner of titrate's other tables"),
+            );
+        }
+        // Beyond reading and adding rows, no one is granted anything on the record: an
+        // UPDATE, DELETE, TRUNCATE or TRIGGER grant would undo the second layer.
+        if let Some(grants) = r.try_get::<_, Option<String>>(8)? {
+            put(kind, name.clone(), format!("grants {grants}"));
         }
         if kind == "sequence" {
             for s in c.query(
