@@ -230,6 +230,22 @@ $$;
 CREATE TRIGGER audit_notify AFTER INSERT ON audit
 FOR EACH ROW EXECUTE FUNCTION audit_notify();
 
+-- An audit row is added only with the head moved onto it in the same transaction (checked
+-- at COMMIT): a row put in by hand beside the head would take the next writer's seq and stop
+-- every write for good, since no row is ever deleted.
+CREATE FUNCTION audit_follows_head() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
+BEGIN
+    IF NEW.seq > (SELECT seq FROM audit_head WHERE id = 1) THEN
+        RAISE EXCEPTION 'an audit row is added only with the audit head moved onto it'
+            USING ERRCODE = 'restrict_violation';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE CONSTRAINT TRIGGER audit_follows_head AFTER INSERT ON audit
+DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION audit_follows_head();
+
 CREATE TRIGGER patient_no_update BEFORE UPDATE ON patient
 FOR EACH ROW EXECUTE FUNCTION refuse_change('patient rows are never changed');
 CREATE TRIGGER patient_no_delete BEFORE DELETE ON patient

@@ -162,3 +162,37 @@ fn unlogged_tables_another_owner_and_wider_grants_are_named_and_block_writes() {
         );
     }
 }
+
+/// An audit row put in beside the head (by anyone who may insert into the log) would take
+/// the next writer's seq and stop every write for good: it is refused at its COMMIT.
+#[test]
+fn an_audit_row_added_without_moving_the_head_is_refused_and_writing_goes_on() {
+    let cluster = Cluster::start();
+    let url = cluster.create_database("ward");
+    let mut db = Db::create(url.as_str()).unwrap();
+    db.write("AB", chrono::Utc::now(), |w| {
+        w.audit_event("probe", &serde_json::json!({}))
+    })
+    .unwrap();
+    let out = cluster
+        .psql_command(
+            "ward",
+            "INSERT INTO audit (seq, at, actor, action, content, prev_hash, hash) \
+             SELECT seq + 1, 'x', 'x', 'x', '{}', hash, 'x' FROM audit_head",
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = common::text(&out.stderr);
+    assert!(
+        said.contains("only with the audit head moved onto it"),
+        "{said}"
+    );
+    db.write("AB", chrono::Utc::now(), |w| {
+        w.audit_event("probe", &serde_json::json!({}))
+    })
+    .unwrap();
+    let v = db.read(|r| titrate::store::audit::verify(r)).unwrap();
+    assert!(v.is_sound(), "{:?}", v.problems);
+    assert_eq!(v.rows, 2);
+}

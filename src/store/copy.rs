@@ -122,8 +122,12 @@ impl Target {
         refuse_non_empty(&mut tx, namespace, &schema, &shown)?;
         super::postgres::create_schema_in(&mut tx, &schema).map_err(|e| owner_only(e, &shown))?;
         // Nobody can be listening to a database that does not exist yet: one notification per
-        // copied audit row would only fill the server's queue. Back on before the commit.
-        tx.batch_execute("ALTER TABLE audit DISABLE TRIGGER audit_notify")?;
+        // copied audit row would only fill the server's queue; and the head is set once, at
+        // the end of the copy, not row by row. Both back on before the commit.
+        tx.batch_execute(
+            "ALTER TABLE audit DISABLE TRIGGER audit_notify; \
+             ALTER TABLE audit DISABLE TRIGGER audit_follows_head",
+        )?;
         // Index builds after the load sort once instead of inserting row by row.
         tx.batch_execute("SET LOCAL maintenance_work_mem = '256MB'")?;
         let mut copied = Vec::new();
@@ -133,7 +137,10 @@ impl Target {
             aside.restore(&mut tx, t.table)?;
             copied.push((t.table, n));
         }
-        tx.batch_execute("ALTER TABLE audit ENABLE TRIGGER audit_notify")?;
+        tx.batch_execute(
+            "ALTER TABLE audit ENABLE TRIGGER audit_notify; \
+             ALTER TABLE audit ENABLE TRIGGER audit_follows_head",
+        )?;
         let head = r
             .audit_head()?
             .ok_or_else(|| StoreError::Corrupt("the audit head is missing".into()))?;
