@@ -92,7 +92,7 @@ impl Target {
     /// Connects to `url` (as every connection does: UTF8, titrate's schema first on the
     /// search path) and refuses a schema that holds anything already.
     pub fn connect(url: &str) -> Result<Target, StoreError> {
-        let (mut client, schema, namespace, shown) = super::postgres::migration_client(url)?;
+        let (mut client, schema, namespace, shown) = super::postgres::checked_client(url)?;
         refuse_non_empty(&mut client, namespace, &schema, &shown)?;
         Ok(Target {
             client,

@@ -188,6 +188,18 @@ fn unanswered(e: StoreError, shown: &str, writing: bool) -> StoreError {
     }
 }
 
+/// A connection checked as every one is: UTF8, titrate's schema first on the search path
+/// (which is then pinned), durable commits; with that schema's name and oid and the
+/// database as messages name it.
+pub(crate) fn checked_client(url: &str) -> Result<(Client, String, u32, String), StoreError> {
+    let shown = shown_url(url);
+    let mut c = client(url).map_err(|e| unanswered(e, &shown, true))?;
+    refuse_other_encoding(&mut c, &shown)?;
+    let (schema, namespace) = titrate_schema(&mut c, &shown)?;
+    pin_search_path(&mut c, &schema)?;
+    Ok((c, schema, namespace, shown))
+}
+
 /// What the connection finds: titrate's schema name and its oid.
 fn titrate_schema(c: &mut Client, shown: &str) -> Result<(String, u32), StoreError> {
     let row = c.query_one(
@@ -297,11 +309,7 @@ impl PgDb {
     }
 
     fn connect_as(url: &str, migrate: bool) -> Result<PgDb, StoreError> {
-        let shown = shown_url(url);
-        let mut c = client(url).map_err(|e| unanswered(e, &shown, true))?;
-        refuse_other_encoding(&mut c, &shown)?;
-        let (schema, namespace) = titrate_schema(&mut c, &shown)?;
-        pin_search_path(&mut c, &schema)?;
+        let (mut c, schema, namespace, shown) = checked_client(url)?;
         let Some(version) = stored_version(&mut c, namespace)? else {
             let why = match any_titrate_table(&mut c, namespace)? {
                 Some(t) => format!(
@@ -319,21 +327,7 @@ impl PgDb {
                 known: schema_version(),
             });
         }
-        let mut db = PgDb {
-            client: c,
-            url: url.to_string(),
-            watch: None,
-            shown,
-            schema,
-            namespace,
-            statements: HashMap::new(),
-            schema_seen: None,
-            relations: Vec::new(),
-            functions: Vec::new(),
-            session: Session::default(),
-            read_gave_up: None,
-            lock_prepared: false,
-        };
+        let mut db = PgDb::on(c, url, shown, schema, namespace);
         if migrate && version < schema_version() {
             db.migrate().map_err(|e| match e {
                 StoreError::Database(why) if why.contains("permission denied") || why.contains("must be owner") => {
@@ -354,11 +348,7 @@ impl PgDb {
     /// Creates titrate's schema in an empty schema (what `titrate init` does): refused when
     /// any of titrate's tables is there already.
     pub fn create(url: &str) -> Result<PgDb, StoreError> {
-        let shown = shown_url(url);
-        let mut c = client(url).map_err(|e| unanswered(e, &shown, true))?;
-        refuse_other_encoding(&mut c, &shown)?;
-        let (schema, namespace) = titrate_schema(&mut c, &shown)?;
-        pin_search_path(&mut c, &schema)?;
+        let (mut c, schema, namespace, shown) = checked_client(url)?;
         if let Some(t) = any_titrate_table(&mut c, namespace)? {
             return Err(StoreError::Open {
                 path: shown,
@@ -367,8 +357,15 @@ impl PgDb {
                 ),
             });
         }
-        let mut db = PgDb {
-            client: c,
+        let mut db = PgDb::on(c, url, shown, schema, namespace);
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// A store on a connection just made and checked.
+    fn on(client: Client, url: &str, shown: String, schema: String, namespace: u32) -> PgDb {
+        PgDb {
+            client,
             url: url.to_string(),
             watch: None,
             shown,
@@ -381,9 +378,7 @@ impl PgDb {
             session: Session::default(),
             read_gave_up: None,
             lock_prepared: false,
-        };
-        db.migrate()?;
-        Ok(db)
+        }
     }
 
     /// The connection string it was opened with.
@@ -2494,19 +2489,6 @@ ALTER DEFAULT PRIVILEGES FOR ROLE {o} IN SCHEMA titrate
 -- {a} here: default privileges cannot name single tables.
 "
     )
-}
-
-/// For `titrate migrate` (`store::copy`): a connection to the database `url` names, checked
-/// as every connection is (UTF8, titrate's schema first on the search path, which is pinned),
-/// with that schema's name and oid and the database as messages name it. Nothing is read
-/// from titrate's tables or written.
-pub(crate) fn migration_client(url: &str) -> Result<(Client, String, u32, String), StoreError> {
-    let shown = shown_url(url);
-    let mut c = client(url)?;
-    refuse_other_encoding(&mut c, &shown)?;
-    let (schema, namespace) = titrate_schema(&mut c, &shown)?;
-    pin_search_path(&mut c, &schema)?;
-    Ok((c, schema, namespace, shown))
 }
 
 /// For `titrate migrate`: every migration applied to an empty schema inside the caller's
