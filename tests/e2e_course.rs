@@ -45,26 +45,7 @@ fn a_seven_day_course_end_to_end() {
         );
         assert!(out.status.success(), "{}", common::text(&out.stderr));
     }
-    w.ok(&[
-        "patient",
-        "add",
-        "--mrn",
-        "2001",
-        "--name",
-        "Maria Smit",
-        "--birth-date",
-        "1975-06-15",
-        "--sex",
-        "female",
-        "--weight-kg",
-        "70",
-        "--crps-type",
-        "1",
-        "--crps-onset",
-        "2020-02-01",
-        "--limb",
-        "right leg",
-    ]);
+    w.ok(&common::patient_add("2001", "Maria Smit"));
 
     // Start 45 days ago, so that the T2 visit (day 28 after the end) lies in the past.
     let start = hours_ago(45 * 24);

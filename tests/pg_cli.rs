@@ -141,26 +141,7 @@ impl Count for PgCount<'_> {
 }
 
 fn patient_add(r: &Rec, mrn: &str, name: &str) {
-    r.ok(&[
-        "patient",
-        "add",
-        "--mrn",
-        mrn,
-        "--name",
-        name,
-        "--birth-date",
-        "1975-06-15",
-        "--sex",
-        "female",
-        "--weight-kg",
-        "70",
-        "--crps-type",
-        "1",
-        "--crps-onset",
-        "2020-02-01",
-        "--limb",
-        "right leg",
-    ]);
+    r.ok(&common::patient_add(mrn, name));
 }
 
 /// The same ward story on any backend, with explicit times from `start` (a whole hour in

@@ -46,29 +46,7 @@ fn ok(url: &str, args: &[&str]) -> String {
 }
 
 fn add_patient(url: &str, mrn: &str) -> i64 {
-    first_number(&ok(
-        url,
-        &[
-            "patient",
-            "add",
-            "--mrn",
-            mrn,
-            "--name",
-            "Maria Smit",
-            "--birth-date",
-            "1975-06-15",
-            "--sex",
-            "female",
-            "--weight-kg",
-            "70",
-            "--crps-type",
-            "1",
-            "--crps-onset",
-            "2020-02-01",
-            "--limb",
-            "right leg",
-        ],
-    ))
+    first_number(&ok(url, &common::patient_add(mrn, "Maria Smit")))
 }
 
 /// What the writer was told about one entry.

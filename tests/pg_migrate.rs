@@ -121,26 +121,7 @@ fn verified(db: &str, dir: &Path) -> String {
 fn write_by_hand(f: &str, dir: &Path) {
     let nurse = |args: &[&str]| ok(f, "N1", "1234", dir, args);
     let physician = |args: &[&str]| ok(f, "P1", "1234", dir, args);
-    nurse(&[
-        "patient",
-        "add",
-        "--mrn",
-        "M-9001",
-        "--name",
-        "Maria Smit",
-        "--birth-date",
-        "1975-06-15",
-        "--sex",
-        "female",
-        "--weight-kg",
-        "70",
-        "--crps-type",
-        "1",
-        "--crps-onset",
-        "2020-02-01",
-        "--limb",
-        "right leg",
-    ]);
+    nurse(&common::patient_add("M-9001", "Maria Smit"));
     let start = hours_ago(45 * 24);
     let at = |h: i64| rfc(start + chrono::Duration::hours(h));
     nurse(&[

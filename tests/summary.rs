@@ -95,26 +95,7 @@ fn add_staff(w: &Ward) {
 }
 
 fn add_patient(w: &Ward, mrn: &str, name: &str) {
-    w.ok(&[
-        "patient",
-        "add",
-        "--mrn",
-        mrn,
-        "--name",
-        name,
-        "--birth-date",
-        "1975-06-15",
-        "--sex",
-        "female",
-        "--weight-kg",
-        "70",
-        "--crps-type",
-        "1",
-        "--crps-onset",
-        "2020-02-01",
-        "--limb",
-        "right leg",
-    ]);
+    w.ok(&common::patient_add(mrn, name));
 }
 
 fn as_user(w: &Ward, user: &str, pin: &str, args: &[&str]) -> i64 {

@@ -14,6 +14,31 @@ pub struct Ward {
     pub db: PathBuf,
 }
 
+/// `patient add` of a woman born 1975-06-15, 70 kg, CRPS type 1 of the right leg since
+/// 2020-02-01: the full set of details, as the course tests add their patient.
+pub fn patient_add<'a>(mrn: &'a str, name: &'a str) -> [&'a str; 18] {
+    [
+        "patient",
+        "add",
+        "--mrn",
+        mrn,
+        "--name",
+        name,
+        "--birth-date",
+        "1975-06-15",
+        "--sex",
+        "female",
+        "--weight-kg",
+        "70",
+        "--crps-type",
+        "1",
+        "--crps-onset",
+        "2020-02-01",
+        "--limb",
+        "right leg",
+    ]
+}
+
 pub const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml");
 
 impl Ward {
