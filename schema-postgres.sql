@@ -314,9 +314,10 @@ FOR EACH STATEMENT EXECUTE FUNCTION refuse_change('pseudonyms are never deleted'
 
 -- Outcome figures (T0/T1/T2, responders, the cohort table) need each course's start, end
 -- and success reports, and the pain scores near each course: a few rows among the hourly
--- rates. These two partial indexes hold exactly the columns those figures read.
+-- rates. These two partial indexes hold exactly the columns those figures read (the score's
+-- id too, which SQLite's index carries as its rowid: the read then never visits the table).
 CREATE INDEX entry_score ON entry (patient_id, kind, happened_at, score, timepoint)
-    WHERE kind = 'nrs';
+    INCLUDE (id) WHERE kind = 'nrs';
 CREATE INDEX entry_mark ON entry (course_id, kind, happened_at, timepoint, successful)
     WHERE kind IN ('course-start', 'course-end', 'success');
 
