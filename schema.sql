@@ -328,3 +328,10 @@ CREATE TRIGGER letter_advice_no_update BEFORE UPDATE ON letter_advice
 BEGIN SELECT RAISE(ABORT, 'letter advice is never changed: write a new one'); END;
 CREATE TRIGGER letter_advice_no_delete BEFORE DELETE ON letter_advice
 BEGIN SELECT RAISE(ABORT, 'letter advice is never deleted'); END;
+
+-- migration 8
+
+-- PostgreSQL's outcome-mark index gains the entry id (its own migration 8), so that the
+-- cohort's read of starts, ends and reports never visits the table. SQLite's entry_mark
+-- carries the id already, as every SQLite index carries its rowid: nothing changes here,
+-- and the number keeps the two schemas' versions in step.

@@ -379,7 +379,10 @@ fn everything(r: &dyn Reader) -> Result<Vec<String>, StoreError> {
             to: t(1),
         },
     ];
-    out.push(format!("{:?}", r.scores_in(&windows)?));
+    // In no promised order: as a list sorted by patient, time and id.
+    let mut scores = r.scores_in(&windows)?;
+    scores.sort_by_key(|(p, s)| (*p, s.at, s.id));
+    out.push(format!("{scores:?}"));
     for spec in AUDITED_TABLES {
         out.push(format!("{} {:?}", spec.table, r.table_rows(spec.table)?));
     }

@@ -1593,27 +1593,43 @@ impl PgTx<'_> {
 
     fn query_courses(&self, where_sql: &str, p: Params) -> Result<Vec<Course>, StoreError> {
         let sql = format!(
-            "SELECT c.id, c.patient_id, c.protocol_id, p.snapshot, c.created_at \
-             FROM course c JOIN protocol p ON p.id = c.protocol_id {where_sql} ORDER BY c.id"
+            "SELECT c.id, c.patient_id, c.protocol_id, c.created_at \
+             FROM course c {where_sql} ORDER BY c.id"
         );
+        let rows = self.query(&sql, p)?;
+        // A handful of protocols serve thousands of courses: each snapshot travels and is
+        // parsed once, not once per course.
+        let mut ids: Vec<i64> = Vec::new();
+        for row in &rows {
+            let id: i64 = row.try_get(2)?;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
         let mut parsed: HashMap<i64, Arc<Protocol>> = HashMap::new();
-        let mut out = Vec::new();
-        for row in self.query(&sql, p)? {
-            let protocol_id: i64 = row.try_get(2)?;
-            let protocol = match parsed.get(&protocol_id) {
-                Some(p) => Arc::clone(p),
-                None => {
-                    let p = Arc::new(protocol_of(&row.try_get::<_, String>(3)?)?);
-                    parsed.insert(protocol_id, Arc::clone(&p));
-                    p
-                }
-            };
+        if !ids.is_empty() {
+            for row in self.query(
+                "SELECT id, snapshot FROM protocol WHERE id = ANY($1)",
+                &[&ids],
+            )? {
+                let snapshot: String = row.try_get(1)?;
+                parsed.insert(row.try_get(0)?, Arc::new(protocol_of(&snapshot)?));
+            }
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (id, protocol_id): (i64, i64) = (row.try_get(0)?, row.try_get(2)?);
+            let protocol = parsed.get(&protocol_id).cloned().ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "course {id} names protocol {protocol_id}, which is not there"
+                ))
+            })?;
             out.push(Course {
-                id: row.try_get(0)?,
+                id,
                 patient_id: row.try_get(1)?,
                 protocol_id,
                 protocol,
-                created_at: instant_at(&row, 4)?,
+                created_at: instant_at(&row, 3)?,
             });
         }
         Ok(out)
@@ -1842,7 +1858,7 @@ impl Reader for PgTx<'_> {
     fn outcome_marks(&self) -> Result<Vec<Mark>, StoreError> {
         self.query(
             "SELECT id, course_id, kind, happened_at, timepoint, successful FROM entry \
-             WHERE kind IN ('course-start', 'course-end', 'success') ORDER BY id",
+             WHERE kind IN ('course-start', 'course-end', 'success')",
             &[],
         )?
         .iter()
@@ -1852,16 +1868,15 @@ impl Reader for PgTx<'_> {
 
     fn scores_in(&self, windows: &[ScoreWindow]) -> Result<Vec<(PatientId, Score)>, StoreError> {
         let pids: Vec<i64> = windows.iter().map(|w| w.patient).collect();
-        let los: Vec<String> = windows.iter().map(|w| to_db(w.from)).collect();
-        let his: Vec<String> = windows.iter().map(|w| to_db(w.to)).collect();
+        let los: Vec<String> = windows.iter().map(|w| rows::window_bound(w.from)).collect();
+        let his: Vec<String> = windows.iter().map(|w| rows::window_bound(w.to)).collect();
         // The windows travel as three arrays, so the whole read is one statement: for each
         // window a range on the entry_score index.
         let rows = self.query(
             "SELECT e.patient_id, e.id, e.happened_at, e.score, e.timepoint \
-             FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS w (pid, lo, hi, n) \
+             FROM unnest($1::bigint[], $2::text[], $3::text[]) AS w (pid, lo, hi) \
              JOIN entry e ON e.patient_id = w.pid AND e.kind = 'nrs' \
-                 AND e.happened_at BETWEEN w.lo AND w.hi \
-             ORDER BY w.n, e.happened_at, e.id",
+                 AND e.happened_at BETWEEN w.lo AND w.hi",
             &[&pids, &los, &his],
         )?;
         rows.iter()

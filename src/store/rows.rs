@@ -9,7 +9,7 @@ use crate::domain::entry::{Entry, EntryData, EntryKind, Void};
 use crate::domain::marks::{Mark, MarkKind};
 use crate::domain::outcome::Score;
 use crate::domain::rate::Rate;
-use crate::domain::time::{Instant, from_db};
+use crate::domain::time::{Instant, from_db, to_db};
 use crate::domain::values::Nrs;
 
 fn corrupt(what: impl Into<String>) -> StoreError {
@@ -376,5 +376,38 @@ impl<'a> EntryColumns<'a> {
             EntryData::CourseEnd { reason } => c.end_reason = Some(reason.as_str()),
         }
         c
+    }
+}
+
+/// A window bound in the stored form, always 20 characters. Every stored time is one, so a
+/// bound beyond the years 0000-9999 is clamped to that range without changing what a window
+/// finds.
+pub fn window_bound(t: Instant) -> String {
+    let s = to_db(t);
+    match s.len() {
+        20 => s,
+        _ if s.starts_with('-') => "0000-01-01T00:00:00Z".to_string(),
+        _ => "9999-12-31T23:59:59Z".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod window_bound_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn window_bounds_are_twenty_characters_and_clamp_beyond_the_stored_years() {
+        let t = chrono::Utc.with_ymd_and_hms(2026, 3, 1, 7, 0, 0).unwrap();
+        assert_eq!(window_bound(t), "2026-03-01T07:00:00Z");
+        let early = chrono::Utc.with_ymd_and_hms(999, 1, 2, 3, 4, 5).unwrap();
+        assert_eq!(window_bound(early), "0999-01-02T03:04:05Z");
+        let before = chrono::Utc.with_ymd_and_hms(-5, 1, 1, 0, 0, 0).unwrap();
+        assert_eq!(window_bound(before), "0000-01-01T00:00:00Z");
+        let after = chrono::Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap();
+        assert_eq!(window_bound(after), "9999-12-31T23:59:59Z");
+        for b in [before, early, t, after].map(window_bound) {
+            assert_eq!(b.len(), 20, "{b}");
+        }
     }
 }

@@ -37,6 +37,8 @@ const STATEMENT_CACHE: usize = 64;
 /// counter). With it, a plan depends on the SQL alone, which is also what a clinical
 /// system wants of its query plans.
 fn stable_plans(conn: &Connection) -> Result<(), StoreError> {
+    // rarray(): a read can take a list from Rust as a table (the cohort's score windows).
+    rusqlite::vtab::array::load_module(conn)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.set_db_config(
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
@@ -1070,24 +1072,31 @@ impl Reader for SqlTx<'_> {
     }
 
     fn scores_in(&self, windows: &[ScoreWindow]) -> Result<Vec<(PatientId, Score)>, StoreError> {
-        // The windows travel as one JSON array, so the whole read is one statement: for
-        // each window a range on the entry_score index. CROSS JOIN keeps the windows as the
-        // outer loop.
-        let json = serde_json::Value::Array(
-            windows
-                .iter()
-                .map(|w| serde_json::json!([w.patient, to_db(w.from), to_db(w.to)]))
-                .collect(),
-        )
-        .to_string();
+        // The windows travel as one list (rarray), so the whole read is one statement: for
+        // each window a range on the entry_score index. Each window is one text value, its
+        // two bounds in the stored form (20 characters each) and then the patient id:
+        // substr() takes it apart without parsing, where JSON cost more than the index
+        // ranges themselves. CROSS JOIN keeps the windows as the outer loop.
+        let list: Vec<rusqlite::types::Value> = windows
+            .iter()
+            .map(|w| {
+                rusqlite::types::Value::Text(format!(
+                    "{}{}{}",
+                    rows::window_bound(w.from),
+                    rows::window_bound(w.to),
+                    w.patient
+                ))
+            })
+            .collect();
         let mut stmt = self.tx.prepare_cached(
             "WITH w (pid, lo, hi) AS ( \
-               SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1)) \
+               SELECT CAST(substr(value, 41) AS INTEGER), substr(value, 1, 20), \
+                      substr(value, 21, 20) FROM rarray(?1)) \
              SELECT e.patient_id, e.id, e.happened_at, e.score, e.timepoint FROM w \
              CROSS JOIN entry e ON e.patient_id = w.pid AND e.kind = 'nrs' \
                  AND e.happened_at BETWEEN w.lo AND w.hi",
         )?;
-        let mut rows = stmt.query([json])?;
+        let mut rows = stmt.query([std::rc::Rc::new(list)])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             out.push((row.get(0)?, rows::score(row, 1)?));
