@@ -267,7 +267,7 @@ fn every_kind_of_schema_object_added_dropped_or_changed_is_named_and_blocks_writ
     let base = full_fixture();
     let at = rfc(hours_ago(1));
     let newest_said = format!(
-        "the schema version (PRAGMA user_version) is 2, but the schema is that of version {}",
+        "the recorded schema version is 2, but the schema is that of version {}",
         titrate::store::sqlite::schema_version()
     );
     let cases: &[(&str, &str)] = &[

@@ -337,7 +337,7 @@ impl fmt::Display for SchemaProblem {
             SchemaProblem::Object(d) => write!(f, "{d}"),
             SchemaProblem::Version { found, holds } => write!(
                 f,
-                "the schema version (PRAGMA user_version) is {found}, but the schema is that of version {holds}: the version number was changed behind titrate's back"
+                "the recorded schema version is {found}, but the schema is that of version {holds}: the version number was changed behind titrate's back"
             ),
         }
     }
