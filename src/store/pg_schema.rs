@@ -489,7 +489,11 @@ pub fn problems(actual: &Description, version: i64) -> Vec<SchemaProblem> {
     if diffs.is_empty() {
         return vec![];
     }
-    if let Some((holds, _)) = all.iter().find(|(n, d)| **n != version && *d == actual) {
+    if let Some((holds, _)) = all
+        .iter()
+        .rev()
+        .find(|(n, d)| **n != version && *d == actual)
+    {
         return vec![SchemaProblem::Version {
             found: version,
             holds: *holds,

@@ -344,15 +344,17 @@ impl fmt::Display for SchemaProblem {
 }
 
 /// The version whose schema `conn` holds exactly, when it is not `claimed`: a changed
-/// `PRAGMA user_version`. Only asked once the schema is known to differ.
+/// `PRAGMA user_version`. Only asked once the schema is known to differ. Of versions with
+/// the same objects (a migration that changes only the other backend) the newest.
 pub fn version_holding(conn: &Connection, claimed: i64) -> Result<Option<i64>, StoreError> {
     let actual = objects(conn)?;
+    let mut holding = None;
     for (n, _) in super::sqlite::migrations() {
         if n != claimed && expected(n)?.objects == actual {
-            return Ok(Some(n));
+            holding = Some(n);
         }
     }
-    Ok(None)
+    Ok(holding)
 }
 
 /// The tables titrate created that `conn` still holds as tables: the only ones whose rows
