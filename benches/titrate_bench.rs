@@ -7,11 +7,38 @@
 //! --writers N (default 16), --per-writer N (default 10), --tmp DIR (default the system's
 //! temporary folder), --bin PATH (the titrate binary; default the one cargo built for this
 //! bench), --pg-writers N and --pg-per-writer N (section 7's CLI writers on PostgreSQL;
-//! default 50 and 100), --only 1,7 (sections to run). Section 7 starts a throwaway
+//! default 50 and 100), --pg-conf 'LINE' (section 8: a line added to its cluster's
+//! postgresql.conf after the tests' settings, e.g. 'shared_buffers = 2GB'; repeatable),
+//! --only 1,7 (sections to run). Section 7 starts a throwaway
 //! PostgreSQL cluster of its own (tests/common/pg.rs; the server binaries under
 //! /usr/lib/postgresql/*/bin). Every figure is a median of repeated runs measured in this run, with its baseline
 //! in the same run; nothing here asserts or compares against a stored figure. The budgets
 //! printed beside the medians are those of issue 6.
+//!
+//! Section 8, hospital scale (issue 12 §5), runs only when named (`--only 8`, or with
+//! others, `--only 2,8`); the default run leaves it out, since at 50,000 courses it takes
+//! a quarter of an hour:
+//!
+//!     titrate demo --courses 50000 --seed 1 --db /work/data/w50k.db     # once, ~4-12 min
+//!     cargo bench --bench titrate_bench -- --only 8 --db /work/data/w50k.db
+//!
+//! It takes the record the other sections use (the copy of --db, or --courses N generated
+//! with --seed S, with the 40 active courses added), starts a throwaway cluster (as
+//! section 7, plus any --pg-conf lines), and copies the record into it with
+//! `TITRATE_USER=GEN TITRATE_PIN=0000 titrate --db FILE migrate --to URL`, timed as a
+//! whole process; one cohort read is timed right after it, then `VACUUM (ANALYZE)` and
+//! `CHECKPOINT` (what autovacuum would soon do on its own) are run and timed. Then, on the
+//! SQLite file and on the server in turn (SQLite, PostgreSQL, SQLite, …), so that both
+//! meet the same load: section 2's in-process first frame (open, argon2 sign-in, reload,
+//! draw, total, total without the PIN; and Enter → overview after the idle read), up to
+//! min(reps, 9) rounds; the binary in a pseudo-terminal (`--db FILE` or `--db URL`: spawn →
+//! sign-in screen, PIN Enter → overview), up to min(reps, 7); section 4's cohort in process
+//! (`load_outcomes` + `cohort`), up to min(reps, 9); and `titrate cohort --json` as a
+//! process less a `titrate staff list` process (both signed in as GEN), up to min(reps, 9)
+//! rounds. Each kind stops after 3 rounds once 150 s have passed. Budgets: 50 ms for the
+//! first frame and the overview after the PIN, 250 ms for the cohort; the baseline of each
+//! PostgreSQL row is the file's figure from the same run, and of each file row the sqlite3
+//! shell's overview query (section 2's baseline) or the cohort's breakdown.
 
 #![allow(clippy::unwrap_used)]
 
