@@ -1593,12 +1593,39 @@ impl PgTx<'_> {
 
     fn query_courses(&self, where_sql: &str, p: Params) -> Result<Vec<Course>, StoreError> {
         let sql = format!(
-            "SELECT c.id, c.patient_id, c.protocol_id, c.created_at \
-             FROM course c {where_sql} ORDER BY c.id"
+            "SELECT c.id, c.patient_id, c.protocol_id, p.snapshot, c.created_at \
+             FROM course c JOIN protocol p ON p.id = c.protocol_id {where_sql} ORDER BY c.id"
         );
-        let rows = self.query(&sql, p)?;
-        // A handful of protocols serve thousands of courses: each snapshot travels and is
-        // parsed once, not once per course.
+        let mut parsed: HashMap<i64, Arc<Protocol>> = HashMap::new();
+        let mut out = Vec::new();
+        for row in self.query(&sql, p)? {
+            let protocol_id: i64 = row.try_get(2)?;
+            let protocol = match parsed.get(&protocol_id) {
+                Some(p) => Arc::clone(p),
+                None => {
+                    let p = Arc::new(protocol_of(&row.try_get::<_, String>(3)?)?);
+                    parsed.insert(protocol_id, Arc::clone(&p));
+                    p
+                }
+            };
+            out.push(Course {
+                id: row.try_get(0)?,
+                patient_id: row.try_get(1)?,
+                protocol_id,
+                protocol,
+                created_at: instant_at(&row, 4)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every course: the protocol snapshots travel once each, not once per course (the
+    /// cohort reads tens of thousands of courses under a handful of protocols).
+    fn every_course(&self) -> Result<Vec<Course>, StoreError> {
+        let rows = self.query(
+            "SELECT c.id, c.patient_id, c.protocol_id, c.created_at FROM course c ORDER BY c.id",
+            &[],
+        )?;
         let mut ids: Vec<i64> = Vec::new();
         for row in &rows {
             let id: i64 = row.try_get(2)?;
@@ -1812,7 +1839,7 @@ impl Reader for PgTx<'_> {
     }
 
     fn all_courses(&self) -> Result<Vec<Course>, StoreError> {
-        self.query_courses("", &[])
+        self.every_course()
     }
 
     fn protocols(&self) -> Result<Vec<Protocol>, StoreError> {
