@@ -18,8 +18,8 @@ use titrate::store::Store as _;
 use titrate::store::postgres::{PgDb, setup_sql};
 use titrate::store::schema::Change;
 use titrate::store::{
-    AUDITED_TABLES, Db, NewEntry, NewLetterAdvice, NewPatient, NewPatientVersion, Reader,
-    SchemaProblem, ScoreWindow, StoreError, Writer, audit, pg_schema,
+    AUDITED_TABLES, Db, NewEntry, NewLetterAdvice, NewPatient, NewPatientVersion, ReadAhead,
+    Reader, SchemaProblem, ScoreWindow, StoreError, Writer, audit, pg_schema,
 };
 
 /// The tests' throwaway cluster (`tests/common/pg.rs`: its own folder and socket, run as
@@ -1051,4 +1051,175 @@ fn a_server_that_takes_no_writes_is_unavailable_and_an_old_schema_needs_its_owne
     PgDb::connect(&cluster.url("own", "ward")).unwrap();
     let mut app = PgDb::connect(&cluster.url("app", "ward")).unwrap();
     assert_eq!(app.read(|r| r.schema_differences()).unwrap(), vec![]);
+}
+
+/// What the write's first round trip read, as the write's own reads would give it: for
+/// the staff, the patient by MRN, their courses, course bounds and each course's rates.
+fn reads_of(r: &dyn Reader, mrn: &str) -> Result<Vec<String>, StoreError> {
+    let mut out = vec![
+        format!("{:?}", r.staff("AB")?),
+        format!("{:?}", r.staff("ZZ")?),
+    ];
+    let p = r.patient_by_mrn(mrn)?;
+    out.push(format!("{p:?}"));
+    if let Some(p) = p {
+        let courses = r.courses_of(p.id)?;
+        out.push(format!("{courses:?}"));
+        out.push(format!("{:?}", r.course_bounds_of(p.id)?));
+        for c in &courses {
+            out.push(format!("{:?}", r.rate_versions_of(c.id)?));
+        }
+    }
+    Ok(out)
+}
+
+#[test]
+fn the_reads_sent_with_the_lock_answer_as_the_reads_do_until_the_write_changes_something() {
+    let cluster = Cluster::start();
+    let url = cluster.database("ahead");
+    let mut db = PgDb::create(&url).unwrap();
+    let proto = Config::defaults().protocol;
+    let (pid, course, voided) = db
+        .write("AB", t(0), |w| {
+            w.insert_staff(&staff("AB", Role::Admin), "staff-add")?;
+            // A weight that text must carry exactly.
+            let p = w.insert_patient(&NewPatient {
+                weight_kg: Some(70.1 + 1e-13),
+                ..patient("1001")
+            })?;
+            let id = w.protocol_id(&proto)?;
+            let c1 = w.insert_course(p, id)?;
+            w.insert_entry(&entry(p, Some(c1), 0, EntryData::CourseStart { bed: None }))?;
+            w.insert_entry(&entry(p, Some(c1), 1, rate(250)))?;
+            w.insert_entry(&entry(
+                p,
+                Some(c1),
+                2,
+                EntryData::CourseEnd {
+                    reason: EndReason::Completed,
+                },
+            ))?;
+            let c2 = w.insert_course(p, id)?;
+            w.insert_entry(&entry(
+                p,
+                Some(c2),
+                3,
+                EntryData::CourseStart {
+                    bed: Some("it's 4".into()),
+                },
+            ))?;
+            let v = w.insert_entry(&entry(p, Some(c2), 3, rate(1400)))?;
+            w.insert_void(v, "entered in error")?;
+            w.insert_entry(&entry(p, Some(c2), 4, rate(300)))?;
+            Ok::<_, StoreError>((p, c2, v))
+        })
+        .unwrap();
+    let ahead = |mrn: &str| ReadAhead {
+        staff: Some("AB".into()),
+        patient_mrn: Some(mrn.into()),
+        rates: true,
+    };
+    for mrn in ["1001", "no such MRN", "quote ' and \\ backslash"] {
+        let plain = db.read(|r| reads_of(r, mrn)).unwrap();
+        let sent = db
+            .write_ahead("AB", t(5), &ahead(mrn), |w| reads_of(&*w, mrn))
+            .unwrap();
+        assert_eq!(sent, plain, "{mrn}");
+    }
+    let plain = db.read(|r| reads_of(r, "1001")).unwrap();
+    let weight = format!("weight_kg: Some({:?})", 70.1 + 1e-13_f64);
+    assert!(weight.len() > "weight_kg: Some(70.1)".len());
+    assert!(plain[2].contains(&weight), "{}", plain[2]);
+    assert!(
+        plain.iter().any(|l| l.contains("voided: true")),
+        "{plain:?}"
+    );
+    // A change in the write is seen by the reads after it, as without the read-ahead.
+    db.write_ahead("AB", t(5), &ahead("1001"), |w| {
+        let before = w.rate_versions_of(course)?.len();
+        w.insert_entry(&entry(pid, Some(course), 5, rate(350)))?;
+        assert_eq!(w.rate_versions_of(course)?.len(), before + 1);
+        let courses = w.courses_of(pid)?;
+        w.insert_course(pid, courses[0].protocol_id)?;
+        assert_eq!(w.courses_of(pid)?.len(), courses.len() + 1);
+        let mut off = staff("AB", Role::Admin);
+        off.failed_pins = 3;
+        w.update_staff(&off, "pin-failed")?;
+        assert_eq!(w.staff("AB")?.map(|s| s.failed_pins), Some(3));
+        Ok::<_, StoreError>(())
+    })
+    .unwrap();
+    let after = db.read(|r| r.rate_versions_of(course)).unwrap();
+    assert_eq!(after.len(), 3);
+    assert!(after.iter().any(|v| v.id == voided && v.voided));
+}
+
+#[test]
+fn a_write_that_reads_ahead_is_refused_by_a_changed_schema_as_any_write_is() {
+    let cluster = Cluster::start();
+    let url = cluster.database("aheadtamper");
+    let mut db = PgDb::create(&url).unwrap();
+    db.write("AB", t(0), |w| {
+        w.insert_staff(&staff("AB", Role::Admin), "staff-add")?;
+        w.insert_patient(&patient("1001"))
+    })
+    .unwrap();
+    let ahead = ReadAhead {
+        staff: Some("AB".into()),
+        patient_mrn: Some("1001".into()),
+        rates: true,
+    };
+    let nrs = |w: &mut dyn Writer| {
+        let p = w.patient_by_mrn("1001")?.unwrap();
+        w.insert_entry(&entry(
+            p.id,
+            None,
+            1,
+            EntryData::Nrs {
+                score: Nrs::new(3).unwrap(),
+                timepoint: None,
+            },
+        ))
+    };
+    db.write_ahead("AB", t(1), &ahead, nrs).unwrap();
+    // A trigger planted: the write stops before anything of it runs into it.
+    cluster.psql(
+        "aheadtamper",
+        "CREATE FUNCTION quiet() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+         CREATE TRIGGER planted BEFORE INSERT ON entry FOR EACH ROW EXECUTE FUNCTION quiet();",
+    );
+    let refused = db.write_ahead("AB", t(2), &ahead, nrs).err().unwrap();
+    assert!(
+        matches!(&refused, StoreError::SchemaChanged(why) if why.contains("planted on entry")),
+        "{refused}"
+    );
+    cluster.psql(
+        "aheadtamper",
+        "DROP TRIGGER planted ON entry; DROP FUNCTION quiet();",
+    );
+    db.write_ahead("AB", t(2), &ahead, nrs).unwrap();
+    let n = db
+        .read(|r| r.entries_of(r.patient_by_mrn("1001")?.unwrap().id))
+        .unwrap()
+        .len();
+    assert_eq!(n, 2);
+    // A column a read-ahead statement names, renamed (and one added): that statement
+    // fails, and the write still says what changed rather than the statement's error, as
+    // a write without the read-ahead does.
+    cluster.psql(
+        "aheadtamper",
+        "ALTER TABLE staff RENAME COLUMN name TO full_name; ALTER TABLE staff ADD COLUMN x bigint;",
+    );
+    let refused = db.write_ahead("AB", t(3), &ahead, nrs).err().unwrap();
+    assert!(
+        matches!(&refused, StoreError::SchemaChanged(why) if why.contains("staff")),
+        "{refused}"
+    );
+    let plain = db.write("AB", t(3), nrs).err().unwrap();
+    assert_eq!(format!("{plain:?}"), format!("{refused:?}"));
+    let n = db
+        .read(|r| r.entries_of(r.patient_by_mrn("1001")?.unwrap().id))
+        .unwrap()
+        .len();
+    assert_eq!(n, 2);
 }

@@ -226,6 +226,22 @@ impl Db {
         }
     }
 
+    /// A write that is known to begin with the reads `ahead` names. The server store sends
+    /// them with the write's first round trip, under the audit head's lock, and answers
+    /// them from there (until the write's first change); the file store reads as `write`.
+    pub fn write_ahead<T, E: From<StoreError>>(
+        &mut self,
+        actor: &str,
+        now: Instant,
+        ahead: &ReadAhead,
+        f: impl FnOnce(&mut dyn Writer) -> Result<T, E>,
+    ) -> Result<T, E> {
+        match self {
+            Db::Sqlite(s) => Store::write(s, actor, now, f),
+            Db::Postgres(s) => s.write_ahead(actor, now, ahead, f),
+        }
+    }
+
     pub fn data_version(&mut self) -> Result<i64, StoreError> {
         match self {
             Db::Sqlite(s) => Store::data_version(s),
@@ -439,6 +455,21 @@ pub struct Marks {
     pub void: i64,
     pub patient: i64,
     pub patient_version: i64,
+}
+
+/// Reads a write makes before its first change, named so that a server store can send them
+/// with the write's lock (one round trip for all of them, instead of one each). Only a
+/// saving of time: a read the write then makes is answered from them exactly when it is one
+/// of them, and the write's first change forgets them.
+#[derive(Clone, Debug, Default)]
+pub struct ReadAhead {
+    /// `Reader::staff` of this id (the signed-in account's re-read).
+    pub staff: Option<String>,
+    /// `Reader::patient_by_mrn` of this MRN, and of that patient `courses_of` and
+    /// `course_bounds_of`.
+    pub patient_mrn: Option<String>,
+    /// With `patient_mrn`: also `rate_versions_of` each of that patient's courses.
+    pub rates: bool,
 }
 
 /// Queries, always inside one transaction so that a screen or report sees one state.

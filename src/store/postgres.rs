@@ -36,8 +36,12 @@
 //!
 //! BEGIN and the lock of the audit head (with the catalog mark, a statement prepared once
 //! per session) travel in one simple query; each insert is one; the last audit row travels
-//! with COMMIT (`append_audit` as literals, then COMMIT, one simple query). An entry is
-//! three round trips, as a bare BEGIN, INSERT, COMMIT is.
+//! with COMMIT (`append_audit` as literals, then COMMIT, one simple query). A write that
+//! names the reads it begins with ([`ReadAhead`]: the signed-in account's re-read, the
+//! patient's course bounds and rates that a rule checks) has them travel in the first
+//! round trip too, each a statement of its own after the lock (so each sees every commit
+//! made before the lock was granted), and its reads are answered from them until its first
+//! change. An entry is then three round trips, as a bare BEGIN, INSERT, COMMIT is.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -51,8 +55,9 @@ use super::audit::row_hash;
 use super::rows::{self, Value, canonical_values};
 use super::{
     AuditRow, Audited, Column, ColumnType, Course, LetterAdvice, Location, Marks, NewEntry,
-    NewLetterAdvice, NewPatient, NewPatientVersion, Patient, PatientVersion, Reader, SchemaProblem,
-    ScoreWindow, Staff, Store, StoreError, Writer, audited_table, audited_tables, pg_schema,
+    NewLetterAdvice, NewPatient, NewPatientVersion, Patient, PatientVersion, ReadAhead, Reader,
+    SchemaProblem, ScoreWindow, Staff, Store, StoreError, Writer, audited_table, audited_tables,
+    pg_schema,
 };
 use crate::domain::dose::RatePoint;
 use crate::domain::entry::{
@@ -150,8 +155,13 @@ pub struct PgDb {
     /// When a reconnection for a read last failed, and why: a terminal's tick does not try
     /// again for [`RETRY_READS_AFTER`], so that its screen answers keys between attempts.
     read_gave_up: Option<(std::time::Instant, StoreError)>,
-    /// Whether this connection has the write's lock statement prepared (`LOCK_SQL`).
+    /// Whether this connection has the write's lock statement prepared (`LOCK_SQL`), and
+    /// (below) the read-ahead statements ([`ahead_sql`]).
     lock_prepared: bool,
+    /// A write's read-ahead failed on this connection (a schema changed under a prepared
+    /// statement): its writes read as they go, and so meet the schema check first.
+    ahead_off: bool,
+    ahead_prepared: bool,
 }
 
 /// What a connection was told after it connected; a reconnection tells the new one again.
@@ -378,6 +388,8 @@ impl PgDb {
             session: Session::default(),
             read_gave_up: None,
             lock_prepared: false,
+            ahead_off: false,
+            ahead_prepared: false,
         }
     }
 
@@ -530,6 +542,8 @@ impl PgDb {
         self.namespace = namespace;
         self.statements.clear();
         self.lock_prepared = false;
+        self.ahead_off = false;
+        self.ahead_prepared = false;
         // Another server (a promoted replica) is checked in full at the next write.
         self.schema_seen = None;
         Ok(())
@@ -548,15 +562,27 @@ impl PgDb {
     /// Begins a write: BEGIN and the lock of the audit head in one round trip, then (only
     /// when the catalog mark moved) the full schema check, all under the lock. The head as
     /// locked. On an error nothing is left open.
-    fn begin_write(&mut self) -> Result<(i64, String), StoreError> {
-        let r = self.lock_and_check();
+    fn begin_write(&mut self, ahead: &ReadAhead) -> Result<((i64, String), Ahead), StoreError> {
+        let wanted = !self.ahead_off && ahead.wants_any();
+        let r = self.lock_and_check(if wanted { ahead } else { &NO_AHEAD });
         if r.is_err() && !self.client.is_closed() {
             let _ = self.client.batch_execute("ROLLBACK");
         }
-        r
+        match r {
+            // A read-ahead statement failed (a table changed under it, say): the write
+            // begins again reading as it goes, so the schema check comes first and says
+            // what changed.
+            Err(e)
+                if wanted && !self.client.is_closed() && matches!(e, StoreError::Database(_)) =>
+            {
+                self.ahead_off = true;
+                self.begin_write(&NO_AHEAD)
+            }
+            other => other,
+        }
     }
 
-    fn lock_and_check(&mut self) -> Result<(i64, String), StoreError> {
+    fn lock_and_check(&mut self, ahead: &ReadAhead) -> Result<((i64, String), Ahead), StoreError> {
         if !self.lock_prepared {
             self.client.batch_execute(&format!(
                 "PREPARE titrate_lock (oid[], oid[]) AS SELECT seq, hash, ({}) FROM audit_head WHERE id = 1 FOR UPDATE",
@@ -564,21 +590,112 @@ impl PgDb {
             ))?;
             self.lock_prepared = true;
         }
+        // Once per connection, and only for a write that reads ahead: a schema that lost
+        // what they read fails here, and the write goes on without them.
+        if ahead.wants_any() && !self.ahead_prepared {
+            let each: Vec<String> = ahead_sql()
+                .into_iter()
+                .map(|(name, params, sql)| format!("PREPARE {name} {params} AS {sql}"))
+                .collect();
+            self.client.batch_execute(&each.join("; "))?;
+            self.ahead_prepared = true;
+        }
         let oids = |v: &[u32]| {
             let each: Vec<String> = v.iter().map(u32::to_string).collect();
             format!("'{{{}}}'", each.join(","))
         };
-        let answer = self.client.simple_query(&format!(
+        let mut sql = format!(
             "BEGIN; EXECUTE titrate_lock ({}, {})",
             oids(&self.relations),
             oids(&self.functions)
-        ))?;
-        let Some(lock) = answer.iter().find_map(|m| match m {
-            postgres::SimpleQueryMessage::Row(r) => Some(r),
-            _ => None,
-        }) else {
+        );
+        // The reads after the lock, each a statement of its own (so each sees every commit
+        // made before the lock was granted), in the same round trip. A NUL cannot travel
+        // in a simple query: that read is made when it is asked for.
+        let staff = ahead.staff.as_deref().filter(|s| !s.contains('\0'));
+        let mrn = ahead.patient_mrn.as_deref().filter(|s| !s.contains('\0'));
+        if let Some(id) = staff {
+            sql.push_str(&format!("; EXECUTE titrate_ahead_staff ({})", literal(id)));
+        }
+        if let Some(mrn) = mrn {
+            sql.push_str(&format!(
+                "; SET LOCAL extra_float_digits = 3; EXECUTE titrate_ahead_patient ({}); \
+                 EXECUTE titrate_ahead_courses; EXECUTE titrate_ahead_bounds",
+                literal(mrn)
+            ));
+            if ahead.rates {
+                sql.push_str("; EXECUTE titrate_ahead_rates");
+            }
+        }
+        let answer = self.client.simple_query(&sql)?;
+        // The rows of each statement, in order.
+        let mut results: Vec<Vec<&postgres::SimpleQueryRow>> = vec![Vec::new()];
+        for m in &answer {
+            match m {
+                postgres::SimpleQueryMessage::Row(r) => {
+                    if let Some(last) = results.last_mut() {
+                        last.push(r);
+                    }
+                }
+                postgres::SimpleQueryMessage::CommandComplete(_) => results.push(Vec::new()),
+                _ => {}
+            }
+        }
+        let mut results = results.into_iter().skip(1); // BEGIN
+        let Some(lock) = results.next().and_then(|r| r.first().copied()) else {
             return Err(StoreError::Corrupt("the audit head is missing".into()));
         };
+        let mut read = Ahead::default();
+        if let Some(id) = staff {
+            let rows = results.next().unwrap_or_default();
+            let found = rows.first().map(|r| staff_of(*r)).transpose()?;
+            read.staff = Some((id.to_string(), found));
+        }
+        if let Some(mrn) = mrn {
+            let _set = results.next();
+            let patient = results
+                .next()
+                .unwrap_or_default()
+                .first()
+                .map(|r| patient_of(*r))
+                .transpose()?;
+            let mut parsed = HashMap::new();
+            let courses: Vec<Course> = results
+                .next()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| course_of(r, 0, &mut parsed))
+                .collect::<Result<_, _>>()?;
+            let bounds: Vec<Entry> = results
+                .next()
+                .unwrap_or_default()
+                .into_iter()
+                .map(entry_of)
+                .collect::<Result<_, _>>()?;
+            let rates = if ahead.rates {
+                let mut by_course: HashMap<CourseId, Vec<Version<RatePoint>>> =
+                    courses.iter().map(|c| (c.id, Vec::new())).collect();
+                for r in results.next().unwrap_or_default() {
+                    let course = int_of(r, 0)?;
+                    by_course
+                        .get_mut(&course)
+                        .ok_or_else(|| corrupt(format!("a rate of course {course}, not read")))?
+                        .push(rate_version_of(r, 1)?);
+                }
+                Some(by_course)
+            } else {
+                None
+            };
+            if let Some(p) = &patient {
+                read.of_patient = Some(OfPatient {
+                    id: p.id,
+                    courses,
+                    bounds,
+                    rates,
+                });
+            }
+            read.patient = Some((mrn.to_string(), patient));
+        }
         let seq: i64 = lock
             .get(0)
             .and_then(|s| s.parse().ok())
@@ -615,7 +732,7 @@ impl PgDb {
             self.functions = functions;
             self.schema_seen = mark;
         }
-        Ok((seq, hash))
+        Ok(((seq, hash), read))
     }
 
     /// Whether a write whose COMMIT got no answer was saved: its last audit row (`seq`
@@ -687,6 +804,58 @@ impl PgDb {
             Err(e) => {
                 let _ = self.client.batch_execute("ROLLBACK");
                 Err(e)
+            }
+        }
+    }
+
+    /// `Store::write`, with the reads `ahead` names sent with the lock (see [`ReadAhead`]).
+    pub fn write_ahead<T, E: From<StoreError>>(
+        &mut self,
+        actor: &str,
+        now: Instant,
+        ahead: &ReadAhead,
+        f: impl FnOnce(&mut dyn Writer) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.ensure_connected(true)?;
+        let (head, read) = match self.begin_write(ahead) {
+            // Nothing of the write was done yet: a connection that died while idle (or the
+            // server behind it, replaced by a promoted replica) is made again.
+            Err(StoreError::Unavailable(_)) => {
+                self.reconnect(true)?;
+                self.begin_write(ahead).map_err(|e| match e {
+                    StoreError::Unavailable(why) => {
+                        StoreError::Unavailable(format!("{why}; nothing was saved"))
+                    }
+                    other => other,
+                })?
+            }
+            other => other?,
+        };
+        let mut w = PgTx::new(
+            &mut self.client,
+            &mut self.statements,
+            &self.shown,
+            self.namespace,
+            &self.schema,
+            true,
+        );
+        w.actor = actor.to_string();
+        w.now = whole_seconds(now);
+        w.head = Some(head.clone());
+        *w.ahead.get_mut() = read;
+        let out = f(&mut w)?;
+        match w.commit(head.0)? {
+            Committed::Yes => Ok(out),
+            Committed::Unknown { seq, hash } => {
+                if self.resolve_outcome(seq, &hash)? {
+                    Ok(out)
+                } else {
+                    Err(StoreError::Unavailable(format!(
+                        "the connection to {} was lost while the write was being committed, and the writable server does not have it: nothing was saved",
+                        self.shown
+                    ))
+                    .into())
+                }
             }
         }
     }
@@ -882,47 +1051,7 @@ impl Store for PgDb {
         now: Instant,
         f: impl FnOnce(&mut dyn Writer) -> Result<T, E>,
     ) -> Result<T, E> {
-        self.ensure_connected(true)?;
-        let head = match self.begin_write() {
-            // Nothing of the write was done yet: a connection that died while idle (or the
-            // server behind it, replaced by a promoted replica) is made again.
-            Err(StoreError::Unavailable(_)) => {
-                self.reconnect(true)?;
-                self.begin_write().map_err(|e| match e {
-                    StoreError::Unavailable(why) => {
-                        StoreError::Unavailable(format!("{why}; nothing was saved"))
-                    }
-                    other => other,
-                })?
-            }
-            other => other?,
-        };
-        let mut w = PgTx::new(
-            &mut self.client,
-            &mut self.statements,
-            &self.shown,
-            self.namespace,
-            &self.schema,
-            true,
-        );
-        w.actor = actor.to_string();
-        w.now = whole_seconds(now);
-        w.head = Some(head.clone());
-        let out = f(&mut w)?;
-        match w.commit(head.0)? {
-            Committed::Yes => Ok(out),
-            Committed::Unknown { seq, hash } => {
-                if self.resolve_outcome(seq, &hash)? {
-                    Ok(out)
-                } else {
-                    Err(StoreError::Unavailable(format!(
-                        "the connection to {} was lost while the write was being committed, and the writable server does not have it: nothing was saved",
-                        self.shown
-                    ))
-                    .into())
-                }
-            }
-        }
+        self.write_ahead(actor, now, &NO_AHEAD, f)
     }
 
     /// How long a write waits for another terminal's write before giving up as busy.
@@ -1027,8 +1156,105 @@ struct PgTx<'a> {
     pending: RefCell<Option<AuditRow>>,
     /// A statement failed: the server's transaction is aborted and would not commit.
     failed: Cell<bool>,
+    /// The reads the write's first round trip made, until its first change.
+    ahead: RefCell<Ahead>,
     /// This value began the transaction and has not ended it: dropping it rolls back.
     open: Cell<bool>,
+}
+
+/// No reads ahead: what `Store::write` sends.
+const NO_AHEAD: ReadAhead = ReadAhead {
+    staff: None,
+    patient_mrn: None,
+    rates: false,
+};
+
+impl ReadAhead {
+    fn wants_any(&self) -> bool {
+        self.staff.is_some() || self.patient_mrn.is_some()
+    }
+}
+
+/// The patient whose MRN `patient_by_mrn` is given `$1`, as that read finds them.
+const PATIENT_BY_MRN: &str = "FROM patient_current WHERE id IN ( \
+       SELECT id FROM patient WHERE mrn = $1 \
+       UNION SELECT patient_id FROM patient_version WHERE mrn = $1) \
+     AND mrn = $1";
+
+/// The patient found by the read-ahead, for the statements after it in the same round trip
+/// (a setting local to the write's transaction; empty when no patient was found).
+const AHEAD_PATIENT: &str = "NULLIF(current_setting('titrate.ahead_patient', true), '')::bigint";
+
+/// The read-ahead statements (name, parameters, SQL), prepared with the lock statement:
+/// each is the same query as the `Reader` method it stands for, the patient's found by
+/// MRN once, and the rates of each of the patient's courses in one read.
+fn ahead_sql() -> Vec<(&'static str, &'static str, String)> {
+    vec![
+        (
+            "titrate_ahead_staff",
+            "(text)",
+            format!("SELECT {} FROM staff WHERE id = $1", rows::STAFF_COLUMNS),
+        ),
+        (
+            "titrate_ahead_patient",
+            "(text)",
+            format!(
+                "SELECT {PATIENT_COLUMNS}, set_config('titrate.ahead_patient', id::text, true) \
+                 {PATIENT_BY_MRN}"
+            ),
+        ),
+        (
+            "titrate_ahead_courses",
+            "",
+            format!(
+                "SELECT c.id, c.patient_id, c.protocol_id, p.snapshot, c.created_at \
+                 FROM course c JOIN protocol p ON p.id = c.protocol_id \
+                 WHERE c.patient_id = {AHEAD_PATIENT} ORDER BY c.id"
+            ),
+        ),
+        (
+            "titrate_ahead_bounds",
+            "",
+            format!(
+                "SELECT {} FROM course c \
+                 JOIN entry e ON e.course_id = c.id AND e.kind IN ('course-start', 'course-end') \
+                 LEFT JOIN void v ON v.entry_id = e.id WHERE c.patient_id = {AHEAD_PATIENT} \
+                 ORDER BY e.id",
+                rows::ENTRY_COLUMNS
+            ),
+        ),
+        (
+            "titrate_ahead_rates",
+            "",
+            format!(
+                "SELECT e.course_id, e.id, e.supersedes, e.happened_at, e.rate_centi, \
+                        v.id IS NOT NULL \
+                 FROM entry e LEFT JOIN void v ON v.entry_id = e.id \
+                 WHERE e.course_id IN (SELECT id FROM course WHERE patient_id = {AHEAD_PATIENT}) \
+                   AND e.kind = 'rate' ORDER BY e.id"
+            ),
+        ),
+    ]
+}
+
+/// What a write's first round trip read after the lock, each with what it answers; empty
+/// once the write changed anything.
+#[derive(Default)]
+struct Ahead {
+    /// `staff` of this id.
+    staff: Option<(String, Option<Staff>)>,
+    /// `patient_by_mrn` of this MRN.
+    patient: Option<(String, Option<Patient>)>,
+    of_patient: Option<OfPatient>,
+}
+
+/// `courses_of` and `course_bounds_of` the patient `id`, and (when read) `rate_versions_of`
+/// each of their courses.
+struct OfPatient {
+    id: PatientId,
+    courses: Vec<Course>,
+    bounds: Vec<Entry>,
+    rates: Option<HashMap<CourseId, Vec<Version<RatePoint>>>>,
 }
 
 /// How a write's COMMIT went.
@@ -1173,49 +1399,119 @@ fn corrupt(what: impl Into<String>) -> StoreError {
     StoreError::Corrupt(what.into())
 }
 
-fn instant_at(row: &Row, i: usize) -> Result<Instant, StoreError> {
-    rows::instant(&row.try_get::<_, String>(i)?)
+/// A row's columns by position: a typed row (the extended protocol's binary values) or a
+/// text row of a simple query (what the write's first round trip brings back), so that one
+/// decoder reads both.
+trait Cells {
+    fn text(&self, i: usize) -> Result<Option<&str>, StoreError>;
+    fn int(&self, i: usize) -> Result<Option<i64>, StoreError>;
+    fn real(&self, i: usize) -> Result<Option<f64>, StoreError>;
+    fn boolean(&self, i: usize) -> Result<Option<bool>, StoreError>;
 }
 
-fn flag(row: &Row, i: usize) -> Result<bool, StoreError> {
-    Ok(row.try_get::<_, Option<i64>>(i)? == Some(1))
+impl Cells for Row {
+    fn text(&self, i: usize) -> Result<Option<&str>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn real(&self, i: usize) -> Result<Option<f64>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn boolean(&self, i: usize) -> Result<Option<bool>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
 }
 
-fn staff_of(row: &Row) -> Result<Staff, StoreError> {
+/// Text as PostgreSQL writes it: bigint in decimal, double precision in the shortest form
+/// that reads back exactly (the write sets extra_float_digits for it), boolean as t or f.
+impl Cells for postgres::SimpleQueryRow {
+    fn text(&self, i: usize) -> Result<Option<&str>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        self.text(i)?
+            .map(|t| {
+                t.parse()
+                    .map_err(|_| corrupt(format!("column {i}: \"{t}\" is not an integer")))
+            })
+            .transpose()
+    }
+    fn real(&self, i: usize) -> Result<Option<f64>, StoreError> {
+        self.text(i)?
+            .map(|t| {
+                t.parse()
+                    .map_err(|_| corrupt(format!("column {i}: \"{t}\" is not a number")))
+            })
+            .transpose()
+    }
+    fn boolean(&self, i: usize) -> Result<Option<bool>, StoreError> {
+        match self.text(i)? {
+            None => Ok(None),
+            Some("t") => Ok(Some(true)),
+            Some("f") => Ok(Some(false)),
+            Some(t) => Err(corrupt(format!("column {i}: \"{t}\" is not a boolean"))),
+        }
+    }
+}
+
+fn need<T>(v: Option<T>, i: usize) -> Result<T, StoreError> {
+    v.ok_or_else(|| corrupt(format!("column {i} is empty (NULL)")))
+}
+
+fn text_of(row: &(impl Cells + ?Sized), i: usize) -> Result<String, StoreError> {
+    Ok(need(row.text(i)?, i)?.to_string())
+}
+
+fn opt_text(row: &(impl Cells + ?Sized), i: usize) -> Result<Option<String>, StoreError> {
+    Ok(row.text(i)?.map(str::to_string))
+}
+
+fn int_of(row: &(impl Cells + ?Sized), i: usize) -> Result<i64, StoreError> {
+    need(row.int(i)?, i)
+}
+
+fn instant_at(row: &(impl Cells + ?Sized), i: usize) -> Result<Instant, StoreError> {
+    rows::instant(need(row.text(i)?, i)?)
+}
+
+fn flag(row: &(impl Cells + ?Sized), i: usize) -> Result<bool, StoreError> {
+    Ok(row.int(i)? == Some(1))
+}
+
+fn staff_of(row: &(impl Cells + ?Sized)) -> Result<Staff, StoreError> {
     Ok(Staff {
-        id: row.try_get(0)?,
-        name: row.try_get(1)?,
-        role: rows::word(&row.try_get::<_, String>(2)?)?,
-        pin_hash: row.try_get(3)?,
+        id: text_of(row, 0)?,
+        name: text_of(row, 1)?,
+        role: rows::word(need(row.text(2)?, 2)?)?,
+        pin_hash: text_of(row, 3)?,
         active: flag(row, 4)?,
-        failed_pins: u32::try_from(row.try_get::<_, i64>(5)?).unwrap_or(u32::MAX),
+        failed_pins: u32::try_from(int_of(row, 5)?).unwrap_or(u32::MAX),
         locked: flag(row, 6)?,
     })
 }
 
 /// A patient's details in columns 1 to 8 (mrn to limb).
-fn details_of(row: &Row) -> Result<NewPatient, StoreError> {
+fn details_of(row: &(impl Cells + ?Sized)) -> Result<NewPatient, StoreError> {
     Ok(NewPatient {
-        mrn: row.try_get(1)?,
-        name: row.try_get(2)?,
-        birth_date: rows::date(&row.try_get::<_, String>(3)?)?,
-        sex: rows::word(&row.try_get::<_, String>(4)?)?,
-        weight_kg: row.try_get(5)?,
-        crps_type: rows::opt_word(row.try_get(6)?)?,
-        crps_onset: row
-            .try_get::<_, Option<String>>(7)?
-            .map(|s| rows::date(&s))
-            .transpose()?,
-        limb: row.try_get(8)?,
+        mrn: text_of(row, 1)?,
+        name: text_of(row, 2)?,
+        birth_date: rows::date(need(row.text(3)?, 3)?)?,
+        sex: rows::word(need(row.text(4)?, 4)?)?,
+        weight_kg: row.real(5)?,
+        crps_type: rows::opt_word(opt_text(row, 6)?)?,
+        crps_onset: row.text(7)?.map(rows::date).transpose()?,
+        limb: opt_text(row, 8)?,
     })
 }
 
-fn patient_of(row: &Row) -> Result<Patient, StoreError> {
+fn patient_of(row: &(impl Cells + ?Sized)) -> Result<Patient, StoreError> {
     Ok(Patient {
-        id: row.try_get(0)?,
+        id: int_of(row, 0)?,
         data: details_of(row)?,
         created_at: instant_at(row, 9)?,
-        created_by: row.try_get(10)?,
+        created_by: text_of(row, 10)?,
     })
 }
 
@@ -1230,70 +1526,109 @@ fn patient_version_of(row: &Row) -> Result<PatientVersion, StoreError> {
     })
 }
 
-fn entry_of(row: &Row) -> Result<Entry, StoreError> {
-    let kind_text: String = row.try_get(3)?;
-    let kind = EntryKind::parse(&kind_text)
+fn entry_of(row: &(impl Cells + ?Sized)) -> Result<Entry, StoreError> {
+    let kind_text = need(row.text(3)?, 3)?;
+    let kind = EntryKind::parse(kind_text)
         .ok_or_else(|| corrupt(format!("unknown entry kind \"{kind_text}\"")))?;
     let rate = || -> Result<_, StoreError> {
-        rows::rate(
-            row.try_get::<_, Option<i64>>(10)?
-                .ok_or_else(|| corrupt("rate missing"))?,
-        )
+        rows::rate(row.int(10)?.ok_or_else(|| corrupt("rate missing"))?)
     };
     let need = |s: Option<String>, what: &str| s.ok_or_else(|| corrupt(format!("{what} missing")));
     let data = match kind {
         EntryKind::CourseStart => EntryData::CourseStart {
-            bed: row.try_get(21)?,
+            bed: opt_text(row, 21)?,
         },
         EntryKind::Rate => EntryData::Rate {
             rate: rate()?,
             confirmed: flag(row, 11)?,
-            confirm_reason: row.try_get(12)?,
+            confirm_reason: opt_text(row, 12)?,
         },
         EntryKind::Nrs => {
-            let s: i64 = row
-                .try_get::<_, Option<i64>>(13)?
-                .ok_or_else(|| corrupt("score missing"))?;
+            let s: i64 = row.int(13)?.ok_or_else(|| corrupt("score missing"))?;
             EntryData::Nrs {
                 score: Nrs::new(s).map_err(|e| corrupt(e.to_string()))?,
-                timepoint: rows::opt_word(row.try_get(14)?)?,
+                timepoint: rows::opt_word(opt_text(row, 14)?)?,
             }
         }
         EntryKind::SideEffect => EntryData::SideEffect {
-            effect: need(row.try_get(15)?, "side effect kind")?,
-            detail: row.try_get(16)?,
-            severity: rows::word(&need(row.try_get(17)?, "severity")?)?,
-            action: rows::word(&need(row.try_get(18)?, "action")?)?,
+            effect: need(opt_text(row, 15)?, "side effect kind")?,
+            detail: opt_text(row, 16)?,
+            severity: rows::word(&need(opt_text(row, 17)?, "severity")?)?,
+            action: rows::word(&need(opt_text(row, 18)?, "action")?)?,
             rate_at: rate()?,
         },
         EntryKind::Success => EntryData::Success {
-            timepoint: rows::word(&need(row.try_get(14)?, "timepoint")?)?,
+            timepoint: rows::word(&need(opt_text(row, 14)?, "timepoint")?)?,
             successful: flag(row, 19)?,
         },
         EntryKind::CourseEnd => EntryData::CourseEnd {
-            reason: rows::word(&need(row.try_get(20)?, "end reason")?)?,
+            reason: rows::word(&need(opt_text(row, 20)?, "end reason")?)?,
         },
     };
-    let void = match row.try_get::<_, Option<String>>(22)? {
+    let void = match opt_text(row, 22)? {
         Some(reason) => Some(Void {
             reason,
             voided_at: instant_at(row, 23)?,
-            voided_by: row.try_get(24)?,
+            voided_by: text_of(row, 24)?,
         }),
         None => None,
     };
     Ok(Entry {
-        id: row.try_get(0)?,
-        patient_id: row.try_get(1)?,
-        course_id: row.try_get(2)?,
-        supersedes: row.try_get(4)?,
-        amend_reason: row.try_get(5)?,
+        id: int_of(row, 0)?,
+        patient_id: int_of(row, 1)?,
+        course_id: row.int(2)?,
+        supersedes: row.int(4)?,
+        amend_reason: opt_text(row, 5)?,
         happened_at: instant_at(row, 6)?,
         recorded_at: instant_at(row, 7)?,
-        recorded_by: row.try_get(8)?,
+        recorded_by: text_of(row, 8)?,
         late: flag(row, 9)?,
         void,
         data,
+    })
+}
+
+/// A course in columns `first` to `first + 4` (id, patient, protocol id, the protocol's
+/// snapshot, created at), each protocol parsed once per read (`parsed`).
+fn course_of(
+    row: &(impl Cells + ?Sized),
+    first: usize,
+    parsed: &mut HashMap<i64, Arc<Protocol>>,
+) -> Result<Course, StoreError> {
+    let protocol_id = int_of(row, first + 2)?;
+    let protocol = match parsed.get(&protocol_id) {
+        Some(p) => Arc::clone(p),
+        None => {
+            let p = Arc::new(protocol_of(need(row.text(first + 3)?, first + 3)?)?);
+            parsed.insert(protocol_id, Arc::clone(&p));
+            p
+        }
+    };
+    Ok(Course {
+        id: int_of(row, first)?,
+        patient_id: int_of(row, first + 1)?,
+        protocol_id,
+        protocol,
+        created_at: instant_at(row, first + 4)?,
+    })
+}
+
+/// A rate version in columns `first` to `first + 4` (id, supersedes, happened at, rate,
+/// voided).
+fn rate_version_of(
+    row: &(impl Cells + ?Sized),
+    first: usize,
+) -> Result<Version<RatePoint>, StoreError> {
+    let at = instant_at(row, first + 2)?;
+    Ok(Version {
+        id: int_of(row, first)?,
+        supersedes: row.int(first + 1)?,
+        voided: need(row.boolean(first + 4)?, first + 4)?,
+        at,
+        item: RatePoint {
+            at,
+            rate: rows::rate(int_of(row, first + 3)?)?,
+        },
     })
 }
 
@@ -1359,6 +1694,7 @@ impl<'a> PgTx<'a> {
             writing,
             pending: RefCell::new(None),
             failed: Cell::new(false),
+            ahead: RefCell::new(Ahead::default()),
             open: Cell::new(true),
         }
     }
@@ -1390,6 +1726,11 @@ impl PgTx<'_> {
             .map_err(|e| self.error(e))?;
         cache.insert(sql.to_string(), s.clone());
         Ok(s)
+    }
+
+    /// A change: from here on the write's reads see it, and what was read ahead may not.
+    fn forget_ahead(&self) {
+        self.ahead.take();
     }
 
     /// Sends the audit row that waits for a round trip, before a statement that may read it.
@@ -1574,6 +1915,7 @@ impl PgTx<'_> {
             hash: String::new(),
         };
         row.hash = row_hash(&row);
+        self.forget_ahead();
         // The audit row and the head's move in one call (schema-postgres.sql), sent with the
         // next statement's round trip or with COMMIT's.
         self.flush_audit()?;
@@ -1597,26 +1939,10 @@ impl PgTx<'_> {
              FROM course c JOIN protocol p ON p.id = c.protocol_id {where_sql} ORDER BY c.id"
         );
         let mut parsed: HashMap<i64, Arc<Protocol>> = HashMap::new();
-        let mut out = Vec::new();
-        for row in self.query(&sql, p)? {
-            let protocol_id: i64 = row.try_get(2)?;
-            let protocol = match parsed.get(&protocol_id) {
-                Some(p) => Arc::clone(p),
-                None => {
-                    let p = Arc::new(protocol_of(&row.try_get::<_, String>(3)?)?);
-                    parsed.insert(protocol_id, Arc::clone(&p));
-                    p
-                }
-            };
-            out.push(Course {
-                id: row.try_get(0)?,
-                patient_id: row.try_get(1)?,
-                protocol_id,
-                protocol,
-                created_at: instant_at(&row, 4)?,
-            });
-        }
-        Ok(out)
+        self.query(&sql, p)?
+            .iter()
+            .map(|row| course_of(row, 0, &mut parsed))
+            .collect()
     }
 
     /// Every course: the protocol snapshots travel once each, not once per course (the
@@ -1691,6 +2017,11 @@ impl PgTx<'_> {
 
 impl Reader for PgTx<'_> {
     fn staff(&self, id: &str) -> Result<Option<Staff>, StoreError> {
+        if let Some((k, found)) = &self.ahead.borrow().staff
+            && k == id
+        {
+            return Ok(found.clone());
+        }
         let sql = format!("SELECT {} FROM staff WHERE id = $1", rows::STAFF_COLUMNS);
         self.query_opt(&sql, &[&id])?
             .as_ref()
@@ -1708,12 +2039,12 @@ impl Reader for PgTx<'_> {
     }
 
     fn patient_by_mrn(&self, mrn: &str) -> Result<Option<Patient>, StoreError> {
-        let sql = format!(
-            "SELECT {PATIENT_COLUMNS} FROM patient_current WHERE id IN ( \
-               SELECT id FROM patient WHERE mrn = $1 \
-               UNION SELECT patient_id FROM patient_version WHERE mrn = $1) \
-             AND mrn = $1"
-        );
+        if let Some((k, found)) = &self.ahead.borrow().patient
+            && k == mrn
+        {
+            return Ok(found.clone());
+        }
+        let sql = format!("SELECT {PATIENT_COLUMNS} {PATIENT_BY_MRN}");
         self.query_opt(&sql, &[&mrn])?
             .as_ref()
             .map(patient_of)
@@ -1835,6 +2166,11 @@ impl Reader for PgTx<'_> {
     }
 
     fn courses_of(&self, patient: PatientId) -> Result<Vec<Course>, StoreError> {
+        if let Some(of) = &self.ahead.borrow().of_patient
+            && of.id == patient
+        {
+            return Ok(of.courses.clone());
+        }
         self.query_courses("WHERE c.patient_id = $1", &[&patient])
     }
 
@@ -1925,30 +2261,31 @@ impl Reader for PgTx<'_> {
     }
 
     fn rate_versions_of(&self, course: CourseId) -> Result<Vec<Version<RatePoint>>, StoreError> {
+        if let Some(rates) = self
+            .ahead
+            .borrow()
+            .of_patient
+            .as_ref()
+            .and_then(|of| of.rates.as_ref())
+            .and_then(|r| r.get(&course))
+        {
+            return Ok(rates.clone());
+        }
         let rows = self.query(
             "SELECT e.id, e.supersedes, e.happened_at, e.rate_centi, v.id IS NOT NULL \
              FROM entry e LEFT JOIN void v ON v.entry_id = e.id \
              WHERE e.course_id = $1 AND e.kind = 'rate' ORDER BY e.id",
             &[&course],
         )?;
-        let mut out = Vec::new();
-        for row in rows {
-            let at = instant_at(&row, 2)?;
-            out.push(Version {
-                id: row.try_get(0)?,
-                supersedes: row.try_get(1)?,
-                voided: row.try_get(4)?,
-                at,
-                item: RatePoint {
-                    at,
-                    rate: rows::rate(row.try_get(3)?)?,
-                },
-            });
-        }
-        Ok(out)
+        rows.iter().map(|row| rate_version_of(row, 0)).collect()
     }
 
     fn course_bounds_of(&self, patient: PatientId) -> Result<Vec<Entry>, StoreError> {
+        if let Some(of) = &self.ahead.borrow().of_patient
+            && of.id == patient
+        {
+            return Ok(of.bounds.clone());
+        }
         let sql = format!(
             "SELECT {} FROM course c \
              JOIN entry e ON e.course_id = c.id AND e.kind IN ('course-start', 'course-end') \
@@ -2167,6 +2504,7 @@ impl Writer for PgTx<'_> {
     }
 
     fn insert_staff(&mut self, s: &Staff, action: &str) -> Result<(), StoreError> {
+        self.forget_ahead();
         let (active, failed, locked) = (
             i64::from(s.active),
             i64::from(s.failed_pins),
@@ -2187,6 +2525,7 @@ impl Writer for PgTx<'_> {
     }
 
     fn update_staff(&mut self, s: &Staff, action: &str) -> Result<(), StoreError> {
+        self.forget_ahead();
         let spec = audited_table("staff").ok_or_else(|| corrupt("staff is not audited"))?;
         let (active, failed, locked) = (
             i64::from(s.active),
@@ -2219,6 +2558,7 @@ impl Writer for PgTx<'_> {
     }
 
     fn insert_patient(&mut self, p: &NewPatient) -> Result<PatientId, StoreError> {
+        self.forget_ahead();
         if self.mrn_owner(&p.mrn)?.is_some() {
             return Err(StoreError::DuplicateMrn(p.mrn.clone()));
         }
@@ -2239,6 +2579,7 @@ impl Writer for PgTx<'_> {
     }
 
     fn insert_patient_version(&mut self, v: &NewPatientVersion) -> Result<i64, StoreError> {
+        self.forget_ahead();
         if self
             .mrn_owner(&v.data.mrn)?
             .is_some_and(|owner| owner != v.patient_id)
@@ -2293,6 +2634,7 @@ impl Writer for PgTx<'_> {
     }
 
     fn protocol_id(&mut self, p: &Protocol) -> Result<i64, StoreError> {
+        self.forget_ahead();
         let snapshot = p.snapshot();
         let digest = p.digest();
         if let Some(row) =
@@ -2314,6 +2656,7 @@ impl Writer for PgTx<'_> {
     }
 
     fn insert_protocol_approval(&mut self, protocol_id: i64) -> Result<(), StoreError> {
+        self.forget_ahead();
         let (now, actor) = (to_db(self.now), self.actor.clone());
         // Not ON CONFLICT: a second approval of one version is an error, as on SQLite.
         let spec = audited_table("protocol_approval")
@@ -2335,6 +2678,7 @@ impl Writer for PgTx<'_> {
         patient: PatientId,
         protocol_id: i64,
     ) -> Result<CourseId, StoreError> {
+        self.forget_ahead();
         let (now, actor) = (to_db(self.now), self.actor.clone());
         let spec = audited_table("course").ok_or_else(|| corrupt("course is not audited"))?;
         let sql = format!(
@@ -2351,6 +2695,7 @@ impl Writer for PgTx<'_> {
     }
 
     fn insert_entry(&mut self, e: &NewEntry) -> Result<EntryId, StoreError> {
+        self.forget_ahead();
         let c = rows::EntryColumns::of(&e.data);
         let kind = e.data.kind().as_str();
         let happened = to_db(e.happened_at);
@@ -2383,6 +2728,7 @@ impl Writer for PgTx<'_> {
     }
 
     fn insert_void(&mut self, entry: EntryId, reason: &str) -> Result<(), StoreError> {
+        self.forget_ahead();
         let (now, actor) = (to_db(self.now), self.actor.clone());
         let done = self.insert_audited(
             "void",
@@ -2397,6 +2743,7 @@ impl Writer for PgTx<'_> {
     }
 
     fn insert_letter_advice(&mut self, a: &NewLetterAdvice) -> Result<i64, StoreError> {
+        self.forget_ahead();
         let newest: Option<i64> = self
             .query_opt(
                 "SELECT max(id) FROM letter_advice WHERE course_id = $1",
@@ -2439,6 +2786,7 @@ impl Writer for PgTx<'_> {
         study_id: &str,
         day_offset: i64,
     ) -> Result<(), StoreError> {
+        self.forget_ahead();
         let (now, actor) = (to_db(self.now), self.actor.clone());
         let spec = audited_table("pseudonym").ok_or_else(|| corrupt("pseudonym is not audited"))?;
         let sql = format!(
@@ -2457,6 +2805,7 @@ impl Writer for PgTx<'_> {
         patient: PatientId,
         second_offset: i64,
     ) -> Result<(), StoreError> {
+        self.forget_ahead();
         let (now, actor) = (to_db(self.now), self.actor.clone());
         let spec = audited_table("pseudonym_time")
             .ok_or_else(|| corrupt("pseudonym_time is not audited"))?;
@@ -2472,6 +2821,7 @@ impl Writer for PgTx<'_> {
     }
 
     fn audit_event(&mut self, action: &str, content: &serde_json::Value) -> Result<(), StoreError> {
+        self.forget_ahead();
         self.append_audit(action, None, None, content.to_string())
     }
 }

@@ -24,7 +24,7 @@ use crate::domain::rules::{
 };
 use crate::domain::time::{Instant, check_not_future, local_text, whole_seconds};
 use crate::domain::values::{Action, EndReason, Nrs, Severity, Timepoint};
-use crate::store::{Db, NewEntry, Writer};
+use crate::store::{Db, NewEntry, ReadAhead, Writer};
 
 /// A signed-in person at a terminal, acting at `now`.
 pub struct Session<'a> {
@@ -267,10 +267,27 @@ impl Session<'_> {
         &mut self,
         f: impl FnOnce(&mut dyn Writer, &Config) -> Result<T, WardError>,
     ) -> Result<T, WardError> {
+        self.write_about(None, false, f)
+    }
+
+    /// A write that begins with the signed-in account's re-read and, for `mrn`, the
+    /// patient's course bounds (and `rates`: their courses' rates): a server store reads
+    /// them with the write's lock, in one round trip.
+    fn write_about<T>(
+        &mut self,
+        mrn: Option<&str>,
+        rates: bool,
+        f: impl FnOnce(&mut dyn Writer, &Config) -> Result<T, WardError>,
+    ) -> Result<T, WardError> {
         let cfg = self.cfg;
         let who = self.who;
         let expect = self.expect.as_ref();
-        self.db.write(&who.id, self.now, |w| {
+        let ahead = ReadAhead {
+            staff: Some(who.id.clone()),
+            patient_mrn: mrn.map(str::to_string),
+            rates,
+        };
+        self.db.write_ahead(&who.id, self.now, &ahead, |w| {
             super::access::still_signed_in(w, who)?;
             if let Some(p) = expect {
                 super::picture::check(&*w, p, cfg.timezone)?;
@@ -384,7 +401,9 @@ impl Session<'_> {
     ) -> Result<Saved, WardError> {
         self.authorize(Permission::Record(EntryKind::Rate))?;
         let at = self.check_time(at)?;
-        self.write(|w, cfg| insert_rate(w, cfg, mrn, at, rate, confirm))
+        self.write_about(Some(mrn), true, |w, cfg| {
+            insert_rate(w, cfg, mrn, at, rate, confirm)
+        })
     }
 
     pub fn record_nrs(
@@ -396,7 +415,7 @@ impl Session<'_> {
     ) -> Result<Saved, WardError> {
         self.authorize(Permission::Record(EntryKind::Nrs))?;
         let at = self.check_time(at)?;
-        self.write(|w, cfg| {
+        self.write_about(Some(mrn), false, |w, cfg| {
             let rec = load_course_bounds(w, mrn)?;
             let latest = rec.latest_course();
             check_score(
