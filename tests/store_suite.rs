@@ -108,6 +108,7 @@ on_every_store!(
     letter_advice_is_appended_read_back_newest_last_and_never_changed,
     marks_move_with_every_write_and_name_exactly_the_patients_changed,
     raw_rows_give_each_table_as_stored_in_key_order,
+    entries_of_several_patients_are_each_patients_entries_as_read_alone,
 );
 
 fn staff(id: &str, role: Role) -> Staff {
@@ -308,6 +309,47 @@ fn every_entry_kind_round_trips(fx: Fixture) {
     assert_eq!(scores(&[wide]).len(), 1);
     assert!(db.read(|r| r.retired_entries()).unwrap().is_empty());
     assert!(db.read(|r| audit::verify(r)).unwrap().is_sound());
+}
+
+fn entries_of_several_patients_are_each_patients_entries_as_read_alone(fx: Fixture) {
+    let Fixture { mut db, _keep } = fx;
+    let (p, c) = seeded(&mut db);
+    let (q, none) = db
+        .write("AB", t(1), |w| {
+            let q = w.insert_patient(&patient("2"))?;
+            let none = w.insert_patient(&patient("3"))?;
+            Ok::<_, StoreError>((q, none))
+        })
+        .unwrap();
+    let nrs = |s| EntryData::Nrs {
+        score: Nrs::new(s).unwrap(),
+        timepoint: None,
+    };
+    for (who, h, s) in [(p, 2, 5), (q, 3, 6), (p, 4, 7), (q, 5, 8), (p, 6, 2)] {
+        db.write("AB", t(h), |w| w.insert_entry(&entry(who, None, h, nrs(s))))
+            .unwrap();
+    }
+    let started = db
+        .write("AB", t(7), |w| {
+            w.insert_entry(&entry(p, Some(c), 7, EntryData::CourseStart { bed: None }))
+        })
+        .unwrap();
+    db.write("AB", t(8), |w| w.insert_void(started, "wrong patient"))
+        .unwrap();
+    let unknown = none + 100;
+    let all = db
+        .read(|r| r.entries_of_patients(&[q, p, none, unknown]))
+        .unwrap();
+    for who in [p, q, none, unknown] {
+        let alone = db.read(|r| r.entries_of(who)).unwrap();
+        assert_eq!(all.get(&who), Some(&alone), "patient {who}");
+    }
+    assert_eq!(all[&p].len(), 4);
+    assert!(
+        all[&p].iter().any(|e| e.void.is_some()),
+        "the void comes along"
+    );
+    assert_eq!(all.len(), 4);
 }
 
 fn a_failed_transaction_leaves_nothing(fx: Fixture) {

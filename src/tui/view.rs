@@ -11,7 +11,7 @@ use crate::domain::watch::{Watch, watch};
 use crate::report::cohort::{Cohort, PatientOutcomes, Range, cohort_of};
 use crate::report::status::{Status, status};
 use crate::store::{Db, Reader};
-use crate::ward::{WardError, load_outcomes, load_record, load_record_of};
+use crate::ward::{WardError, load_outcomes, load_record, load_record_of, load_records_of};
 
 #[derive(Debug, Clone)]
 pub struct ActiveRow {
@@ -225,10 +225,10 @@ impl WardCache {
                     .max()
                     .unwrap_or(0);
                 let horizon = now - chrono::Duration::days(i64::from(longest + FOLLOW_UP_DAYS));
-                r.ward_patients(horizon)?
+                Ok(load_records_of(r, r.ward_patients(horizon)?)?
                     .into_iter()
-                    .map(|p| Ok((p.id, load_record_of(r, p)?)))
-                    .collect()
+                    .map(|rec| (rec.patient.id, rec))
+                    .collect())
             },
             |rec| rec,
         )?;

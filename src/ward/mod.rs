@@ -166,6 +166,26 @@ pub fn load_outcomes(r: &dyn Reader) -> Result<Vec<OutcomeRecord>, WardError> {
     Ok(records)
 }
 
+/// `load_record_of` for several patients, their entries in one read.
+pub fn load_records_of(
+    r: &dyn Reader,
+    patients: Vec<crate::domain::record::Patient>,
+) -> Result<Vec<PatientRecord>, WardError> {
+    let ids: Vec<PatientId> = patients.iter().map(|p| p.id).collect();
+    let mut entries = r.entries_of_patients(&ids)?;
+    patients
+        .into_iter()
+        .map(|patient| {
+            Ok(PatientRecord {
+                courses: r.courses_of(patient.id)?,
+                entries: entries.remove(&patient.id).unwrap_or_default(),
+                versions: r.patient_versions(patient.id)?,
+                patient,
+            })
+        })
+        .collect()
+}
+
 pub fn load_record_of(
     r: &dyn Reader,
     patient: crate::domain::record::Patient,
