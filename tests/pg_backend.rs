@@ -930,6 +930,46 @@ fn the_schema_mark_a_write_reads_stands_still_under_writes_and_moves_with_the_ca
         })
         .unwrap_err();
     assert!(matches!(e, StoreError::SchemaChanged(_)), "{e}");
+    raw.batch_execute("DROP TRIGGER planted ON entry; DROP FUNCTION public.planted()")
+        .unwrap();
+    db.write("AB", t(2), |w| {
+        w.insert_entry(&entry(p, Some(c), 31, rate(200)))
+    })
+    .unwrap();
+    // Changes that touch only a column's own catalog row move it too, and stop the next
+    // write with what changed, before a weakened table takes a row.
+    for (change, undo) in [
+        (
+            "ALTER TABLE entry ALTER COLUMN recorded_by DROP NOT NULL",
+            "ALTER TABLE entry ALTER COLUMN recorded_by SET NOT NULL",
+        ),
+        (
+            "ALTER TABLE entry RENAME COLUMN amend_reason TO why",
+            "ALTER TABLE entry RENAME COLUMN why TO amend_reason",
+        ),
+    ] {
+        let still = mark(&mut raw);
+        raw.batch_execute(change).unwrap();
+        assert_ne!(mark(&mut raw), still, "{change} moves the mark");
+        let e = db.write("AB", t(3), |w| {
+            w.insert_entry(&entry(p, Some(c), 32, rate(200)))
+        });
+        assert!(
+            matches!(e, Err(StoreError::SchemaChanged(_))),
+            "{change}: {e:?}"
+        );
+        raw.batch_execute(undo).unwrap();
+    }
+    // A column change that alters nothing the record relies on moves the mark too; the
+    // write then compares the whole schema, finds it as it should be, and goes on.
+    let still = mark(&mut raw);
+    raw.batch_execute("ALTER TABLE entry ALTER COLUMN bed SET STORAGE EXTERNAL")
+        .unwrap();
+    assert_ne!(mark(&mut raw), still);
+    db.write("AB", t(3), |w| {
+        w.insert_entry(&entry(p, Some(c), 33, rate(200)))
+    })
+    .unwrap();
 }
 
 #[test]

@@ -378,6 +378,8 @@ pub const FINGERPRINT_SQL: &str = "SELECT md5(string_agg(x, ',')) FROM ( \
         WHERE k.conrelid = ANY ($1) \
     UNION ALL SELECT 'd' || d.oid || ':' || d.xmin FROM pg_catalog.pg_attrdef d \
         WHERE d.adrelid = ANY ($1) \
+    UNION ALL SELECT 'a' || a.attrelid || '.' || a.attnum || ':' || a.xmin \
+        FROM pg_catalog.pg_attribute a WHERE a.attrelid = ANY ($1) AND a.attnum > 0 \
     UNION ALL SELECT 'v' || v.xmin FROM schema_version v \
 ) s (x)";
 
