@@ -1952,22 +1952,11 @@ impl PgTx<'_> {
             "SELECT c.id, c.patient_id, c.protocol_id, c.created_at FROM course c ORDER BY c.id",
             &[],
         )?;
-        let mut ids: Vec<i64> = Vec::new();
-        for row in &rows {
-            let id: i64 = row.try_get(2)?;
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
-        }
+        // Every protocol version the record holds: a handful, however many courses.
         let mut parsed: HashMap<i64, Arc<Protocol>> = HashMap::new();
-        if !ids.is_empty() {
-            for row in self.query(
-                "SELECT id, snapshot FROM protocol WHERE id = ANY($1)",
-                &[&ids],
-            )? {
-                let snapshot: String = row.try_get(1)?;
-                parsed.insert(row.try_get(0)?, Arc::new(protocol_of(&snapshot)?));
-            }
+        for row in self.query("SELECT id, snapshot FROM protocol", &[])? {
+            let snapshot: String = row.try_get(1)?;
+            parsed.insert(row.try_get(0)?, Arc::new(protocol_of(&snapshot)?));
         }
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
