@@ -901,7 +901,7 @@ fn the_schema_mark_a_write_reads_stands_still_under_writes_and_moves_with_the_ca
         .unwrap()
         .get(0);
     let funcs: Vec<u32> = raw
-        .query_one(pg_schema::FUNCTIONS_SQL, &[&rels])
+        .query_one(pg_schema::FUNCTIONS_SQL, &[&rels, &ns])
         .unwrap()
         .get(0);
     let mark = |raw: &mut postgres::Client| -> Option<String> {
@@ -1262,4 +1262,218 @@ fn a_write_that_reads_ahead_is_refused_by_a_changed_schema_as_any_write_is() {
         .unwrap()
         .len();
     assert_eq!(n, 2);
+}
+
+/// The same body as schema-postgres.sql's append_audit, one statement more: a replaced
+/// function, as a DBA (or an intruder) would replace it.
+const APPEND_AUDIT_REPLACED: &str = "CREATE OR REPLACE FUNCTION append_audit(p_seq bigint, p_at text, \
+     p_actor text, p_action text, p_tbl text, p_row_key text, p_content text, p_prev_hash text, \
+     p_hash text) RETURNS void LANGUAGE plpgsql SET search_path FROM CURRENT AS $$ \
+     BEGIN \
+       PERFORM 1; \
+       INSERT INTO audit (seq, at, actor, action, tbl, row_key, content, prev_hash, hash) \
+       VALUES (p_seq, p_at, p_actor, p_action, p_tbl, p_row_key, p_content, p_prev_hash, p_hash); \
+       UPDATE audit_head SET seq = p_seq, hash = p_hash WHERE id = 1; \
+     END $$";
+
+/// A change to the schema that another session has made and not yet committed, holding the
+/// lock of a table a write is about to write: the write waits for that lock, the change
+/// commits while it waits, and the write then runs into it. Whatever the change (a trigger
+/// that raises the rate, one that only watches, a NOT NULL dropped, the audit function
+/// replaced), the write is refused as a changed schema and nothing of it is stored, with
+/// and without the reads sent with the lock. The change undone, the next write is saved.
+#[test]
+fn a_schema_change_committed_while_a_write_waits_for_a_lock_is_refused_and_nothing_is_saved() {
+    let cluster = Cluster::start();
+    let url = cluster.database("race");
+    let mut db = PgDb::create(&url).unwrap();
+    let (p, c) = db
+        .write("AB", t(0), |w| {
+            w.insert_staff(&staff("AB", Role::Admin), "staff-add")?;
+            let p = w.insert_patient(&patient("1001"))?;
+            let proto = w.protocol_id(&Config::defaults().protocol)?;
+            let c = w.insert_course(p, proto)?;
+            Ok::<_, StoreError>((p, c))
+        })
+        .unwrap();
+    let changes = [
+        (
+            "CREATE FUNCTION public.raise() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN NEW.rate_centi := 5000; NEW.score := 10; RETURN NEW; END $$; \
+             CREATE TRIGGER raise BEFORE INSERT ON entry FOR EACH ROW EXECUTE FUNCTION public.raise()",
+            "DROP TRIGGER raise ON entry; DROP FUNCTION public.raise()",
+        ),
+        (
+            "CREATE FUNCTION public.watch() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RETURN NEW; END $$; \
+             CREATE TRIGGER watch AFTER INSERT ON entry FOR EACH ROW EXECUTE FUNCTION public.watch()",
+            "DROP TRIGGER watch ON entry; DROP FUNCTION public.watch()",
+        ),
+        (
+            "ALTER TABLE entry ALTER COLUMN recorded_by DROP NOT NULL",
+            "ALTER TABLE entry ALTER COLUMN recorded_by SET NOT NULL",
+        ),
+        (
+            // No table lock keeps a replaced function waiting: this one holds entry's.
+            &format!("LOCK TABLE entry IN SHARE ROW EXCLUSIVE MODE; {APPEND_AUDIT_REPLACED}"),
+            "", // undone below, from the migration's own text
+        ),
+    ];
+    let original_append: String = cluster
+        .raw(&url)
+        .query_one("SELECT pg_get_functiondef('append_audit'::regproc)", &[])
+        .unwrap()
+        .get(0);
+    let ahead = ReadAhead {
+        staff: Some("AB".into()),
+        patient_mrn: Some("1001".into()),
+        rates: true,
+    };
+    let mut hour = 1;
+    for (change, undo) in &changes {
+        for reads_ahead in [false, true] {
+            hour += 1;
+            let h = hour;
+            // The writer, on a connection that has written before (its mark is known).
+            let mut writer = PgDb::connect(&url).unwrap();
+            writer
+                .write("AB", t(h), |w| {
+                    w.insert_entry(&entry(p, Some(c), h, rate(200)))
+                })
+                .unwrap();
+            let before = db.read(|r| r.entries_of(p)).unwrap().len();
+            let mut ddl = cluster.raw(&url);
+            ddl.batch_execute(&format!("BEGIN; {change}")).unwrap();
+            let ahead = ahead.clone();
+            let write = std::thread::spawn(move || {
+                let at = t(h) + Duration::minutes(30);
+                let each = |w: &mut dyn Writer| -> Result<i64, StoreError> {
+                    let found = w.patient_by_mrn("1001")?.unwrap();
+                    w.insert_entry(&NewEntry {
+                        happened_at: at,
+                        ..entry(found.id, Some(c), h, rate(200))
+                    })?;
+                    w.insert_entry(&NewEntry {
+                        happened_at: at,
+                        ..entry(
+                            found.id,
+                            Some(c),
+                            h,
+                            EntryData::Nrs {
+                                score: Nrs::new(2).unwrap(),
+                                timepoint: None,
+                            },
+                        )
+                    })
+                };
+                if reads_ahead {
+                    writer.write_ahead("AB", at, &ahead, each)
+                } else {
+                    writer.write("AB", at, each)
+                }
+            });
+            // The writer waits for the change's lock; then the change commits.
+            let mut watcher = cluster.raw(&url);
+            let mut waited = 0;
+            loop {
+                let waiting: i64 = watcher
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity \
+                         WHERE datname = 'race' AND wait_event_type = 'Lock'",
+                        &[],
+                    )
+                    .unwrap()
+                    .get(0);
+                if waiting > 0 || write.is_finished() {
+                    break;
+                }
+                waited += 1;
+                assert!(
+                    waited < 6000,
+                    "the write never waited for the lock of: {change}"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            assert!(!write.is_finished(), "the write did not wait for: {change}");
+            ddl.batch_execute("COMMIT").unwrap();
+            let outcome = write.join().unwrap();
+            assert!(
+                matches!(&outcome, Err(StoreError::SchemaChanged(_))),
+                "{change} (reads ahead: {reads_ahead}): {outcome:?}"
+            );
+            let after = db.read(|r| r.entries_of(p)).unwrap();
+            assert_eq!(
+                after.len(),
+                before,
+                "{change}: nothing of the write is stored"
+            );
+            let found = db.read(|r| audit::verify(r)).unwrap();
+            assert!(
+                found
+                    .problems
+                    .iter()
+                    .all(|p| matches!(p, audit::Problem::Schema(_))),
+                "{change}: the record and its log still agree: {:?}",
+                found.problems
+            );
+            if undo.is_empty() {
+                ddl.batch_execute(&original_append).unwrap();
+            } else {
+                ddl.batch_execute(undo).unwrap();
+            }
+            assert!(
+                db.read(|r| audit::verify(r)).unwrap().is_sound(),
+                "{change} undone"
+            );
+        }
+    }
+    // Nothing changed under it: the same write is saved.
+    db.write_ahead("AB", t(20), &ahead, |w| {
+        w.insert_entry(&entry(p, Some(c), 20, rate(200)))
+    })
+    .unwrap();
+}
+
+/// A database (or role) set to `session_replication_role = replica` fires no ordinary
+/// trigger in the sessions it starts: the record's refusals of UPDATE and DELETE would be
+/// silent. A write there is refused, and `check` names the setting.
+#[test]
+fn a_session_in_which_no_trigger_fires_is_refused_and_named() {
+    let cluster = Cluster::start();
+    let url = cluster.database("replica_role");
+    let mut db = PgDb::create(&url).unwrap();
+    db.write("AB", t(0), |w| {
+        w.insert_staff(&staff("AB", Role::Admin), "staff-add")
+    })
+    .unwrap();
+    cluster.psql(
+        "replica_role",
+        "ALTER DATABASE replica_role SET session_replication_role = replica",
+    );
+    let mut quiet = PgDb::connect(&url).unwrap();
+    let refused = quiet
+        .write("AB", t(1), |w| w.insert_patient(&patient("1001")))
+        .unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::SchemaChanged(why) if why.contains("session_replication_role")),
+        "{refused}"
+    );
+    let found = quiet.read(|r| audit::verify(r)).unwrap();
+    assert!(
+        found
+            .problems
+            .iter()
+            .any(|p| p.to_string().contains("session_replication_role")),
+        "{:?}",
+        found.problems
+    );
+    assert!(db.read(|r| r.patient_by_mrn("1001")).unwrap().is_none());
+    cluster.psql(
+        "replica_role",
+        "ALTER DATABASE replica_role RESET session_replication_role",
+    );
+    let mut fine = PgDb::connect(&url).unwrap();
+    fine.write("AB", t(1), |w| w.insert_patient(&patient("1001")))
+        .unwrap();
+    assert!(fine.read(|r| audit::verify(r)).unwrap().is_sound());
 }

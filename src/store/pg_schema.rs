@@ -233,6 +233,21 @@ fn describe_objects(
         put("index", name, format!("on {table}: {def}{valid}"));
     }
 
+    // A session whose role or database says `session_replication_role = replica` (a
+    // superuser's ALTER ROLE ... SET) fires no ordinary trigger: the record's refusals of
+    // UPDATE and DELETE, and the audit log's checks, would all be silent.
+    let replication: String = c
+        .query_one(
+            "SELECT pg_catalog.current_setting('session_replication_role')",
+            &[],
+        )?
+        .try_get(0)?;
+    put(
+        "setting",
+        "session_replication_role".into(),
+        format!("is {replication}"),
+    );
+
     for r in c.query(
         "SELECT t.tgname::text, c.relname::text, pg_catalog.pg_get_triggerdef(t.oid), t.tgenabled::text \
          FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid \
@@ -349,9 +364,9 @@ fn describe_objects(
 }
 
 /// A cheap mark of what a write runs into, for `$1` the oids of titrate's relations and `$2`
-/// the functions their triggers call ([`FUNCTIONS_SQL`]): the
+/// the functions of titrate's schema and those its triggers call ([`FUNCTIONS_SQL`]): the
 /// identity and row version of the relations' own catalog rows, their triggers (an added,
-/// dropped or disabled one), the functions those triggers call (one replaced), their rules
+/// dropped or disabled one), those functions (one replaced), their columns, their rules
 /// and policies, constraints (a UNIQUE or CHECK dropped) and column defaults. Any DDL on
 /// them writes one of these rows and so changes the mark; ANALYZE and VACUUM update
 /// statistics in place and do not. The catalogs read are small, so a write pays a fraction
@@ -359,12 +374,14 @@ fn describe_objects(
 /// write makes only when the mark moved, costs tens of milliseconds). What a write does not
 /// run into (an index added or dropped, a table added) is found by the full comparison, in
 /// `titrate check` and whenever the mark moved. The version row is part of it: a migration
-/// by a newer titrate moves it, and the write then finds the database too new.
+/// by a newer titrate moves it, and the write then finds the database too new. So does the
+/// session's `session_replication_role`, under which no ordinary trigger fires.
 ///
-/// The rows are joined in the order the catalogs are read, not sorted (sorting was most of
-/// the cost): a catalog rewritten in another order (VACUUM FULL) gives another mark, which
-/// costs one full comparison and never hides a change.
-pub const FINGERPRINT_SQL: &str = "SELECT md5(string_agg(x, ',')) FROM ( \
+/// The rows are sorted bytewise (COLLATE "C": a sort by the database's own collation was
+/// most of the cost, this one is too small to measure): the write computes the mark twice,
+/// at its start and just before COMMIT ([`mark_check_sql`]), and two plans that read a
+/// catalog in different orders must not give two marks.
+pub const FINGERPRINT_SQL: &str = "SELECT md5(string_agg(x, ',' ORDER BY x COLLATE \"C\")) FROM ( \
     SELECT 'c' || c.oid || ':' || c.xmin FROM pg_catalog.pg_class c WHERE c.oid = ANY ($1) \
     UNION ALL SELECT 't' || t.oid || ':' || t.xmin FROM pg_catalog.pg_trigger t \
         WHERE t.tgrelid = ANY ($1) \
@@ -381,12 +398,34 @@ pub const FINGERPRINT_SQL: &str = "SELECT md5(string_agg(x, ',')) FROM ( \
     UNION ALL SELECT 'a' || a.attrelid || '.' || a.attnum || ':' || a.xmin \
         FROM pg_catalog.pg_attribute a WHERE a.attrelid = ANY ($1) AND a.attnum > 0 \
     UNION ALL SELECT 'v' || v.xmin FROM schema_version v \
+    UNION ALL SELECT 's' || pg_catalog.current_setting('session_replication_role') \
 ) s (x)";
 
-/// The functions the triggers of the relations `$1` call: `$2` of [`FINGERPRINT_SQL`] (a
-/// trigger added with another function adds a pg_trigger row, which moves the mark anyway).
-pub const FUNCTIONS_SQL: &str = "SELECT coalesce(array_agg(DISTINCT tgfoid), '{}') \
-    FROM pg_catalog.pg_trigger WHERE tgrelid = ANY ($1)";
+/// The functions the triggers of the relations `$1` call, and every function of titrate's
+/// schema `$2` (a write calls `append_audit` itself, and no table lock keeps a
+/// `CREATE OR REPLACE FUNCTION` waiting): `$2` of [`FINGERPRINT_SQL`]. A trigger added with
+/// another function adds a pg_trigger row, which moves the mark anyway.
+pub const FUNCTIONS_SQL: &str = "SELECT coalesce(array_agg(DISTINCT f ORDER BY f), '{}') FROM ( \
+    SELECT tgfoid FROM pg_catalog.pg_trigger WHERE tgrelid = ANY ($1) \
+    UNION ALL SELECT oid FROM pg_catalog.pg_proc WHERE pronamespace = $2) s (f)";
+
+/// A statement that fails (SQLSTATE 22P02, its message holding [`MARK_MOVED`]) unless [`FINGERPRINT_SQL`] of
+/// `$1` and `$2` is still `$3`: the last statement before a write's COMMIT. A DDL statement
+/// that locked a table before the write reached it, and committed while the write waited
+/// for that lock, changes what the write's later statements run into after the write's
+/// first look at the mark; every such change has committed before this statement begins
+/// (its snapshot is newer), and none can commit after it (the write holds its tables'
+/// locks until it ends). The error is an expression of the catalog, so no plan folds it
+/// away, and it needs no function of titrate's own, which could itself be replaced.
+pub fn mark_check_sql() -> String {
+    format!(
+        "SELECT CASE WHEN f.m IS NOT DISTINCT FROM $3 THEN 0 \
+         ELSE ('{MARK_MOVED} ' || coalesce(f.m, 'none'))::int END FROM ({FINGERPRINT_SQL}) f (m)"
+    )
+}
+
+/// What the failure of [`mark_check_sql`] says.
+pub const MARK_MOVED: &str = "titrate-mark-moved";
 
 /// The oids of the relations in titrate's schema, which [`FINGERPRINT_SQL`] follows.
 pub const RELATIONS_SQL: &str = "SELECT coalesce(array_agg(oid ORDER BY oid), '{}') \

@@ -585,8 +585,10 @@ impl PgDb {
     fn lock_and_check(&mut self, ahead: &ReadAhead) -> Result<((i64, String), Ahead), StoreError> {
         if !self.lock_prepared {
             self.client.batch_execute(&format!(
-                "PREPARE titrate_lock (oid[], oid[]) AS SELECT seq, hash, ({}) FROM audit_head WHERE id = 1 FOR UPDATE",
-                pg_schema::FINGERPRINT_SQL
+                "PREPARE titrate_lock (oid[], oid[]) AS SELECT seq, hash, ({}) FROM audit_head WHERE id = 1 FOR UPDATE; \
+                 PREPARE titrate_mark_check (oid[], oid[], text) AS {}",
+                pg_schema::FINGERPRINT_SQL,
+                pg_schema::mark_check_sql()
             ))?;
             self.lock_prepared = true;
         }
@@ -600,14 +602,10 @@ impl PgDb {
             self.client.batch_execute(&each.join("; "))?;
             self.ahead_prepared = true;
         }
-        let oids = |v: &[u32]| {
-            let each: Vec<String> = v.iter().map(u32::to_string).collect();
-            format!("'{{{}}}'", each.join(","))
-        };
         let mut sql = format!(
             "BEGIN; EXECUTE titrate_lock ({}, {})",
-            oids(&self.relations),
-            oids(&self.functions)
+            oid_array(&self.relations),
+            oid_array(&self.functions)
         );
         // The reads after the lock, each a statement of its own (so each sees every commit
         // made before the lock was granted), in the same round trip. A NUL cannot travel
@@ -708,31 +706,74 @@ impl PgDb {
         // write. Only a moved fingerprint costs a full description.
         let fingerprint: Option<String> = lock.get(2).map(str::to_string);
         if fingerprint.is_none() || self.schema_seen != fingerprint {
+            self.check_schema_in_full()?;
+        }
+        Ok(((seq, hash), read))
+    }
+
+    /// The whole schema compared with what the migrations make, and the relations,
+    /// functions and mark kept for the next writes. The mark is taken first: a change
+    /// committed between the two is then either in the comparison or moves the mark again.
+    fn check_schema_in_full(&mut self) -> Result<(), StoreError> {
+        let c = &mut self.client;
+        let relations: Vec<u32> = c
+            .query_one(pg_schema::RELATIONS_SQL, &[&self.namespace])?
+            .try_get(0)?;
+        let functions: Vec<u32> = c
+            .query_one(pg_schema::FUNCTIONS_SQL, &[&relations, &self.namespace])?
+            .try_get(0)?;
+        let mark: Option<String> = c
+            .query_one(pg_schema::FINGERPRINT_SQL, &[&relations, &functions])?
+            .try_get(0)?;
+        let version = stored_version(c, self.namespace)?.unwrap_or(0);
+        // A newer titrate migrated the database since this one connected.
+        if version > schema_version() {
+            return Err(StoreError::TooNew {
+                found: version,
+                known: schema_version(),
+            });
+        }
+        refuse_changed_schema(c, &self.schema, version)?;
+        self.relations = relations;
+        self.functions = functions;
+        self.schema_seen = mark;
+        Ok(())
+    }
+
+    /// What a failed write was up against, when that was a schema changed while it ran (a
+    /// trigger that took its row, a column that lost a constraint, a function replaced):
+    /// the change, rather than the statement's own error. `mark_moved` says the failure
+    /// was the check before COMMIT; a change found harmless then asks for the write again.
+    /// None when the schema is as the write began with it.
+    fn changed_under_write(&mut self, mark_moved: bool) -> Option<StoreError> {
+        if self.client.is_closed() {
+            return None;
+        }
+        let seen = self.schema_seen.clone();
+        let now: Result<Option<String>, StoreError> = (|| {
             let c = &mut self.client;
-            let version = stored_version(c, self.namespace)?.unwrap_or(0);
-            // A newer titrate migrated the database since this one connected.
-            if version > schema_version() {
-                return Err(StoreError::TooNew {
-                    found: version,
-                    known: schema_version(),
-                });
-            }
-            refuse_changed_schema(c, &self.schema, version)?;
-            // The relations as they now are, and the mark they give.
             let relations: Vec<u32> = c
                 .query_one(pg_schema::RELATIONS_SQL, &[&self.namespace])?
                 .try_get(0)?;
             let functions: Vec<u32> = c
-                .query_one(pg_schema::FUNCTIONS_SQL, &[&relations])?
+                .query_one(pg_schema::FUNCTIONS_SQL, &[&relations, &self.namespace])?
                 .try_get(0)?;
-            let mark: Option<String> = c
-                .query_one(pg_schema::FINGERPRINT_SQL, &[&relations, &functions])?
-                .try_get(0)?;
-            self.relations = relations;
-            self.functions = functions;
-            self.schema_seen = mark;
+            Ok(
+                c.query_one(pg_schema::FINGERPRINT_SQL, &[&relations, &functions])?
+                    .try_get(0)?,
+            )
+        })();
+        match now {
+            Ok(mark) if mark == seen && !mark_moved => None,
+            Ok(_) | Err(_) => match self.check_schema_in_full() {
+                Err(e @ (StoreError::SchemaChanged(_) | StoreError::TooNew { .. })) => Some(e),
+                Ok(()) if mark_moved => Some(StoreError::Busy(
+                    "the schema's catalog was touched while this write was under way, though nothing titrate relies on changed"
+                        .into(),
+                )),
+                _ => None,
+            },
         }
-        Ok(((seq, hash), read))
     }
 
     /// Whether a write whose COMMIT got no answer was saved: its last audit row (`seq`
@@ -843,8 +884,28 @@ impl PgDb {
         w.now = whole_seconds(now);
         w.head = Some(head.clone());
         *w.ahead.get_mut() = read;
-        let out = f(&mut w)?;
-        match w.commit(head.0)? {
+        w.mark_check = Some(format!(
+            "EXECUTE titrate_mark_check ({}, {}, {})",
+            oid_array(&self.relations),
+            oid_array(&self.functions),
+            opt_literal(self.schema_seen.as_deref())
+        ));
+        let out = match f(&mut w) {
+            Ok(out) => out,
+            Err(e) => {
+                drop(w); // rolls back
+                return Err(self.changed_under_write(false).map_or(e, E::from));
+            }
+        };
+        let committed = match w.commit(head.0) {
+            Ok(c) => c,
+            Err(e) => {
+                let moved =
+                    matches!(&e, StoreError::Database(m) if m.contains(pg_schema::MARK_MOVED));
+                return Err(self.changed_under_write(moved).unwrap_or(e).into());
+            }
+        };
+        match committed {
             Committed::Yes => Ok(out),
             Committed::Unknown { seq, hash } => {
                 if self.resolve_outcome(seq, &hash)? {
@@ -1160,6 +1221,9 @@ struct PgTx<'a> {
     ahead: RefCell<Ahead>,
     /// This value began the transaction and has not ended it: dropping it rolls back.
     open: Cell<bool>,
+    /// The statement that checks the schema mark once more just before COMMIT
+    /// ([`pg_schema::mark_check_sql`]), for a write begun by [`PgDb::write_ahead`].
+    mark_check: Option<String>,
 }
 
 /// No reads ahead: what `Store::write` sends.
@@ -1293,6 +1357,12 @@ fn rolled_back_for_sure(e: &postgres::Error) -> bool {
     db.parsed_severity() == Some(Severity::Error) && !matches!(class, "08" | "57")
 }
 
+/// Oids as an array literal of a simple query.
+fn oid_array(v: &[u32]) -> String {
+    let each: Vec<String> = v.iter().map(u32::to_string).collect();
+    format!("'{{{}}}'", each.join(","))
+}
+
 /// A text as an SQL literal that means the same whatever standard_conforming_strings says.
 fn literal(s: &str) -> String {
     format!("E'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
@@ -1385,6 +1455,49 @@ fn canonical_of(row: &Row, first: usize, columns: &[Column]) -> Result<String, S
 fn column_list(columns: &[Column]) -> String {
     let names: Vec<&str> = columns.iter().map(|c| c.name).collect();
     names.join(", ")
+}
+
+/// `RETURNING` the columns of `spec`, then whether the row as stored holds every value
+/// `sql` (an `INSERT INTO t (columns) VALUES (values)` or an `UPDATE t SET c = v, ...
+/// WHERE ...` of titrate's own) sent: a trigger or rule that changed a value on the way in
+/// makes it false, and the write is refused before its audit row is made
+/// ([`PgTx::audit_returned`]). The last statement before COMMIT finds such a trigger as a
+/// moved mark too; this finds the row itself, whoever changed it.
+fn returning_as_sent(spec: &Audited, sql: &str) -> Result<String, StoreError> {
+    let unread = || StoreError::Database(format!("titrate cannot read its own statement: {sql}"));
+    let list = |s: &str| -> Vec<String> { s.split(',').map(|x| x.trim().to_string()).collect() };
+    let (columns, values) = if let Some(rest) = sql.strip_prefix("INSERT INTO ") {
+        let open = rest.find('(').ok_or_else(unread)?;
+        let close = rest.find(')').ok_or_else(unread)?;
+        let values = rest.find(" VALUES (").ok_or_else(unread)? + " VALUES (".len();
+        let end = rest.rfind(')').ok_or_else(unread)?;
+        if !(open < close && close < values && values <= end) {
+            return Err(unread());
+        }
+        (list(&rest[open + 1..close]), list(&rest[values..end]))
+    } else if sql.starts_with("UPDATE ") {
+        let set = sql.find(" SET ").ok_or_else(unread)? + " SET ".len();
+        let end = sql.find(" WHERE ").ok_or_else(unread)?;
+        let mut columns = Vec::new();
+        let mut values = Vec::new();
+        for pair in sql.get(set..end).ok_or_else(unread)?.split(',') {
+            let (c, v) = pair.split_once('=').ok_or_else(unread)?;
+            columns.push(c.trim().to_string());
+            values.push(v.trim().to_string());
+        }
+        (columns, values)
+    } else {
+        return Err(unread());
+    };
+    if columns.len() != values.len() || columns.iter().any(String::is_empty) {
+        return Err(unread());
+    }
+    Ok(format!(
+        " RETURNING {}, ROW({}) IS NOT DISTINCT FROM ROW({})",
+        column_list(spec.columns),
+        columns.join(", "),
+        values.join(", ")
+    ))
 }
 
 /// The key of an audited row as the audit log writes it.
@@ -1696,6 +1809,7 @@ impl<'a> PgTx<'a> {
             failed: Cell::new(false),
             ahead: RefCell::new(Ahead::default()),
             open: Cell::new(true),
+            mark_check: None,
         }
     }
 }
@@ -1791,16 +1905,23 @@ impl PgTx<'_> {
             ));
         }
         let pending = self.pending.borrow_mut().take();
+        // The schema mark once more, after the write's last statement and before COMMIT:
+        // a change committed while the write waited for a table's lock is found here, and
+        // COMMIT is then not run (the rest of a simple query is skipped after an error).
+        let commit = match &self.mark_check {
+            Some(check) => format!("{check}; COMMIT"),
+            None => "COMMIT".to_string(),
+        };
         let sql = match &pending {
             // A NUL cannot travel in a simple query: that row goes on its own (and is refused
             // by the server, which takes no NUL in text).
             Some(row) if append_sql(row).contains('\0') => {
                 *self.pending.borrow_mut() = Some(row.clone());
                 self.flush_audit()?;
-                "COMMIT".to_string()
+                commit
             }
-            Some(row) => format!("{}; COMMIT", append_sql(row)),
-            None => "COMMIT".to_string(),
+            Some(row) => format!("{}; {commit}", append_sql(row)),
+            None => commit,
         };
         let r = self.client.borrow_mut().batch_execute(&sql);
         let Err(e) = r else {
@@ -1837,8 +1958,8 @@ impl PgTx<'_> {
         let spec = audited_table(table)
             .ok_or_else(|| corrupt(format!("{table} is not an audited table")))?;
         let sql = format!(
-            "{insert} ON CONFLICT DO NOTHING RETURNING {}",
-            column_list(spec.columns)
+            "{insert} ON CONFLICT DO NOTHING{}",
+            returning_as_sent(spec, insert)?
         );
         let Some(row) = self.query_opt(&sql, p)? else {
             return Ok(None);
@@ -1860,6 +1981,13 @@ impl PgTx<'_> {
             .position(|c| c.name == spec.key)
             .ok_or_else(|| corrupt(format!("{} has no key column", spec.table)))?;
         let key = key_at(row, key_index, spec.columns[key_index].ty)?;
+        // `returning_as_sent`'s last column: the row holds what titrate sent and checked.
+        if !row.try_get::<_, bool>(spec.columns.len())? {
+            return Err(StoreError::SchemaChanged(format!(
+                "the {} row was stored with other values than titrate sent (a trigger or rule changed it on the way in)",
+                spec.table
+            )));
+        }
         let content = canonical_of(row, 0, spec.columns)?;
         self.append_audit(action, Some(spec.table), Some(&key), content)?;
         Ok(key)
@@ -2535,11 +2663,9 @@ impl Writer for PgTx<'_> {
             i64::from(s.failed_pins),
             i64::from(s.locked),
         );
-        let sql = format!(
-            "UPDATE staff SET name = $2, role = $3, pin_hash = $4, active = $5, failed_pins = $6, \
-             locked = $7 WHERE id = $1 RETURNING {}",
-            column_list(spec.columns)
-        );
+        let sent = "UPDATE staff SET name = $2, role = $3, pin_hash = $4, active = $5, failed_pins = $6, \
+             locked = $7 WHERE id = $1";
+        let sql = format!("{sent}{}", returning_as_sent(spec, sent)?);
         let row = self.query_opt(
             &sql,
             &[
@@ -2664,11 +2790,9 @@ impl Writer for PgTx<'_> {
         // Not ON CONFLICT: a second approval of one version is an error, as on SQLite.
         let spec = audited_table("protocol_approval")
             .ok_or_else(|| corrupt("protocol_approval is not audited"))?;
-        let sql = format!(
-            "INSERT INTO protocol_approval (protocol_id, approved_at, approved_by) \
-             VALUES ($1, $2, $3) RETURNING {}",
-            column_list(spec.columns)
-        );
+        let sent = "INSERT INTO protocol_approval (protocol_id, approved_at, approved_by) \
+             VALUES ($1, $2, $3)";
+        let sql = format!("{sent}{}", returning_as_sent(spec, sent)?);
         let row = self
             .query_opt(&sql, &[&protocol_id, &now, &actor])?
             .ok_or_else(|| corrupt("the approval was not stored"))?;
@@ -2684,11 +2808,9 @@ impl Writer for PgTx<'_> {
         self.forget_ahead();
         let (now, actor) = (to_db(self.now), self.actor.clone());
         let spec = audited_table("course").ok_or_else(|| corrupt("course is not audited"))?;
-        let sql = format!(
-            "INSERT INTO course (patient_id, protocol_id, created_at, created_by) \
-             VALUES ($1, $2, $3, $4) RETURNING {}",
-            column_list(spec.columns)
-        );
+        let sent = "INSERT INTO course (patient_id, protocol_id, created_at, created_by) \
+             VALUES ($1, $2, $3, $4)";
+        let sql = format!("{sent}{}", returning_as_sent(spec, sent)?);
         let row = self
             .query_opt(&sql, &[&patient, &protocol_id, &now, &actor])?
             .ok_or_else(|| corrupt("the course was not stored"))?;
@@ -2792,11 +2914,9 @@ impl Writer for PgTx<'_> {
         self.forget_ahead();
         let (now, actor) = (to_db(self.now), self.actor.clone());
         let spec = audited_table("pseudonym").ok_or_else(|| corrupt("pseudonym is not audited"))?;
-        let sql = format!(
-            "INSERT INTO pseudonym (patient_id, study_id, day_offset, created_at, created_by) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING {}",
-            column_list(spec.columns)
-        );
+        let sent = "INSERT INTO pseudonym (patient_id, study_id, day_offset, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5)";
+        let sql = format!("{sent}{}", returning_as_sent(spec, sent)?);
         let row = self
             .query_opt(&sql, &[&patient, &study_id, &day_offset, &now, &actor])?
             .ok_or_else(|| corrupt("the pseudonym was not stored"))?;
@@ -2812,11 +2932,9 @@ impl Writer for PgTx<'_> {
         let (now, actor) = (to_db(self.now), self.actor.clone());
         let spec = audited_table("pseudonym_time")
             .ok_or_else(|| corrupt("pseudonym_time is not audited"))?;
-        let sql = format!(
-            "INSERT INTO pseudonym_time (patient_id, second_offset, created_at, created_by) \
-             VALUES ($1, $2, $3, $4) RETURNING {}",
-            column_list(spec.columns)
-        );
+        let sent = "INSERT INTO pseudonym_time (patient_id, second_offset, created_at, created_by) \
+             VALUES ($1, $2, $3, $4)";
+        let sql = format!("{sent}{}", returning_as_sent(spec, sent)?);
         let row = self
             .query_opt(&sql, &[&patient, &second_offset, &now, &actor])?
             .ok_or_else(|| corrupt("the pseudonym time was not stored"))?;
@@ -2904,4 +3022,39 @@ pub(crate) fn create_schema_in(
     }
     grant_app_updates(tx)?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_statement_is_compared_column_by_column_with_what_it_sent() {
+        let spec = audited_table("void").unwrap();
+        let insert = "INSERT INTO void (entry_id, reason, voided_at, voided_by) \
+                      VALUES ($1, $2, $3, $4)";
+        let r = returning_as_sent(spec, insert).unwrap();
+        assert!(
+            r.ends_with(
+                ", ROW(entry_id, reason, voided_at, voided_by) IS NOT DISTINCT FROM ROW($1, $2, $3, $4)"
+            ),
+            "{r}"
+        );
+        assert!(r.starts_with(&format!(" RETURNING {}", column_list(spec.columns))));
+        let update = "UPDATE staff SET name = $2, role = $3 WHERE id = $1";
+        let r = returning_as_sent(audited_table("staff").unwrap(), update).unwrap();
+        assert!(
+            r.ends_with("ROW(name, role) IS NOT DISTINCT FROM ROW($2, $3)"),
+            "{r}"
+        );
+        // What it cannot read, it refuses rather than compare nothing.
+        for bad in [
+            "DELETE FROM void",
+            "INSERT INTO void (a, b) VALUES ($1)",
+            "UPDATE staff SET name WHERE id = $1",
+        ] {
+            assert!(returning_as_sent(spec, bad).is_err(), "{bad}");
+        }
+    }
 }
