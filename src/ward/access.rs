@@ -14,7 +14,7 @@ use crate::domain::record::Staff;
 use crate::domain::rules::{Permission, allowed};
 use crate::domain::time::Instant;
 use crate::domain::values::{self, Role};
-use crate::store::{Db, Location, Writer};
+use crate::store::{Db, Location, StoreError, Writer};
 
 pub fn hash_pin(pin: &str) -> Result<String, WardError> {
     let salt = SaltString::generate(&mut OsRng);
@@ -92,13 +92,16 @@ pub fn first_admin(
     })
 }
 
-/// Checks a PIN. The staff row is read, the lock and the PIN are checked and the counters
-/// are updated inside one write transaction, so sign-ins at many terminals at once are
-/// decided one after another: at most `max_pin_failures` wrong PINs are ever checked before
-/// the account locks, and a locked or deactivated account has no PIN checked at all.
-/// Every failure is written to the audit log; a success after failures resets the count
-/// (also audited). The argon2 check (about 30 ms here) runs while the write lock is held:
-/// sign-ins queue behind each other, which is the price of deciding each one whole.
+/// Checks a PIN. The account is read and the PIN checked against it outside any write (the
+/// argon2 check, 30-150 ms, holds back nobody else's entry); the verdict is then decided in
+/// a write that reads the account again and applies it only when the account is still
+/// exactly as it was read. When it is not (another sign-in's verdict, an unlock, a new PIN
+/// came first), the verdict is thrown away unsaid and the sign-in starts again. So the
+/// verdicts that count are decided one after another, as if each had held the lock
+/// throughout: at most `max_pin_failures` wrong PINs are ever decided before the account
+/// locks, none after, and a locked or deactivated account has no PIN checked at all. Every
+/// failure is written to the audit log; a success after failures resets the count (also
+/// audited).
 pub fn sign_in(
     db: &mut Db,
     cfg: &Config,
@@ -109,51 +112,80 @@ pub fn sign_in(
     let id_ok = values::staff_id(id);
     let key = id_ok.clone().unwrap_or_else(|_| "?".to_string());
     let max = cfg.max_pin_failures;
-    // The refusal is returned inside Ok so that its audit row commits.
-    db.write(&key, now, |w| {
-        let staff = match &id_ok {
-            Ok(k) => w.staff(k)?,
+    // Each new start means some other change of this account was saved in between; an
+    // account changes only a few times before it locks, so this bound is never reached
+    // but by a storm of admin changes.
+    for _ in 0..SIGN_IN_ATTEMPTS {
+        let seen = match &id_ok {
+            Ok(k) => db.read(|r| r.staff(k))?,
             Err(_) => None,
         };
-        let Some(mut s) = staff else {
+        let matches = match &seen {
             // Same cost as a real check, so a probe cannot tell unknown ids from wrong PINs.
-            let _ = pin_matches(pin, DUMMY_HASH);
-            w.audit_event(
-                "signin-fail",
-                &json!({ "staff": key, "why": "unknown staff id" }),
-            )?;
-            return Ok::<_, WardError>(Err(WardError::BadSignIn));
-        };
-        if !s.active {
-            w.audit_event(
-                "signin-fail",
-                &json!({ "staff": s.id, "why": "deactivated" }),
-            )?;
-            return Ok(Err(WardError::Inactive(s.id)));
-        }
-        if s.locked {
-            w.audit_event("signin-fail", &json!({ "staff": s.id, "why": "locked" }))?;
-            return Ok(Err(WardError::Locked(s.id)));
-        }
-        if pin_matches(pin, &s.pin_hash) {
-            if s.failed_pins > 0 {
-                s.failed_pins = 0;
-                w.update_staff(&s, "signin-reset")?;
+            None => {
+                let _ = pin_matches(pin, DUMMY_HASH);
+                false
             }
-            return Ok(Ok(s));
+            Some(s) if !s.active || s.locked => false,
+            Some(s) => pin_matches(pin, &s.pin_hash),
+        };
+        // The refusal is returned inside Ok so that its audit row commits; None: the
+        // account changed since it was read.
+        let decided = db.write(&key, now, |w| {
+            let staff = match &id_ok {
+                Ok(k) => w.staff(k)?,
+                Err(_) => None,
+            };
+            if staff != seen {
+                return Ok::<_, WardError>(None);
+            }
+            let Some(mut s) = staff else {
+                w.audit_event(
+                    "signin-fail",
+                    &json!({ "staff": key, "why": "unknown staff id" }),
+                )?;
+                return Ok(Some(Err(WardError::BadSignIn)));
+            };
+            if !s.active {
+                w.audit_event(
+                    "signin-fail",
+                    &json!({ "staff": s.id, "why": "deactivated" }),
+                )?;
+                return Ok(Some(Err(WardError::Inactive(s.id))));
+            }
+            if s.locked {
+                w.audit_event("signin-fail", &json!({ "staff": s.id, "why": "locked" }))?;
+                return Ok(Some(Err(WardError::Locked(s.id))));
+            }
+            if matches {
+                if s.failed_pins > 0 {
+                    s.failed_pins = 0;
+                    w.update_staff(&s, "signin-reset")?;
+                }
+                return Ok(Some(Ok(s)));
+            }
+            s.failed_pins = s.failed_pins.saturating_add(1);
+            if s.failed_pins >= max {
+                s.locked = true;
+            }
+            w.update_staff(&s, "signin-fail")?;
+            Ok(Some(Err(if s.locked {
+                WardError::Locked(s.id)
+            } else {
+                WardError::BadSignIn
+            })))
+        })?;
+        if let Some(verdict) = decided {
+            return verdict;
         }
-        s.failed_pins = s.failed_pins.saturating_add(1);
-        if s.failed_pins >= max {
-            s.locked = true;
-        }
-        w.update_staff(&s, "signin-fail")?;
-        Ok(Err(if s.locked {
-            WardError::Locked(s.id)
-        } else {
-            WardError::BadSignIn
-        }))
-    })?
+    }
+    Err(WardError::Store(StoreError::Busy(
+        "the account was changed at another terminal at every try of this sign-in".into(),
+    )))
 }
+
+/// How often a sign-in starts again because its account changed meanwhile.
+const SIGN_IN_ATTEMPTS: usize = 64;
 
 /// A hash of a random PIN, used only to spend the same time on unknown ids.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$1c2uJ4bFZ5wyx7sIFVDqMbd7pUWFrM2S3Iudy8C5Yy0";
