@@ -379,7 +379,7 @@ pub enum StoreError {
     )]
     AdviceConflict { course: CourseId },
     #[error(
-        "the database schema was changed behind titrate's back: {0}; nothing was written: run `titrate check` and keep the file for investigation"
+        "the database schema was changed behind titrate's back: {0}; nothing was written: run `titrate check` and keep the database as it is for investigation"
     )]
     SchemaChanged(String),
 }
