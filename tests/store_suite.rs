@@ -109,6 +109,7 @@ on_every_store!(
     marks_move_with_every_write_and_name_exactly_the_patients_changed,
     raw_rows_give_each_table_as_stored_in_key_order,
     entries_of_several_patients_are_each_patients_entries_as_read_alone,
+    changed_unaudited_and_missing_rows_are_each_named_once_in_key_order,
 );
 
 fn staff(id: &str, role: Role) -> Staff {
@@ -955,4 +956,123 @@ fn letter_advice_is_appended_read_back_newest_last_and_never_changed(fx: Fixture
         let e = raw_sql(&mut db, sql).unwrap_err();
         assert!(e.contains("letter advice is never"), "{e}");
     }
+}
+
+/// SQL run past titrate with a table's triggers out of the way, as someone who owns the
+/// database could: on PostgreSQL switched off and on again, on SQLite dropped and made again
+/// from their own text (so the schema is as titrate made it afterwards).
+fn past_triggers(db: &mut Db, table: &str, triggers: &[&str], sql: &str) {
+    if db.postgres().is_some() {
+        let off: Vec<String> = triggers
+            .iter()
+            .map(|t| format!("ALTER TABLE {table} DISABLE TRIGGER {t};"))
+            .collect();
+        let on: Vec<String> = triggers
+            .iter()
+            .map(|t| format!("ALTER TABLE {table} ENABLE TRIGGER {t};"))
+            .collect();
+        raw_sql(db, &format!("{} {sql} {}", off.concat(), on.concat())).unwrap();
+        return;
+    }
+    let made: Vec<String> = triggers
+        .iter()
+        .map(|t| {
+            db.sqlite()
+                .unwrap()
+                .raw_connection()
+                .query_row(
+                    "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
+                    [t],
+                    |r| r.get(0),
+                )
+                .unwrap()
+        })
+        .collect();
+    let drop: Vec<String> = triggers
+        .iter()
+        .map(|t| format!("DROP TRIGGER {t};"))
+        .collect();
+    let again: Vec<String> = made.iter().map(|m| format!("{m};")).collect();
+    raw_sql(db, &format!("{} {sql} {}", drop.concat(), again.concat())).unwrap();
+}
+
+/// Keys whose order as text differs from their order as numbers (9 < 10 < 100, but "10" <
+/// "100" < "9"): the comparison pairs each row with its own audit rows and names each
+/// changed, added and deleted row once, changed and added ones in the table's key order,
+/// deleted ones in the order they were written.
+fn changed_unaudited_and_missing_rows_are_each_named_once_in_key_order(fx: Fixture) {
+    let Fixture { mut db, _keep } = fx;
+    db.write("AB", t(0), |w| {
+        w.insert_staff(&staff("AB", Role::Admin), "staff-add")?;
+        w.insert_staff(&staff("CD", Role::Nurse), "staff-add")?;
+        for n in 1..=100 {
+            w.insert_patient(&patient(&n.to_string()))?;
+        }
+        Ok::<_, StoreError>(())
+    })
+    .unwrap();
+    // CD's row is written again: what it is compared with is the newer audit row.
+    db.write("AB", t(1), |w| {
+        let mut s = w.staff("CD")?.unwrap();
+        s.failed_pins = 1;
+        w.update_staff(&s, "signin-fail")
+    })
+    .unwrap();
+    assert!(db.read(|r| audit::verify(r)).unwrap().is_sound());
+    let rows = db.read(|r| r.audit_rows()).unwrap();
+    let seq_of = |table: &str, key: &str| {
+        rows.iter()
+            .filter(|r| r.tbl.as_deref() == Some(table) && r.row_key.as_deref() == Some(key))
+            .map(|r| r.seq)
+            .max()
+            .unwrap()
+    };
+    past_triggers(
+        &mut db,
+        "patient",
+        &["patient_no_update", "patient_no_delete"],
+        "UPDATE patient SET weight_kg = 95 WHERE id IN (9, 10, 100);
+         DELETE FROM patient WHERE id IN (2, 20, 11);",
+    );
+    raw_sql(
+        &mut db,
+        "INSERT INTO patient (id, mrn, name, birth_date, sex, weight_kg, crps_type, crps_onset, limb, created_at, created_by) \
+         SELECT n, 'X' || n, name, birth_date, sex, weight_kg, crps_type, crps_onset, limb, created_at, created_by \
+         FROM patient, (SELECT 1000 AS n UNION ALL SELECT 200 UNION ALL SELECT 101) k WHERE id = 1;
+         UPDATE staff SET name = 'Someone Else' WHERE id = 'CD';
+         INSERT INTO staff (id, name, role, pin_hash, active, failed_pins, locked, created_at, created_by) \
+         SELECT 'B', name, role, pin_hash, active, failed_pins, locked, created_at, created_by FROM staff WHERE id = 'AB';",
+    )
+    .unwrap();
+    let problems = db.read(|r| audit::verify(r)).unwrap().problems;
+    let changed = |table: &str, key: &str| audit::Problem::RowChanged {
+        table: table.into(),
+        key: key.into(),
+        audit_seq: seq_of(table, key),
+    };
+    let unaudited = |table: &str, key: &str| audit::Problem::RowUnaudited {
+        table: table.into(),
+        key: key.into(),
+    };
+    let missing = |key: &str| audit::Problem::RowMissing {
+        table: "patient".into(),
+        key: key.into(),
+        audit_seq: seq_of("patient", key),
+    };
+    assert_eq!(
+        problems,
+        vec![
+            unaudited("staff", "B"),
+            changed("staff", "CD"),
+            changed("patient", "9"),
+            changed("patient", "10"),
+            changed("patient", "100"),
+            unaudited("patient", "101"),
+            unaudited("patient", "200"),
+            unaudited("patient", "1000"),
+            missing("2"),
+            missing("11"),
+            missing("20"),
+        ]
+    );
 }

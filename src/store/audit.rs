@@ -1,12 +1,11 @@
 //! The audit log's hash chain, and the check that the record still matches it.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use sha2::{Digest, Sha256};
 
 use super::schema::shown;
-use super::{AuditRow, Reader, SchemaProblem, StoreError, audited_tables};
+use super::{AuditRow, ColumnType, Compared, Reader, SchemaProblem, StoreError, audited_tables};
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -175,10 +174,11 @@ fn verify_record(r: &dyn Reader, problems: &mut Vec<Problem>) -> Result<Verifica
     for (table, key, column) in r.invalid_text()? {
         problems.push(Problem::InvalidText { table, key, column });
     }
-    let rows = r.audit_rows()?;
+    // The chain, one row at a time: only the previous row's hash is kept.
     let mut prev = GENESIS.to_string();
     let mut expected_seq = 1;
-    for row in &rows {
+    let mut last_seq = 0;
+    r.each_audit_row(&mut |row| {
         if row.seq != expected_seq {
             problems.push(Problem::ChainGap {
                 expected: expected_seq,
@@ -188,13 +188,14 @@ fn verify_record(r: &dyn Reader, problems: &mut Vec<Problem>) -> Result<Verifica
         if row.prev_hash != prev {
             problems.push(Problem::BadLink { seq: row.seq });
         }
-        if row_hash(row) != row.hash {
+        if row_hash(&row) != row.hash {
             problems.push(Problem::BadHash { seq: row.seq });
         }
-        prev = row.hash.clone();
+        prev = row.hash;
         expected_seq = row.seq + 1;
-    }
-    let last_seq = rows.last().map_or(0, |r| r.seq);
+        last_seq = row.seq;
+        Ok(())
+    })?;
     match r.audit_head()? {
         None => problems.push(Problem::HeadMissing),
         Some((seq, ref hash)) => {
@@ -207,39 +208,44 @@ fn verify_record(r: &dyn Reader, problems: &mut Vec<Problem>) -> Result<Verifica
         }
     }
 
-    // The latest content the log holds for each row.
-    let mut latest: HashMap<(&str, &str), (&str, i64)> = HashMap::new();
-    for row in &rows {
-        if let (Some(t), Some(k)) = (&row.tbl, &row.row_key) {
-            latest.insert((t.as_str(), k.as_str()), (row.content.as_str(), row.seq));
-        }
-    }
+    // Every audited table beside the latest content the log holds for each of its rows, as
+    // the backend pairs them: only what differs is kept, then put in the order the table's
+    // rows have (changed and unaudited rows) and the order they were written (missing ones).
     for spec in audited_tables() {
-        let table = &spec.table;
-        let current = r.table_rows(table)?;
-        let mut present = std::collections::HashSet::new();
-        for (key, content) in &current {
-            present.insert(key.as_str());
-            match latest.get(&(*table, key.as_str())) {
-                None => problems.push(Problem::RowUnaudited {
+        let table = spec.table;
+        let mut differing: Vec<Problem> = Vec::new();
+        let mut missing: Vec<(i64, String)> = Vec::new();
+        r.compare_table(table, &mut |c| {
+            match c {
+                Compared::Row {
+                    key, logged: None, ..
+                } => differing.push(Problem::RowUnaudited {
                     table: table.to_string(),
-                    key: key.clone(),
+                    key,
                 }),
-                Some((logged, seq)) if *logged != content.as_str() => {
-                    problems.push(Problem::RowChanged {
-                        table: table.to_string(),
-                        key: key.clone(),
-                        audit_seq: *seq,
-                    })
+                Compared::Row {
+                    key,
+                    content,
+                    logged: Some((seq, logged)),
+                } => {
+                    if logged != content {
+                        differing.push(Problem::RowChanged {
+                            table: table.to_string(),
+                            key,
+                            audit_seq: seq,
+                        });
+                    }
                 }
-                Some(_) => {}
+                Compared::Missing { key, seq } => missing.push((seq, key)),
             }
-        }
-        let mut missing: Vec<_> = latest
+            Ok(())
+        })?;
+        let integer_key = spec
+            .columns
             .iter()
-            .filter(|((t, k), _)| t == table && !present.contains(k))
-            .map(|((_, k), (_, seq))| (*seq, k.to_string()))
-            .collect();
+            .any(|c| c.name == spec.key && c.ty == ColumnType::Integer);
+        differing.sort_by(|a, b| key_order(integer_key, row_key(a), row_key(b)));
+        problems.extend(differing);
         missing.sort();
         for (seq, key) in missing {
             problems.push(Problem::RowMissing {
@@ -254,4 +260,26 @@ fn verify_record(r: &dyn Reader, problems: &mut Vec<Problem>) -> Result<Verifica
         head_hash: prev,
         problems: std::mem::take(problems),
     })
+}
+
+fn row_key(p: &Problem) -> &str {
+    match p {
+        Problem::RowChanged { key, .. }
+        | Problem::RowMissing { key, .. }
+        | Problem::RowUnaudited { key, .. }
+        | Problem::InvalidText { key, .. } => key,
+        _ => "",
+    }
+}
+
+/// The order of a table's rows by key: as numbers where the key is an integer column (a key
+/// that does not read as one, which only a changed file can hold, before every number), as
+/// bytes where it is text (SQLite's BINARY, PostgreSQL's "C").
+fn key_order(integer: bool, a: &str, b: &str) -> std::cmp::Ordering {
+    if integer {
+        let n = |k: &str| k.parse::<i64>().ok();
+        n(a).cmp(&n(b)).then_with(|| a.cmp(b))
+    } else {
+        a.cmp(b)
+    }
 }

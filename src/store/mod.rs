@@ -444,6 +444,21 @@ pub struct AuditRow {
     pub hash: String,
 }
 
+/// One step of [`Reader::compare_table`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Compared {
+    /// A row of the table: its key and canonical content, and (seq, content) of the latest
+    /// audit row of its key, if there is one.
+    Row {
+        key: String,
+        content: String,
+        logged: Option<(i64, String)>,
+    },
+    /// A key the audit log holds for the table that no row of it has, with the seq of its
+    /// latest audit row.
+    Missing { key: String, seq: i64 },
+}
+
 /// The newest entry, void and patient ids: what "has anything been added since?" compares.
 /// And the audit head's seq, which follows commit order where ids do not (on PostgreSQL a
 /// smaller id can commit after a larger one was seen): a backend whose ids may commit out of
@@ -536,7 +551,22 @@ pub trait Reader {
     fn entry_superseded_by(&self, id: EntryId) -> Result<Option<EntryId>, StoreError>;
     /// Every advice written for the course's letter, oldest first.
     fn letter_advice(&self, course: CourseId) -> Result<Vec<LetterAdvice>, StoreError>;
-    fn audit_rows(&self) -> Result<Vec<AuditRow>, StoreError>;
+    /// Every audit row, oldest first, each given to `f` as it is read: what the chain check
+    /// walks, in memory that does not grow with the log.
+    fn each_audit_row(
+        &self,
+        f: &mut dyn FnMut(AuditRow) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+    /// The whole audit log, oldest first (for a look at a few rows; `each_audit_row` walks
+    /// all of them without holding them).
+    fn audit_rows(&self) -> Result<Vec<AuditRow>, StoreError> {
+        let mut out = Vec::new();
+        self.each_audit_row(&mut |row| {
+            out.push(row);
+            Ok(())
+        })?;
+        Ok(out)
+    }
     fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError>;
     /// (patient id, study id, day offset) of every pseudonymised patient.
     fn pseudonyms(&self) -> Result<Vec<(PatientId, String, i64)>, StoreError>;
@@ -544,6 +574,17 @@ pub trait Reader {
     fn pseudonym_times(&self) -> Result<Vec<(PatientId, i64)>, StoreError>;
     /// (key, canonical content) of every row of an audited table.
     fn table_rows(&self, table: &str) -> Result<Vec<(String, String)>, StoreError>;
+    /// Every row of an audited table beside the latest audit row of its key, and every key
+    /// the log holds for the table that no row has, each given to `f` as the server or file
+    /// pairs them (the keys matched as text: a row's key as `table_rows` gives it, the audit
+    /// row's `row_key`); nothing is held. What `audit::verify` compares. The order is the
+    /// backend's; a table that is not there (or has no key column) has no rows, so every key
+    /// logged for it is `Compared::Missing`.
+    fn compare_table(
+        &self,
+        table: &str,
+        f: &mut dyn FnMut(Compared) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
     /// Every way the stored schema (and its version number) differs from what titrate's
     /// migrations create, each object named.
     fn schema_differences(&self) -> Result<Vec<SchemaProblem>, StoreError>;

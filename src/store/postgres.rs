@@ -54,10 +54,10 @@ use postgres::{Client, GenericClient, Row, Statement};
 use super::audit::row_hash;
 use super::rows::{self, Value, canonical_values};
 use super::{
-    AuditRow, Audited, Column, ColumnType, Course, LetterAdvice, Location, Marks, NewEntry,
-    NewLetterAdvice, NewPatient, NewPatientVersion, Patient, PatientVersion, ReadAhead, Reader,
-    SchemaProblem, ScoreWindow, Staff, Store, StoreError, Writer, audited_table, audited_tables,
-    pg_schema,
+    AuditRow, Audited, Column, ColumnType, Compared, Course, LetterAdvice, Location, Marks,
+    NewEntry, NewLetterAdvice, NewPatient, NewPatientVersion, Patient, PatientVersion, ReadAhead,
+    Reader, SchemaProblem, ScoreWindow, Staff, Store, StoreError, Writer, audited_table,
+    audited_tables, pg_schema,
 };
 use crate::domain::dose::RatePoint;
 use crate::domain::entry::{
@@ -2132,6 +2132,103 @@ impl PgTx<'_> {
     }
 }
 
+impl PgTx<'_> {
+    /// Each row of a query given to `f` as the server sends it (`query_raw`: the driver
+    /// does not gather the result), inside this transaction.
+    fn each_raw(
+        &self,
+        sql: &str,
+        p: Params,
+        f: &mut dyn FnMut(&Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.flush_audit()?;
+        let s = self.stmt(sql)?;
+        let mut client = self.client.borrow_mut();
+        let mut rows = client
+            .query_raw(&s, p.iter().copied())
+            .map_err(|e| self.error(e))?;
+        while let Some(row) = postgres::fallible_iterator::FallibleIterator::next(&mut rows)
+            .map_err(|e| self.error(e))?
+        {
+            f(&row)?;
+        }
+        Ok(())
+    }
+
+    /// How an audited table's rows are read as `table_rows` gives them, or None when it is
+    /// not a table (missing, or a view in its place) or has no key column: then nothing of
+    /// it is read.
+    fn table_read(&self, table: &str) -> Result<Option<TableRead>, StoreError> {
+        let spec = audited_table(table)
+            .ok_or_else(|| corrupt(format!("{table} is not an audited table")))?;
+        let Some(present) = self.present_columns(table)? else {
+            return Ok(None);
+        };
+        // The columns the table has; a column titrate created and someone dropped is
+        // missing from the content, which then differs from its audit rows. A column whose
+        // type was changed is read as text and written as "stored_as" that type.
+        let mut columns: Vec<Column> = Vec::new();
+        let mut selects: Vec<String> = Vec::new();
+        let mut others: Vec<Option<String>> = Vec::new();
+        for c in spec.columns {
+            let Some((_, ty)) = present.iter().find(|(n, _)| n == c.name) else {
+                continue;
+            };
+            columns.push(*c);
+            if ty == pg_type(c.ty) {
+                selects.push(format!("t.{}", c.name));
+                others.push(None);
+            } else {
+                selects.push(format!("t.{}::text", c.name));
+                others.push(Some(ty.clone()));
+            }
+        }
+        let Some((_, key_ty)) = present.iter().find(|(n, _)| n == spec.key) else {
+            return Ok(None);
+        };
+        let key_is_int = key_ty == "bigint";
+        // Qualified: the key as text is an output column of the same name.
+        let order = if key_is_int {
+            format!("t.{}", spec.key)
+        } else {
+            format!("t.{} COLLATE \"C\"", spec.key)
+        };
+        Ok(Some(TableRead {
+            key: spec.key,
+            columns,
+            selects,
+            others,
+            order,
+        }))
+    }
+}
+
+/// See [`PgTx::table_read`].
+struct TableRead {
+    key: &'static str,
+    columns: Vec<Column>,
+    /// The select expression of each of `columns`, over the table as `t`.
+    selects: Vec<String>,
+    /// The type a column now has where it is not the one titrate gave it.
+    others: Vec<Option<String>>,
+    order: String,
+}
+
+impl TableRead {
+    /// The canonical content of a row whose `columns` start at column `first`.
+    fn canonical(&self, row: &Row, first: usize) -> Result<String, StoreError> {
+        let owned: Vec<Owned> = self
+            .columns
+            .iter()
+            .zip(&self.others)
+            .enumerate()
+            .map(|(i, (c, other))| owned_at(row, first + i, c.ty, other.as_deref()))
+            .collect::<Result<_, _>>()?;
+        let values: Vec<Value> = owned.iter().map(Owned::value).collect();
+        Ok(canonical_values(&values, &self.columns))
+    }
+}
+
 impl Reader for PgTx<'_> {
     fn staff(&self, id: &str) -> Result<Option<Staff>, StoreError> {
         if let Some((k, found)) = &self.ahead.borrow().staff
@@ -2467,15 +2564,18 @@ impl Reader for PgTx<'_> {
             .collect()
     }
 
-    fn audit_rows(&self) -> Result<Vec<AuditRow>, StoreError> {
-        let rows = self.query(
+    fn each_audit_row(
+        &self,
+        f: &mut dyn FnMut(AuditRow) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        // Streamed: the driver hands over each row as the server sends it, never the whole
+        // log at once.
+        self.each_raw(
             "SELECT seq, at, actor, action, tbl, row_key, content, prev_hash, hash \
              FROM audit ORDER BY seq",
             &[],
-        )?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditRow {
+            &mut |r| {
+                f(AuditRow {
                     seq: r.try_get(0)?,
                     at: r.try_get(1)?,
                     actor: r.try_get(2)?,
@@ -2486,8 +2586,8 @@ impl Reader for PgTx<'_> {
                     prev_hash: r.try_get(7)?,
                     hash: r.try_get(8)?,
                 })
-            })
-            .collect()
+            },
+        )
     }
 
     fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
@@ -2517,60 +2617,81 @@ impl Reader for PgTx<'_> {
     }
 
     fn table_rows(&self, table: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let spec = audited_table(table)
-            .ok_or_else(|| corrupt(format!("{table} is not an audited table")))?;
-        // Not a table (missing, or a view in its place): nothing of it is run.
-        let Some(present) = self.present_columns(table)? else {
+        let Some(read) = self.table_read(table)? else {
             return Ok(vec![]);
-        };
-        // The columns the table has; a column titrate created and someone dropped is
-        // missing from the content, which then differs from its audit rows. A column whose
-        // type was changed is read as text and written as "stored_as" that type.
-        let mut columns: Vec<Column> = Vec::new();
-        let mut selects: Vec<String> = Vec::new();
-        let mut others: Vec<Option<String>> = Vec::new();
-        for c in spec.columns {
-            let Some((_, ty)) = present.iter().find(|(n, _)| n == c.name) else {
-                continue;
-            };
-            columns.push(*c);
-            if ty == pg_type(c.ty) {
-                selects.push(format!("t.{}", c.name));
-                others.push(None);
-            } else {
-                selects.push(format!("t.{}::text", c.name));
-                others.push(Some(ty.clone()));
-            }
-        }
-        let Some((_, key_ty)) = present.iter().find(|(n, _)| n == spec.key) else {
-            return Ok(vec![]);
-        };
-        let key_is_int = key_ty == "bigint";
-        // Qualified: the key as text is an output column of the same name.
-        let order = if key_is_int {
-            format!("t.{}", spec.key)
-        } else {
-            format!("t.{} COLLATE \"C\"", spec.key)
         };
         let sql = format!(
-            "SELECT t.{}::text, {} FROM {table} t ORDER BY {order}",
-            spec.key,
-            selects.join(", ")
+            "SELECT t.{}::text, {} FROM {table} t ORDER BY {}",
+            read.key,
+            read.selects.join(", "),
+            read.order
         );
         let rows = self.query(&sql, &[])?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let key: String = row.try_get(0)?;
-            let owned: Vec<Owned> = columns
-                .iter()
-                .zip(&others)
-                .enumerate()
-                .map(|(i, (c, other))| owned_at(&row, i + 1, c.ty, other.as_deref()))
-                .collect::<Result<_, _>>()?;
-            let values: Vec<Value> = owned.iter().map(Owned::value).collect();
-            out.push((key, canonical_values(&values, &columns)));
+            out.push((key, read.canonical(&row, 1)?));
         }
         Ok(out)
+    }
+
+    fn compare_table(
+        &self,
+        table: &str,
+        f: &mut dyn FnMut(Compared) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let read = self.table_read(table)?;
+        // The latest audit row of each key the log holds for the table.
+        let latest = "SELECT DISTINCT ON (row_key) row_key, seq, content FROM audit \
+                      WHERE tbl = $1 AND row_key IS NOT NULL ORDER BY row_key, seq DESC";
+        let Some(read) = read else {
+            // No such table: every key logged for it is missing.
+            return self.each_raw(latest, &[&table], &mut |row| {
+                f(Compared::Missing {
+                    key: row.try_get(0)?,
+                    seq: row.try_get(1)?,
+                })
+            });
+        };
+        // One join on the server, keys matched as text (as `table_rows` gives them); the
+        // server sorts or hashes within work_mem and spills to disk beyond it, and the rows
+        // come over one at a time: nothing here grows with the record. Column 0 says
+        // whether the table has the row.
+        let inner: Vec<String> = read
+            .selects
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("{s} AS c{i}"))
+            .collect();
+        let outer: Vec<String> = (0..inner.len()).map(|i| format!("r.c{i}")).collect();
+        let sql = format!(
+            "SELECT r.here, r.k, {}, l.row_key, l.seq, l.content \
+             FROM (SELECT true AS here, t.{}::text AS k, {} FROM {table} t) r \
+             FULL JOIN ({latest}) l ON l.row_key = r.k",
+            outer.join(", "),
+            read.key,
+            inner.join(", "),
+        );
+        let after = 2 + read.columns.len();
+        self.each_raw(&sql, &[&table], &mut |row| {
+            let here: Option<bool> = row.try_get(0)?;
+            if here.is_none() {
+                return f(Compared::Missing {
+                    key: row.try_get(after)?,
+                    seq: row.try_get(after + 1)?,
+                });
+            }
+            let seq: Option<i64> = row.try_get(after + 1)?;
+            let logged = match seq {
+                Some(seq) => Some((seq, row.try_get(after + 2)?)),
+                None => None,
+            };
+            f(Compared::Row {
+                key: row.try_get(1)?,
+                content: read.canonical(row, 2)?,
+                logged,
+            })
+        })
     }
 
     fn schema_differences(&self) -> Result<Vec<SchemaProblem>, StoreError> {

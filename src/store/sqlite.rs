@@ -11,9 +11,9 @@ use super::audit::{GENESIS, row_hash};
 use super::rows::{self, PATIENT_COLUMNS, PATIENT_VERSION_COLUMNS, STAFF_COLUMNS};
 use super::schema;
 use super::{
-    AuditRow, Audited, Column, Course, LetterAdvice, NewEntry, NewLetterAdvice, NewPatient,
-    NewPatientVersion, Patient, PatientVersion, Reader, SchemaProblem, ScoreWindow, Staff, Store,
-    StoreError, Writer, audited_table,
+    AuditRow, Audited, Column, Compared, Course, LetterAdvice, NewEntry, NewLetterAdvice,
+    NewPatient, NewPatientVersion, Patient, PatientVersion, Reader, SchemaProblem, ScoreWindow,
+    Staff, Store, StoreError, Writer, audited_table,
 };
 use crate::domain::dose::RatePoint;
 use crate::domain::entry::{CourseId, Entry, EntryId, PatientId, Version};
@@ -1154,25 +1154,19 @@ impl Reader for SqlTx<'_> {
         Ok(out)
     }
 
-    fn audit_rows(&self) -> Result<Vec<AuditRow>, StoreError> {
+    fn each_audit_row(
+        &self,
+        f: &mut dyn FnMut(AuditRow) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let mut stmt = self.tx.prepare(
             "SELECT seq, at, actor, action, tbl, row_key, content, prev_hash, hash \
              FROM audit ORDER BY seq",
         )?;
         // Text that is not UTF-8 is read as it decodes: the row's hash then no longer
         // matches, and `invalid_text` names the column.
-        let lossy = |r: &rusqlite::Row, i: usize| -> rusqlite::Result<Option<String>> {
-            Ok(match r.get_ref(i)? {
-                rusqlite::types::ValueRef::Null => None,
-                rusqlite::types::ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into()),
-                _ => Some(
-                    r.get::<_, rusqlite::types::Value>(i)
-                        .map(|v| format!("{v:?}"))?,
-                ),
-            })
-        };
-        let rows = stmt.query_map([], |r| {
-            Ok(AuditRow {
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            f(AuditRow {
                 seq: r.get(0)?,
                 at: lossy(r, 1)?.unwrap_or_default(),
                 actor: lossy(r, 2)?.unwrap_or_default(),
@@ -1182,9 +1176,9 @@ impl Reader for SqlTx<'_> {
                 content: lossy(r, 6)?.unwrap_or_default(),
                 prev_hash: lossy(r, 7)?.unwrap_or_default(),
                 hash: lossy(r, 8)?.unwrap_or_default(),
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            })?;
+        }
+        Ok(())
     }
 
     fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
@@ -1250,6 +1244,85 @@ impl Reader for SqlTx<'_> {
             ));
         }
         Ok(out)
+    }
+
+    fn compare_table(
+        &self,
+        table: &str,
+        f: &mut dyn FnMut(Compared) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let spec = audited_table(table)
+            .ok_or_else(|| StoreError::Corrupt(format!("{table} is not an audited table")))?;
+        let version: i64 = self.tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let here = schema::own_tables(self.tx, version)?
+            .iter()
+            .any(|t| t == table);
+        let key = spec.key;
+        // A row's key as `table_rows` gives it (an integer in decimal, text as it is) matches
+        // an audit row_key of the same text; a key of any other kind, which only a changed
+        // file holds, matches none. Both reads go by index, one row at a time: the table in
+        // key order, each row's latest audit row found through audit_row (tbl, row_key,
+        // seq); then the table's keys in the log, through the same index, each looked up in
+        // the table. Nothing is sorted or gathered, so nothing grows with the record.
+        let matches = |k: &str, row_key: &str| {
+            format!("CAST({k} AS TEXT) = {row_key} AND typeof({k}) IN ('integer', 'text')")
+        };
+        if here {
+            // As in `table_rows`: the columns this file has.
+            let present = schema::column_names(self.tx, table);
+            let columns: Vec<Column> = spec
+                .columns
+                .iter()
+                .filter(|c| present.iter().any(|p| p == c.name))
+                .copied()
+                .collect();
+            let qualified: Vec<String> = columns.iter().map(|c| format!("t.{}", c.name)).collect();
+            let sql = format!(
+                "SELECT {}, t.{key}, a.seq, a.content FROM {table} t \
+                 LEFT JOIN audit a ON a.seq = (SELECT b.seq FROM audit b \
+                   WHERE b.tbl = ?1 AND b.row_key = CAST(t.{key} AS TEXT) \
+                     AND typeof(t.{key}) IN ('integer', 'text') \
+                   ORDER BY b.seq DESC LIMIT 1) \
+                 ORDER BY t.{key}",
+                qualified.join(", "),
+            );
+            let mut stmt = self.tx.prepare(&sql)?;
+            let key_index = columns.len();
+            let mut rows = stmt.query([table])?;
+            while let Some(row) = rows.next()? {
+                let seq: Option<i64> = row.get(key_index + 1)?;
+                let logged = match seq {
+                    Some(seq) => Some((seq, lossy(row, key_index + 2)?.unwrap_or_default())),
+                    None => None,
+                };
+                f(Compared::Row {
+                    key: key_text(row.get_ref(key_index)?),
+                    content: rows::canonical(row, &columns)?,
+                    logged,
+                })?;
+            }
+        }
+        let absent = if here {
+            format!(
+                "HAVING NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = a.row_key AND {})",
+                matches(&format!("t.{key}"), "a.row_key")
+            )
+        } else {
+            String::new()
+        };
+        let sql = format!(
+            "SELECT a.row_key, max(a.seq) FROM audit a \
+             WHERE a.tbl = ?1 AND a.row_key IS NOT NULL GROUP BY a.row_key {absent}"
+        );
+        let mut stmt = self.tx.prepare(&sql)?;
+        let mut rows = stmt.query([table])?;
+        while let Some(row) = rows.next()? {
+            f(Compared::Missing {
+                key: lossy(row, 0)?.unwrap_or_default(),
+                seq: row.get(1)?,
+            })?;
+        }
+        Ok(())
     }
 
     fn schema_differences(&self) -> Result<Vec<SchemaProblem>, StoreError> {
@@ -1320,6 +1393,19 @@ impl Reader for SqlTx<'_> {
 fn column_list(columns: &[Column]) -> String {
     let names: Vec<&str> = columns.iter().map(|c| c.name).collect();
     names.join(", ")
+}
+
+/// Text as it decodes (a value that is not UTF-8 included), a value of another kind as it
+/// prints: how the audit log and its comparison read what could have been changed.
+fn lossy(r: &rusqlite::Row, i: usize) -> rusqlite::Result<Option<String>> {
+    Ok(match r.get_ref(i)? {
+        rusqlite::types::ValueRef::Null => None,
+        rusqlite::types::ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into()),
+        _ => Some(
+            r.get::<_, rusqlite::types::Value>(i)
+                .map(|v| format!("{v:?}"))?,
+        ),
+    })
 }
 
 fn key_text(v: rusqlite::types::ValueRef) -> String {
