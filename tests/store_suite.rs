@@ -13,7 +13,7 @@ use titrate::domain::record::Staff;
 use titrate::domain::time::Instant;
 use titrate::domain::values::{Action, EndReason, Nrs, Role, Severity, Sex, Timepoint};
 use titrate::store::sqlite::{migrations, schema_version};
-use titrate::store::{Db, NewEntry, NewPatient, ScoreWindow, StoreError, audit};
+use titrate::store::{Db, NewEntry, NewPatient, SchemaProblem, ScoreWindow, StoreError, audit};
 
 fn t(h: i64) -> Instant {
     Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap() + Duration::hours(h)
@@ -110,6 +110,7 @@ on_every_store!(
     raw_rows_give_each_table_as_stored_in_key_order,
     entries_of_several_patients_are_each_patients_entries_as_read_alone,
     changed_unaudited_and_missing_rows_are_each_named_once_in_key_order,
+    a_table_whose_columns_changed_is_named_and_its_rows_are_not_blamed,
 );
 
 fn staff(id: &str, role: Role) -> Staff {
@@ -1073,6 +1074,60 @@ fn changed_unaudited_and_missing_rows_are_each_named_once_in_key_order(fx: Fixtu
             missing("2"),
             missing("11"),
             missing("20"),
+        ]
+    );
+}
+
+/// A column renamed behind titrate's back changes how every row of its table reads, not
+/// what anyone recorded: `check` names the table's change and says its rows were not
+/// compared, rather than calling each of them changed. The other tables are still compared,
+/// and a row changed in one of them is still found.
+fn a_table_whose_columns_changed_is_named_and_its_rows_are_not_blamed(fx: Fixture) {
+    let Fixture { mut db, _keep } = fx;
+    db.write("AB", t(0), |w| {
+        w.insert_staff(&staff("AB", Role::Admin), "staff-add")?;
+        for n in 1..=3 {
+            w.insert_patient(&patient(&n.to_string()))?;
+        }
+        Ok::<_, StoreError>(())
+    })
+    .unwrap();
+    let seq_of_patient_2 = db
+        .read(|r| r.audit_rows())
+        .unwrap()
+        .iter()
+        .filter(|r| r.tbl.as_deref() == Some("patient") && r.row_key.as_deref() == Some("2"))
+        .map(|r| r.seq)
+        .max()
+        .unwrap();
+    raw_sql(&mut db, "ALTER TABLE staff RENAME COLUMN name TO full_name").unwrap();
+    past_triggers(
+        &mut db,
+        "patient",
+        &["patient_no_update"],
+        "UPDATE patient SET weight_kg = 95 WHERE id = 2;",
+    );
+    let problems = db.read(|r| audit::verify(r)).unwrap().problems;
+    assert!(
+        problems.iter().any(|p| matches!(p,
+            audit::Problem::Schema(SchemaProblem::Object(d)) if d.kind == "table" && d.name == "staff")),
+        "{problems:?}"
+    );
+    let rows: Vec<&audit::Problem> = problems
+        .iter()
+        .filter(|p| !matches!(p, audit::Problem::Schema(_)))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            &audit::Problem::NotCompared {
+                table: "staff".into()
+            },
+            &audit::Problem::RowChanged {
+                table: "patient".into(),
+                key: "2".into(),
+                audit_seq: seq_of_patient_2,
+            },
         ]
     );
 }
