@@ -12,6 +12,7 @@ use crate::domain::record::Staff;
 use crate::domain::values::{Action, EndReason, Role, Severity, Timepoint, YesNo};
 use crate::report::{self, cohort, history, pdf, status, summary};
 use crate::store::{Db, Location, audit};
+use crate::strings;
 use crate::ward::access::{self, StaffChange, authorize};
 use crate::ward::entries::{Amendment, Session, SideEffectInput};
 use crate::ward::letters::{self, Base};
@@ -21,6 +22,37 @@ use crate::ward::{Saved, WardError, load_all, load_record};
 pub const EXIT_REFUSED: u8 = 1;
 /// Exit status of `audit verify` on a broken chain.
 pub const EXIT_BROKEN: u8 = 3;
+/// Exit status when the reader of the output went away (`titrate cohort | head`): the one a
+/// shell shows for a process ended by SIGPIPE.
+pub const EXIT_CLOSED_PIPE: i32 = 141;
+
+/// Standard output, as every command writes it. A reader that went away ends the process
+/// quietly with [`EXIT_CLOSED_PIPE`] (`println!` would panic). Any other failure to write (a
+/// full disk under `> file`) is said on stderr and ends the process as refused, so a
+/// truncated file never comes with status 0. Only ever reached after what a command saved
+/// was committed: the output reports it, it is not part of it.
+fn emit(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    if let Err(e) = o.write_fmt(args).and_then(|()| o.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(EXIT_CLOSED_PIPE);
+        }
+        let _ = writeln!(std::io::stderr(), "{}: {e}", strings::OUTPUT_FAILED);
+        std::process::exit(i32::from(EXIT_REFUSED));
+    }
+}
+
+/// `print!` through [`emit`].
+macro_rules! out {
+    ($($t:tt)*) => { emit(format_args!($($t)*)) };
+}
+
+/// `println!` through [`emit`].
+macro_rules! outln {
+    () => { emit(format_args!("\n")) };
+    ($($t:tt)*) => { emit(format_args!("{}\n", format_args!($($t)*))) };
+}
 
 /// Where the record is: `--db` / `TITRATE_DB`, else config.toml's `database.url` or
 /// `database.path`.
@@ -57,9 +89,9 @@ fn sign_in(db: &mut Db, cfg: &Config, cli: &Cli) -> Result<Staff, WardError> {
 }
 
 fn print_saved(s: &Saved) {
-    println!("entry {} saved: {}", s.id, s.summary);
+    outln!("entry {} saved: {}", s.id, s.summary);
     for w in &s.warnings {
-        println!("warning: {w}");
+        outln!("warning: {w}");
     }
 }
 
@@ -109,12 +141,12 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
                 pending.commit()?;
             }
         }
-        println!(
+        outln!(
             "database {} created; admin {} can sign in",
             at.shown(),
             admin.to_ascii_uppercase()
         );
-        println!(
+        outln!(
             "protocol \"{}\" in {} (digest {}…) approved for new courses",
             cfg.protocol.name,
             cfg.source,
@@ -146,7 +178,7 @@ pub fn run(cli: &Cli, cfg: &Config) -> Result<u8, WardError> {
             e => e,
         })?;
         pending.commit()?;
-        println!(
+        outln!(
             "{} courses of {} patients, {} entries written to {} in {:.1} s (staff N1-N3 nurses, P1-P2 physicians, PIN 1234; GEN admin, PIN 0000)",
             g.courses,
             g.patients,
@@ -225,7 +257,7 @@ fn run_on(mut db: Db, cli: &Cli, cfg: &Config, command: &Command) -> Result<u8, 
         })?;
         db.copy_into(&pending)?;
         pending.commit()?;
-        println!("backup written to {}", file.display());
+        outln!("backup written to {}", file.display());
         let mut copy = Db::open_read_only(file)?;
         return Ok(check(&mut copy, &file.display().to_string()));
     }
@@ -238,7 +270,7 @@ fn run_on(mut db: Db, cli: &Cli, cfg: &Config, command: &Command) -> Result<u8, 
         let who = access::sign_in(&mut db, cfg, user, &current, now)?;
         let pin = new_pin(&who.id)?;
         access::change_own_pin(&mut db, cfg, &who, &current, &pin, now)?;
-        println!("PIN of {} changed", who.id);
+        outln!("PIN of {} changed", who.id);
         return Ok(0);
     }
     run_signed_in(&mut db, cli, cfg, command)
@@ -285,7 +317,7 @@ fn run_signed_in(db: &mut Db, cli: &Cli, cfg: &Config, command: &Command) -> Res
             }
             .parse()?;
             let id = session.add_patient(&p)?;
-            println!("patient {id} saved: MRN {}", p.mrn);
+            outln!("patient {id} saved: MRN {}", p.mrn);
             Ok(0)
         }
         Command::Patient(PatientCmd::Amend(a)) => {
@@ -300,9 +332,12 @@ fn run_signed_in(db: &mut Db, cli: &Cli, cfg: &Config, command: &Command) -> Res
                 limb: a.limb.as_deref(),
             };
             let c = session.amend_patient(&a.mrn, &a.reason, &changes)?;
-            println!(
+            outln!(
                 "patient {} corrected (version {}) saved: MRN {}: {}",
-                c.patient_id, c.version, c.mrn, c.changes
+                c.patient_id,
+                c.version,
+                c.mrn,
+                c.changes
             );
             Ok(0)
         }
@@ -398,12 +433,12 @@ fn run_signed_in(db: &mut Db, cli: &Cli, cfg: &Config, command: &Command) -> Res
                 (false, None) => None,
             };
             let s = session.void_confirmed(id, reason, confirm)?;
-            println!("entry {} voided (entered in error)", s.id);
+            outln!("entry {} voided (entered in error)", s.id);
             Ok(0)
         }
         Command::History { mrn } => {
             let rec = session.db.read(|r| load_record(r, mrn))?;
-            print!("{}", history::text(&rec, cfg.timezone));
+            out!("{}", history::text(&rec, cfg.timezone));
             Ok(0)
         }
         Command::Status { mrn, json } => {
@@ -411,9 +446,9 @@ fn run_signed_in(db: &mut Db, cli: &Cli, cfg: &Config, command: &Command) -> Res
             let s = status::status(&rec, now, cfg.timezone)
                 .ok_or_else(|| WardError::NoCourseFor(mrn.clone()))?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+                outln!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
             } else {
-                print!("{}", status::text(&s));
+                out!("{}", status::text(&s));
             }
             Ok(0)
         }
@@ -456,7 +491,7 @@ fn run_signed_in(db: &mut Db, cli: &Cli, cfg: &Config, command: &Command) -> Res
                     responsible.as_deref(),
                     Base::Newest,
                 )?;
-                println!(
+                outln!(
                     "{}",
                     crate::strings::advice_saved(saved.course_id, &saved.responsible)
                 );
@@ -476,7 +511,7 @@ fn run_signed_in(db: &mut Db, cli: &Cli, cfg: &Config, command: &Command) -> Res
                 }
             };
             crate::fsout::write(out, &bytes, *force, &session.db.protected())?;
-            println!(
+            outln!(
                 "summary of course {} written to {}{}",
                 s.course_id,
                 out.display(),
@@ -525,13 +560,13 @@ fn run_signed_in(db: &mut Db, cli: &Cli, cfg: &Config, command: &Command) -> Res
             match out {
                 Some(out) => {
                     crate::fsout::write(out, &bytes, *force, &session.db.protected())?;
-                    println!(
+                    outln!(
                         "handover of {} course(s) written to {}",
                         h.blocks.len(),
                         out.display()
                     );
                 }
-                None => print!("{}", String::from_utf8_lossy(&bytes)),
+                None => out!("{}", String::from_utf8_lossy(&bytes)),
             }
             Ok(0)
         }
@@ -582,7 +617,7 @@ fn run_signed_in(db: &mut Db, cli: &Cli, cfg: &Config, command: &Command) -> Res
                 .iter()
                 .filter(|r| *pseudonymize && crate::report::export::left_out_while_running(r))
                 .count();
-            println!(
+            outln!(
                 "export of {} patients written to {}{}",
                 records.len() - running,
                 out.display(),
@@ -620,9 +655,9 @@ fn run_signed_in(db: &mut Db, cli: &Cli, cfg: &Config, command: &Command) -> Res
             let records = session.db.read(crate::ward::load_outcomes)?;
             let c = cohort::cohort(&records, range, cfg.timezone);
             match format {
-                "json" => println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default()),
-                "markdown" => print!("{}", cohort::table(&c, true)),
-                _ => print!("{}", cohort::table(&c, false)),
+                "json" => outln!("{}", serde_json::to_string_pretty(&c).unwrap_or_default()),
+                "markdown" => out!("{}", cohort::table(&c, true)),
+                _ => out!("{}", cohort::table(&c, false)),
             }
             Ok(0)
         }
@@ -641,7 +676,7 @@ fn pg_setup(print: bool, owner: &str, app: &str, database: &str) -> Result<u8, W
     if !print {
         return Err(WardError::PgSetupPrintOnly);
     }
-    print!(
+    out!(
         "{}",
         crate::store::postgres::setup_sql(owner, app, database)
     );
@@ -703,7 +738,7 @@ fn migrate(path: &std::path::Path, to: &str, cli: &Cli, cfg: &Config) -> Result<
     })?;
     let started = std::time::Instant::now();
     let copied = target.copy_from(&mut db)?;
-    println!(
+    outln!(
         "{} copied to {shown} in {:.1} s: {} rows in {} tables and {} audit rows, in one transaction",
         path.display(),
         started.elapsed().as_secs_f64(),
@@ -711,11 +746,12 @@ fn migrate(path: &std::path::Path, to: &str, cli: &Cli, cfg: &Config) -> Result<
         copied.tables.len() - 1,
         copied.audit_rows(),
     );
-    println!(
+    outln!(
         "audit head {} {}; check the copy with `titrate check --db URL`",
-        copied.head.0, copied.head.1
+        copied.head.0,
+        copied.head.1
     );
-    println!(
+    outln!(
         "entries made in {} from now on are not on the server: point every terminal at the server (TITRATE_DB or database.url) and keep the file as it is",
         path.display()
     );
@@ -726,16 +762,16 @@ fn migrate(path: &std::path::Path, to: &str, cli: &Cli, cfg: &Config) -> Result<
 fn audit_verify(db: &mut Db) -> Result<u8, WardError> {
     let v = db.read(|r| audit::verify(r))?;
     if v.is_sound() {
-        println!(
+        outln!(
             "audit chain sound: {} rows, every record matches its audit row",
             v.rows
         );
-        println!("head hash {}", v.head_hash);
+        outln!("head hash {}", v.head_hash);
         return Ok(0);
     }
-    println!("audit chain BROKEN: {} problem(s)", v.problems.len());
+    outln!("audit chain BROKEN: {} problem(s)", v.problems.len());
     for p in &v.problems {
-        println!("  {p}");
+        outln!("  {p}");
     }
     Ok(EXIT_BROKEN)
 }
@@ -753,7 +789,7 @@ fn check_file(target: &std::path::Path) -> Result<u8, WardError> {
         Ok(mut db) => Ok(check(&mut db, &target.display().to_string())),
         Err(crate::store::StoreError::HotJournal(_)) => {
             // Checked as the next writer will see it: after rollback, on a copy.
-            println!(
+            outln!(
                 "{} holds an unfinished transaction (a writer was stopped mid-write); checking it as it will be after rollback, on a private copy:",
                 target.display()
             );
@@ -772,14 +808,14 @@ fn check(db: &mut Db, shown: &str) -> u8 {
     let integrity = db.integrity_check().unwrap_or_else(|e| vec![e.to_string()]);
     let integrity_ok = integrity.len() == 1 && integrity[0] == "ok";
     let verification = db.read(|r| audit::verify(r));
-    println!("{shown}");
+    outln!("{shown}");
     let label = db.integrity_label();
     if integrity_ok {
-        println!("  {label}: ok");
+        outln!("  {label}: ok");
     } else {
-        println!("  {label}: FAILED");
+        outln!("  {label}: FAILED");
         for line in integrity.iter().take(20) {
-            println!("    {line}");
+            outln!("    {line}");
         }
     }
     let audit_ok = match &verification {
@@ -798,9 +834,10 @@ fn check(db: &mut Db, shown: &str) -> u8 {
             );
             check_section("text", "every text value is valid UTF-8", &text);
             if chain.is_empty() {
-                println!(
+                outln!(
                     "  audit chain: sound, {} rows, head hash {}",
-                    v.rows, v.head_hash
+                    v.rows,
+                    v.head_hash
                 );
             } else {
                 check_section("audit chain", "", &chain);
@@ -808,18 +845,18 @@ fn check(db: &mut Db, shown: &str) -> u8 {
             v.is_sound()
         }
         Err(e) => {
-            println!("  audit chain: could not be read: {e}");
+            outln!("  audit chain: could not be read: {e}");
             false
         }
     };
     if integrity_ok && audit_ok {
-        println!(
+        outln!(
             "sound: the {} is intact and every record matches its audit trail",
             db.kind_word()
         );
         0
     } else {
-        println!(
+        outln!(
             "NOT SOUND: do not use this {} as the record; keep it for investigation",
             db.kind_word()
         );
@@ -830,12 +867,12 @@ fn check(db: &mut Db, shown: &str) -> u8 {
 /// One part of `check`'s answer: `ok` when nothing was found, else each problem.
 fn check_section(what: &str, ok: &str, problems: &[&audit::Problem]) {
     if problems.is_empty() {
-        println!("  {what}: {ok}");
+        outln!("  {what}: {ok}");
         return;
     }
-    println!("  {what}: BROKEN");
+    outln!("  {what}: BROKEN");
     for p in problems {
-        println!("    {p}");
+        outln!("    {p}");
     }
 }
 
@@ -847,28 +884,28 @@ fn staff(db: &mut Db, who: &Staff, cmd: &StaffCmd) -> Result<u8, WardError> {
             authorize(db, who, crate::domain::rules::Permission::ManageStaff, now)?;
             let pin = new_pin(id)?;
             let id = access::staff_add(db, who, id, name, role, &pin, now)?;
-            println!("staff {id} saved ({role})");
+            outln!("staff {id} saved ({role})");
         }
         StaffCmd::Unlock { id } => {
             let id = access::staff_unlock(db, who, id, now)?;
-            println!("staff {id} unlocked");
+            outln!("staff {id} unlocked");
         }
         StaffCmd::List => {
             authorize(db, who, crate::domain::rules::Permission::ManageStaff, now)?;
-            print!("{}", report::staff::table(&db.read(|r| r.staff_list())?));
+            out!("{}", report::staff::table(&db.read(|r| r.staff_list())?));
         }
         StaffCmd::Deactivate { id } => {
             let s = access::change_staff(db, who, id, StaffChange::Deactivate, now)?;
-            println!("staff {} deactivated: can no longer sign in", s.id);
+            outln!("staff {} deactivated: can no longer sign in", s.id);
         }
         StaffCmd::Reactivate { id } => {
             let s = access::change_staff(db, who, id, StaffChange::Reactivate, now)?;
-            println!("staff {} reactivated", s.id);
+            outln!("staff {} reactivated", s.id);
         }
         StaffCmd::Role { id, role } => {
             let role = Edge::choice::<Role>(role)?;
             let s = access::change_staff(db, who, id, StaffChange::Role(role), now)?;
-            println!("staff {} is now {}", s.id, s.role);
+            outln!("staff {} is now {}", s.id, s.role);
         }
         StaffCmd::ResetPin { id } => {
             let id = crate::domain::values::staff_id(id)?;
@@ -877,7 +914,7 @@ fn staff(db: &mut Db, who: &Staff, cmd: &StaffCmd) -> Result<u8, WardError> {
             let pin = crate::domain::values::pin(&new_pin(&id)?)?;
             let hash = access::hash_pin(&pin)?;
             let s = access::change_staff(db, who, &id, StaffChange::ResetPin(hash), now)?;
-            println!("staff {} has a new PIN (unlocked)", s.id);
+            outln!("staff {} has a new PIN (unlocked)", s.id);
         }
     }
     Ok(0)
@@ -896,7 +933,7 @@ fn protocol(
         ProtocolCmd::List => {
             let (versions, courses) =
                 db.read(|r| Ok::<_, WardError>((r.protocol_versions()?, r.all_courses()?)))?;
-            print!(
+            out!(
                 "{}",
                 report::protocols::list(&versions, &courses, &cfg.protocol, &cfg.source, zone)
             );
@@ -905,17 +942,17 @@ fn protocol(
             let (v, courses, patients) = db.read(|r| {
                 Ok::<_, WardError>((protocols::version(r, id)?, r.all_courses()?, r.patients()?))
             })?;
-            print!("{}", report::protocols::show(&v, &courses, &patients, zone));
+            out!("{}", report::protocols::show(&v, &courses, &patients, zone));
         }
         ProtocolCmd::Approve { digest, yes } => {
             let plan = match protocols::plan(db, who, cfg, now) {
                 Err(e @ WardError::ProtocolApprovedAlready { .. }) => {
-                    println!("{e}");
+                    outln!("{e}");
                     return Ok(0);
                 }
                 other => other?,
             };
-            print!("{}", report::protocols::plan(&plan, zone));
+            out!("{}", report::protocols::plan(&plan, zone));
             match digest {
                 Some(d) => plan.check_digest(d)?,
                 None if *yes => {}
@@ -923,12 +960,12 @@ fn protocol(
             }
             let id = match protocols::approve(db, who, &plan, now) {
                 Err(e @ WardError::ProtocolApprovedAlready { .. }) => {
-                    println!("{e}");
+                    outln!("{e}");
                     return Ok(0);
                 }
                 other => other?,
             };
-            println!(
+            outln!(
                 "protocol \"{}\" approved as version {id} by {} at {}; new courses start under it",
                 plan.protocol.name,
                 who.id,
@@ -949,7 +986,7 @@ fn confirm_approval(plan: &crate::ward::protocols::Plan) -> Result<(), WardError
     if !std::io::stdin().is_terminal() {
         return Err(refused());
     }
-    print!("Approve this version for new courses? Type yes: ");
+    out!("Approve this version for new courses? Type yes: ");
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
     std::io::stdin()
@@ -992,7 +1029,7 @@ fn recover_admin(path: &std::path::Path, a: &RecoverArgs) -> Result<u8, WardErro
         pin: pin.as_deref(),
     };
     let done = access::recover_admin(&mut db, &os, &r, Utc::now()).map_err(cannot)?;
-    println!(
+    outln!(
         "{} recovered as a working admin ({}), recorded in the audit log as {}",
         done.id,
         done.done.join(", "),

@@ -1,6 +1,11 @@
 //! User-facing wording that belongs to no error type: the start of the one catalogue that
 //! the Dutch translation will fill (gitui's `strings.rs`). New wording goes here.
 
+/// Said (with the system's reason) when standard output cannot be written, other than a
+/// closed pipe.
+pub const OUTPUT_FAILED: &str =
+    "titrate: the output could not be written (nothing that was saved is undone)";
+
 /// Started as the ward terminal, but stdin or stdout is not a terminal.
 pub const NO_TERMINAL: &str = "titrate: the ward terminal needs a terminal to draw on (stdin and stdout are not one); run it in a terminal window or over `ssh -t`, or give a command (see titrate --help)";
 

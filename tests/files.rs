@@ -745,3 +745,52 @@ fn the_next_writer_sweeps_what_a_killed_writer_left() {
     assert!(unrelated.exists());
     assert!(dir.join("s.md").exists());
 }
+
+/// Standard output is a file too. A reader that went away (`titrate history | head -0`)
+/// ends the command quietly with the closed-pipe status, not a panic; a full disk under
+/// `> file` is said on stderr with status 1, never a truncated file with status 0. The
+/// entry a command saved before its output failed stays saved.
+#[test]
+fn output_to_a_closed_pipe_or_a_full_disk_is_said_and_never_a_panic() {
+    use std::process::Stdio;
+    let w = ward();
+    for args in [
+        &["history", "--mrn", "1001"][..],
+        &["cohort", "--json"][..],
+        &[
+            "nrs",
+            "--mrn",
+            "1001",
+            "--score",
+            "4",
+            "--at",
+            &rfc(hours_ago(1)),
+        ][..],
+    ] {
+        // A pipe whose reading end is closed before titrate writes.
+        let mut c = w.command("AB", "1234");
+        c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = text(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {err}");
+        // A full disk.
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let mut c = w.command("AB", "1234");
+        let out = c.args(args).stdout(full).output().unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("the output could not be written") && err.contains("No space left"),
+            "{args:?}: {err}"
+        );
+    }
+    // Both NRS entries were saved though neither could say so.
+    let history = w.ok(&["history", "--mrn", "1001"]);
+    assert_eq!(history.matches("NRS 4").count(), 2, "{history}");
+}
