@@ -1314,6 +1314,13 @@ fn a_schema_change_committed_while_a_write_waits_for_a_lock_is_refused_and_nothi
             "ALTER TABLE entry ALTER COLUMN recorded_by SET NOT NULL",
         ),
         (
+            // A table of another schema that inherits from entry: its rows are read with
+            // entry's (it takes no lock a write waits for; this one holds entry's too).
+            "LOCK TABLE entry IN SHARE ROW EXCLUSIVE MODE; CREATE SCHEMA x; \
+             CREATE TABLE x.e () INHERITS (entry)",
+            "DROP SCHEMA x CASCADE",
+        ),
+        (
             // No table lock keeps a replaced function waiting: this one holds entry's.
             &format!("LOCK TABLE entry IN SHARE ROW EXCLUSIVE MODE; {APPEND_AUDIT_REPLACED}"),
             "", // undone below, from the migration's own text
@@ -1409,10 +1416,10 @@ fn a_schema_change_committed_while_a_write_waits_for_a_lock_is_refused_and_nothi
             );
             let found = db.read(|r| audit::verify(r)).unwrap();
             assert!(
-                found
-                    .problems
-                    .iter()
-                    .all(|p| matches!(p, audit::Problem::Schema(_))),
+                found.problems.iter().all(|p| matches!(
+                    p,
+                    audit::Problem::Schema(_) | audit::Problem::NotCompared { .. }
+                )),
                 "{change}: the record and its log still agree: {:?}",
                 found.problems
             );
@@ -1476,4 +1483,66 @@ fn a_session_in_which_no_trigger_fires_is_refused_and_named() {
     fine.write("AB", t(1), |w| w.insert_patient(&patient("1001")))
         .unwrap();
     assert!(fine.read(|r| audit::verify(r)).unwrap().is_sound());
+}
+
+/// A table anywhere that inherits from one of titrate's has its rows read with the parent's:
+/// rows no write of titrate's made, which a rule would believe (a planted rate that lets a
+/// step through unconfirmed) and a look-up would find (a planted MRN that sends an entry to
+/// another patient). It is named as a change of the parent, the parent's rows are not
+/// compared, and every write is refused until it is gone: also a second child after a
+/// first one was dropped (the parent's catalog row then stays as it was), and an existing
+/// table attached with INHERIT.
+#[test]
+fn a_table_that_inherits_from_the_record_is_named_and_writes_are_refused() {
+    let cluster = Cluster::start();
+    let url = cluster.database("inherit");
+    let mut db = PgDb::create(&url).unwrap();
+    db.write("AB", t(0), |w| {
+        w.insert_staff(&staff("AB", Role::Admin), "staff-add")?;
+        w.insert_patient(&patient("1001"))?;
+        w.insert_patient(&patient("1002"))
+    })
+    .unwrap();
+    let mut raw = cluster.raw(&url);
+    let plant = [
+        "CREATE SCHEMA x; CREATE TABLE x.v () INHERITS (patient_version); \
+         INSERT INTO x.v (id, patient_id, version, mrn, name, birth_date, sex, reason, recorded_at, recorded_by) \
+         VALUES (900001, 2, 1, '1001', 'Someone Else', '1970-05-01', 'male', 'r', '2026-03-01T08:00:00Z', 'AB')",
+        "CREATE SCHEMA x; CREATE TABLE x.e () INHERITS (entry)",
+        "CREATE SCHEMA x; CREATE TABLE x.s (LIKE staff INCLUDING CONSTRAINTS); ALTER TABLE x.s INHERIT staff",
+    ];
+    for (i, sql) in plant.iter().chain(plant.iter()).enumerate() {
+        raw.batch_execute(sql).unwrap();
+        let refused = db
+            .write("AB", t(1), |w| {
+                w.insert_patient(&patient(&format!("20{i}")))
+            })
+            .unwrap_err();
+        assert!(
+            matches!(&refused, StoreError::SchemaChanged(why) if why.contains("inherited by x.")),
+            "{sql}: {refused}"
+        );
+        let found = db.read(|r| audit::verify(r)).unwrap();
+        let said: Vec<String> = found.problems.iter().map(ToString::to_string).collect();
+        assert!(
+            said.iter().any(|p| p.contains("inherited by x.")),
+            "{sql}: {said:?}"
+        );
+        assert!(
+            found
+                .problems
+                .iter()
+                .any(|p| matches!(p, audit::Problem::NotCompared { .. })),
+            "{sql}: {said:?}"
+        );
+        raw.batch_execute("DROP SCHEMA x CASCADE").unwrap();
+        assert!(
+            db.read(|r| audit::verify(r)).unwrap().is_sound(),
+            "{sql} undone"
+        );
+        db.write("AB", t(1), |w| {
+            w.insert_patient(&patient(&format!("30{i}")))
+        })
+        .unwrap();
+    }
 }

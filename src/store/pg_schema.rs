@@ -85,7 +85,11 @@ fn describe_objects(
                         ORDER BY a.privilege_type || ' to ' || a.grantee::regrole::text) \
                  FROM pg_catalog.aclexplode(c.relacl) a \
                  WHERE a.grantee <> c.relowner \
-                   AND a.privilege_type NOT IN ('SELECT', 'INSERT', 'USAGE')) \
+                   AND a.privilege_type NOT IN ('SELECT', 'INSERT', 'USAGE')), \
+                (SELECT string_agg(i.inhrelid::regclass::text, ', ' ORDER BY i.inhrelid::regclass::text) \
+                 FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid), \
+                (SELECT string_agg(i.inhparent::regclass::text, ', ' ORDER BY i.inhparent::regclass::text) \
+                 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) \
          FROM pg_catalog.pg_class c \
          WHERE c.relnamespace = $1 AND c.relkind NOT IN ('i', 'I', 't') ORDER BY c.relname",
         &[&ns],
@@ -135,6 +139,15 @@ fn describe_objects(
         // UPDATE, DELETE, TRUNCATE or TRIGGER grant would undo the second layer.
         if let Some(grants) = r.try_get::<_, Option<String>>(8)? {
             put(kind, name.clone(), format!("grants {grants}"));
+        }
+        // A table anywhere that inherits from one of titrate's: every read of the parent
+        // (that is, every read titrate makes) returns the child's rows too, rows no write
+        // of titrate's made and no audit row covers. Named schema-qualified (regclass).
+        if let Some(children) = r.try_get::<_, Option<String>>(9)? {
+            put(kind, name.clone(), format!("inherited by {children}"));
+        }
+        if let Some(parents) = r.try_get::<_, Option<String>>(10)? {
+            put(kind, name.clone(), format!("inherits from {parents}"));
         }
         if kind == "sequence" {
             for s in c.query(
@@ -366,7 +379,8 @@ fn describe_objects(
 /// A cheap mark of what a write runs into, for `$1` the oids of titrate's relations and `$2`
 /// the functions of titrate's schema and those its triggers call ([`FUNCTIONS_SQL`]): the
 /// identity and row version of the relations' own catalog rows, their triggers (an added,
-/// dropped or disabled one), those functions (one replaced), their columns, their rules
+/// dropped or disabled one), those functions (one replaced), their columns, tables that
+/// inherit from them (anywhere: a child's rows are read with the parent's), their rules
 /// and policies, constraints (a UNIQUE or CHECK dropped) and column defaults. Any DDL on
 /// them writes one of these rows and so changes the mark; ANALYZE and VACUUM update
 /// statistics in place and do not. The catalogs read are small, so a write pays a fraction
@@ -397,6 +411,8 @@ pub const FINGERPRINT_SQL: &str = "SELECT md5(string_agg(x, ',' ORDER BY x COLLA
         WHERE d.adrelid = ANY ($1) \
     UNION ALL SELECT 'a' || a.attrelid || '.' || a.attnum || ':' || a.xmin \
         FROM pg_catalog.pg_attribute a WHERE a.attrelid = ANY ($1) AND a.attnum > 0 \
+    UNION ALL SELECT 'i' || i.inhrelid || '<' || i.inhparent || ':' || i.xmin \
+        FROM pg_catalog.pg_inherits i WHERE i.inhparent = ANY ($1) OR i.inhrelid = ANY ($1) \
     UNION ALL SELECT 'v' || v.xmin FROM schema_version v \
     UNION ALL SELECT 's' || pg_catalog.current_setting('session_replication_role') \
 ) s (x)";

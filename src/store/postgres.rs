@@ -740,12 +740,13 @@ impl PgDb {
         Ok(())
     }
 
-    /// What a failed write was up against, when that was a schema changed while it ran (a
-    /// trigger that took its row, a column that lost a constraint, a function replaced):
-    /// the change, rather than the statement's own error. `mark_moved` says the failure
-    /// was the check before COMMIT; a change found harmless then asks for the write again.
-    /// None when the schema is as the write began with it.
-    fn changed_under_write(&mut self, mark_moved: bool) -> Option<StoreError> {
+    /// What a failed read or write was up against, when that was a schema changed while it
+    /// ran (a trigger that took its row, a column retyped under a statement, a function
+    /// replaced): the change, rather than the statement's own error ("error deserializing
+    /// column 1"). `mark_moved` says the failure was the write's check before COMMIT; a
+    /// change found harmless then asks for the write again. None when the schema is as the
+    /// last write found it.
+    fn changed_under(&mut self, mark_moved: bool) -> Option<StoreError> {
         if self.client.is_closed() {
             return None;
         }
@@ -862,7 +863,12 @@ impl PgDb {
             // Nothing of the write was done yet: a connection that died while idle (or the
             // server behind it, replaced by a promoted replica) is made again.
             Err(StoreError::Unavailable(_)) => {
-                self.reconnect(true)?;
+                self.reconnect(true).map_err(|e| match e {
+                    StoreError::Unavailable(why) => {
+                        StoreError::Unavailable(format!("{why}; nothing was saved"))
+                    }
+                    other => other,
+                })?;
                 self.begin_write(ahead).map_err(|e| match e {
                     StoreError::Unavailable(why) => {
                         StoreError::Unavailable(format!("{why}; nothing was saved"))
@@ -894,7 +900,7 @@ impl PgDb {
             Ok(out) => out,
             Err(e) => {
                 drop(w); // rolls back
-                return Err(self.changed_under_write(false).map_or(e, E::from));
+                return Err(self.changed_under(false).map_or(e, E::from));
             }
         };
         let committed = match w.commit(head.0) {
@@ -902,7 +908,7 @@ impl PgDb {
             Err(e) => {
                 let moved =
                     matches!(&e, StoreError::Database(m) if m.contains(pg_schema::MARK_MOVED));
-                return Err(self.changed_under_write(moved).unwrap_or(e).into());
+                return Err(self.changed_under(moved).unwrap_or(e).into());
             }
         };
         match committed {
@@ -1091,7 +1097,13 @@ impl Store for PgDb {
             &self.schema,
             false,
         );
-        let out = f(&view)?;
+        let out = match f(&view) {
+            Ok(out) => out,
+            Err(e) => {
+                drop(view); // ends the read
+                return Err(self.changed_under(false).map_or(e, E::from));
+            }
+        };
         view.finish_read()?;
         Ok(out)
     }
@@ -1824,6 +1836,11 @@ impl PgTx<'_> {
                 "{why}, before the write was committed ({}): nothing was saved",
                 self.shown
             )),
+            // The server refused a statement of the write (a statement timeout, a changed
+            // table): its transaction is aborted and can only roll back.
+            StoreError::Database(why) if self.writing => StoreError::Database(format!(
+                "{why} (the write was rolled back: nothing was saved)"
+            )),
             other => other,
         }
     }
@@ -1908,8 +1925,11 @@ impl PgTx<'_> {
         // The schema mark once more, after the write's last statement and before COMMIT:
         // a change committed while the write waited for a table's lock is found here, and
         // COMMIT is then not run (the rest of a simple query is skipped after an error).
+        // The deferred triggers (audit_follows_head) fire first, so that nothing of the
+        // schema's runs after that look: a trigger function replaced in between would
+        // otherwise run at COMMIT unseen.
         let commit = match &self.mark_check {
-            Some(check) => format!("{check}; COMMIT"),
+            Some(check) => format!("SET CONSTRAINTS ALL IMMEDIATE; {check}; COMMIT"),
             None => "COMMIT".to_string(),
         };
         let sql = match &pending {
