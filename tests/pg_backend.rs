@@ -1546,3 +1546,63 @@ fn a_table_that_inherits_from_the_record_is_named_and_writes_are_refused() {
         .unwrap();
     }
 }
+
+/// An id sequence set back behind titrate's back hands out ids already used: the write is
+/// refused as exactly that, not as an MRN that belongs to someone else or a change at
+/// another terminal, and nothing is saved.
+#[test]
+fn a_sequence_set_back_is_named_not_taken_for_a_duplicate_or_a_conflict() {
+    let cluster = Cluster::start();
+    let url = cluster.database("rewound");
+    let mut db = PgDb::create(&url).unwrap();
+    let (p, c) = db
+        .write("AB", t(0), |w| {
+            w.insert_staff(&staff("AB", Role::Admin), "staff-add")?;
+            let p = w.insert_patient(&patient("1001"))?;
+            w.insert_patient(&patient("1002"))?;
+            let proto = w.protocol_id(&Config::defaults().protocol)?;
+            let c = w.insert_course(p, proto)?;
+            for h in 1..=3 {
+                w.insert_entry(&entry(p, Some(c), h, rate(200)))?;
+            }
+            Ok::<_, StoreError>((p, c))
+        })
+        .unwrap();
+    let first = db.read(|r| r.entries_of(p)).unwrap()[0].id;
+    cluster.psql(
+        "rewound",
+        "SELECT setval('patient_id_seq', 1); SELECT setval('entry_id_seq', 1)",
+    );
+    let before = db.read(|r| audit::verify(r)).unwrap().rows;
+    let e = db
+        .write("AB", t(4), |w| w.insert_patient(&patient("1003")))
+        .unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Corrupt(why) if why.contains("patient_id_seq was set back")),
+        "{e}"
+    );
+    let e = db
+        .write("AB", t(4), |w| {
+            w.insert_entry(&entry(p, Some(c), 4, rate(200)))
+        })
+        .unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Corrupt(why) if why.contains("entry_id_seq was set back")),
+        "{e}"
+    );
+    let e = db
+        .write("AB", t(4), |w| {
+            w.insert_entry(&NewEntry {
+                supersedes: Some(first),
+                amend_reason: Some("typo".into()),
+                ..entry(p, Some(c), 1, rate(300))
+            })
+        })
+        .unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Corrupt(why) if why.contains("entry_id_seq was set back")),
+        "{e}"
+    );
+    assert_eq!(db.read(|r| audit::verify(r)).unwrap().rows, before);
+    assert!(db.read(|r| r.patient_by_mrn("1003")).unwrap().is_none());
+}

@@ -1369,6 +1369,15 @@ fn rolled_back_for_sure(e: &postgres::Error) -> bool {
     db.parsed_severity() == Some(Severity::Error) && !matches!(class, "08" | "57")
 }
 
+/// A new row of `table` refused because the id its sequence gave is taken: the sequence was
+/// set back behind titrate's back (nothing else that is unique was taken, which was looked
+/// at first).
+fn id_taken(table: &str) -> StoreError {
+    corrupt(format!(
+        "the id the server gave a new {table} row is taken already: {table}_id_seq was set back behind titrate's back; nothing was saved (the database owner sets it past the highest id: SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table})))"
+    ))
+}
+
 /// Oids as an array literal of a simple query.
 fn oid_array(v: &[u32]) -> String {
     let each: Vec<String> = v.iter().map(u32::to_string).collect();
@@ -2844,7 +2853,8 @@ impl Writer for PgTx<'_> {
         )?;
         match done {
             Some(key) => key.parse().map_err(|_| corrupt("patient id")),
-            None => Err(StoreError::DuplicateMrn(p.mrn.clone())),
+            // The MRN was looked up above, under the write lock: the id was taken.
+            None => Err(id_taken("patient")),
         }
     }
 
@@ -2988,8 +2998,14 @@ impl Writer for PgTx<'_> {
         )?;
         match (done, e.supersedes) {
             (Some(key), _) => key.parse().map_err(|_| corrupt("entry id")),
-            (None, Some(old)) => Err(StoreError::Conflict(old)),
-            (None, None) => Err(corrupt("an entry was refused as a duplicate")),
+            (None, Some(old))
+                if self
+                    .query_opt("SELECT 1 FROM entry WHERE supersedes = $1", &[&old])?
+                    .is_some() =>
+            {
+                Err(StoreError::Conflict(old))
+            }
+            (None, _) => Err(id_taken("entry")),
         }
     }
 
@@ -3004,7 +3020,13 @@ impl Writer for PgTx<'_> {
         )?;
         match done {
             Some(_) => Ok(()),
-            None => Err(StoreError::Conflict(entry)),
+            None if self
+                .query_opt("SELECT 1 FROM void WHERE entry_id = $1", &[&entry])?
+                .is_some() =>
+            {
+                Err(StoreError::Conflict(entry))
+            }
+            None => Err(id_taken("void")),
         }
     }
 
