@@ -13,6 +13,21 @@ fn a_weaker_synchronous_commit_from_the_url_or_the_role_is_raised_to_on() {
     let cluster = Cluster::start();
     let url = cluster.create_database("ward");
     drop(Db::create(url.as_str()).unwrap());
+    // The database's own setting, then the role's in that database (which wins over it).
+    cluster.psql("ward", "ALTER DATABASE ward SET synchronous_commit = off");
+    let mut db = Db::open(url.as_str()).unwrap();
+    let level: String = db
+        .postgres()
+        .unwrap()
+        .raw_client()
+        .query_one("SHOW synchronous_commit", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        level, "on",
+        "ALTER DATABASE ... SET synchronous_commit = off"
+    );
+    drop(db);
     cluster.psql(
         "ward",
         "ALTER ROLE postgres IN DATABASE ward SET synchronous_commit = off",
@@ -195,4 +210,49 @@ fn an_audit_row_added_without_moving_the_head_is_refused_and_writing_goes_on() {
     let v = db.read(|r| titrate::store::audit::verify(r)).unwrap();
     assert!(v.is_sound(), "{:?}", v.problems);
     assert_eq!(v.rows, 2);
+}
+
+/// A statement timeout set on the role (or the database) that cancels the write's first
+/// statement, the lock on the audit head, is a refusal that says nothing was saved, and
+/// nothing was.
+#[test]
+fn a_statement_timeout_that_cancels_the_lock_says_nothing_was_saved() {
+    let cluster = Cluster::start();
+    let url = cluster.create_database("ward");
+    let mut db = Db::create(url.as_str()).unwrap();
+    db.write("AB", chrono::Utc::now(), |w| {
+        w.audit_event("probe", &serde_json::json!({}))
+    })
+    .unwrap();
+    drop(db);
+    cluster.psql(
+        "ward",
+        "ALTER ROLE postgres IN DATABASE ward SET statement_timeout = '300ms'",
+    );
+    // Someone holds the head's lock longer than the timeout.
+    let mut holder = Db::open(url.as_str()).unwrap();
+    holder
+        .postgres()
+        .unwrap()
+        .raw_client()
+        .batch_execute("BEGIN; SELECT 1 FROM audit_head FOR UPDATE")
+        .unwrap();
+    let mut db = Db::open(url.as_str()).unwrap();
+    let e = db
+        .write("AB", chrono::Utc::now(), |w| {
+            w.audit_event("probe", &serde_json::json!({}))
+        })
+        .unwrap_err();
+    let said = e.to_string();
+    assert!(said.contains("statement timeout"), "{said}");
+    assert!(said.contains("nothing was saved"), "{said}");
+    holder
+        .postgres()
+        .unwrap()
+        .raw_client()
+        .batch_execute("ROLLBACK")
+        .unwrap();
+    let v = db.read(|r| titrate::store::audit::verify(r)).unwrap();
+    assert!(v.is_sound(), "{:?}", v.problems);
+    assert_eq!(v.rows, 1, "the refused write left no row");
 }

@@ -186,6 +186,17 @@ impl Default for Session {
 /// it was saved: long enough for a replica's promotion to finish.
 const OUTCOME_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// The server refused the write's first statements (the lock, the schema look): a
+/// statement timeout or cancel, a privilege taken away. Nothing of it ran, and the words say so.
+fn not_begun(e: StoreError) -> StoreError {
+    match e {
+        StoreError::Database(why) if !why.contains("nothing was saved") => StoreError::Database(
+            format!("{why} (the write was not begun: nothing was saved)"),
+        ),
+        other => other,
+    }
+}
+
 /// No server (that takes writes) answered a connection: the words say which database, and
 /// (for what may write) that nothing was saved.
 fn unanswered(e: StoreError, shown: &str, writing: bool) -> StoreError {
@@ -858,7 +869,7 @@ impl PgDb {
         ahead: &ReadAhead,
         f: impl FnOnce(&mut dyn Writer) -> Result<T, E>,
     ) -> Result<T, E> {
-        self.ensure_connected(true)?;
+        self.ensure_connected(true).map_err(not_begun)?;
         let (head, read) = match self.begin_write(ahead) {
             // Nothing of the write was done yet: a connection that died while idle (or the
             // server behind it, replaced by a promoted replica) is made again.
@@ -873,10 +884,10 @@ impl PgDb {
                     StoreError::Unavailable(why) => {
                         StoreError::Unavailable(format!("{why}; nothing was saved"))
                     }
-                    other => other,
+                    other => not_begun(other),
                 })?
             }
-            other => other?,
+            other => other.map_err(not_begun)?,
         };
         let mut w = PgTx::new(
             &mut self.client,
