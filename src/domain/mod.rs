@@ -4,6 +4,7 @@ pub mod course_rules;
 pub mod dose;
 pub mod entry;
 pub mod marks;
+pub mod observation;
 pub mod outcome;
 pub mod patient;
 pub mod protocol;
