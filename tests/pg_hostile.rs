@@ -166,11 +166,7 @@ fn unlogged_tables_another_owner_and_wider_grants_are_named_and_block_writes() {
         let diffs = db.read(|r| r.schema_differences()).unwrap();
         let said = format!("{diffs:?}");
         assert!(said.contains(named), "{change}: {said}");
-        let e = db
-            .write("AB", chrono::Utc::now(), |w| {
-                w.audit_event("probe", &serde_json::json!({}))
-            })
-            .unwrap_err();
+        let e = probe(&mut db).unwrap_err();
         assert!(
             matches!(e, titrate::store::StoreError::SchemaChanged(_)),
             "{change}: {e}"
@@ -185,10 +181,7 @@ fn an_audit_row_added_without_moving_the_head_is_refused_and_writing_goes_on() {
     let cluster = Cluster::start();
     let url = cluster.create_database("ward");
     let mut db = Db::create(url.as_str()).unwrap();
-    db.write("AB", chrono::Utc::now(), |w| {
-        w.audit_event("probe", &serde_json::json!({}))
-    })
-    .unwrap();
+    probe(&mut db).unwrap();
     let out = cluster
         .psql_command(
             "ward",
@@ -203,10 +196,7 @@ fn an_audit_row_added_without_moving_the_head_is_refused_and_writing_goes_on() {
         said.contains("only with the audit head moved onto it"),
         "{said}"
     );
-    db.write("AB", chrono::Utc::now(), |w| {
-        w.audit_event("probe", &serde_json::json!({}))
-    })
-    .unwrap();
+    probe(&mut db).unwrap();
     let v = db.read(|r| titrate::store::audit::verify(r)).unwrap();
     assert!(v.is_sound(), "{:?}", v.problems);
     assert_eq!(v.rows, 2);
@@ -220,10 +210,7 @@ fn a_statement_timeout_that_cancels_the_lock_says_nothing_was_saved() {
     let cluster = Cluster::start();
     let url = cluster.create_database("ward");
     let mut db = Db::create(url.as_str()).unwrap();
-    db.write("AB", chrono::Utc::now(), |w| {
-        w.audit_event("probe", &serde_json::json!({}))
-    })
-    .unwrap();
+    probe(&mut db).unwrap();
     drop(db);
     cluster.psql(
         "ward",
@@ -238,11 +225,7 @@ fn a_statement_timeout_that_cancels_the_lock_says_nothing_was_saved() {
         .batch_execute("BEGIN; SELECT 1 FROM audit_head FOR UPDATE")
         .unwrap();
     let mut db = Db::open(url.as_str()).unwrap();
-    let e = db
-        .write("AB", chrono::Utc::now(), |w| {
-            w.audit_event("probe", &serde_json::json!({}))
-        })
-        .unwrap_err();
+    let e = probe(&mut db).unwrap_err();
     let said = e.to_string();
     assert!(said.contains("statement timeout"), "{said}");
     assert!(said.contains("nothing was saved"), "{said}");
@@ -255,4 +238,11 @@ fn a_statement_timeout_that_cancels_the_lock_says_nothing_was_saved() {
     let v = db.read(|r| titrate::store::audit::verify(r)).unwrap();
     assert!(v.is_sound(), "{:?}", v.problems);
     assert_eq!(v.rows, 1, "the refused write left no row");
+}
+
+/// The smallest write there is: one audit event.
+fn probe(db: &mut Db) -> Result<(), titrate::store::StoreError> {
+    db.write("AB", chrono::Utc::now(), |w| {
+        w.audit_event("probe", &serde_json::json!({}))
+    })
 }

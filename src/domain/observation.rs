@@ -104,7 +104,7 @@ pub fn find(code: &str) -> Result<&'static Kind, ObservationError> {
         .iter()
         .find(|k| k.code == code)
         .ok_or_else(|| ObservationError::Unknown {
-            given: super::values::printable(&code.chars().take(40).collect::<String>()),
+            given: super::values::shown(code),
             allowed: KINDS.iter().map(|k| k.code).collect::<Vec<_>>().join(", "),
         })
 }
@@ -148,7 +148,7 @@ impl Kind {
     /// the scale has negative values (RASS), no exponent, no comma, within the limits.
     pub fn parse(&self, raw: &str) -> Result<i64, ObservationError> {
         let t = raw.trim();
-        let given = super::values::printable(&t.chars().take(40).collect::<String>());
+        let given = super::values::shown(t);
         if t.contains(',') {
             return Err(ObservationError::Comma {
                 name: self.name,

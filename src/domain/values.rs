@@ -37,7 +37,8 @@ pub enum ValueError {
     Weight(String),
 }
 
-fn shown(s: &str) -> String {
+/// What was typed, as a message may quote it: printable, at most 40 characters.
+pub(crate) fn shown(s: &str) -> String {
     printable(&s.chars().take(40).collect::<String>())
 }
 

@@ -199,17 +199,15 @@ fn verify_record(r: &dyn Reader, problems: &mut Vec<Problem>) -> Result<Verifica
             _ => None,
         })
         .collect();
-    for log in ["audit", "audit_head"] {
-        if changed_tables.contains(log) {
-            problems.push(Problem::LogNotRead {
-                table: log.to_string(),
-            });
-        }
-    }
-    if problems
-        .iter()
-        .any(|p| matches!(p, Problem::LogNotRead { .. }))
-    {
+    let changed_logs: Vec<Problem> = ["audit", "audit_head"]
+        .into_iter()
+        .filter(|log| changed_tables.contains(*log))
+        .map(|log| Problem::LogNotRead {
+            table: log.to_string(),
+        })
+        .collect();
+    if !changed_logs.is_empty() {
+        problems.extend(changed_logs);
         return Ok(Verification {
             rows: 0,
             head_hash: String::new(),
